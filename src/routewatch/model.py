@@ -1,0 +1,265 @@
+"""Shared vocabulary of routewatch: immutable values passed between stages.
+
+Nothing here does I/O or imports other routewatch modules. Times are tz-aware UTC
+datetimes taken from the data (event time); units are in the field names.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from shapely.geometry.base import BaseGeometry
+
+
+class Role(StrEnum):
+    """What a subject is to us: our own patrol asset or something we watch."""
+
+    PATROL = "patrol"
+    TARGET = "target"
+
+
+class CorridorKind(StrEnum):
+    """How a geofence alerts (see DESIGN.md, corridor file)."""
+
+    CORRIDOR = "corridor"
+    EXCLUSION = "exclusion"
+    OPERATING_AREA = "operating_area"
+    LINE = "line"
+
+
+class Direction(StrEnum):
+    """Alerting direction along a corridor's centre-line, relative to vertex order."""
+
+    FORWARD = "forward"
+    REVERSE = "reverse"
+    BOTH = "both"
+
+
+class EventKind(StrEnum):
+    """What a rule saw happen to a (subject, corridor) pair."""
+
+    ENTER = "enter"
+    EXIT = "exit"
+    DWELL = "dwell"
+    ALONG = "along"
+    ALONG_END = "along_end"
+    CROSS = "cross"
+    BREACH = "breach"
+    RETURN = "return"
+
+
+class AlertKind(StrEnum):
+    """Kinds of alert a user sees."""
+
+    ENTER = "enter"
+    EXIT = "exit"
+    DWELL = "dwell"
+    ALONG = "along"
+    CROSS = "cross"
+    BREACH = "breach"
+
+
+class AlertState(StrEnum):
+    """Lifecycle state of an alert."""
+
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+
+class Severity(StrEnum):
+    """Alert severity, lowest first."""
+
+    INFO = "info"
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+
+class Change(StrEnum):
+    """A lifecycle change of an alert, as published to sinks."""
+
+    OPENED = "opened"
+    UPDATED = "updated"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """One georeferenced sighting of a subject at an event time (WGS84 lon/lat)."""
+
+    subject_id: str
+    time: datetime
+    lon: float
+    lat: float
+    alt_m: float | None = None
+    subject_class: str = "unknown"
+    role: Role = Role.TARGET
+    confidence: float = 1.0
+    source: str = ""
+    speed_m_s: float | None = None
+    heading_deg: float | None = None
+    accuracy_m: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Attitude:
+    """Vehicle attitude in degrees (MAVLink ATTITUDE)."""
+
+    subject_id: str
+    time: datetime
+    roll_deg: float
+    pitch_deg: float
+    yaw_deg: float
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleStatus:
+    """Vehicle type, mode and arming state (MAVLink HEARTBEAT)."""
+
+    subject_id: str
+    time: datetime
+    vehicle_type: str
+    mode: str
+    armed: bool
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class FenceStatus:
+    """The autopilot's own fence state (MAVLink FENCE_STATUS)."""
+
+    subject_id: str
+    time: datetime
+    breached: bool
+    breach_count: int
+    breach_type: int
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ClockOffset:
+    """Receiver clock minus vehicle clock (SYSTEM_TIME vs receipt or tlog time)."""
+
+    subject_id: str
+    time: datetime
+    offset_s: float
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class LinkStatus:
+    """A source's link came up or went down."""
+
+    source: str
+    time: datetime
+    up: bool
+    detail: str = ""
+
+
+TelemetryEvent = Observation | Attitude | VehicleStatus | FenceStatus | ClockOffset | LinkStatus
+
+
+@dataclass(frozen=True, slots=True)
+class Corridor:
+    """One geofence version; geometry is WGS84 lon/lat as drawn (not buffered)."""
+
+    id: str
+    geometry: BaseGeometry
+    kind: CorridorKind = CorridorKind.CORRIDOR
+    version: int = 1
+    name: str = ""
+    width_m: float | None = None
+    direction: Direction | None = None
+    classes: frozenset[str] = frozenset()
+    min_dwell_s: float | None = None
+    min_progress_m: float | None = None
+    severity: Severity | None = None
+
+    def applies_to(self, subject_class: str, role: Role) -> bool:
+        """Whether a subject of this class and role is tested against this corridor.
+
+        >>> from shapely.geometry import Point
+        >>> c = Corridor("a", Point(0, 0).buffer(1), classes=frozenset({"person"}))
+        >>> c.applies_to("person", Role.TARGET), c.applies_to("car", Role.TARGET)
+        (True, False)
+        """
+        if self.kind is CorridorKind.OPERATING_AREA:
+            return role is Role.PATROL and (not self.classes or subject_class in self.classes)
+        if role is Role.PATROL:
+            return False
+        return not self.classes or subject_class in self.classes
+
+
+@dataclass(frozen=True, slots=True)
+class RuleEvent:
+    """A rule outcome for one (subject, corridor) pair at an event time."""
+
+    kind: EventKind
+    time: datetime
+    subject_id: str
+    subject_class: str
+    corridor_id: str
+    corridor_version: int
+    lon: float
+    lat: float
+    heading_deg: float | None = None
+    speed_m_s: float | None = None
+    progress_m: float | None = None
+    detail: str = ""
+    source: str = ""
+
+
+ALERT_NAMESPACE = uuid.UUID("6f1c2a0e-8b7d-4e55-9a57-0d1b3c7e2f10")
+
+
+def alert_id(subject_id: str, corridor_id: str, kind: str, opened_at: datetime) -> str:
+    """Deterministic alert id: the same episode in the same data gives the same id.
+
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> alert_id("s", "c", "enter", t) == alert_id("s", "c", "enter", t)
+    True
+    """
+    key = f"{subject_id}|{corridor_id}|{kind}|{opened_at.isoformat()}"
+    return str(uuid.uuid5(ALERT_NAMESPACE, key))
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """An alert with its lifecycle; times are event times."""
+
+    id: str
+    kind: AlertKind
+    corridor_id: str
+    corridor_version: int
+    subject_id: str
+    subject_class: str
+    opened_at: datetime
+    last_seen: datetime
+    lon: float
+    lat: float
+    severity: Severity
+    state: AlertState = AlertState.OPEN
+    closed_at: datetime | None = None
+    heading_deg: float | None = None
+    speed_m_s: float | None = None
+    progress_m: float | None = None
+    updates: int = 0
+    detail: str = ""
+    source: str = ""
+    evidence: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """One lifecycle change of an alert, handed to stores and sinks."""
+
+    change: Change
+    alert: Alert
