@@ -45,7 +45,6 @@ class EventKind(StrEnum):
     EXIT = "exit"
     DWELL = "dwell"
     ALONG = "along"
-    ALONG_END = "along_end"
     CROSS = "cross"
     BREACH = "breach"
     RETURN = "return"
@@ -181,9 +180,13 @@ class Corridor:
     min_dwell_s: float | None = None
     min_progress_m: float | None = None
     severity: Severity | None = None
+    subjects: frozenset[str] = frozenset()
 
-    def applies_to(self, subject_class: str, role: Role) -> bool:
+    def applies_to(self, subject_class: str, role: Role, subject_id: str = "") -> bool:
         """Whether a subject of this class and role is tested against this corridor.
+
+        Operating areas apply to patrol assets only (those named in `subjects`, if any);
+        other kinds apply to everything that is not ours.
 
         >>> from shapely.geometry import Point
         >>> c = Corridor("a", Point(0, 0).buffer(1), classes=frozenset({"person"}))
@@ -191,6 +194,8 @@ class Corridor:
         (True, False)
         """
         if self.kind is CorridorKind.OPERATING_AREA:
+            if self.subjects and subject_id not in self.subjects:
+                return False
             return role is Role.PATROL and (not self.classes or subject_class in self.classes)
         if role is Role.PATROL:
             return False

@@ -77,9 +77,22 @@ class EngineConfig(_Section):
     max_gap_s: float = Field(
         60.0, gt=0, le=86400, description="A longer gap between fixes resets dwell and along measurements."
     )
-    max_speed_m_s: float = Field(
-        150.0, gt=0, le=2000, description="Fixes implying a faster jump than this are dropped as outliers."
+    max_speed_m_s: dict[str, float] = Field(
+        default_factory=lambda: {"aircraft": 400.0, "drone": 120.0, "default": 90.0},
+        description="By subject class ('default' for the rest): faster implied jumps are dropped as outliers.",
     )
+    stale_s: float = Field(
+        300.0, gt=0, le=86400,
+        description="A fix older than the newest event time seen by more than this is dropped as stale.",
+    )
+    @field_validator("max_speed_m_s")
+    @classmethod
+    def _speeds(cls, v: dict[str, float]) -> dict[str, float]:
+        bad = {k: s for k, s in v.items() if not (0 < s <= 2000)}
+        if bad:
+            raise ValueError(f"speeds must be in (0, 2000] m/s: {bad}")
+        return {"default": 90.0, **v}
+
     cell_m: float = Field(500.0, gt=1, le=100000, description="Grid cell size of the single-fix index.")
 
 
@@ -94,6 +107,10 @@ class AlertsConfig(_Section):
         300.0, gt=0, le=86400,
         description="Instant alerts (cross, exit) and alerts of silent subjects close after this much event time.",
     )
+    kinds: frozenset[str] = Field(
+        frozenset({"enter", "dwell", "along", "cross", "breach"}),
+        description="Alert kinds that are raised; add 'exit' for an alert on every exit.",
+    )
     severity: dict[str, Severity] = Field(
         default_factory=lambda: {
             "enter": Severity.MEDIUM, "exit": Severity.LOW, "dwell": Severity.HIGH,
@@ -102,9 +119,9 @@ class AlertsConfig(_Section):
         description="Default severity by alert kind; a corridor's `severity` wins.",
     )
 
-    @field_validator("severity")
+    @field_validator("severity", "kinds")
     @classmethod
-    def _kinds(cls, v: dict[str, Severity]) -> dict[str, Severity]:
+    def _kinds(cls, v: dict[str, Severity] | frozenset[str]) -> dict[str, Severity] | frozenset[str]:
         known = {"enter", "exit", "dwell", "along", "cross", "breach"}
         bad = sorted(set(v) - known)
         if bad:

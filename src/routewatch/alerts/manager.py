@@ -1,0 +1,144 @@
+"""AlertManager: rule events in, alert lifecycle changes out (pure, event time only)."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from routewatch.config.schema import AlertsConfig
+from routewatch.model import (
+    Alert,
+    AlertChange,
+    AlertKind,
+    AlertState,
+    Change,
+    Corridor,
+    EventKind,
+    RuleEvent,
+    Severity,
+    alert_id,
+)
+
+Key = tuple[str, str, AlertKind]
+
+# Rule events that start an alert of a kind; EXIT/RETURN only end them.
+_OPENS: dict[EventKind, AlertKind] = {
+    EventKind.ENTER: AlertKind.ENTER,
+    EventKind.DWELL: AlertKind.DWELL,
+    EventKind.ALONG: AlertKind.ALONG,
+    EventKind.CROSS: AlertKind.CROSS,
+    EventKind.BREACH: AlertKind.BREACH,
+    EventKind.EXIT: AlertKind.EXIT,
+}
+_ENDS: dict[EventKind, tuple[AlertKind, ...]] = {
+    EventKind.EXIT: (AlertKind.ENTER, AlertKind.DWELL, AlertKind.ALONG),
+    EventKind.RETURN: (AlertKind.BREACH,),
+}
+INSTANT = frozenset({AlertKind.CROSS, AlertKind.EXIT})
+
+
+class AlertManager:
+    """Opens, updates, reopens (within cooldown) and closes alerts per (subject, corridor, kind)."""
+
+    def __init__(self, cfg: AlertsConfig, corridors: Sequence[Corridor] = ()) -> None:
+        self.cfg = cfg
+        self._corridors: dict[str, Corridor] = {}
+        self._live: dict[Key, Alert] = {}
+        self._closed: dict[Key, Alert] = {}
+        self._seen: dict[str, datetime] = {}
+        self._cooldown = timedelta(seconds=cfg.cooldown_s)
+        self._quiet = timedelta(seconds=cfg.close_after_s)
+        self.set_corridors(corridors)
+
+    def set_corridors(self, corridors: Sequence[Corridor]) -> None:
+        """Corridors in force, for severity overrides."""
+        self._corridors = {c.id: c for c in corridors}
+
+    @property
+    def open_alerts(self) -> tuple[Alert, ...]:
+        """Alerts not closed, in opening order."""
+        return tuple(sorted(self._live.values(), key=lambda a: (a.opened_at, a.id)))
+
+    def touch(self, subject_id: str, time: datetime) -> None:
+        """Note that a subject was seen (for closing alerts of subjects gone silent)."""
+        self._seen[subject_id] = time
+
+    def on_event(self, ev: RuleEvent) -> list[AlertChange]:
+        """Apply one rule event; returns the lifecycle changes it caused."""
+        changes: list[AlertChange] = []
+        for kind in _ENDS.get(ev.kind, ()):
+            alert = self._live.pop((ev.subject_id, ev.corridor_id, kind), None)
+            if alert is not None:
+                changes.append(self._close(alert, ev.time, ev, f"{ev.kind.value}: {ev.detail}".rstrip(": ")))
+        opens = _OPENS.get(ev.kind)
+        if opens is not None and opens.value in self.cfg.kinds:
+            changes.append(self._open_or_update((ev.subject_id, ev.corridor_id, opens), ev))
+        return changes
+
+    def acknowledge(self, alert_id_: str, time: datetime) -> AlertChange | None:
+        """Mark a live alert acknowledged; None if it is not live here."""
+        for key, alert in self._live.items():
+            if alert.id == alert_id_:
+                new = dataclasses.replace(alert, state=AlertState.ACKNOWLEDGED)
+                self._live[key] = new
+                return AlertChange(Change.ACKNOWLEDGED, new)
+        return None
+
+    def sweep(self, now: datetime) -> list[AlertChange]:
+        """Close instant alerts and alerts of silent subjects whose quiet time has passed by `now`."""
+        changes: list[AlertChange] = []
+        for key, alert in sorted(self._live.items(), key=lambda kv: (kv[1].opened_at, kv[1].id)):
+            if key[2] in INSTANT:
+                if alert.last_seen + self._quiet <= now:
+                    del self._live[key]
+                    changes.append(self._close(alert, alert.last_seen + self._quiet, None, "expired"))
+                continue
+            seen = max(self._seen.get(key[0], alert.last_seen), alert.last_seen)
+            if seen + self._quiet <= now:
+                del self._live[key]
+                changes.append(self._close(alert, seen, None, f"no fix for {self.cfg.close_after_s:.0f} s"))
+        for key in [k for k, a in self._closed.items() if a.closed_at and a.closed_at + self._cooldown < now]:
+            del self._closed[key]
+        return changes
+
+    def _severity(self, corridor_id: str, kind: AlertKind) -> str:
+        c = self._corridors.get(corridor_id)
+        if c is not None and c.severity is not None:
+            return c.severity
+        return self.cfg.severity.get(kind.value, "medium")
+
+    def _open_or_update(self, key: Key, ev: RuleEvent) -> AlertChange:
+        live = self._live.get(key)
+        fields = {
+            "last_seen": ev.time, "lon": ev.lon, "lat": ev.lat, "heading_deg": ev.heading_deg,
+            "speed_m_s": ev.speed_m_s, "progress_m": ev.progress_m, "detail": ev.detail,
+            "corridor_version": ev.corridor_version,
+        }
+        if live is not None:
+            new = dataclasses.replace(live, updates=live.updates + 1, **fields)  # type: ignore[arg-type]
+            self._live[key] = new
+            return AlertChange(Change.UPDATED, new)
+        closed = self._closed.pop(key, None)
+        if closed is not None and closed.closed_at is not None and ev.time - closed.closed_at <= self._cooldown:
+            new = dataclasses.replace(closed, state=AlertState.OPEN, closed_at=None, updates=closed.updates + 1,
+                                      **fields)  # type: ignore[arg-type]
+            self._live[key] = new
+            return AlertChange(Change.OPENED, new)
+        new = Alert(
+            id=alert_id(ev.subject_id, ev.corridor_id, key[2].value, ev.time), kind=key[2],
+            corridor_id=ev.corridor_id, corridor_version=ev.corridor_version, subject_id=ev.subject_id,
+            subject_class=ev.subject_class, opened_at=ev.time, last_seen=ev.time, lon=ev.lon, lat=ev.lat,
+            severity=Severity(self._severity(ev.corridor_id, key[2])), heading_deg=ev.heading_deg,
+            speed_m_s=ev.speed_m_s, progress_m=ev.progress_m, detail=ev.detail, source=ev.source,
+        )
+        self._live[key] = new
+        return AlertChange(Change.OPENED, new)
+
+    def _close(self, alert: Alert, t: datetime, ev: RuleEvent | None, why: str) -> AlertChange:
+        last = max(alert.last_seen, t)
+        extra = {} if ev is None else {"lon": ev.lon, "lat": ev.lat}
+        closed = dataclasses.replace(alert, state=AlertState.CLOSED, closed_at=t, last_seen=last,
+                                     detail=f"{alert.detail}; {why}".strip("; "), **extra)  # type: ignore[arg-type]
+        self._closed[(alert.subject_id, alert.corridor_id, alert.kind)] = closed
+        return AlertChange(Change.CLOSED, closed)

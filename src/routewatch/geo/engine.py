@@ -1,0 +1,273 @@
+"""CorridorEngine: observations in, rule events out; pure, driven by event time only."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
+from datetime import datetime, timedelta
+
+import numpy as np
+import shapely
+
+from routewatch.config.schema import EngineConfig
+from routewatch.geo.crs import LocalFrame, angle_diff_deg, bearing_deg
+from routewatch.geo.index import Compiled, CorridorIndex
+from routewatch.geo.state import PairState, PendingCross, TrackState
+from routewatch.model import Corridor, CorridorKind, Direction, EventKind, Observation, RuleEvent
+
+
+@dataclass(slots=True)
+class EngineStats:
+    """Counters of what the engine accepted and dropped, by reason."""
+
+    accepted: int = 0
+    duplicate: int = 0
+    out_of_order: int = 0
+    stale: int = 0
+    outlier: int = 0
+    events: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        """Counters as a plain dict."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+class CorridorEngine:
+    """Keeps state per (subject, corridor) and emits enter/exit/dwell/along/cross/breach events."""
+
+    index: CorridorIndex
+
+    def __init__(self, corridors: Sequence[Corridor], cfg: EngineConfig, frame: LocalFrame | None = None) -> None:
+        self.cfg = cfg
+        self.stats = EngineStats()
+        self.tracks: dict[str, TrackState] = {}
+        self.watermark_ts = -math.inf
+        self._frame = frame
+        self.set_corridors(corridors)
+
+    def set_corridors(self, corridors: Sequence[Corridor]) -> None:
+        """Swap in a new corridor set; state of corridors that keep their id is kept."""
+        old = {c.corridor.id: c.index for c in self.index.compiled} if hasattr(self, "index") else {}
+        frame = self._frame or LocalFrame.around(c.geometry for c in corridors)
+        self.index = CorridorIndex(corridors, frame, hysteresis_m=self.cfg.hysteresis_m, cell_m=self.cfg.cell_m)
+        self._has_lines = any(c.line_xy for c in self.index.compiled)
+        self._op_areas = tuple(c.index for c in self.index.compiled if c.corridor.kind is CorridorKind.OPERATING_AREA)
+        remap = {old[c.corridor.id]: c.index for c in self.index.compiled if c.corridor.id in old}
+        for tr in self.tracks.values():
+            tr.x, tr.y = self.index.frame.xy(tr.lon, tr.lat)
+            tr.anchor_x, tr.anchor_y = tr.x, tr.y
+            tr.pairs = {remap[i]: st for i, st in tr.pairs.items() if i in remap}
+            tr.crossings = {remap[i]: p for i, p in tr.crossings.items() if i in remap}
+            tr.applies.clear()
+            tr.op_areas = None
+
+    @property
+    def corridors(self) -> tuple[Corridor, ...]:
+        """The corridor set in force."""
+        return tuple(c.corridor for c in self.index.compiled)
+
+    def process(self, obs: Observation) -> list[RuleEvent]:
+        """Evaluate one observation."""
+        x, y = self.index.frame.xy(obs.lon, obs.lat)
+        return self._handle(obs, x, y, self.index.areas_at(x, y))
+
+    def process_batch(self, batch: Sequence[Observation]) -> list[RuleEvent]:
+        """Evaluate observations in order, with projection and area tests vectorised."""
+        if not batch:
+            return []
+        lon = np.fromiter((o.lon for o in batch), dtype=np.float64, count=len(batch))
+        lat = np.fromiter((o.lat for o in batch), dtype=np.float64, count=len(batch))
+        xs, ys = self.index.frame.xy_many(lon, lat)
+        cands = self.index.areas_at_many(xs, ys)
+        out: list[RuleEvent] = []
+        for obs, x, y, cand in zip(batch, xs.tolist(), ys.tolist(), cands, strict=True):
+            out.extend(self._handle(obs, x, y, cand))
+        return out
+
+    def expire(self, before: datetime) -> int:
+        """Forget subjects not seen since `before` (event time); returns how many."""
+        cut = before.timestamp()
+        gone = [k for k, tr in self.tracks.items() if tr.ts < cut]
+        for k in gone:
+            del self.tracks[k]
+        return len(gone)
+
+    def _handle(self, obs: Observation, x: float, y: float, cand: list[tuple[int, bool]]) -> list[RuleEvent]:
+        ts = obs.time.timestamp()
+        tr = self.tracks.get(obs.subject_id)
+        if ts < self.watermark_ts - self.cfg.stale_s:
+            self.stats.stale += 1
+            return []
+        if tr is None:
+            tr = TrackState(obs.subject_id, obs.subject_class, obs.role, obs.time, ts, x, y,
+                            obs.lon, obs.lat, x, y)
+            self.tracks[obs.subject_id] = tr
+            dt = 0.0
+            dist = 0.0
+        else:
+            dt = ts - tr.ts
+            if dt <= 0:
+                if dt == 0:
+                    self.stats.duplicate += 1
+                else:
+                    self.stats.out_of_order += 1
+                return []
+            dist = math.hypot(x - tr.x, y - tr.y)
+            limit = self.cfg.max_speed_m_s.get(obs.subject_class, self.cfg.max_speed_m_s["default"])
+            if dist / dt > limit:
+                self.stats.outlier += 1
+                return []
+        self.stats.accepted += 1
+        if ts > self.watermark_ts:
+            self.watermark_ts = ts
+        gap = dt > self.cfg.max_gap_s
+        if obs.subject_class != tr.subject_class or obs.role is not tr.role:
+            tr.subject_class, tr.role = obs.subject_class, obs.role
+            tr.applies.clear()
+            tr.op_areas = None
+        moved = math.hypot(x - tr.anchor_x, y - tr.anchor_y)
+        if moved >= self.cfg.min_displacement_m:
+            tr.course_deg = bearing_deg(x - tr.anchor_x, y - tr.anchor_y)
+            tr.anchor_x, tr.anchor_y = x, y
+        elif tr.course_deg is None and obs.heading_deg is not None:
+            tr.course_deg = obs.heading_deg
+        tr.speed_m_s = obs.speed_m_s if obs.speed_m_s is not None else (dist / dt if dt > 0 else None)
+
+        events: list[RuleEvent] = []
+        if self._has_lines and dt > 0:
+            self._lines(tr, obs, x, y, dt, events)
+        if tr.crossings:
+            self._confirm_crossings(tr, obs, x, y, events)
+        if tr.op_areas is None:
+            tr.op_areas = tuple(i for i in self._op_areas if self._applies(tr, i))
+        inside = dict(cand)
+        todo = set(inside)
+        todo.update(tr.pairs)
+        todo.update(tr.op_areas)
+        for idx in todo:
+            if not self._applies(tr, idx):
+                continue
+            st = tr.pairs.get(idx)
+            if st is None:
+                st = tr.pairs[idx] = PairState()
+            in_outer = idx in inside
+            self._step(tr, self.index.compiled[idx], st, obs, x, y, ts, gap, inside.get(idx, False), in_outer,
+                       events)
+            if st.quiescent() and idx not in tr.op_areas:
+                del tr.pairs[idx]
+        tr.t, tr.ts, tr.x, tr.y, tr.lon, tr.lat = obs.time, ts, x, y, obs.lon, obs.lat
+        self.stats.events += len(events)
+        return events
+
+    def _applies(self, tr: TrackState, idx: int) -> bool:
+        ok = tr.applies.get(idx)
+        if ok is None:
+            comp = self.index.compiled[idx]
+            ok = tr.applies[idx] = comp.corridor.applies_to(tr.subject_class, tr.role, tr.subject_id)
+        return ok
+
+    def _event(self, kind: EventKind, tr: TrackState, comp: Compiled, t: datetime, lon: float, lat: float,
+               obs: Observation, progress: float | None = None, detail: str = "") -> RuleEvent:
+        c = comp.corridor
+        return RuleEvent(kind, t, tr.subject_id, tr.subject_class, c.id, c.version, lon, lat,
+                         tr.course_deg, tr.speed_m_s, progress, detail, obs.source)
+
+    def _step(self, tr: TrackState, comp: Compiled, st: PairState, obs: Observation, x: float, y: float,
+              ts: float, gap: bool, in_core: bool, in_outer: bool, events: list[RuleEvent]) -> None:
+        kind = comp.corridor.kind
+        raw = in_outer if st.inside else in_core
+        if gap:
+            st.pending_t = None
+        if raw == st.inside or (st.inside is None and not raw and kind is not CorridorKind.OPERATING_AREA):
+            st.pending_t = None
+        else:
+            if st.pending_t is None:
+                st.pending_t, st.pending_ts, st.pending_lonlat, st.pending_count = obs.time, ts, (obs.lon, obs.lat), 0
+            st.pending_count += 1
+            if st.pending_count >= self.cfg.confirm_fixes and ts - st.pending_ts >= self.cfg.confirm_s:
+                self._flip(tr, comp, st, raw, obs, events)
+        if st.inside and kind in (CorridorKind.CORRIDOR, CorridorKind.EXCLUSION):
+            self._inside_rules(tr, comp, st, obs, x, y, ts, gap, events)
+
+    def _flip(self, tr: TrackState, comp: Compiled, st: PairState, now_in: bool, obs: Observation,
+              events: list[RuleEvent]) -> None:
+        assert st.pending_t is not None
+        t, (lon, lat) = st.pending_t, st.pending_lonlat
+        was = st.inside
+        st.inside, st.pending_t = now_in, None
+        if comp.corridor.kind is CorridorKind.OPERATING_AREA:
+            if not now_in:
+                events.append(self._event(EventKind.BREACH, tr, comp, t, lon, lat, obs))
+            elif was is False:
+                events.append(self._event(EventKind.RETURN, tr, comp, t, lon, lat, obs))
+            return
+        if now_in:
+            st.dwell_ts, st.dwell_fired, st.along_fired, st.last_s = st.pending_ts, False, False, None
+            st.samples.clear()
+            events.append(self._event(EventKind.ENTER, tr, comp, t, lon, lat, obs))
+        elif was:
+            events.append(self._event(EventKind.EXIT, tr, comp, t, lon, lat, obs))
+
+    def _inside_rules(self, tr: TrackState, comp: Compiled, st: PairState, obs: Observation, x: float,
+                      y: float, ts: float, gap: bool, events: list[RuleEvent]) -> None:
+        c = comp.corridor
+        if gap:
+            st.dwell_ts = ts
+            st.samples.clear()
+            st.last_s = None
+        min_dwell = c.min_dwell_s or self.cfg.min_dwell_s
+        if not st.dwell_fired and ts - st.dwell_ts >= min_dwell:
+            st.dwell_fired = True
+            events.append(self._event(EventKind.DWELL, tr, comp, obs.time, obs.lon, obs.lat, obs,
+                                      detail=f"inside {ts - st.dwell_ts:.0f} s"))
+        centre = comp.centre
+        if centre is None or c.direction is None or c.kind is not CorridorKind.CORRIDOR:
+            return
+        window = 2.0 * (c.width_m or 0.0) + math.hypot(x - tr.x, y - tr.y) + 50.0
+        s, seg = centre.locate(x, y, st.last_s, window)
+        st.last_s = s
+        samples = st.samples
+        samples.append((ts, s))
+        while samples and ts - samples[0][0] > self.cfg.along_window_s:
+            samples.popleft()
+        if st.along_fired or tr.course_deg is None:
+            return
+        progress = s - samples[0][1]
+        sign = {Direction.FORWARD: 1.0, Direction.REVERSE: -1.0}.get(c.direction, 1.0 if progress >= 0 else -1.0)
+        axis = centre.bearing(seg) if sign > 0 else (centre.bearing(seg) + 180.0) % 360.0
+        min_progress = c.min_progress_m or self.cfg.min_progress_m
+        if sign * progress >= min_progress and angle_diff_deg(tr.course_deg, axis) <= self.cfg.along_tolerance_deg:
+            st.along_fired = True
+            events.append(self._event(EventKind.ALONG, tr, comp, obs.time, obs.lon, obs.lat, obs, progress=s,
+                                      detail=f"{sign * progress:.0f} m along, heading {tr.course_deg:.0f}°"))
+
+    def _lines(self, tr: TrackState, obs: Observation, x: float, y: float, dt: float,
+               events: list[RuleEvent]) -> None:
+        for hit in self.index.lines_crossed(tr.x, tr.y, x, y):
+            if not self._applies(tr, hit.index):
+                continue
+            pend = tr.crossings.pop(hit.index, None)
+            if pend is not None and pend.left_to_right != hit.left_to_right:
+                continue  # crossed back before getting clear: noise, not a crossing
+            t = tr.t + timedelta(seconds=hit.frac * dt)
+            lon, lat = self.index.frame.lonlat(tr.x + hit.frac * (x - tr.x), tr.y + hit.frac * (y - tr.y))
+            tr.crossings[hit.index] = PendingCross(t, lon, lat, hit.left_to_right, tr.course_deg, tr.speed_m_s)
+
+    def _confirm_crossings(self, tr: TrackState, obs: Observation, x: float, y: float,
+                           events: list[RuleEvent]) -> None:
+        point = shapely.points(x, y)
+        for idx, pend in list(tr.crossings.items()):
+            comp = self.index.compiled[idx]
+            clear = min(shapely.distance(shapely.linestrings(p), point) for p in comp.line_xy)
+            if clear < self.cfg.hysteresis_m:
+                continue
+            del tr.crossings[idx]
+            d = comp.corridor.direction
+            if (d is Direction.FORWARD and not pend.left_to_right) or (d is Direction.REVERSE and pend.left_to_right):
+                continue
+            side = "left to right" if pend.left_to_right else "right to left"
+            c = comp.corridor
+            events.append(RuleEvent(EventKind.CROSS, pend.t, tr.subject_id, tr.subject_class, c.id, c.version,
+                                    pend.lon, pend.lat, pend.heading_deg, pend.speed_m_s, None,
+                                    f"crossed {side}", obs.source))
