@@ -74,16 +74,18 @@ class CorridorEngine:
 
     def process_batch(self, batch: Sequence[Observation]) -> list[RuleEvent]:
         """Evaluate observations in order, with projection and area tests vectorised."""
+        return [e for events in self.process_batch_split(batch) for e in events]
+
+    def process_batch_split(self, batch: Sequence[Observation]) -> list[list[RuleEvent]]:
+        """Like `process_batch`, with the events of each observation kept apart."""
         if not batch:
             return []
         lon = np.fromiter((o.lon for o in batch), dtype=np.float64, count=len(batch))
         lat = np.fromiter((o.lat for o in batch), dtype=np.float64, count=len(batch))
         xs, ys = self.index.frame.xy_many(lon, lat)
         cands = self.index.areas_at_many(xs, ys)
-        out: list[RuleEvent] = []
-        for obs, x, y, cand in zip(batch, xs.tolist(), ys.tolist(), cands, strict=True):
-            out.extend(self._handle(obs, x, y, cand))
-        return out
+        handle = self._handle
+        return [handle(o, x, y, c) for o, x, y, c in zip(batch, xs.tolist(), ys.tolist(), cands, strict=True)]
 
     def expire(self, before: datetime) -> int:
         """Forget subjects not seen since `before` (event time); returns how many."""

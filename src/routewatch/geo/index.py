@@ -214,7 +214,8 @@ def _first_crossing(
         with np.errstate(divide="ignore", invalid="ignore"):
             t = ((ax - x0) * ey - (ay - y0) * ex) / denom
             u = ((ax - x0) * dy - (ay - y0) * dx) / denom
-        ok = (denom != 0) & (t >= 0) & (t <= 1) & (u >= 0) & (u < 1)
+        # Half-open on the segment: a fix exactly on the line belongs to the segment that reached it.
+        ok = (denom != 0) & (t > 0) & (t <= 1) & (u >= 0) & (u < 1)
         if not ok.any():
             continue
         k = int(np.argmin(np.where(ok, t, np.inf)))

@@ -1,0 +1,172 @@
+"""Composition root: builds sources, pipeline and store from settings; runs analyze jobs."""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from routewatch.config.schema import Settings, StoreConfig
+from routewatch.geo.corridors import load_corridors
+from routewatch.ingest.mavlink import MavlinkStats, TlogReader
+from routewatch.model import AlertChange, Change, Corridor, Observation, TelemetryEvent
+from routewatch.pipeline import Pipeline
+from routewatch.store import Store
+
+CHUNK = 2000
+
+
+class ChangeSink(Protocol):
+    """Receives alert lifecycle changes after they are committed."""
+
+    def __call__(self, changes: Sequence[AlertChange]) -> None: ...
+
+
+@dataclass(slots=True)
+class Summary:
+    """What an analyze or run job saw and did."""
+
+    inputs: list[str] = field(default_factory=list)
+    ingest: Counter[str] = field(default_factory=Counter)
+    engine: dict[str, int] = field(default_factory=dict)
+    subjects: Counter[str] = field(default_factory=Counter)
+    alerts_opened: Counter[str] = field(default_factory=Counter)
+    positions: int = 0
+    first: str | None = None
+    last: str | None = None
+    clock_offset_s: dict[str, float] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "inputs": self.inputs, "ingest": dict(self.ingest), "engine": self.engine,
+            "subjects": dict(self.subjects), "alerts_opened": dict(self.alerts_opened),
+            "positions": self.positions, "first": self.first, "last": self.last,
+            "clock_offset_s": self.clock_offset_s,
+        }
+
+
+class Writer:
+    """Buffers alert changes and positions; commits them in batches, then tells the sinks."""
+
+    def __init__(self, store: Store, cfg: StoreConfig, sinks: Iterable[ChangeSink] = ()) -> None:
+        self.store = store
+        self.cfg = cfg
+        self.sinks = list(sinks)
+        self._changes: list[AlertChange] = []
+        self._obs: list[Observation] = []
+
+    def add(self, changes: Sequence[AlertChange], observations: Sequence[Observation]) -> None:
+        """Queue rows; flushes when the buffer is full."""
+        self._changes.extend(changes)
+        if self.cfg.positions:
+            self._obs.extend(observations)
+        if len(self._obs) >= self.cfg.flush_every or len(self._changes) >= self.cfg.flush_every:
+            self.flush()
+
+    @property
+    def pending(self) -> int:
+        """Rows waiting to be written."""
+        return len(self._changes) + len(self._obs)
+
+    def flush(self) -> None:
+        """Commit what is buffered; the database is written before anyone is told."""
+        changes, obs = self._changes, self._obs
+        self._changes, self._obs = [], []
+        self.store.write(changes, obs)
+        if changes:
+            for sink in self.sinks:
+                sink(changes)
+
+
+def open_store(url: str) -> Store:
+    """A store with its schema migrated to the latest version."""
+    store = Store(url)
+    store.upgrade()
+    return store
+
+
+def install_corridors(store: Store, path: Path | None, *, author: str, comment: str, at: Any) -> tuple[Corridor, ...]:
+    """Save a corridor file as the set in force (new versions where changed); else the stored set."""
+    if path is None:
+        return store.current_corridors()
+    return store.save_corridors(load_corridors(path), author=author, comment=comment, at=at)
+
+
+def new_pipeline(corridors: Sequence[Corridor], settings: Settings) -> Pipeline:
+    """A pipeline with the engine and alerts sections of the settings."""
+    return Pipeline(corridors, settings.engine, settings.alerts)
+
+
+def summarize(summary: Summary, pipeline: Pipeline, stats: Iterable[MavlinkStats]) -> Summary:
+    """Fill a summary from the pipeline state and ingest counters."""
+    for st in stats:
+        summary.ingest.update({k: v for k, v in st.as_dict().items() if isinstance(v, int)})
+    summary.engine = pipeline.engine.stats.as_dict()
+    summary.subjects = Counter(pipeline.subjects.values())
+    summary.clock_offset_s = {
+        k: round(statistics.median(v), 3) for k, v in pipeline.telemetry.clock_offset_s.items() if v
+    }
+    return summary
+
+
+def count_opened(summary: Summary) -> ChangeSink:
+    """A sink counting newly opened alerts by kind into the summary."""
+    seen: set[str] = set()
+
+    def sink(changes: Sequence[AlertChange]) -> None:
+        for ch in changes:
+            if ch.change is Change.OPENED and ch.alert.id not in seen:
+                seen.add(ch.alert.id)
+                summary.alerts_opened[ch.alert.kind.value] += 1
+
+    return sink
+
+
+def analyze(
+    inputs: Sequence[Path],
+    settings: Settings,
+    store: Store,
+    corridors: Sequence[Corridor],
+    *,
+    sinks: Iterable[ChangeSink] = (),
+    progress: Callable[[int, int], None] | None = None,
+) -> Summary:
+    """Process recorded logs as fast as possible; alerts and positions end up in the store."""
+    summary = Summary(inputs=[str(p) for p in inputs])
+    pipeline = new_pipeline(corridors, settings)
+    writer = Writer(store, settings.store, [count_opened(summary), *sinks])
+    all_stats: list[MavlinkStats] = []
+    total = sum(p.stat().st_size for p in inputs)
+    done = 0
+    for path in inputs:
+        stats = MavlinkStats()
+        all_stats.append(stats)
+        reader = TlogReader(path, source=path.stem, stats=stats)
+        chunk: list[TelemetryEvent] = []
+        for ev in reader:
+            chunk.append(ev)
+            if len(chunk) >= CHUNK:
+                _feed(pipeline, writer, chunk, summary)
+                chunk = []
+                if progress is not None:
+                    progress(done + reader.bytes_read, total)
+        _feed(pipeline, writer, chunk, summary)
+        done += reader.bytes_total
+        if progress is not None:
+            progress(done, total)
+    writer.flush()
+    return summarize(summary, pipeline, all_stats)
+
+
+def _feed(pipeline: Pipeline, writer: Writer, chunk: list[TelemetryEvent], summary: Summary) -> None:
+    obs = [e for e in chunk if isinstance(e, Observation)]
+    if obs:
+        summary.positions += len(obs)
+        first, last = obs[0].time.isoformat(), obs[-1].time.isoformat()
+        summary.first = min(summary.first or first, first)
+        summary.last = max(summary.last or last, last)
+    writer.add(pipeline.feed_many(chunk), obs)

@@ -1,0 +1,310 @@
+"""`routewatch` command line: parse arguments, call the app, print results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+from routewatch.app import analyze, install_corridors, open_store
+from routewatch.config import ConfigError, load_settings
+from routewatch.config.loader import settings_reference
+from routewatch.config.schema import Settings, SourceConfig, StoreConfig
+from routewatch.console import AlertPrinter, alert_dict, print_summary
+from routewatch.geo.corridors import CorridorError, dumps_geojson, load_corridors, to_kml
+from routewatch.model import AlertKind, AlertState
+
+out = Console()
+err = Console(stderr=True)
+DEFAULT_DB = StoreConfig().url
+
+
+def _fail(msg: str, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    sys.exit(code)
+
+
+def _settings(config: Path | None, db: str | None = None) -> Settings:
+    try:
+        s = load_settings(config)
+        if db:
+            s = s.model_copy(update={"store": StoreConfig(**{**s.store.model_dump(), "url": db})})
+        return s
+    except ConfigError as exc:
+        _fail(str(exc))
+        raise  # unreachable
+
+
+def _db_url(db: str) -> str:
+    try:
+        return StoreConfig(url=db).url
+    except ValueError as exc:
+        _fail(f"--db: {exc}")
+        raise
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@click.group()
+@click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
+def main(verbose: bool) -> None:
+    """routewatch: corridor alerts from drone telemetry."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@main.command(name="analyze")
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--corridors", "corridors_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Corridor file (GeoJSON/KML); saved as the set in force. Default: the stored set.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Settings file for engine/alerts parameters.")
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", is_flag=True, help="Do not print alerts as they open.")
+def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str, config: Path | None,
+                as_json: bool, quiet: bool) -> None:
+    """Process MAVLink logs (.tlog) as fast as possible and store the alerts."""
+    settings = _settings(config, _db_url(db))
+    store = open_store(settings.store.url)
+    try:
+        corridors = install_corridors(store, corridors_file, author="cli", comment="analyze", at=_now())
+    except CorridorError as exc:
+        _fail(str(exc))
+        raise
+    if not corridors:
+        err.print("[yellow]warning:[/] no corridors: positions are stored but no alert can be raised")
+    sinks = [] if (quiet or as_json) else [AlertPrinter(out)]
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
+                  TimeRemainingColumn(), console=err, transient=True, disable=as_json) as bar:
+        task = bar.add_task("analyzing", total=None)
+        summary = analyze(list(inputs), settings, store, corridors, sinks=sinks,
+                          progress=lambda done, total: bar.update(task, completed=done, total=total))
+    store.close()
+    print_summary(out, summary, as_json=as_json)
+
+
+@main.group()
+def alerts() -> None:
+    """Stored alerts."""
+
+
+@alerts.command(name="list")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.option("--kind", type=click.Choice([k.value for k in AlertKind]))
+@click.option("--state", type=click.Choice([s.value for s in AlertState]))
+@click.option("--corridor", "corridor_id")
+@click.option("--subject", "subject_id")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]))
+@click.option("--until", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]))
+@click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+def alerts_list(db: str, as_json: bool, kind: str | None, state: str | None, corridor_id: str | None,
+                subject_id: str | None, since: datetime | None, until: datetime | None, limit: int) -> None:
+    """List alerts, oldest first (times are UTC)."""
+    store = open_store(_db_url(db))
+    rows = store.list_alerts(
+        kind=AlertKind(kind) if kind else None, state=AlertState(state) if state else None,
+        corridor_id=corridor_id, subject_id=subject_id,
+        since=since.replace(tzinfo=UTC) if since else None, until=until.replace(tzinfo=UTC) if until else None,
+        limit=limit,
+    )
+    store.close()
+    if as_json:
+        for a in rows:
+            click.echo(json.dumps(alert_dict(a)))
+        return
+    from rich.table import Table
+
+    t = Table("opened (UTC)", "closed", "kind", "severity", "state", "subject", "corridor", "lat,lon", "id")
+    for a in rows:
+        t.add_row(f"{a.opened_at:%Y-%m-%d %H:%M:%S}", f"{a.closed_at:%H:%M:%S}" if a.closed_at else "",
+                  a.kind.value, a.severity.value, a.state.value, f"{a.subject_id} ({a.subject_class})",
+                  f"{a.corridor_id} v{a.corridor_version}", f"{a.lat:.5f},{a.lon:.5f}", a.id[:8])
+    out.print(t)
+    out.print(f"{len(rows)} alert(s)")
+
+
+@alerts.command(name="ack")
+@click.argument("alert_id")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--by", default="cli", show_default=True, help="Who acknowledges.")
+@click.option("--comment", default="", help="Why.")
+def alerts_ack(alert_id: str, db: str, by: str, comment: str) -> None:
+    """Acknowledge an alert."""
+    store = open_store(_db_url(db))
+    try:
+        a = store.acknowledge(alert_id, by=by, comment=comment, time=_now())
+    except KeyError:
+        _fail(f"no alert with id {alert_id!r}")
+        raise
+    finally:
+        store.close()
+    out.print(f"acknowledged {a.id} ({a.kind.value} {a.subject_id} in {a.corridor_id})")
+
+
+@main.group()
+def corridors() -> None:
+    """Corridor geofence files and the stored, versioned set."""
+
+
+def _load(path: Path) -> Any:
+    try:
+        return load_corridors(path)
+    except CorridorError as exc:
+        _fail(str(exc))
+
+
+@corridors.command(name="validate")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def corridors_validate(file: Path) -> None:
+    """Check a GeoJSON/KML corridor file; exit status 2 with the problems if it is bad."""
+    cs = _load(file)
+    out.print(f"{file}: {len(cs)} corridor(s) OK: " + ", ".join(f"{c.id} ({c.kind.value})" for c in cs))
+
+
+@corridors.command(name="import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--author", default="cli", show_default=True)
+@click.option("--comment", default="", help="Why the change was made.")
+@click.option("--merge", is_flag=True, help="Keep stored corridors that the file does not name.")
+def corridors_import(file: Path, db: str, author: str, comment: str, merge: bool) -> None:
+    """Store a corridor file as the set in force; changed corridors get a new version."""
+    cs = _load(file)
+    store = open_store(_db_url(db))
+    saved = store.save_corridors(cs, author=author, comment=comment or f"import {file.name}", at=_now(),
+                                 replace=not merge)
+    store.close()
+    for c in saved:
+        out.print(f"{c.id} v{c.version} ({c.kind.value})")
+
+
+@corridors.command(name="export")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--format", "fmt", type=click.Choice(["geojson", "kml"]), default="geojson", show_default=True)
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
+def corridors_export(db: str, fmt: str, out_file: Path | None) -> None:
+    """Write the stored set in force as GeoJSON or KML."""
+    store = open_store(_db_url(db))
+    cs = store.current_corridors()
+    store.close()
+    text = dumps_geojson(cs) if fmt == "geojson" else to_kml(cs)
+    if out_file is None:
+        click.echo(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+
+
+@corridors.command(name="list")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+def corridors_list(db: str) -> None:
+    """List the stored corridors in force."""
+    store = open_store(_db_url(db))
+    cs = store.current_corridors()
+    store.close()
+    for c in cs:
+        extra = f" width {c.width_m:g} m" if c.width_m else ""
+        extra += f" direction {c.direction.value}" if c.direction else ""
+        out.print(f"{c.id} v{c.version} {c.kind.value}{extra} {c.name}", highlight=False)
+    out.print(f"{len(cs)} corridor(s)")
+
+
+@main.group()
+def config() -> None:
+    """Settings files."""
+
+
+@config.command(name="check")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def config_check(file: Path) -> None:
+    """Validate a settings file (and ROUTEWATCH_* overrides)."""
+    s = _settings(file)
+    out.print(f"{file}: OK ({len(s.sources)} source(s), database {s.store.url.split('://')[0]})")
+
+
+@config.command(name="reference")
+def config_reference() -> None:
+    """Print every setting with its type, default, bounds and description (Markdown)."""
+    click.echo(settings_reference())
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command(name="upgrade")
+@click.option("--db", "url", default=DEFAULT_DB, show_default=True, help="Database URL.")
+def db_upgrade(url: str) -> None:
+    """Create or migrate the schema to the latest version."""
+    open_store(_db_url(url)).close()
+    out.print("database is at the latest schema version")
+
+
+def _run_until_signal(settings: Settings, corridors_file: Path | None, *, exit_when_done: bool = False) -> None:
+    from routewatch.live import run_live
+
+    store = open_store(settings.store.url)
+    try:
+        corridors_ = install_corridors(store, corridors_file, author="run", comment="run", at=_now())
+    except CorridorError as exc:
+        _fail(str(exc))
+        raise
+
+    async def main_() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        summary = await run_live(settings, store, corridors_, stop=stop, sinks=[AlertPrinter(out)],
+                                 exit_when_files_done=exit_when_done)
+        print_summary(out, summary)
+
+    asyncio.run(main_())
+    store.close()
+
+
+@main.command(name="run")
+@click.option("-c", "--config", "config_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Settings file.")
+def run_cmd(config_file: Path) -> None:
+    """Run live from the configured sources until SIGINT/SIGTERM."""
+    s = _settings(config_file)
+    if not s.sources:
+        _fail(f"{config_file}: no sources configured")
+    out.print(f"routewatch running: {len(s.sources)} source(s), database {s.store.url.split('://')[0]}; "
+              "Ctrl-C to stop")
+    _run_until_signal(s, s.corridors.file)
+
+
+@main.command(name="demo")
+@click.option("--speed", type=click.FloatRange(0.1, 1000), default=10.0, show_default=True,
+              help="Replay speed (the scenario is 10 minutes of event time).")
+@click.option("--db", default="sqlite:///routewatch-demo/demo.db", show_default=True, help="Database URL.")
+def demo_cmd(speed: float, db: str) -> None:
+    """Replay the bundled patrol scenario and show alerts live (embedded defaults, no arguments needed)."""
+    from routewatch.demo.scenario import corridors_path, write_tlog
+
+    work = Path("routewatch-demo")
+    tlog = write_tlog(work / "patrol.tlog")
+    url = _db_url(db)
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    s = Settings(sources=[SourceConfig(name="demo", url=f"file:{tlog}", realtime=True, speed=speed)],
+                 store=StoreConfig(url=url))
+    out.print(f"[bold]routewatch demo[/]: replaying {tlog} at {speed:g}x against {corridors_path().name}; "
+              f"alerts are stored in {url}. Ctrl-C to stop.")
+    _run_until_signal(s, corridors_path(), exit_when_done=True)
+    out.print(f"see them again with: routewatch alerts list --db {url}")

@@ -1,0 +1,164 @@
+"""Load settings from one YAML file plus ROUTEWATCH_* environment overrides."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from routewatch.config.schema import Settings
+
+ENV_PREFIX = "ROUTEWATCH_"
+MAX_CONFIG_BYTES = 1_000_000
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with the key path and the reason for each."""
+
+    def __init__(self, problems: list[str], origin: str = "") -> None:
+        self.problems = problems
+        head = f"invalid configuration{f' in {origin}' if origin else ''}:"
+        super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
+
+
+def _path(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(root)"
+
+
+def _set(tree: dict[str, Any], keys: list[str], value: Any) -> None:
+    node: Any = tree
+    for i, k in enumerate(keys[:-1]):
+        nxt = keys[i + 1]
+        if isinstance(node, list):
+            node = node[int(k)]
+            continue
+        if k not in node or not isinstance(node[k], dict | list):
+            node[k] = [] if nxt.isdigit() else {}
+        node = node[k]
+    last = keys[-1]
+    if isinstance(node, list):
+        idx = int(last)
+        while len(node) <= idx:
+            node.append({})
+        node[idx] = value
+    else:
+        node[last] = value
+
+
+def apply_env(tree: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
+    """Overlay ROUTEWATCH_SECTION__KEY=value variables (values parsed as YAML scalars).
+
+    >>> apply_env({}, {"ROUTEWATCH_STORE__URL": "sqlite:///x.db", "ROUTEWATCH_ENGINE__CONFIRM_FIXES": "3"})
+    {'engine': {'confirm_fixes': 3}, 'store': {'url': 'sqlite:///x.db'}}
+    """
+    for name in sorted(env):
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        keys = [k.lower() for k in name[len(ENV_PREFIX):].split("__")]
+        try:
+            value = yaml.safe_load(env[name])
+        except yaml.YAMLError:
+            value = env[name]
+        try:
+            _set(tree, keys, value)
+        except (ValueError, IndexError, TypeError) as exc:
+            raise ConfigError([f"{'.'.join(keys)}: cannot apply {name}: {exc}"], "environment") from exc
+    return tree
+
+
+def parse_settings(tree: Mapping[str, Any], origin: str = "") -> Settings:
+    """Validate a settings tree; errors name the key path, e.g. `sources[0].url: ...`."""
+    try:
+        return Settings.model_validate(tree)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            msg = str(err["msg"]).removeprefix("Value error, ")
+            problems.append(f"{_path(tuple(err['loc']))}: {msg}")
+        raise ConfigError(problems, origin) from None
+
+
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the YAML file (if any), apply environment overrides, validate."""
+    tree: dict[str, Any] = {}
+    origin = ""
+    if path is not None:
+        p = Path(path)
+        origin = str(p)
+        try:
+            raw = p.read_bytes()
+        except OSError as exc:
+            raise ConfigError([f"cannot read config file: {exc.strerror}"], origin) from None
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError([f"file is larger than {MAX_CONFIG_BYTES} bytes"], origin)
+        try:
+            loaded = yaml.safe_load(raw) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+            raise ConfigError([f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"], origin) from None
+        if not isinstance(loaded, dict):
+            raise ConfigError(["(root): expected a mapping of sections"], origin)
+        tree = json.loads(json.dumps(loaded, default=str))
+        if path is not None:
+            _resolve_paths(tree, p.parent)
+    tree = apply_env(tree, os.environ if env is None else env)
+    return parse_settings(tree, origin)
+
+
+def _resolve_paths(tree: dict[str, Any], base: Path) -> None:
+    """Relative file paths in a config file are relative to that file."""
+    corr = tree.get("corridors")
+    if isinstance(corr, dict) and isinstance(corr.get("file"), str) and not Path(corr["file"]).is_absolute():
+        corr["file"] = str(base / corr["file"])
+    for src in tree.get("sources") or []:
+        if isinstance(src, dict) and isinstance(src.get("url"), str):
+            url = src["url"]
+            rel = url.removeprefix("file:")
+            if (url.startswith("file:") or url.endswith(".tlog")) and not Path(rel).is_absolute():
+                src["url"] = ("file:" if url.startswith("file:") else "") + str(base / rel)
+
+
+def settings_reference() -> str:
+    """Markdown table of every setting with its type, default and description (for the README)."""
+    from pydantic import BaseModel
+
+    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+
+    def walk(model: type[BaseModel], prefix: str) -> None:
+        for name, field in model.model_fields.items():
+            ann = field.annotation
+            key = f"{prefix}{name}"
+            if isinstance(ann, type) and issubclass(ann, BaseModel):
+                walk(ann, key + ".")
+                continue
+            args = getattr(ann, "__args__", ())
+            if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
+                walk(args[0], key + "[].")
+                continue
+            default = "" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            tname = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
+            bounds = ", ".join(_bound(m) for m in field.metadata)
+            desc = (field.description or "") + (f" Bounds: {bounds}." if bounds else "")
+            rows.append(f"| `{key}` | `{tname}` | `{default}` | {desc} |".replace("\n", " "))
+
+    walk(Settings, "")
+    return "\n".join(rows)
+
+
+_OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "min length", "max_length": "max length"}
+
+
+def _bound(meta: object) -> str:
+    for attr, op in _OPS.items():
+        if hasattr(meta, attr):
+            return f"{op} {getattr(meta, attr)}"
+    return str(meta)

@@ -1,0 +1,75 @@
+"""Terminal output: live alert lines and the analyze summary (rich)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from routewatch.app import Summary
+from routewatch.model import Alert, AlertChange, Change
+
+_STYLE = {"info": "dim", "low": "cyan", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
+_CHANGE = {Change.OPENED: "OPEN ", Change.UPDATED: "UPD  ", Change.ACKNOWLEDGED: "ACK  ", Change.CLOSED: "CLOSE"}
+
+
+def alert_dict(a: Alert) -> dict[str, Any]:
+    """The JSON form of an alert (also the `alerts list --json` line)."""
+    return {
+        "id": a.id, "kind": a.kind.value, "corridor_id": a.corridor_id, "corridor_version": a.corridor_version,
+        "subject_id": a.subject_id, "subject_class": a.subject_class,
+        "opened_at": a.opened_at.isoformat(), "last_seen": a.last_seen.isoformat(),
+        "closed_at": a.closed_at.isoformat() if a.closed_at else None,
+        "lat": round(a.lat, 7), "lon": round(a.lon, 7),
+        "heading_deg": None if a.heading_deg is None else round(a.heading_deg, 1),
+        "speed_m_s": None if a.speed_m_s is None else round(a.speed_m_s, 2),
+        "progress_m": None if a.progress_m is None else round(a.progress_m, 1),
+        "severity": a.severity.value, "state": a.state.value, "updates": a.updates,
+        "detail": a.detail, "source": a.source, "evidence": list(a.evidence),
+    }
+
+
+class AlertPrinter:
+    """A change sink that prints one line per lifecycle change."""
+
+    def __init__(self, console: Console, *, show_updates: bool = False) -> None:
+        self.console = console
+        self.show_updates = show_updates
+
+    def __call__(self, changes: Sequence[AlertChange]) -> None:
+        for ch in changes:
+            if ch.change is Change.UPDATED and not self.show_updates:
+                continue
+            a = ch.alert
+            when = (a.closed_at if ch.change is Change.CLOSED and a.closed_at else a.last_seen)
+            style = _STYLE.get(a.severity.value, "")
+            self.console.print(
+                f"{when:%Y-%m-%d %H:%M:%S}Z {_CHANGE[ch.change]} [{style}]{a.severity.value:8}[/] "
+                f"[bold]{a.kind.value:6}[/] {a.subject_id} ({a.subject_class}) in {a.corridor_id} "
+                f"v{a.corridor_version} at {a.lat:.5f},{a.lon:.5f}  [dim]{a.detail}[/]",
+                highlight=False,
+            )
+
+
+def print_summary(console: Console, summary: Summary, *, as_json: bool = False) -> None:
+    """The end-of-job summary: messages, bad records, subjects, alerts by kind."""
+    if as_json:
+        console.print_json(json.dumps(summary.as_dict()))
+        return
+    t = Table(title="routewatch summary", show_header=False)
+    ing = summary.ingest
+    t.add_row("inputs", ", ".join(summary.inputs))
+    t.add_row("messages", f"{ing.get('messages', 0):,}")
+    t.add_row("bad records", f"{ing.get('bad_crc', 0) + ing.get('corrupt', 0):,} "
+              f"(bad CRC {ing.get('bad_crc', 0):,}, corrupt {ing.get('corrupt', 0):,})")
+    t.add_row("positions", f"{summary.positions:,} ({summary.first} .. {summary.last})")
+    t.add_row("dropped fixes", ", ".join(f"{k} {v}" for k, v in summary.engine.items() if k != "accepted" and v
+                                         and k != "events") or "none")
+    t.add_row("subjects", ", ".join(f"{v} {k}" for k, v in sorted(summary.subjects.items())) or "none")
+    t.add_row("alerts opened", ", ".join(f"{k} {v}" for k, v in sorted(summary.alerts_opened.items())) or "none")
+    if summary.clock_offset_s:
+        t.add_row("clock offset", ", ".join(f"{k} {v:+.2f} s" for k, v in summary.clock_offset_s.items()))
+    console.print(t)

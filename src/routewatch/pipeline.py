@@ -1,0 +1,130 @@
+"""Pipeline: telemetry events -> corridor engine -> alert manager. Pure: no I/O, event time only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from routewatch.alerts.manager import AlertManager
+from routewatch.config.schema import AlertsConfig, EngineConfig
+from routewatch.geo.engine import CorridorEngine
+from routewatch.model import (
+    AlertChange,
+    Attitude,
+    ClockOffset,
+    Corridor,
+    EventKind,
+    FenceStatus,
+    LinkStatus,
+    Observation,
+    RuleEvent,
+    TelemetryEvent,
+    VehicleStatus,
+)
+
+SWEEP_EVERY_S = 1.0
+AUTOPILOT_FENCE = "autopilot-fence"
+
+
+@dataclass(slots=True)
+class Telemetry:
+    """Latest non-position telemetry per subject, for status views and camera georeferencing."""
+
+    status: dict[str, VehicleStatus] = field(default_factory=dict)
+    attitude: dict[str, Attitude] = field(default_factory=dict)
+    clock_offset_s: dict[str, list[float]] = field(default_factory=dict)
+    fence_breached: dict[str, bool] = field(default_factory=dict)
+    links: dict[str, LinkStatus] = field(default_factory=dict)
+
+
+class Pipeline:
+    """Owns engine and alert state; the single place telemetry turns into alert changes."""
+
+    def __init__(self, corridors: Sequence[Corridor], engine: EngineConfig, alerts: AlertsConfig) -> None:
+        self.engine = CorridorEngine(corridors, engine)
+        self.alerts = AlertManager(alerts, corridors)
+        self.telemetry = Telemetry()
+        self.subjects: dict[str, str] = {}
+        self._next_sweep = float("-inf")
+        self._forget_s = max(engine.stale_s, alerts.close_after_s) * 4
+
+    def set_corridors(self, corridors: Sequence[Corridor]) -> None:
+        """A new corridor set takes effect from the next observation."""
+        self.engine.set_corridors(corridors)
+        self.alerts.set_corridors(corridors)
+
+    def feed(self, ev: TelemetryEvent) -> list[AlertChange]:
+        """Apply one telemetry event."""
+        if isinstance(ev, Observation):
+            return self._after(ev, self.engine.process(ev))
+        return self._other(ev)
+
+    def feed_many(self, events: Sequence[TelemetryEvent]) -> list[AlertChange]:
+        """Apply events in order; runs of observations go through the engine's batch path."""
+        out: list[AlertChange] = []
+        run: list[Observation] = []
+        for ev in events:
+            if isinstance(ev, Observation):
+                run.append(ev)
+                continue
+            if run:
+                out.extend(self._batch(run))
+                run = []
+            out.extend(self._other(ev))
+        if run:
+            out.extend(self._batch(run))
+        return out
+
+    def _batch(self, run: list[Observation]) -> list[AlertChange]:
+        out: list[AlertChange] = []
+        for obs, events in zip(run, self.engine.process_batch_split(run), strict=True):
+            out.extend(self._after(obs, events))
+        return out
+
+    def _after(self, obs: Observation, events: list[RuleEvent]) -> list[AlertChange]:
+        self.subjects[obs.subject_id] = obs.subject_class
+        self.alerts.touch(obs.subject_id, obs.time)
+        out: list[AlertChange] = []
+        ts = obs.time.timestamp()
+        if ts >= self._next_sweep:
+            self._next_sweep = ts + SWEEP_EVERY_S
+            out.extend(self.alerts.sweep(obs.time))
+        for e in events:
+            out.extend(self.alerts.on_event(e))
+        return out
+
+    def _other(self, ev: TelemetryEvent) -> list[AlertChange]:
+        t = self.telemetry
+        if isinstance(ev, VehicleStatus):
+            t.status[ev.subject_id] = ev
+        elif isinstance(ev, Attitude):
+            t.attitude[ev.subject_id] = ev
+        elif isinstance(ev, ClockOffset):
+            t.clock_offset_s.setdefault(ev.subject_id, []).append(ev.offset_s)
+        elif isinstance(ev, LinkStatus):
+            t.links[ev.source] = ev
+        elif isinstance(ev, FenceStatus):
+            return self._fence(ev)
+        return []
+
+    def _fence(self, ev: FenceStatus) -> list[AlertChange]:
+        """The autopilot's own fence breach becomes a breach alert on a pseudo-corridor."""
+        was = self.telemetry.fence_breached.get(ev.subject_id, False)
+        self.telemetry.fence_breached[ev.subject_id] = ev.breached
+        if ev.breached == was:
+            return []
+        kind = EventKind.BREACH if ev.breached else EventKind.RETURN
+        cls = self.subjects.get(ev.subject_id, "drone")
+        track = self.engine.tracks.get(ev.subject_id)
+        lon, lat = (track.lon, track.lat) if track else (0.0, 0.0)
+        rule = RuleEvent(kind, ev.time, ev.subject_id, cls, AUTOPILOT_FENCE, 0, lon, lat,
+                         detail=f"autopilot fence status: breach type {ev.breach_type}", source=ev.source)
+        return self.alerts.on_event(rule)
+
+    def forget_before_watermark(self) -> int:
+        """Drop state of subjects silent for a long time (bounded memory on long runs)."""
+        wm = self.engine.watermark_ts
+        if wm == float("-inf"):
+            return 0
+        return self.engine.expire(datetime.fromtimestamp(wm - self._forget_s, tz=UTC))
