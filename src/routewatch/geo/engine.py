@@ -12,7 +12,8 @@ import shapely
 
 from routewatch.config.schema import EngineConfig
 from routewatch.geo.crs import LocalFrame, angle_diff_deg, bearing_deg
-from routewatch.geo.index import Compiled, CorridorIndex
+from routewatch.geo.index import Compiled, CorridorIndex, cell_key
+from routewatch.geo.linear import CentreLine
 from routewatch.geo.state import PairState, PendingCross, TrackState
 from routewatch.model import Corridor, CorridorKind, Direction, EventKind, Observation, RuleEvent
 
@@ -31,6 +32,34 @@ class EngineStats:
     def as_dict(self) -> dict[str, int]:
         """Counters as a plain dict."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, slots=True)
+class _Rule:
+    """Per-corridor rule parameters resolved once (corridor property, else engine default)."""
+
+    operating_area: bool
+    inside_rules: bool
+    min_dwell_s: float
+    min_progress_m: float
+    centre: CentreLine | None
+    sign: float
+    window_m: float
+
+    @staticmethod
+    def of(comp: Compiled, cfg: EngineConfig) -> _Rule:
+        c = comp.corridor
+        along = comp.centre is not None and c.direction is not None and c.kind is CorridorKind.CORRIDOR
+        sign = {Direction.FORWARD: 1.0, Direction.REVERSE: -1.0}.get(c.direction, 0.0) if c.direction else 0.0
+        return _Rule(
+            operating_area=c.kind is CorridorKind.OPERATING_AREA,
+            inside_rules=c.kind in (CorridorKind.CORRIDOR, CorridorKind.EXCLUSION),
+            min_dwell_s=c.min_dwell_s or cfg.min_dwell_s,
+            min_progress_m=c.min_progress_m or cfg.min_progress_m,
+            centre=comp.centre if along else None,
+            sign=sign,
+            window_m=2.0 * (c.width_m or 0.0) + 50.0,
+        )
 
 
 class CorridorEngine:
@@ -53,10 +82,12 @@ class CorridorEngine:
         self.index = CorridorIndex(corridors, frame, hysteresis_m=self.cfg.hysteresis_m, cell_m=self.cfg.cell_m)
         self._has_lines = any(c.line_xy for c in self.index.compiled)
         self._op_areas = tuple(c.index for c in self.index.compiled if c.corridor.kind is CorridorKind.OPERATING_AREA)
+        self._rules = [_Rule.of(c, self.cfg) for c in self.index.compiled]
         remap = {old[c.corridor.id]: c.index for c in self.index.compiled if c.corridor.id in old}
         for tr in self.tracks.values():
             tr.x, tr.y = self.index.frame.xy(tr.lon, tr.lat)
             tr.anchor_x, tr.anchor_y = tr.x, tr.y
+            tr.cell = cell_key(tr.x, tr.y, self.index.cell_m)
             tr.pairs = {remap[i]: st for i, st in tr.pairs.items() if i in remap}
             tr.crossings = {remap[i]: p for i, p in tr.crossings.items() if i in remap}
             tr.applies.clear()
@@ -70,7 +101,8 @@ class CorridorEngine:
     def process(self, obs: Observation) -> list[RuleEvent]:
         """Evaluate one observation."""
         x, y = self.index.frame.xy(obs.lon, obs.lat)
-        return self._handle(obs, x, y, self.index.areas_at(x, y))
+        key = cell_key(x, y, self.index.cell_m)
+        return self._handle(obs, x, y, key, self.index.areas_in_cell(x, y, key))
 
     def process_batch(self, batch: Sequence[Observation]) -> list[RuleEvent]:
         """Evaluate observations in order, with projection and area tests vectorised."""
@@ -83,9 +115,11 @@ class CorridorEngine:
         lon = np.fromiter((o.lon for o in batch), dtype=np.float64, count=len(batch))
         lat = np.fromiter((o.lat for o in batch), dtype=np.float64, count=len(batch))
         xs, ys = self.index.frame.xy_many(lon, lat)
-        cands = self.index.areas_at_many(xs, ys)
+        keys = self.index.cell_keys(xs, ys)
+        cands = self.index.areas_at_many(xs, ys, keys)
         handle = self._handle
-        return [handle(o, x, y, c) for o, x, y, c in zip(batch, xs.tolist(), ys.tolist(), cands, strict=True)]
+        return [handle(o, x, y, k, c)
+                for o, x, y, k, c in zip(batch, xs.tolist(), ys.tolist(), keys.tolist(), cands, strict=True)]
 
     def expire(self, before: datetime) -> int:
         """Forget subjects not seen since `before` (event time); returns how many."""
@@ -95,7 +129,8 @@ class CorridorEngine:
             del self.tracks[k]
         return len(gone)
 
-    def _handle(self, obs: Observation, x: float, y: float, cand: list[tuple[int, bool]]) -> list[RuleEvent]:
+    def _handle(self, obs: Observation, x: float, y: float, key: int, cand: list[tuple[int, bool]]
+                ) -> list[RuleEvent]:
         ts = obs.time.timestamp()
         tr = self.tracks.get(obs.subject_id)
         if ts < self.watermark_ts - self.cfg.stale_s:
@@ -103,7 +138,7 @@ class CorridorEngine:
             return []
         if tr is None:
             tr = TrackState(obs.subject_id, obs.subject_class, obs.role, obs.time, ts, x, y,
-                            obs.lon, obs.lat, x, y)
+                            obs.lon, obs.lat, x, y, key)
             self.tracks[obs.subject_id] = tr
             dt = 0.0
             dist = 0.0
@@ -116,8 +151,12 @@ class CorridorEngine:
                     self.stats.out_of_order += 1
                 return []
             dist = math.hypot(x - tr.x, y - tr.y)
-            limit = self.cfg.max_speed_m_s.get(obs.subject_class, self.cfg.max_speed_m_s["default"])
-            if dist / dt > limit:
+            if obs.subject_class != tr.subject_class:
+                tr.max_speed = 0.0
+            if not tr.max_speed:
+                speeds = self.cfg.max_speed_m_s
+                tr.max_speed = speeds.get(obs.subject_class, speeds["default"])
+            if dist > tr.max_speed * dt:
                 self.stats.outlier += 1
                 return []
         self.stats.accepted += 1
@@ -137,30 +176,47 @@ class CorridorEngine:
         tr.speed_m_s = obs.speed_m_s if obs.speed_m_s is not None else (dist / dt if dt > 0 else None)
 
         events: list[RuleEvent] = []
-        if self._has_lines and dt > 0:
+        index = self.index
+        # A crossing needs a line in some cell the step touches; most steps stay in one empty cell.
+        if self._has_lines and dt > 0 and (key != tr.cell or key in index.line_cells or index.has_big_lines):
             self._lines(tr, obs, x, y, dt, events)
         if tr.crossings:
             self._confirm_crossings(tr, obs, x, y, events)
         if tr.op_areas is None:
             tr.op_areas = tuple(i for i in self._op_areas if self._applies(tr, i))
-        inside = dict(cand)
-        todo = set(inside)
-        todo.update(tr.pairs)
-        todo.update(tr.op_areas)
-        for idx in todo:
-            if not self._applies(tr, idx):
-                continue
-            st = tr.pairs.get(idx)
-            if st is None:
-                st = tr.pairs[idx] = PairState()
-            in_outer = idx in inside
-            self._step(tr, self.index.compiled[idx], st, obs, x, y, ts, gap, inside.get(idx, False), in_outer,
-                       events)
-            if st.quiescent() and idx not in tr.op_areas:
-                del tr.pairs[idx]
-        tr.t, tr.ts, tr.x, tr.y, tr.lon, tr.lat = obs.time, ts, x, y, obs.lon, obs.lat
-        self.stats.events += len(events)
+        if cand or tr.pairs or tr.op_areas:
+            self._areas(tr, obs, x, y, ts, gap, cand, events)
+        tr.t, tr.ts, tr.x, tr.y, tr.lon, tr.lat, tr.cell = obs.time, ts, x, y, obs.lon, obs.lat, key
+        if events:
+            self.stats.events += len(events)
         return events
+
+    def _areas(self, tr: TrackState, obs: Observation, x: float, y: float, ts: float, gap: bool,
+               cand: list[tuple[int, bool]], events: list[RuleEvent]) -> None:
+        assert tr.op_areas is not None
+        pairs = tr.pairs
+        applies = tr.applies
+        step = self._step
+        done: set[int] = set()
+        for idx, in_core in cand:
+            done.add(idx)
+            ok = applies.get(idx)
+            if ok is None:
+                ok = self._applies(tr, idx)
+            if ok:
+                st = pairs.get(idx)
+                if st is None:
+                    st = pairs[idx] = PairState()
+                step(tr, idx, st, obs, x, y, ts, gap, in_core, True, events)
+        # Pairs with state but no candidate here: the subject is outside their outer boundary.
+        for idx in [i for i in pairs if i not in done]:
+            step(tr, idx, pairs[idx], obs, x, y, ts, gap, False, False, events)
+        for idx in tr.op_areas:
+            if idx not in pairs:
+                st = pairs[idx] = PairState()
+                step(tr, idx, st, obs, x, y, ts, gap, False, False, events)
+        for idx in [i for i, st in pairs.items() if st.quiescent() and i not in tr.op_areas]:
+            del pairs[idx]
 
     def _applies(self, tr: TrackState, idx: int) -> bool:
         ok = tr.applies.get(idx)
@@ -175,22 +231,22 @@ class CorridorEngine:
         return RuleEvent(kind, t, tr.subject_id, tr.subject_class, c.id, c.version, lon, lat,
                          tr.course_deg, tr.speed_m_s, progress, detail, obs.source)
 
-    def _step(self, tr: TrackState, comp: Compiled, st: PairState, obs: Observation, x: float, y: float,
+    def _step(self, tr: TrackState, idx: int, st: PairState, obs: Observation, x: float, y: float,
               ts: float, gap: bool, in_core: bool, in_outer: bool, events: list[RuleEvent]) -> None:
-        kind = comp.corridor.kind
+        rule = self._rules[idx]
         raw = in_outer if st.inside else in_core
         if gap:
             st.pending_t = None
-        if raw == st.inside or (st.inside is None and not raw and kind is not CorridorKind.OPERATING_AREA):
+        if raw == st.inside or (st.inside is None and not raw and not rule.operating_area):
             st.pending_t = None
         else:
             if st.pending_t is None:
                 st.pending_t, st.pending_ts, st.pending_lonlat, st.pending_count = obs.time, ts, (obs.lon, obs.lat), 0
             st.pending_count += 1
             if st.pending_count >= self.cfg.confirm_fixes and ts - st.pending_ts >= self.cfg.confirm_s:
-                self._flip(tr, comp, st, raw, obs, events)
-        if st.inside and kind in (CorridorKind.CORRIDOR, CorridorKind.EXCLUSION):
-            self._inside_rules(tr, comp, st, obs, x, y, ts, gap, events)
+                self._flip(tr, self.index.compiled[idx], st, raw, obs, events)
+        if st.inside and rule.inside_rules:
+            self._inside_rules(tr, idx, rule, st, obs, x, y, ts, gap, events)
 
     def _flip(self, tr: TrackState, comp: Compiled, st: PairState, now_in: bool, obs: Observation,
               events: list[RuleEvent]) -> None:
@@ -211,37 +267,37 @@ class CorridorEngine:
         elif was:
             events.append(self._event(EventKind.EXIT, tr, comp, t, lon, lat, obs))
 
-    def _inside_rules(self, tr: TrackState, comp: Compiled, st: PairState, obs: Observation, x: float,
+    def _inside_rules(self, tr: TrackState, idx: int, rule: _Rule, st: PairState, obs: Observation, x: float,
                       y: float, ts: float, gap: bool, events: list[RuleEvent]) -> None:
-        c = comp.corridor
         if gap:
             st.dwell_ts = ts
             st.samples.clear()
             st.last_s = None
-        min_dwell = c.min_dwell_s or self.cfg.min_dwell_s
-        if not st.dwell_fired and ts - st.dwell_ts >= min_dwell:
+        if not st.dwell_fired and ts - st.dwell_ts >= rule.min_dwell_s:
             st.dwell_fired = True
-            events.append(self._event(EventKind.DWELL, tr, comp, obs.time, obs.lon, obs.lat, obs,
-                                      detail=f"inside {ts - st.dwell_ts:.0f} s"))
-        centre = comp.centre
-        if centre is None or c.direction is None or c.kind is not CorridorKind.CORRIDOR:
+            events.append(self._event(EventKind.DWELL, tr, self.index.compiled[idx], obs.time, obs.lon, obs.lat,
+                                      obs, detail=f"inside {ts - st.dwell_ts:.0f} s"))
+        centre = rule.centre
+        if centre is None or st.along_fired:
             return
-        window = 2.0 * (c.width_m or 0.0) + math.hypot(x - tr.x, y - tr.y) + 50.0
+        window = rule.window_m + math.hypot(x - tr.x, y - tr.y)
         s, seg = centre.locate(x, y, st.last_s, window)
         st.last_s = s
         samples = st.samples
         samples.append((ts, s))
-        while samples and ts - samples[0][0] > self.cfg.along_window_s:
+        while ts - samples[0][0] > self.cfg.along_window_s:
             samples.popleft()
-        if st.along_fired or tr.course_deg is None:
+        if tr.course_deg is None:
             return
         progress = s - samples[0][1]
-        sign = {Direction.FORWARD: 1.0, Direction.REVERSE: -1.0}.get(c.direction, 1.0 if progress >= 0 else -1.0)
+        sign = rule.sign or (1.0 if progress >= 0 else -1.0)
+        if sign * progress < rule.min_progress_m:
+            return
         axis = centre.bearing(seg) if sign > 0 else (centre.bearing(seg) + 180.0) % 360.0
-        min_progress = c.min_progress_m or self.cfg.min_progress_m
-        if sign * progress >= min_progress and angle_diff_deg(tr.course_deg, axis) <= self.cfg.along_tolerance_deg:
+        if angle_diff_deg(tr.course_deg, axis) <= self.cfg.along_tolerance_deg:
             st.along_fired = True
-            events.append(self._event(EventKind.ALONG, tr, comp, obs.time, obs.lon, obs.lat, obs, progress=s,
+            events.append(self._event(EventKind.ALONG, tr, self.index.compiled[idx], obs.time, obs.lon, obs.lat,
+                                      obs, progress=s,
                                       detail=f"{sign * progress:.0f} m along, heading {tr.course_deg:.0f}°"))
 
     def _lines(self, tr: TrackState, obs: Observation, x: float, y: float, dt: float,

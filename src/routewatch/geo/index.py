@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import shapely
 from shapely.geometry import LineString, MultiLineString
 from shapely.geometry.base import BaseGeometry
@@ -18,6 +19,13 @@ from routewatch.model import Corridor, CorridorKind
 
 # A corridor whose bounding box covers more grid cells than this is found through an STRtree.
 MAX_CELLS = 20_000
+# Cell (i, j) is keyed as i * _ROW + j: one int, cheap to hash and to compute vectorised.
+_ROW = 1 << 32
+
+
+def cell_key(x: float, y: float, cell_m: float) -> int:
+    """Grid key of the cell holding (x, y)."""
+    return math.floor(x / cell_m) * _ROW + math.floor(y / cell_m)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,8 +79,8 @@ class CorridorIndex:
         self.frame = frame
         self.cell_m = float(cell_m)
         self.compiled = tuple(compile_corridor(i, c, frame, hysteresis_m) for i, c in enumerate(corridors))
-        self._areas: dict[tuple[int, int], list[tuple[int, bool]]] = defaultdict(list)
-        self._lines: dict[tuple[int, int], list[int]] = defaultdict(list)
+        self._areas: dict[int, list[tuple[int, bool]]] = defaultdict(list)
+        self._lines: dict[int, list[int]] = defaultdict(list)
         big_areas: list[int] = []
         big_lines: list[int] = []
         for comp in self.compiled:
@@ -83,7 +91,10 @@ class CorridorIndex:
                 big_lines.append(comp.index)
         self._big_areas = big_areas
         self._big_area_tree = shapely.STRtree([self.compiled[i].outer for i in big_areas])
+        self._area_keys = np.array(sorted(self._areas), dtype=np.int64)
+        self.line_cells = frozenset(self._lines)
         self._big_lines = big_lines
+        self.has_big_lines = bool(big_lines)
         line_geoms = [MultiLineString(list(self.compiled[i].line_xy)) for i in big_lines]
         self._big_line_tree = shapely.STRtree(line_geoms)
 
@@ -110,7 +121,7 @@ class CorridorIndex:
         full = shapely.contains(comp.core, arr)
         for i, j, h, f in zip(ii.astype(int), jj.astype(int), hit, full, strict=True):
             if h:
-                self._areas[(int(i), int(j))].append((comp.index, bool(f)))
+                self._areas[int(i) * _ROW + int(j)].append((comp.index, bool(f)))
         return True
 
     def _grid_line(self, comp: Compiled) -> bool:
@@ -122,14 +133,17 @@ class CorridorIndex:
         hit = shapely.intersects(geom, np.array(boxes, dtype=object))
         for i, j, h in zip(ii.astype(int), jj.astype(int), hit, strict=True):
             if h:
-                self._lines[(int(i), int(j))].append(comp.index)
+                self._lines[int(i) * _ROW + int(j)].append(comp.index)
         return True
 
     def areas_at(self, x: float, y: float) -> list[tuple[int, bool]]:
         """Areas whose outer boundary holds the point, each with whether the core holds it."""
-        c = self.cell_m
+        return self.areas_in_cell(x, y, cell_key(x, y, self.cell_m))
+
+    def areas_in_cell(self, x: float, y: float, key: int) -> list[tuple[int, bool]]:
+        """`areas_at` for a point whose cell key is already known."""
         out: list[tuple[int, bool]] = []
-        cand = self._areas.get((math.floor(x / c), math.floor(y / c)))
+        cand = self._areas.get(key)
         if cand:
             for idx, full in cand:
                 if full:
@@ -144,23 +158,29 @@ class CorridorIndex:
                 out.append((comp.index, bool(shapely.contains_xy(comp.core, x, y))))
         return out
 
-    def areas_at_many(self, xs: FloatArray, ys: FloatArray) -> list[list[tuple[int, bool]]]:
-        """`areas_at` for many points, with the exact tests run per corridor, vectorised."""
+    def cell_keys(self, xs: FloatArray, ys: FloatArray) -> npt.NDArray[np.int64]:
+        """Grid keys of many points (vectorised)."""
         c = self.cell_m
+        return np.floor(xs / c).astype(np.int64) * _ROW + np.floor(ys / c).astype(np.int64)
+
+    def areas_at_many(self, xs: FloatArray, ys: FloatArray, keys: npt.NDArray[np.int64] | None = None
+                      ) -> list[list[tuple[int, bool]]]:
+        """`areas_at` for many points, with the exact tests run per corridor, vectorised."""
         n = len(xs)
+        if keys is None:
+            keys = self.cell_keys(xs, ys)
         out: list[list[tuple[int, bool]]] = [[] for _ in range(n)]
-        ci = np.floor(xs / c).astype(np.int64).tolist()
-        cj = np.floor(ys / c).astype(np.int64).tolist()
         pending: dict[int, list[int]] = defaultdict(list)
-        get = self._areas.get
-        for k in range(n):
-            cand = get((ci[k], cj[k]))
-            if cand:
-                for idx, full in cand:
-                    if full:
-                        out[k].append((idx, True))
-                    else:
-                        pending[idx].append(k)
+        areas = self._areas
+        # Only points in cells that hold some corridor need a Python-level look-up.
+        hit = np.nonzero(np.isin(keys, self._area_keys, assume_unique=False))[0]
+        for k, key in zip(hit.tolist(), keys[hit].tolist(), strict=True):
+            row = out[k]
+            for idx, full in areas[key]:
+                if full:
+                    row.append((idx, True))
+                else:
+                    pending[idx].append(k)
         for idx, ks in pending.items():
             comp = self.compiled[idx]
             karr = np.fromiter(ks, dtype=np.int64, count=len(ks))
@@ -187,7 +207,7 @@ class CorridorIndex:
         if (i1 - i0 + 1) * (j1 - j0 + 1) <= 64:
             for i in range(i0, i1 + 1):
                 for j in range(j0, j1 + 1):
-                    cand.update(self._lines.get((i, j), ()))
+                    cand.update(self._lines.get(i * _ROW + j, ()))
         else:
             cand.update(k for comp in self.compiled if comp.line_xy for k in [comp.index])
         if self._big_lines:

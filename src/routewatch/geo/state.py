@@ -56,6 +56,8 @@ class TrackState:
     lat: float
     anchor_x: float
     anchor_y: float
+    cell: int
+    max_speed: float = 0.0
     course_deg: float | None = None
     speed_m_s: float | None = None
     pairs: dict[int, PairState] = field(default_factory=dict)

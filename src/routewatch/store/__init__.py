@@ -1,0 +1,29 @@
+"""Persistence: the only package that imports SQLAlchemy and Alembic.
+
+``Store(url)`` is the repository the application uses; ``upgrade(url)`` migrates a database.
+"""
+
+from routewatch.store.errors import (
+    CorridorConflictError,
+    StoreError,
+    UnknownAlertError,
+    UnsupportedDatabaseError,
+)
+from routewatch.store.migrate import current_revision, downgrade, head_revision, upgrade
+from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
+from routewatch.store.repository import Store
+
+__all__ = [
+    "AlertEvent",
+    "CorridorConflictError",
+    "CorridorVersion",
+    "RunRecord",
+    "Store",
+    "StoreError",
+    "UnknownAlertError",
+    "UnsupportedDatabaseError",
+    "current_revision",
+    "downgrade",
+    "head_revision",
+    "upgrade",
+]

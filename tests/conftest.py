@@ -1,0 +1,103 @@
+"""Shared fixtures. `db_url`: a fresh SQLite file, and a throwaway PostgreSQL database.
+
+PostgreSQL is looked for at 127.0.0.1:5432 (trust auth, maintenance database `test`; or the
+admin URL in ROUTEWATCH_TEST_POSTGRES_URL). Unreachable: the tests skip, except on CI
+(CI=true or ROUTEWATCH_REQUIRE_SERVICES=1), where they fail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import getpass
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import NullPool
+
+PG_HOST, PG_PORT, PG_ADMIN_DB = "127.0.0.1", 5432, "test"
+
+
+def services_required() -> bool:
+    """Whether a missing service must fail the run (CI) instead of skipping."""
+    return (
+        os.environ.get("CI", "").lower() == "true" or os.environ.get("ROUTEWATCH_REQUIRE_SERVICES") == "1"
+    )
+
+
+def skip_or_fail(reason: str) -> None:
+    """Skip off CI; fail on CI, where every service must be up."""
+    if services_required():
+        pytest.fail(reason, pytrace=False)
+    pytest.skip(reason)
+
+
+def _admin_urls() -> list[URL]:
+    override = os.environ.get("ROUTEWATCH_TEST_POSTGRES_URL")
+    if override:
+        return [make_url(override)]
+    users = ["postgres"]
+    with contextlib.suppress(OSError, KeyError):  # no name for this uid
+        users.append(getpass.getuser())
+    users.append("root")
+    return [
+        URL.create("postgresql+psycopg", username=user, host=PG_HOST, port=PG_PORT, database=PG_ADMIN_DB)
+        for user in dict.fromkeys(users)
+    ]
+
+
+def _admin_engine(url: URL) -> Engine:
+    return create_engine(
+        url, isolation_level="AUTOCOMMIT", poolclass=NullPool, connect_args={"connect_timeout": 3}
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a new, uniquely named PostgreSQL database, dropped at the end of the session."""
+    name = f"routewatch_test_{uuid.uuid4().hex[:12]}"
+    errors: list[str] = []
+    candidates = _admin_urls()
+    for admin_url in candidates:
+        admin = _admin_engine(admin_url)
+        try:
+            with admin.connect() as conn:
+                quoted = conn.dialect.identifier_preparer.quote(name)
+                conn.execute(text(f"CREATE DATABASE {quoted}"))
+            break
+        except DBAPIError as exc:
+            admin.dispose()
+            errors.append(f"as {admin_url.username}: {str(exc.orig).strip().splitlines()[0]}")
+    else:
+        where = f"{candidates[0].host}:{candidates[0].port}"
+        skip_or_fail(f"PostgreSQL not reachable at {where}: {'; '.join(errors)}")
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
+        admin.dispose()
+
+
+def _reset_postgres(url: str) -> None:
+    engine = _admin_engine(make_url(url))
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    """URL of an empty database (no tables), once per backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'routewatch.db'}"
+    url: str = request.getfixturevalue("postgres_url")
+    _reset_postgres(url)
+    return url
