@@ -93,7 +93,10 @@ class EngineConfig(_Section):
             raise ValueError(f"speeds must be in (0, 2000] m/s: {bad}")
         return {"default": 90.0, **v}
 
-    cell_m: float = Field(500.0, gt=1, le=100000, description="Grid cell size of the single-fix index.")
+    cell_m: float = Field(
+        200.0, gt=1, le=100000,
+        description="Grid cell size of the corridor index; about the width of typical corridors is best.",
+    )
 
 
 class AlertsConfig(_Section):

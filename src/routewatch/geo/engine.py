@@ -11,7 +11,7 @@ import numpy as np
 import shapely
 
 from routewatch.config.schema import EngineConfig
-from routewatch.geo.crs import LocalFrame, angle_diff_deg, bearing_deg
+from routewatch.geo.crs import LocalFrame, angle_diff_deg
 from routewatch.geo.index import Compiled, CorridorIndex, cell_key
 from routewatch.geo.linear import CentreLine
 from routewatch.geo.state import PairState, PendingCross, TrackState
@@ -67,8 +67,10 @@ class CorridorEngine:
 
     index: CorridorIndex
 
-    def __init__(self, corridors: Sequence[Corridor], cfg: EngineConfig, frame: LocalFrame | None = None) -> None:
+    def __init__(self, corridors: Sequence[Corridor], cfg: EngineConfig, frame: LocalFrame | None = None,
+                 index_type: type[CorridorIndex] = CorridorIndex) -> None:
         self.cfg = cfg
+        self._index_type = index_type
         self.stats = EngineStats()
         self.tracks: dict[str, TrackState] = {}
         self.watermark_ts = -math.inf
@@ -79,10 +81,11 @@ class CorridorEngine:
         """Swap in a new corridor set; state of corridors that keep their id is kept."""
         old = {c.corridor.id: c.index for c in self.index.compiled} if hasattr(self, "index") else {}
         frame = self._frame or LocalFrame.around(c.geometry for c in corridors)
-        self.index = CorridorIndex(corridors, frame, hysteresis_m=self.cfg.hysteresis_m, cell_m=self.cfg.cell_m)
+        self.index = self._index_type(corridors, frame, hysteresis_m=self.cfg.hysteresis_m, cell_m=self.cfg.cell_m)
         self._has_lines = any(c.line_xy for c in self.index.compiled)
         self._op_areas = tuple(c.index for c in self.index.compiled if c.corridor.kind is CorridorKind.OPERATING_AREA)
         self._rules = [_Rule.of(c, self.cfg) for c in self.index.compiled]
+        self._min_disp2 = self.cfg.min_displacement_m ** 2
         remap = {old[c.corridor.id]: c.index for c in self.index.compiled if c.corridor.id in old}
         for tr in self.tracks.values():
             tr.x, tr.y = self.index.frame.xy(tr.lon, tr.lat)
@@ -129,7 +132,7 @@ class CorridorEngine:
             del self.tracks[k]
         return len(gone)
 
-    def _handle(self, obs: Observation, x: float, y: float, key: int, cand: list[tuple[int, bool]]
+    def _handle(self, obs: Observation, x: float, y: float, key: int, cand: Sequence[tuple[int, bool]]
                 ) -> list[RuleEvent]:
         ts = obs.time.timestamp()
         tr = self.tracks.get(obs.subject_id)
@@ -167,12 +170,11 @@ class CorridorEngine:
             tr.subject_class, tr.role = obs.subject_class, obs.role
             tr.applies.clear()
             tr.op_areas = None
-        moved = math.hypot(x - tr.anchor_x, y - tr.anchor_y)
-        if moved >= self.cfg.min_displacement_m:
-            tr.course_deg = bearing_deg(x - tr.anchor_x, y - tr.anchor_y)
-            tr.anchor_x, tr.anchor_y = x, y
-        elif tr.course_deg is None and obs.heading_deg is not None:
-            tr.course_deg = obs.heading_deg
+        mx, my = x - tr.anchor_x, y - tr.anchor_y
+        if mx * mx + my * my >= self._min_disp2:
+            tr.course_dx, tr.course_dy, tr.anchor_x, tr.anchor_y = mx, my, x, y
+        elif obs.heading_deg is not None:
+            tr.reported_heading = obs.heading_deg
         tr.speed_m_s = obs.speed_m_s if obs.speed_m_s is not None else (dist / dt if dt > 0 else None)
 
         events: list[RuleEvent] = []
@@ -192,7 +194,7 @@ class CorridorEngine:
         return events
 
     def _areas(self, tr: TrackState, obs: Observation, x: float, y: float, ts: float, gap: bool,
-               cand: list[tuple[int, bool]], events: list[RuleEvent]) -> None:
+               cand: Sequence[tuple[int, bool]], events: list[RuleEvent]) -> None:
         assert tr.op_areas is not None
         pairs = tr.pairs
         applies = tr.applies

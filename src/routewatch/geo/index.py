@@ -91,12 +91,25 @@ class CorridorIndex:
                 big_lines.append(comp.index)
         self._big_areas = big_areas
         self._big_area_tree = shapely.STRtree([self.compiled[i].outer for i in big_areas])
-        self._area_keys = np.array(sorted(self._areas), dtype=np.int64)
+        self._flatten_grid()
         self.line_cells = frozenset(self._lines)
         self._big_lines = big_lines
         self.has_big_lines = bool(big_lines)
         line_geoms = [MultiLineString(list(self.compiled[i].line_xy)) for i in big_lines]
         self._big_line_tree = shapely.STRtree(line_geoms)
+
+    def _flatten_grid(self) -> None:
+        """The area grid as sorted arrays, for vectorised candidate look-up in batches."""
+        keys = sorted(self._areas)
+        self._grid_keys = np.array(keys, dtype=np.int64)
+        self._grid_count = np.array([len(self._areas[k]) for k in keys], dtype=np.int64)
+        self._grid_start = np.concatenate([[0], np.cumsum(self._grid_count)[:-1]]).astype(np.int64)
+        entries = [e for k in keys for e in self._areas[k]]
+        self._grid_idx = np.array([e[0] for e in entries], dtype=np.int64)
+        self._grid_full = np.array([e[1] for e in entries], dtype=bool)
+        none = shapely.points(0.0, 0.0)
+        self._cores = np.array([c.core if c.core is not None else none for c in self.compiled], dtype=object)
+        self._outers = np.array([c.outer if c.outer is not None else none for c in self.compiled], dtype=object)
 
     def _cells(self, geom: BaseGeometry) -> tuple[FloatArray, FloatArray, list[BaseGeometry]] | None:
         c = self.cell_m
@@ -150,8 +163,11 @@ class CorridorIndex:
                     out.append((idx, True))
                     continue
                 comp = self.compiled[idx]
-                if shapely.contains_xy(comp.outer, x, y):
-                    out.append((idx, bool(shapely.contains_xy(comp.core, x, y))))
+                # The core lies inside the outer area, so a point in the core needs no second test.
+                if shapely.contains_xy(comp.core, x, y):
+                    out.append((idx, True))
+                elif shapely.contains_xy(comp.outer, x, y):
+                    out.append((idx, False))
         if self._big_areas:
             for k in self._big_area_tree.query(shapely.points(x, y), predicate="intersects"):
                 comp = self.compiled[self._big_areas[int(k)]]
@@ -164,38 +180,43 @@ class CorridorIndex:
         return np.floor(xs / c).astype(np.int64) * _ROW + np.floor(ys / c).astype(np.int64)
 
     def areas_at_many(self, xs: FloatArray, ys: FloatArray, keys: npt.NDArray[np.int64] | None = None
-                      ) -> list[list[tuple[int, bool]]]:
-        """`areas_at` for many points, with the exact tests run per corridor, vectorised."""
+                      ) -> list[Sequence[tuple[int, bool]]]:
+        """`areas_at` for many points: candidates expanded and tested in whole-array calls."""
         n = len(xs)
         if keys is None:
             keys = self.cell_keys(xs, ys)
-        out: list[list[tuple[int, bool]]] = [[] for _ in range(n)]
-        pending: dict[int, list[int]] = defaultdict(list)
-        areas = self._areas
-        # Only points in cells that hold some corridor need a Python-level look-up.
-        hit = np.nonzero(np.isin(keys, self._area_keys, assume_unique=False))[0]
-        for k, key in zip(hit.tolist(), keys[hit].tolist(), strict=True):
-            row = out[k]
-            for idx, full in areas[key]:
-                if full:
-                    row.append((idx, True))
-                else:
-                    pending[idx].append(k)
-        for idx, ks in pending.items():
-            comp = self.compiled[idx]
-            karr = np.fromiter(ks, dtype=np.int64, count=len(ks))
-            px, py = xs[karr], ys[karr]
-            in_outer = shapely.contains_xy(comp.outer, px, py)
-            in_core = shapely.contains_xy(comp.core, px, py)
-            for k, o, cc in zip(ks, in_outer.tolist(), in_core.tolist(), strict=True):
-                if o:
-                    out[k].append((idx, cc))
+        out: list[Sequence[tuple[int, bool]]] = [()] * n
+        grid_keys = self._grid_keys
+        if len(grid_keys):
+            pos = np.minimum(np.searchsorted(grid_keys, keys), len(grid_keys) - 1)
+            pts = np.nonzero(grid_keys[pos] == keys)[0]
+            counts = self._grid_count[pos[pts]]
+            total = int(counts.sum())
+            if total:
+                p = np.repeat(pts, counts)
+                offs = np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)
+                flat = np.repeat(self._grid_start[pos[pts]], counts) + offs
+                c = self._grid_idx[flat]
+                core = self._grid_full[flat].copy()
+                test = np.nonzero(~core)[0]
+                if len(test):
+                    core[test] = shapely.contains_xy(self._cores[c[test]], xs[p[test]], ys[p[test]])
+                outer = core.copy()
+                test = np.nonzero(~core)[0]
+                if len(test):
+                    outer[test] = shapely.contains_xy(self._outers[c[test]], xs[p[test]], ys[p[test]])
+                keep = np.nonzero(outer)[0]
+                for k, idx, cc in zip(p[keep].tolist(), c[keep].tolist(), core[keep].tolist(), strict=True):
+                    row = out[k]
+                    if not row:
+                        row = out[k] = []
+                    row.append((idx, cc))  # type: ignore[attr-defined]
         if self._big_areas:
-            pts = shapely.points(xs, ys)
-            pk, tk = self._big_area_tree.query(pts, predicate="intersects")
+            pk, tk = self._big_area_tree.query(shapely.points(xs, ys), predicate="intersects")
             for k, t in zip(pk.tolist(), tk.tolist(), strict=True):
                 comp = self.compiled[self._big_areas[t]]
-                out[k].append((comp.index, bool(shapely.contains_xy(comp.core, xs[k], ys[k]))))
+                row = out[k] = list(out[k])
+                row.append((comp.index, bool(shapely.contains_xy(comp.core, xs[k], ys[k]))))
         return out
 
     def lines_crossed(self, x0: float, y0: float, x1: float, y1: float) -> list[Crossing]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -58,9 +59,18 @@ class TrackState:
     anchor_y: float
     cell: int
     max_speed: float = 0.0
-    course_deg: float | None = None
+    course_dx: float = 0.0
+    course_dy: float = 0.0
+    reported_heading: float | None = None
     speed_m_s: float | None = None
     pairs: dict[int, PairState] = field(default_factory=dict)
     crossings: dict[int, PendingCross] = field(default_factory=dict)
     applies: dict[int, bool] = field(default_factory=dict)
     op_areas: tuple[int, ...] | None = None
+
+    @property
+    def course_deg(self) -> float | None:
+        """Course over ground from the last displacement above the noise floor, else as reported."""
+        if self.course_dx or self.course_dy:
+            return math.degrees(math.atan2(self.course_dx, self.course_dy)) % 360.0
+        return self.reported_heading
