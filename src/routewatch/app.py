@@ -158,6 +158,7 @@ def analyze(
         done += reader.bytes_total
         if progress is not None:
             progress(done, total)
+    writer.add(pipeline.finish(), [])
     writer.flush()
     return summarize(summary, pipeline, all_stats)
 

@@ -160,6 +160,7 @@ async def run_live(
                 last_flush = time.monotonic()
     finally:
         thread_stop.set()
+        writer.add(pipeline.finish(), [])
         await loop.run_in_executor(db, writer.flush)
         db.shutdown(wait=True)
     summary.ingest["dropped_behind"] = counters.dropped

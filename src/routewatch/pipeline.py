@@ -122,6 +122,10 @@ class Pipeline:
                          detail=f"autopilot fence status: breach type {ev.breach_type}", source=ev.source)
         return self.alerts.on_event(rule)
 
+    def finish(self) -> list[AlertChange]:
+        """End of input: settle alerts whose condition has ended."""
+        return self.alerts.finish()
+
     def forget_before_watermark(self) -> int:
         """Drop state of subjects silent for a long time (bounded memory on long runs)."""
         wm = self.engine.watermark_ts

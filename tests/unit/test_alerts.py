@@ -20,11 +20,14 @@ def ev(kind: EventKind, t: float, subject: str = "s1", corridor: str = "zone") -
     return RuleEvent(kind, T0 + timedelta(seconds=t), subject, "person", corridor, 1, 149.0, -35.0, detail="d")
 
 
-def run(events, cfg=CFG, corridors=(), sweep_at=None):
+def run(events, cfg=CFG, corridors=(), sweep_at=None, finish=True):
     am = AlertManager(cfg, corridors)
     out = []
     for e in events:
+        out.extend(am.sweep(e.time))
         out.extend(am.on_event(e))
+    if finish:
+        out.extend(am.finish())
     if sweep_at is not None:
         am.touch("s1", T0)
         out.extend(am.sweep(T0 + timedelta(seconds=sweep_at)))
@@ -41,9 +44,15 @@ TABLE = [
     ("exit without enter does nothing (exit alerts are opt-in)", [ev(E.EXIT, 5)], []),
     ("repeat while open is an update", [ev(E.CROSS, 0), ev(E.CROSS, 10)],
      [("opened", "cross", "open"), ("updated", "cross", "open")]),
-    ("re-entry within cooldown reopens the same alert",
+    ("re-entry within cooldown continues the same alert",
      [ev(E.ENTER, 0), ev(E.EXIT, 10), ev(E.ENTER, 30)],
+     [("opened", "enter", "open"), ("updated", "enter", "open")]),
+    ("re-entry after cooldown is a new alert",
+     [ev(E.ENTER, 0), ev(E.EXIT, 10), ev(E.ENTER, 80)],
      [("opened", "enter", "open"), ("closed", "enter", "closed"), ("opened", "enter", "open")]),
+    ("cross again within cooldown of its expiry reopens it",
+     [ev(E.CROSS, 0), ev(E.CROSS, 320)],
+     [("opened", "cross", "open"), ("closed", "cross", "closed"), ("opened", "cross", "open")]),
     ("breach closes on return", [ev(E.BREACH, 0), ev(E.RETURN, 20)],
      [("opened", "breach", "open"), ("closed", "breach", "closed")]),
     ("return alone is nothing", [ev(E.RETURN, 20)], []),
@@ -57,11 +66,17 @@ def test_lifecycle(name, events, expected):
     assert run(events)[1] == expected
 
 
-def test_reopen_keeps_id_and_late_reentry_gets_new_id():
+def test_episode_keeps_id_and_late_reentry_gets_new_id():
     _, _, out = run([ev(E.ENTER, 0), ev(E.EXIT, 10), ev(E.ENTER, 30), ev(E.EXIT, 40), ev(E.ENTER, 200)])
-    ids = [c.alert.id for c in out if c.change is Change.OPENED]
-    assert ids[0] == ids[1] != ids[2]
-    assert out[2].alert.updates == 1 and out[2].alert.closed_at is None
+    assert [c.change for c in out] == [Change.OPENED, Change.UPDATED, Change.CLOSED, Change.OPENED]
+    assert out[0].alert.id == out[1].alert.id == out[2].alert.id != out[3].alert.id
+    # closed at the time the condition ended, not when the cooldown ran out
+    assert out[2].alert.closed_at == T0 + timedelta(seconds=40)
+
+
+def test_cross_reopen_keeps_id():
+    _, _, out = run([ev(E.CROSS, 0), ev(E.CROSS, 320)])
+    assert out[0].alert.id == out[2].alert.id and out[2].alert.updates == 1
 
 
 def test_ids_are_deterministic():
@@ -70,7 +85,7 @@ def test_ids_are_deterministic():
 
 
 def test_instant_alerts_expire_after_quiet_time():
-    am, changes, out = run([ev(E.CROSS, 0)], sweep_at=299)
+    am, changes, _ = run([ev(E.CROSS, 0)], sweep_at=299)
     assert changes == [("opened", "cross", "open")]
     closed = am.sweep(T0 + timedelta(seconds=300))
     assert [(c.change, c.alert.closed_at) for c in closed] == [(Change.CLOSED, T0 + timedelta(seconds=300))]
@@ -104,7 +119,8 @@ def test_acknowledge():
     assert ch is not None and ch.alert.state is AlertState.ACKNOWLEDGED
     assert am.acknowledge("nope", T0) is None
     # an acknowledged alert still closes on exit
-    closed = am.on_event(ev(E.EXIT, 10))
+    am.on_event(ev(E.EXIT, 10))
+    closed = am.sweep(T0 + timedelta(seconds=70))
     assert closed[0].alert.state is AlertState.CLOSED and closed[0].alert.kind is AlertKind.ENTER
 
 

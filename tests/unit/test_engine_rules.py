@@ -153,7 +153,7 @@ def test_corridor_swap_keeps_state_of_kept_ids():
 def test_along_reports_heading_and_progress():
     eng = CorridorEngine([EAST], CFG, frame=FRAME)
     events = [e for obs in fixes(walk(-20, 0, 300, 0, 32)) for e in eng.process(obs)]
-    along = [e for e in events if e.kind is E.ALONG][0]
+    along = next(e for e in events if e.kind is E.ALONG)
     assert along.heading_deg is not None and math.isclose(along.heading_deg, 90.0, abs_tol=1.0)
     assert along.progress_m is not None and 50 <= along.progress_m <= 100
     assert along.speed_m_s is not None and math.isclose(along.speed_m_s, 10.0, rel_tol=0.01)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -17,7 +18,7 @@ from routewatch.model import Corridor, CorridorKind
 
 coord = st.floats(-5000, 5000, allow_nan=False)
 pts = st.lists(st.tuples(coord, coord), min_size=2, max_size=8).filter(
-    lambda p: all(math.dist(a, b) > 1.0 for a, b in zip(p, p[1:], strict=False)))
+    lambda p: all(math.dist(a, b) > 1.0 for a, b in itertools.pairwise(p)))
 
 
 @given(st.floats(-179, 179), st.floats(-80, 80), st.floats(-20000, 20000), st.floats(-20000, 20000))

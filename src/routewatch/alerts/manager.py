@@ -47,6 +47,7 @@ class AlertManager:
         self._live: dict[Key, Alert] = {}
         self._closed: dict[Key, Alert] = {}
         self._seen: dict[str, datetime] = {}
+        self._ending: dict[Key, RuleEvent] = {}
         self._cooldown = timedelta(seconds=cfg.cooldown_s)
         self._quiet = timedelta(seconds=cfg.close_after_s)
         self.set_corridors(corridors)
@@ -68,9 +69,10 @@ class AlertManager:
         """Apply one rule event; returns the lifecycle changes it caused."""
         changes: list[AlertChange] = []
         for kind in _ENDS.get(ev.kind, ()):
-            alert = self._live.pop((ev.subject_id, ev.corridor_id, kind), None)
-            if alert is not None:
-                changes.append(self._close(alert, ev.time, ev, f"{ev.kind.value}: {ev.detail}".rstrip(": ")))
+            key = (ev.subject_id, ev.corridor_id, kind)
+            # Closing waits out the cooldown: a condition that comes back meanwhile is the same episode.
+            if key in self._live and key not in self._ending:
+                self._ending[key] = ev
         opens = _OPENS.get(ev.kind)
         if opens is not None and opens.value in self.cfg.kinds:
             changes.append(self._open_or_update((ev.subject_id, ev.corridor_id, opens), ev))
@@ -88,7 +90,13 @@ class AlertManager:
     def sweep(self, now: datetime) -> list[AlertChange]:
         """Close instant alerts and alerts of silent subjects whose quiet time has passed by `now`."""
         changes: list[AlertChange] = []
+        for key, end in sorted(self._ending.items(), key=lambda kv: (kv[1].time, self._live[kv[0]].id)):
+            if end.time + self._cooldown <= now:
+                del self._ending[key]
+                changes.append(self._end(key, end))
         for key, alert in sorted(self._live.items(), key=lambda kv: (kv[1].opened_at, kv[1].id)):
+            if key in self._ending:
+                continue
             if key[2] in INSTANT:
                 if alert.last_seen + self._quiet <= now:
                     del self._live[key]
@@ -101,6 +109,16 @@ class AlertManager:
         for key in [k for k, a in self._closed.items() if a.closed_at and a.closed_at + self._cooldown < now]:
             del self._closed[key]
         return changes
+
+    def finish(self) -> list[AlertChange]:
+        """At the end of the data: close alerts whose condition has ended, without waiting."""
+        ending = sorted(self._ending.items(), key=lambda kv: (kv[1].time, self._live[kv[0]].id))
+        self._ending.clear()
+        return [self._end(key, end) for key, end in ending]
+
+    def _end(self, key: Key, end: RuleEvent) -> AlertChange:
+        alert = self._live.pop(key)
+        return self._close(alert, end.time, end, f"{end.kind.value}: {end.detail}".rstrip(": "))
 
     def _severity(self, corridor_id: str, kind: AlertKind) -> str:
         c = self._corridors.get(corridor_id)
@@ -116,6 +134,7 @@ class AlertManager:
             "corridor_version": ev.corridor_version,
         }
         if live is not None:
+            self._ending.pop(key, None)
             new = dataclasses.replace(live, updates=live.updates + 1, **fields)  # type: ignore[arg-type]
             self._live[key] = new
             return AlertChange(Change.UPDATED, new)

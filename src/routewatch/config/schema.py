@@ -66,7 +66,9 @@ class EngineConfig(_Section):
         description="Seconds a changed side must persist (with confirm_fixes) before it counts.",
     )
     min_dwell_s: float = Field(60.0, gt=0, le=86400, description="Default time inside before a dwell alert.")
-    min_progress_m: float = Field(50.0, gt=0, le=100000, description="Default progress along a corridor before an along alert.")
+    min_progress_m: float = Field(
+        50.0, gt=0, le=100000, description="Default progress along a corridor before an along alert."
+    )
     along_window_s: float = Field(120.0, gt=0, le=3600, description="Window over which along-progress is measured.")
     along_tolerance_deg: float = Field(
         45.0, gt=0, le=90, description="Heading must be within this of the corridor's local bearing."
@@ -104,7 +106,10 @@ class AlertsConfig(_Section):
 
     cooldown_s: float = Field(
         60.0, ge=0, le=86400,
-        description="A closed alert reopens, instead of a new one, if the same condition returns within this.",
+        description=(
+            "An alert closes only after its condition has stayed ended this long; if it returns meanwhile, "
+            "the same alert goes on (and a closed alert reopens)."
+        ),
     )
     close_after_s: float = Field(
         300.0, gt=0, le=86400,
@@ -158,11 +163,11 @@ class Settings(_Section):
     """The whole configuration file."""
 
     sources: list[SourceConfig] = Field(default_factory=list, description="Telemetry sources.")
-    corridors: CorridorsConfig = Field(default_factory=CorridorsConfig)  # type: ignore[arg-type]
-    engine: EngineConfig = Field(default_factory=EngineConfig)  # type: ignore[arg-type]
-    alerts: AlertsConfig = Field(default_factory=AlertsConfig)  # type: ignore[arg-type]
-    store: StoreConfig = Field(default_factory=StoreConfig)  # type: ignore[arg-type]
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
+    corridors: CorridorsConfig = Field(default_factory=CorridorsConfig)
+    engine: EngineConfig = Field(default_factory=EngineConfig)
+    alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    store: StoreConfig = Field(default_factory=StoreConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("sources")
     @classmethod
