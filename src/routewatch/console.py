@@ -63,8 +63,10 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
     ing = summary.ingest
     t.add_row("inputs", ", ".join(summary.inputs))
     t.add_row("messages", f"{ing.get('messages', 0):,}")
-    t.add_row("bad records", f"{ing.get('bad_crc', 0) + ing.get('corrupt', 0):,} "
-              f"(bad CRC {ing.get('bad_crc', 0):,}, corrupt {ing.get('corrupt', 0):,})")
+    t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
+              f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}; "
+              f"{ing.get('resync_bytes', 0):,} bytes skipped)")
+    t.add_row("not positions", f"no GPS fix {ing.get('no_fix', 0):,}, invalid {ing.get('invalid_position', 0):,}")
     t.add_row("positions", f"{summary.positions:,} ({summary.first} .. {summary.last})")
     t.add_row("dropped fixes", ", ".join(f"{k} {v}" for k, v in summary.engine.items() if k != "accepted" and v
                                          and k != "events") or "none")

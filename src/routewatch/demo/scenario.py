@@ -50,9 +50,10 @@ def _polyline(points: list[tuple[float, float]], speed_m_s: float, start_s: floa
 
 
 def _patrol(t: float) -> tuple[float, float]:
-    lanes = [(-1200.0, -400.0), (1500.0, -400.0), (1500.0, 200.0), (-1200.0, 200.0), (-1200.0, 800.0),
-             (1500.0, 800.0), (2150.0, 900.0), (1500.0, 1000.0), (-1200.0, 1000.0)]
-    return _polyline(lanes, 14.0, 0.0)(t)
+    # Survey lanes; on the second leg the drone strays ~350 m east of its operating area.
+    lanes = [(-1200.0, -400.0), (1500.0, -400.0), (2150.0, -100.0), (1500.0, 200.0), (-1200.0, 200.0),
+             (-1200.0, 800.0), (1500.0, 800.0), (1500.0, 1200.0), (-1200.0, 1200.0)]
+    return _polyline(lanes, 18.0, 0.0)(t)
 
 
 _SMUGGLER = _polyline([(-420.0, -1500.0), (-400.0, -1200.0), (-250.0, -400.0), (-300.0, 300.0),
@@ -63,7 +64,7 @@ _LOITER_CENTRE = (1250.0, 950.0)
 
 def _loiter(t: float) -> tuple[float, float]:
     if t < 120:
-        return _polyline([(2600.0, 2400.0), _LOITER_CENTRE], 12.0, 0.0)(t)
+        return _polyline([(2600.0, 2400.0), (_LOITER_CENTRE[0] + 150.0, _LOITER_CENTRE[1])], 14.0, 0.0)(t)
     a = (t - 120) / 40.0
     return _LOITER_CENTRE[0] + 150 * math.cos(a), _LOITER_CENTRE[1] + 120 * math.sin(a)
 

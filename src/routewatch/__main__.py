@@ -1,0 +1,5 @@
+"""`python -m routewatch` runs the CLI."""
+
+from routewatch.cli import main
+
+main()
