@@ -39,6 +39,16 @@ class Summary:
     last: str | None = None
     clock_offset_s: dict[str, float] = field(default_factory=dict)
 
+    def add_positions(self, obs: Sequence[Observation]) -> None:
+        """Count positions and widen the event-time range they cover."""
+        if not obs:
+            return
+        self.positions += len(obs)
+        first = min(o.time for o in obs).isoformat()
+        last = max(o.time for o in obs).isoformat()
+        self.first = min(self.first or first, first)
+        self.last = max(self.last or last, last)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
@@ -165,9 +175,5 @@ def analyze(
 
 def _feed(pipeline: Pipeline, writer: Writer, chunk: list[TelemetryEvent], summary: Summary) -> None:
     obs = [e for e in chunk if isinstance(e, Observation)]
-    if obs:
-        summary.positions += len(obs)
-        first, last = obs[0].time.isoformat(), obs[-1].time.isoformat()
-        summary.first = min(summary.first or first, first)
-        summary.last = max(summary.last or last, last)
+    summary.add_positions(obs)
     writer.add(pipeline.feed_many(chunk), obs)

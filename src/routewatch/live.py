@@ -146,7 +146,7 @@ async def run_live(
                 counters.batches += 1
                 counters.events += len(batch)
                 obs = [e for e in batch if isinstance(e, Observation)]
-                summary.positions += len(obs)
+                summary.add_positions(obs)
                 changes = pipeline.feed_many(batch)
                 writer_changes, writer_obs = changes, obs
                 await loop.run_in_executor(db, writer.add, writer_changes, writer_obs)

@@ -60,12 +60,14 @@ _SMUGGLER = _polyline([(-420.0, -1500.0), (-400.0, -1200.0), (-250.0, -400.0), (
                        (-100.0, 1100.0), (200.0, 1900.0)], 9.0, 30.0)
 _AIRCRAFT = _polyline([(2500.0, -4000.0), (600.0, 4000.0)], 55.0, 200.0)
 _LOITER_CENTRE = (1250.0, 950.0)
+_LOITER_FROM, _LOITER_START = (2600.0, 2400.0), (_LOITER_CENTRE[0] + 150.0, _LOITER_CENTRE[1])
+_LOITER_ARRIVES_S = math.dist(_LOITER_FROM, _LOITER_START) / 14.0
 
 
 def _loiter(t: float) -> tuple[float, float]:
-    if t < 120:
-        return _polyline([(2600.0, 2400.0), (_LOITER_CENTRE[0] + 150.0, _LOITER_CENTRE[1])], 14.0, 0.0)(t)
-    a = (t - 120) / 40.0
+    if t < _LOITER_ARRIVES_S:
+        return _polyline([_LOITER_FROM, _LOITER_START], 14.0, 0.0)(t)
+    a = (t - _LOITER_ARRIVES_S) / 40.0
     return _LOITER_CENTRE[0] + 150 * math.cos(a), _LOITER_CENTRE[1] + 120 * math.sin(a)
 
 

@@ -118,8 +118,8 @@ class CorridorIndex:
         j0, j1 = math.floor(miny / c), math.floor(maxy / c)
         if (i1 - i0 + 1) * (j1 - j0 + 1) > MAX_CELLS:
             return None
-        ii, jj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
-        ii, jj = ii.ravel(), jj.ravel()
+        gi, gj = np.meshgrid(np.arange(i0, i1 + 1), np.arange(j0, j1 + 1), indexing="ij")
+        ii, jj = gi.ravel(), gj.ravel()
         boxes = shapely.box(ii * c, jj * c, (ii + 1) * c, (jj + 1) * c)
         return ii.astype(np.float64), jj.astype(np.float64), list(boxes)
 
@@ -210,7 +210,7 @@ class CorridorIndex:
                     row = out[k]
                     if not row:
                         row = out[k] = []
-                    row.append((idx, cc))  # type: ignore[attr-defined]
+                    row.append((idx, cc))
         if self._big_areas:
             pk, tk = self._big_area_tree.query(shapely.points(xs, ys), predicate="intersects")
             for k, t in zip(pk.tolist(), tk.tolist(), strict=True):
