@@ -221,6 +221,31 @@ def corridors_list(db: str) -> None:
     out.print(f"{len(cs)} corridor(s)")
 
 
+@corridors.command(name="from-fence")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--id", "cid", required=True, help="Id of the new corridor.")
+@click.option("--kind", type=click.Choice(["operating_area", "exclusion"]), default="operating_area",
+              show_default=True)
+@click.option("--name", default="", help="Human name.")
+@click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
+def corridors_from_fence(file: Path, cid: str, kind: str, name: str, out_file: Path | None) -> None:
+    """Convert an ArduPilot/MAVProxy fence file (lat lon per line) to a corridor GeoJSON file."""
+    from routewatch.geo.fencefile import parse_fence_file
+    from routewatch.model import CorridorKind
+
+    try:
+        c = parse_fence_file(file.read_text(encoding="utf-8", errors="replace"), id=cid, kind=CorridorKind(kind),
+                             name=name)
+    except CorridorError as exc:
+        _fail(str(exc))
+        raise
+    text = dumps_geojson([c])
+    if out_file is None:
+        click.echo(text)
+    else:
+        out_file.write_text(text, encoding="utf-8")
+
+
 @main.group()
 def config() -> None:
     """Settings files."""
