@@ -20,7 +20,8 @@ from pymavlink.dialects.v20 import ardupilotmega as d
 
 from routewatch.ingest.mavlink import MavlinkStats, TlogWriter, iter_tlog
 
-FLIGHT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mavlink" / "dronekit_flight_replay_flight.tlog"
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mavlink"
+FLIGHT = DATA / "dronekit_flight_replay_flight.tlog"
 
 
 def generate(path: Path, seconds: int = 1400) -> Path:

@@ -98,8 +98,9 @@ def build() -> TlogWriter:
             w.gps_raw_int(t, 1, 3, lat, lon, GROUND_MSL_M + 60)
             # The vehicle clock runs 1.2 s behind the ground station's, as real ones do.
             w.system_time(t, 1, t - timedelta(seconds=1.2))
-        w.attitude(t, 1, 0.0, 0.0, math.radians(_heading(vx, vy) or 0.0))
-        w.global_position_int(t, 1, lat, lon, GROUND_MSL_M + 60, 60, vx, vy, 0.0, _heading(vx, vy))
+        w.attitude(t, 1, 0.0, 0.0, _heading(vx, vy) or 0.0)
+        # MAVLink velocities are north, east, down.
+        w.global_position_int(t, 1, lat, lon, GROUND_MSL_M + 60, 60, vy, vx, 0.0, _heading(vx, vy))
         if s == int(s):
             _targets(w, s, t)
     return w
