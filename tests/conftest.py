@@ -12,6 +12,7 @@ import getpass
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -104,10 +105,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
 
 
 @pytest.fixture(scope="session")
-def shared_data() -> "Path":
+def shared_data() -> Path:
     """`../shared/data` beside the checkout (real logs, fences); skips when it is absent."""
-    from pathlib import Path
-
     path = Path(__file__).resolve().parents[1].parent / "shared" / "data"
     if not path.is_dir():
         pytest.skip(f"real data not found at {path}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def test_real_flight_breaches_cmac_fence_a_few_times(db_url, shared_data, cmac_f
     fixes = store.positions(subject)
     store.close()
     outside = [not fence.contains(shapely.Point(o.lon, o.lat)) for o in fixes]
-    raw_crossings = sum(a != b for a, b in zip(outside, outside[1:], strict=False))
+    raw_crossings = sum(a != b for a, b in itertools.pairwise(outside))
     # Fix by fix the flight crosses the fence dozens of times; hysteresis and cooldown make episodes.
     assert raw_crossings >= 30
     assert 1 <= len(alerts) <= 6, [(a["opened_at"], a["closed_at"]) for a in alerts]

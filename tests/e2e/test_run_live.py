@@ -40,7 +40,7 @@ def flight(t0: datetime) -> TlogWriter:
             if i % 5 == 0:
                 w.heartbeat(t, sysid)
                 w.gps_raw_int(t, sysid, 3, lat, lon, 100.0)
-            w.global_position_int(t, sysid, lat, lon, 100.0, 30.0, 20.0 if sysid == 1 else 0.0, 0.0, 0.0, 90.0)
+            w.global_position_int(t, sysid, lat, lon, 100.0, 30.0, 0.0, 20.0 if sysid == 1 else 0.0, 0.0, 90.0)
     return w
 
 

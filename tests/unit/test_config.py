@@ -55,7 +55,7 @@ def test_environment_overrides(tmp_path):
 
 
 def test_bad_environment_value_names_the_variable():
-    with pytest.raises(ConfigError, match="engine.hysteresis_m"):
+    with pytest.raises(ConfigError, match=r"engine\.hysteresis_m"):
         load_settings(None, env={"ROUTEWATCH_ENGINE__HYSTERESIS_M": "-3"})
 
 
