@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import itertools
 import json
+from datetime import datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qs
 
 import pytest
 import shapely
@@ -48,6 +50,12 @@ def test_real_flight_breaches_cmac_fence_a_few_times(db_url, shared_data, cmac_f
     fence = shapely.Polygon(json.loads(cmac_fence.read_text())["features"][0]["geometry"]["coordinates"][0])
     subject = alerts[0]["subject_id"]
     fixes = store.positions(subject)
+    # Each alert's evidence names the stored track segment of its episode.
+    for a in alerts:
+        ref = parse_qs(next(e for e in a["evidence"] if e.startswith("positions?")).split("?", 1)[1])
+        start, end = (datetime.fromisoformat(ref[k][0]) for k in ("since", "until"))
+        seg = store.positions(ref["subject"][0], since=start, until=end + timedelta(microseconds=1))
+        assert seg and seg[0].time.isoformat() == a["opened_at"] and seg[-1].time == end
     store.close()
     outside = [not fence.contains(shapely.Point(o.lon, o.lat)) for o in fixes]
     raw_crossings = sum(a != b for a, b in itertools.pairwise(outside))

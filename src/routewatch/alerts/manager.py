@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from routewatch.config.schema import AlertsConfig
 from routewatch.model import (
@@ -135,13 +136,13 @@ class AlertManager:
         }
         if live is not None:
             self._ending.pop(key, None)
-            new = dataclasses.replace(live, updates=live.updates + 1, **fields)  # type: ignore[arg-type]
+            new = _with_evidence(dataclasses.replace(live, updates=live.updates + 1, **fields))  # type: ignore[arg-type]
             self._live[key] = new
             return AlertChange(Change.UPDATED, new)
         closed = self._closed.pop(key, None)
         if closed is not None and closed.closed_at is not None and ev.time - closed.closed_at <= self._cooldown:
-            new = dataclasses.replace(closed, state=AlertState.OPEN, closed_at=None, updates=closed.updates + 1,
-                                      **fields)  # type: ignore[arg-type]
+            new = _with_evidence(dataclasses.replace(closed, state=AlertState.OPEN, closed_at=None,
+                                                     updates=closed.updates + 1, **fields))  # type: ignore[arg-type]
             self._live[key] = new
             return AlertChange(Change.OPENED, new)
         new = Alert(
@@ -151,13 +152,32 @@ class AlertManager:
             severity=Severity(self._severity(ev.corridor_id, key[2])), heading_deg=ev.heading_deg,
             speed_m_s=ev.speed_m_s, progress_m=ev.progress_m, detail=ev.detail, source=ev.source,
         )
+        new = _with_evidence(new)
         self._live[key] = new
         return AlertChange(Change.OPENED, new)
 
     def _close(self, alert: Alert, t: datetime, ev: RuleEvent | None, why: str) -> AlertChange:
         last = max(alert.last_seen, t)
         extra = {} if ev is None else {"lon": ev.lon, "lat": ev.lat}
-        closed = dataclasses.replace(alert, state=AlertState.CLOSED, closed_at=t, last_seen=last,
-                                     detail=f"{alert.detail}; {why}".strip("; "), **extra)  # type: ignore[arg-type]
+        closed = _with_evidence(dataclasses.replace(alert, state=AlertState.CLOSED, closed_at=t, last_seen=last,
+                                                    detail=f"{alert.detail}; {why}".strip("; "),
+                                                    **extra))  # type: ignore[arg-type]
         self._closed[(alert.subject_id, alert.corridor_id, alert.kind)] = closed
         return AlertChange(Change.CLOSED, closed)
+
+
+def _with_evidence(a: Alert) -> Alert:
+    """Point at what supports the alert: the stored track segment of the episode and the source.
+
+    >>> from routewatch.model import AlertKind, Severity
+    >>> from datetime import UTC
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> _with_evidence(Alert("i", AlertKind.CROSS, "c", 1, "s", "car", t, t, 0, 0, Severity.LOW)).evidence
+    ('positions?subject=s&since=2026-01-01T00%3A00%3A00%2B00%3A00&until=2026-01-01T00%3A00%3A00%2B00%3A00',)
+    """
+    end = a.closed_at or a.last_seen
+    query = urlencode({"subject": a.subject_id, "since": a.opened_at.isoformat(), "until": end.isoformat()})
+    refs = [f"positions?{query}"]
+    if a.source:
+        refs.append(f"source:{a.source}")
+    return dataclasses.replace(a, evidence=tuple(refs))
