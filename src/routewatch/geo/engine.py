@@ -86,6 +86,8 @@ class CorridorEngine:
         self._op_areas = tuple(c.index for c in self.index.compiled if c.corridor.kind is CorridorKind.OPERATING_AREA)
         self._rules = [_Rule.of(c, self.cfg) for c in self.index.compiled]
         self._min_disp2 = self.cfg.min_displacement_m ** 2
+        self._stale_s, self._max_gap_s = self.cfg.stale_s, self.cfg.max_gap_s
+        self._line_cells, self._big_lines = self.index.line_cells, self.index.has_big_lines
         remap = {old[c.corridor.id]: c.index for c in self.index.compiled if c.corridor.id in old}
         for tr in self.tracks.values():
             tr.x, tr.y = self.index.frame.xy(tr.lon, tr.lat)
@@ -136,7 +138,7 @@ class CorridorEngine:
                 ) -> list[RuleEvent]:
         ts = obs.time.timestamp()
         tr = self.tracks.get(obs.subject_id)
-        if ts < self.watermark_ts - self.cfg.stale_s:
+        if ts < self.watermark_ts - self._stale_s:
             self.stats.stale += 1
             return []
         if tr is None:
@@ -165,7 +167,7 @@ class CorridorEngine:
         self.stats.accepted += 1
         if ts > self.watermark_ts:
             self.watermark_ts = ts
-        gap = dt > self.cfg.max_gap_s
+        gap = dt > self._max_gap_s
         if obs.subject_class != tr.subject_class or obs.role is not tr.role:
             tr.subject_class, tr.role = obs.subject_class, obs.role
             tr.applies.clear()
@@ -178,9 +180,8 @@ class CorridorEngine:
         tr.speed_m_s = obs.speed_m_s if obs.speed_m_s is not None else (dist / dt if dt > 0 else None)
 
         events: list[RuleEvent] = []
-        index = self.index
         # A crossing needs a line in some cell the step touches; most steps stay in one empty cell.
-        if self._has_lines and dt > 0 and (key != tr.cell or key in index.line_cells or index.has_big_lines):
+        if self._has_lines and dt > 0 and (key != tr.cell or key in self._line_cells or self._big_lines):
             self._lines(tr, obs, x, y, dt, events)
         if tr.crossings:
             self._confirm_crossings(tr, obs, x, y, events)
