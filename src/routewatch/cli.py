@@ -9,7 +9,7 @@ import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from rich.console import Console
@@ -21,14 +21,15 @@ from routewatch.config.loader import settings_reference
 from routewatch.config.schema import Settings, SourceConfig, StoreConfig
 from routewatch.console import AlertPrinter, alert_dict, print_summary
 from routewatch.geo.corridors import CorridorError, dumps_geojson, load_corridors, to_kml
-from routewatch.model import AlertKind, AlertState
+from routewatch.model import AlertKind, AlertState, Corridor
+from routewatch.store import Store
 
 out = Console()
 err = Console(stderr=True)
 DEFAULT_DB = StoreConfig().url
 
 
-def _fail(msg: str, code: int = 2) -> None:
+def _fail(msg: str, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {msg}", highlight=False)
     sys.exit(code)
 
@@ -41,7 +42,6 @@ def _settings(config: Path | None, db: str | None = None) -> Settings:
         return s
     except ConfigError as exc:
         _fail(str(exc))
-        raise  # unreachable
 
 
 def _db_url(db: str) -> str:
@@ -49,11 +49,20 @@ def _db_url(db: str) -> str:
         return StoreConfig(url=db).url
     except ValueError as exc:
         _fail(f"--db: {exc}")
-        raise
 
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _store_with_corridors(url: str, corridors_file: Path | None, command: str) -> tuple[Store, tuple[Corridor, ...]]:
+    """Open (and migrate) the store; install the corridor file, if given, as the set in force."""
+    store = open_store(url)
+    try:
+        return store, install_corridors(store, corridors_file, author=command, comment=command, at=_now())
+    except CorridorError as exc:
+        store.close()
+        _fail(str(exc))
 
 
 @click.group()
@@ -77,12 +86,7 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str, 
                 as_json: bool, quiet: bool) -> None:
     """Process MAVLink logs (.tlog) as fast as possible and store the alerts."""
     settings = _settings(config, _db_url(db))
-    store = open_store(settings.store.url)
-    try:
-        corridors = install_corridors(store, corridors_file, author="cli", comment="analyze", at=_now())
-    except CorridorError as exc:
-        _fail(str(exc))
-        raise
+    store, corridors = _store_with_corridors(settings.store.url, corridors_file, "analyze")
     if not corridors:
         err.print("[yellow]warning:[/] no corridors: positions are stored but no alert can be raised")
     sinks = [] if (quiet or as_json) else [AlertPrinter(out)]
@@ -148,7 +152,6 @@ def alerts_ack(alert_id: str, db: str, by: str, comment: str) -> None:
         a = store.acknowledge(alert_id, by=by, comment=comment, time=_now())
     except KeyError:
         _fail(f"no alert with id {alert_id!r}")
-        raise
     finally:
         store.close()
     out.print(f"acknowledged {a.id} ({a.kind.value} {a.subject_id} in {a.corridor_id})")
@@ -238,7 +241,6 @@ def corridors_from_fence(file: Path, cid: str, kind: str, name: str, out_file: P
                              name=name)
     except CorridorError as exc:
         _fail(str(exc))
-        raise
     text = dumps_geojson([c])
     if out_file is None:
         click.echo(text)
@@ -281,12 +283,7 @@ def db_upgrade(url: str) -> None:
 def _run_until_signal(settings: Settings, corridors_file: Path | None, *, exit_when_done: bool = False) -> None:
     from routewatch.live import run_live
 
-    store = open_store(settings.store.url)
-    try:
-        corridors_ = install_corridors(store, corridors_file, author="run", comment="run", at=_now())
-    except CorridorError as exc:
-        _fail(str(exc))
-        raise
+    store, corridors_ = _store_with_corridors(settings.store.url, corridors_file, "run")
 
     async def main_() -> None:
         stop = asyncio.Event()
