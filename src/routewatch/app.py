@@ -144,8 +144,10 @@ def analyze(
     *,
     sinks: Iterable[ChangeSink] = (),
     progress: Callable[[int, int], None] | None = None,
+    realtime: bool = False,
+    speed: float = 1.0,
 ) -> Summary:
-    """Process recorded logs as fast as possible; alerts and positions end up in the store."""
+    """Process recorded logs (as fast as possible, or at recorded speed); alerts and positions go to the store."""
     summary = Summary(inputs=[str(p) for p in inputs])
     pipeline = new_pipeline(corridors, settings)
     writer = Writer(store, settings.store, [count_opened(summary), *sinks])
@@ -155,7 +157,7 @@ def analyze(
     for path in inputs:
         stats = MavlinkStats()
         all_stats.append(stats)
-        reader = TlogReader(path, source=path.stem, stats=stats)
+        reader = TlogReader(path, source=path.stem, stats=stats, realtime=realtime, speed=speed)
         chunk: list[TelemetryEvent] = []
         for ev in reader:
             chunk.append(ev)

@@ -82,8 +82,11 @@ def main(verbose: bool) -> None:
               help="Settings file for engine/alerts parameters.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", is_flag=True, help="Do not print alerts as they open.")
+@click.option("--realtime", is_flag=True, help="Replay at recorded speed instead of as fast as possible.")
+@click.option("--speed", type=click.FloatRange(0.01, 1000), default=1.0, show_default=True,
+              help="Speed factor for --realtime.")
 def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str, config: Path | None,
-                as_json: bool, quiet: bool) -> None:
+                as_json: bool, quiet: bool, realtime: bool, speed: float) -> None:
     """Process MAVLink logs (.tlog) as fast as possible and store the alerts."""
     settings = _settings(config, _db_url(db))
     store, corridors = _store_with_corridors(settings.store.url, corridors_file, "analyze")
@@ -93,7 +96,7 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str, 
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
                   TimeRemainingColumn(), console=err, transient=True, disable=as_json) as bar:
         task = bar.add_task("analyzing", total=None)
-        summary = analyze(list(inputs), settings, store, corridors, sinks=sinks,
+        summary = analyze(list(inputs), settings, store, corridors, sinks=sinks, realtime=realtime, speed=speed,
                           progress=lambda done, total: bar.update(task, completed=done, total=total))
     store.close()
     print_summary(out, summary, as_json=as_json)

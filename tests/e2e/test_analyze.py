@@ -168,3 +168,17 @@ def test_corridors_cli_round_trip(tmp_path):
     assert "4 corridor(s)" in cli("corridors", "list", "--db", db)
     kml = cli("corridors", "export", "--db", db, "--format", "kml")
     assert kml.lstrip().startswith("<?xml") and "arroyo-trail" in kml
+
+
+def test_realtime_replay_paces_by_record_time_and_gives_the_same_alerts(tmp_path):
+    import time
+
+    tlog = write_tlog(tmp_path / "p.tlog")
+    fast, slow = f"sqlite:///{tmp_path / 'fast.db'}", f"sqlite:///{tmp_path / 'slow.db'}"
+    cli("analyze", str(tlog), "--corridors", str(corridors_path()), "--db", fast, "--quiet")
+    t = time.monotonic()
+    cli("analyze", str(tlog), "--corridors", str(corridors_path()), "--db", slow, "--quiet", "--realtime",
+        "--speed", "500")
+    # 600 s of record time at 500x cannot take less than 1.2 s (a lower bound only: never flaky under load).
+    assert time.monotonic() - t >= 1.2 * 0.95
+    assert alerts_json(slow) == alerts_json(fast)
