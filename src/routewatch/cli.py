@@ -51,6 +51,17 @@ def _db_url(db: str) -> str:
         _fail(f"--db: {exc}")
 
 
+def _prog() -> str:
+    """How the user invoked us, for hints they can paste (the venv's script is often not on PATH)."""
+    argv0 = Path(sys.argv[0])
+    if argv0.name != "routewatch" or "/" not in sys.argv[0]:
+        return "routewatch"
+    try:
+        return str(argv0.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(argv0)
+
+
 def _now() -> datetime:
     return datetime.now(UTC)
 
@@ -332,4 +343,4 @@ def demo_cmd(speed: float, db: str) -> None:
     out.print(f"[bold]routewatch demo[/]: replaying {tlog} at {speed:g}x against {corridors_path().name}; "
               f"alerts are stored in {url}. Ctrl-C to stop.")
     _run_until_signal(s, corridors_path(), exit_when_done=True)
-    out.print(f"see them again with: routewatch alerts list --db {url}")
+    out.print(f"see them again with: {_prog()} alerts list --db {url}", highlight=False)
