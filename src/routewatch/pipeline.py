@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from routewatch.model import (
 )
 
 SWEEP_EVERY_S = 1.0
+CLOCK_SAMPLES = 600  # the clock offset is the median of the latest samples
 AUTOPILOT_FENCE = "autopilot-fence"
 
 
@@ -33,7 +35,7 @@ class Telemetry:
 
     status: dict[str, VehicleStatus] = field(default_factory=dict)
     attitude: dict[str, Attitude] = field(default_factory=dict)
-    clock_offset_s: dict[str, list[float]] = field(default_factory=dict)
+    clock_offset_s: dict[str, deque[float]] = field(default_factory=dict)
     fence_breached: dict[str, bool] = field(default_factory=dict)
     links: dict[str, LinkStatus] = field(default_factory=dict)
 
@@ -46,13 +48,14 @@ class Pipeline:
         self.alerts = AlertManager(alerts, corridors)
         self.telemetry = Telemetry()
         self.subjects: dict[str, str] = {}
-        self._next_sweep = float("-inf")
+        self._next_sweep: dict[str, float] = {}
         self._forget_s = max(engine.stale_s, alerts.close_after_s) * 4
 
-    def set_corridors(self, corridors: Sequence[Corridor]) -> None:
-        """A new corridor set takes effect from the next observation."""
-        self.engine.set_corridors(corridors)
+    def set_corridors(self, corridors: Sequence[Corridor]) -> list[AlertChange]:
+        """A new corridor set takes effect from the next observation; alerts on removed corridors end."""
+        ended = self.engine.set_corridors(corridors)
         self.alerts.set_corridors(corridors)
+        return [ch for ev in ended for ch in self.alerts.on_event(ev)]
 
     def feed(self, ev: TelemetryEvent) -> list[AlertChange]:
         """Apply one telemetry event."""
@@ -87,8 +90,9 @@ class Pipeline:
         self.alerts.touch(obs.subject_id, obs.time)
         out: list[AlertChange] = []
         ts = obs.time.timestamp()
-        if ts >= self._next_sweep:
-            self._next_sweep = ts + SWEEP_EVERY_S
+        # Per source: inputs on different clocks each drive the sweep in their own time.
+        if ts >= self._next_sweep.get(obs.source, float("-inf")):
+            self._next_sweep[obs.source] = ts + SWEEP_EVERY_S
             out.extend(self.alerts.sweep(obs.time))
         for e in events:
             out.extend(self.alerts.on_event(e))
@@ -101,7 +105,7 @@ class Pipeline:
         elif isinstance(ev, Attitude):
             t.attitude[ev.subject_id] = ev
         elif isinstance(ev, ClockOffset):
-            t.clock_offset_s.setdefault(ev.subject_id, []).append(ev.offset_s)
+            t.clock_offset_s.setdefault(ev.subject_id, deque(maxlen=CLOCK_SAMPLES)).append(ev.offset_s)
         elif isinstance(ev, LinkStatus):
             t.links[ev.source] = ev
         elif isinstance(ev, FenceStatus):
@@ -117,7 +121,10 @@ class Pipeline:
         kind = EventKind.BREACH if ev.breached else EventKind.RETURN
         cls = self.subjects.get(ev.subject_id, "drone")
         track = self.engine.tracks.get(ev.subject_id)
-        lon, lat = (track.lon, track.lat) if track else (0.0, 0.0)
+        if track is None:
+            # No position yet: an alert needs a place; the status is kept in telemetry.fence_breached.
+            return []
+        lon, lat = track.lon, track.lat
         rule = RuleEvent(kind, ev.time, ev.subject_id, cls, AUTOPILOT_FENCE, 0, lon, lat,
                          detail=f"autopilot fence status: breach type {ev.breach_type}", source=ev.source)
         return self.alerts.on_event(rule)
@@ -131,4 +138,11 @@ class Pipeline:
         wm = self.engine.watermark_ts
         if wm == float("-inf"):
             return 0
-        return self.engine.expire(datetime.fromtimestamp(wm - self._forget_s, tz=UTC))
+        gone = self.engine.expire(datetime.fromtimestamp(wm - self._forget_s, tz=UTC))
+        for sid in gone:
+            self.subjects.pop(sid, None)
+            self.alerts.forget(sid)
+            for table in (self.telemetry.status, self.telemetry.attitude, self.telemetry.clock_offset_s,
+                          self.telemetry.fence_breached):
+                table.pop(sid, None)
+        return len(gone)

@@ -46,7 +46,12 @@ CASES = [
      [(E.ENTER, 0), (E.DWELL, 60)]),
     ("gap restarts the dwell clock", [ZONE], [*[(t, 50, 50) for t in range(0, 40)], *[(t, 50, 50)
                                                                                          for t in range(140, 190)]],
-     "person", Role.TARGET, [(E.ENTER, 0)]),
+     "person", Role.TARGET, [(E.ENTER, 0), (E.ENTER, 140)]),  # still inside after the gap: said again
+    ("gap while outside the operating area repeats the breach", [AREA],
+     [*walk(0, 0, 200, 0, 20), *[(t, 200, 0) for t in range(200, 210)]], "drone", Role.PATROL,
+     [(E.BREACH, 11), (E.BREACH, 200)]),
+    ("no crossing is invented across a gap longer than cross_max_gap_s", [BORDER],
+     [(0, -100, 0), (1, -90, 0), (2000, 90, 0), (2001, 100, 0)], "car", Role.TARGET, []),
     ("class filter", [PEOPLE_ONLY], walk(-50, 50, 150, 50, 20), "car", Role.TARGET, []),
     ("our own patrol is not a target", [ZONE], walk(-50, 50, 150, 50, 20), "drone", Role.PATROL, []),
     # x=0 is the flat end of the corridor: the first fix strictly inside is x=10 at t=3; along-progress
@@ -104,6 +109,9 @@ BAD_ORDER = [
     ("out of order", [(0, 10, 10), (5, 10, 10), (3, 12, 10)], {"out_of_order": 1, "accepted": 2}),
     ("outlier jump", [(0, 10, 10), (1, 5000, 10), (2, 12, 10)], {"outlier": 1, "accepted": 2}),
     ("stale", [(1000, 10, 10), (1, 10, 10)], {"stale": 1, "out_of_order": 0, "accepted": 1}),
+    # A bad first fix 50 km away: three later fixes that agree with each other win, the track goes on.
+    ("bad first fix is re-anchored", [(0, 50_000, 0), (1, 10, 10), (2, 12, 10), (3, 14, 10), (4, 16, 10)],
+     {"outlier": 2, "reanchored": 1, "accepted": 3}),
     ("empty", [], {"accepted": 0}),
 ]
 
@@ -157,3 +165,43 @@ def test_along_reports_heading_and_progress():
     assert along.heading_deg is not None and math.isclose(along.heading_deg, 90.0, abs_tol=1.0)
     assert along.progress_m is not None and 50 <= along.progress_m <= 100
     assert along.speed_m_s is not None and math.isclose(along.speed_m_s, 10.0, rel_tol=0.01)
+
+
+@pytest.mark.parametrize(("lon", "lat"), [(math.nan, 0.0), (0.0, math.nan), (math.inf, 0.0), (0.0, -math.inf),
+                                          (200.0, 0.0), (0.0, -91.0)])
+def test_invalid_coordinates_are_counted_in_both_paths(lon, lat):
+    from dataclasses import replace
+
+    good = fixes([(0, 10, 10), (1, 12, 10)])
+    broken = [replace(good[0], lon=lon, lat=lat), replace(good[1], lon=lon, lat=lat), *good]
+    single = CorridorEngine([ZONE], CFG, frame=FRAME)
+    for o in broken:
+        single.process(o)
+    batched = CorridorEngine([ZONE], CFG, frame=FRAME)
+    batched.process_batch(broken)
+    for eng in (single, batched):
+        assert eng.stats.invalid == 2 and eng.stats.accepted == 2
+
+
+def test_sources_on_different_clocks_do_not_mute_each_other():
+    eng = CorridorEngine([ZONE], CFG, frame=FRAME)
+    late = [replace_source(o, "late") for o in fixes([(86_400 + t, -50 + 10 * t, 50) for t in range(20)], "a")]
+    early = [replace_source(o, "early") for o in fixes(walk(-50, 50, 150, 50, 20), "b")]
+    events = [e for o in late + early for e in eng.process(o)]
+    assert eng.stats.stale == 0
+    assert [(e.subject_id, e.kind) for e in events] == [("a", E.ENTER), ("a", E.EXIT), ("b", E.ENTER), ("b", E.EXIT)]
+
+
+def replace_source(obs, source):
+    from dataclasses import replace
+
+    return replace(obs, source=source)
+
+
+def test_removed_corridor_ends_its_pairs():
+    eng = CorridorEngine([ZONE, AREA], CFG, frame=FRAME)
+    for o in fixes(walk(-50, 50, 50, 50, 10)) + fixes(walk(150, 0, 300, 0, 5), "p", "drone", Role.PATROL):
+        eng.process(o)
+    ended = eng.set_corridors([])
+    assert sorted((e.subject_id, e.kind, e.corridor_id) for e in ended) == [
+        ("p", E.RETURN, "area"), ("s1", E.EXIT, "zone")]

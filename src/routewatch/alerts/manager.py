@@ -66,6 +66,11 @@ class AlertManager:
         """Note that a subject was seen (for closing alerts of subjects gone silent)."""
         self._seen[subject_id] = time
 
+    def forget(self, subject_id: str) -> None:
+        """Drop what is kept of a subject with no live alert (bounded memory on long runs)."""
+        if not any(k[0] == subject_id for k in self._live):
+            self._seen.pop(subject_id, None)
+
     def on_event(self, ev: RuleEvent) -> list[AlertChange]:
         """Apply one rule event; returns the lifecycle changes it caused."""
         changes: list[AlertChange] = []

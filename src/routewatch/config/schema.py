@@ -83,6 +83,10 @@ class EngineConfig(_Section):
         default_factory=lambda: {"aircraft": 400.0, "drone": 120.0, "default": 90.0},
         description="By subject class ('default' for the rest): faster implied jumps are dropped as outliers.",
     )
+    cross_max_gap_s: float = Field(
+        900.0, gt=0, le=86400,
+        description="Line crossings are interpolated between fixes at most this far apart; beyond, nothing is known.",
+    )
     stale_s: float = Field(
         300.0, gt=0, le=86400,
         description="A fix older than the newest event time seen by more than this is dropped as stale.",

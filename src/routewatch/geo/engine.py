@@ -27,11 +27,26 @@ class EngineStats:
     out_of_order: int = 0
     stale: int = 0
     outlier: int = 0
+    invalid: int = 0
+    reanchored: int = 0
     events: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """Counters as a plain dict."""
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+REANCHOR_FIXES = 3
+
+
+def _shape(c: Corridor) -> tuple[bytes, float | None]:
+    """What along-progress is measured on: a changed shape restarts it."""
+    return c.geometry.wkb, c.width_m
+
+
+def _valid(obs: Observation) -> bool:
+    """Finite, in-range coordinates: anything else never reaches the geometry."""
+    return -180.0 <= obs.lon <= 180.0 and -90.0 <= obs.lat <= 90.0  # false for NaN too
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +89,18 @@ class CorridorEngine:
         self.stats = EngineStats()
         self.tracks: dict[str, TrackState] = {}
         self.watermark_ts = -math.inf
+        self.watermarks: dict[str, float] = {}
         self._frame = frame
         self.set_corridors(corridors)
 
-    def set_corridors(self, corridors: Sequence[Corridor]) -> None:
-        """Swap in a new corridor set; state of corridors that keep their id is kept."""
-        old = {c.corridor.id: c.index for c in self.index.compiled} if hasattr(self, "index") else {}
+    def set_corridors(self, corridors: Sequence[Corridor]) -> list[RuleEvent]:
+        """Swap in a new corridor set; state of corridors that keep their id is kept.
+
+        Subjects inside (or breaching) a corridor that is removed get its end event, so no alert
+        is left open on a corridor that no longer exists; a changed geometry restarts along-progress.
+        """
+        before = self.index.compiled if hasattr(self, "index") else ()
+        old = {c.corridor.id: c.index for c in before}
         frame = self._frame or LocalFrame.around(c.geometry for c in corridors)
         self.index = self._index_type(corridors, frame, hysteresis_m=self.cfg.hysteresis_m, cell_m=self.cfg.cell_m)
         self._has_lines = any(c.line_xy for c in self.index.compiled)
@@ -87,9 +108,19 @@ class CorridorEngine:
         self._rules = [_Rule.of(c, self.cfg) for c in self.index.compiled]
         self._min_disp2 = self.cfg.min_displacement_m ** 2
         self._stale_s, self._max_gap_s = self.cfg.stale_s, self.cfg.max_gap_s
+        self._cross_gap_s = self.cfg.cross_max_gap_s
         self._line_cells, self._big_lines = self.index.line_cells, self.index.has_big_lines
         remap = {old[c.corridor.id]: c.index for c in self.index.compiled if c.corridor.id in old}
-        for tr in self.tracks.values():
+        new = self.index.compiled
+        reshaped = {i for i, j in remap.items() if _shape(before[i].corridor) != _shape(new[j].corridor)}
+        events: list[RuleEvent] = []
+        for tr in sorted(self.tracks.values(), key=lambda t: t.subject_id):
+            for i, st in sorted(tr.pairs.items()):
+                if i not in remap:
+                    events.extend(self._drop_pair(tr, before[i], st))
+                elif i in reshaped:
+                    st.last_s = None
+                    st.samples.clear()
             tr.x, tr.y = self.index.frame.xy(tr.lon, tr.lat)
             tr.anchor_x, tr.anchor_y = tr.x, tr.y
             tr.cell = cell_key(tr.x, tr.y, self.index.cell_m)
@@ -97,6 +128,21 @@ class CorridorEngine:
             tr.crossings = {remap[i]: p for i, p in tr.crossings.items() if i in remap}
             tr.applies.clear()
             tr.op_areas = None
+        self.stats.events += len(events)
+        return events
+
+    def _drop_pair(self, tr: TrackState, comp: Compiled, st: PairState) -> list[RuleEvent]:
+        """End events for a pair whose corridor was removed."""
+        kind = comp.corridor.kind
+        if kind is CorridorKind.OPERATING_AREA and st.inside is False:
+            end = EventKind.RETURN
+        elif kind is not CorridorKind.OPERATING_AREA and st.inside:
+            end = EventKind.EXIT
+        else:
+            return []
+        c = comp.corridor
+        return [RuleEvent(end, tr.t, tr.subject_id, tr.subject_class, c.id, c.version, tr.lon, tr.lat,
+                          tr.course_deg, tr.speed_m_s, None, "corridor removed", "")]
 
     @property
     def corridors(self) -> tuple[Corridor, ...]:
@@ -105,6 +151,9 @@ class CorridorEngine:
 
     def process(self, obs: Observation) -> list[RuleEvent]:
         """Evaluate one observation."""
+        if not _valid(obs):
+            self.stats.invalid += 1
+            return []
         x, y = self.index.frame.xy(obs.lon, obs.lat)
         key = cell_key(x, y, self.index.cell_m)
         return self._handle(obs, x, y, key, self.index.areas_in_cell(x, y, key))
@@ -117,6 +166,9 @@ class CorridorEngine:
         """Like `process_batch`, with the events of each observation kept apart."""
         if not batch:
             return []
+        if not all(_valid(o) for o in batch):
+            # Rare: split around bad values so the vectorised path sees only finite coordinates.
+            return [self.process(o) if _valid(o) else self._invalid() for o in batch]
         lon = np.fromiter((o.lon for o in batch), dtype=np.float64, count=len(batch))
         lat = np.fromiter((o.lat for o in batch), dtype=np.float64, count=len(batch))
         xs, ys = self.index.frame.xy_many(lon, lat)
@@ -126,19 +178,25 @@ class CorridorEngine:
         return [handle(o, x, y, k, c)
                 for o, x, y, k, c in zip(batch, xs.tolist(), ys.tolist(), keys.tolist(), cands, strict=True)]
 
-    def expire(self, before: datetime) -> int:
-        """Forget subjects not seen since `before` (event time); returns how many."""
+    def _invalid(self) -> list[RuleEvent]:
+        self.stats.invalid += 1
+        return []
+
+    def expire(self, before: datetime) -> list[str]:
+        """Forget subjects not seen since `before` (event time); returns their ids."""
         cut = before.timestamp()
         gone = [k for k, tr in self.tracks.items() if tr.ts < cut]
         for k in gone:
             del self.tracks[k]
-        return len(gone)
+        return gone
 
     def _handle(self, obs: Observation, x: float, y: float, key: int, cand: Sequence[tuple[int, bool]]
                 ) -> list[RuleEvent]:
         ts = obs.time.timestamp()
         tr = self.tracks.get(obs.subject_id)
-        if ts < self.watermark_ts - self._stale_s:
+        # Staleness is judged per source: inputs on different clocks must not mute each other.
+        mark = self.watermarks.get(obs.source, -math.inf)
+        if ts < mark - self._stale_s:
             self.stats.stale += 1
             return []
         if tr is None:
@@ -162,11 +220,17 @@ class CorridorEngine:
                 speeds = self.cfg.max_speed_m_s
                 tr.max_speed = speeds.get(obs.subject_class, speeds["default"])
             if dist > tr.max_speed * dt:
-                self.stats.outlier += 1
-                return []
+                if not self._reanchor(tr, x, y, ts):
+                    self.stats.outlier += 1
+                    return []
+                # A jump, not a movement: no speed from it, no crossing along it.
+                dist, tr.x, tr.y, tr.cell = 0.0, x, y, key
+            tr.rejected = 0
         self.stats.accepted += 1
-        if ts > self.watermark_ts:
-            self.watermark_ts = ts
+        if ts > mark:
+            self.watermarks[obs.source] = ts
+            if ts > self.watermark_ts:
+                self.watermark_ts = ts
         gap = dt > self._max_gap_s
         if obs.subject_class != tr.subject_class or obs.role is not tr.role:
             tr.subject_class, tr.role = obs.subject_class, obs.role
@@ -181,7 +245,8 @@ class CorridorEngine:
 
         events: list[RuleEvent] = []
         # A crossing needs a line in some cell the step touches; most steps stay in one empty cell.
-        if self._has_lines and dt > 0 and (key != tr.cell or key in self._line_cells or self._big_lines):
+        if (self._has_lines and 0 < dt <= self._cross_gap_s
+                and (key != tr.cell or key in self._line_cells or self._big_lines)):
             self._lines(tr, obs, x, y, dt, events)
         if tr.crossings:
             self._confirm_crossings(tr, obs, x, y, events)
@@ -193,6 +258,22 @@ class CorridorEngine:
         if events:
             self.stats.events += len(events)
         return events
+
+    def _reanchor(self, tr: TrackState, x: float, y: float, ts: float) -> bool:
+        """After REANCHOR_FIXES rejected fixes that agree with each other, trust them over the old fix.
+
+        A bad first fix (or a real jump the filter cannot explain) would otherwise lock the track out.
+        """
+        if tr.rejected and math.hypot(x - tr.rejected_x, y - tr.rejected_y) <= tr.max_speed * (ts - tr.rejected_ts):
+            tr.rejected += 1
+        else:
+            tr.rejected = 1
+        tr.rejected_x, tr.rejected_y, tr.rejected_ts = x, y, ts
+        if tr.rejected < REANCHOR_FIXES:
+            return False
+        self.stats.reanchored += 1
+        tr.anchor_x, tr.anchor_y, tr.course_dx, tr.course_dy = x, y, 0.0, 0.0
+        return True
 
     def _areas(self, tr: TrackState, obs: Observation, x: float, y: float, ts: float, gap: bool,
                cand: Sequence[tuple[int, bool]], events: list[RuleEvent]) -> None:
@@ -240,6 +321,8 @@ class CorridorEngine:
         raw = in_outer if st.inside else in_core
         if gap:
             st.pending_t = None
+            if st.inside is not None and raw == st.inside:
+                self._reassert(tr, self.index.compiled[idx], st, obs, ts, events)
         if raw == st.inside or (st.inside is None and not raw and not rule.operating_area):
             st.pending_t = None
         else:
@@ -250,6 +333,23 @@ class CorridorEngine:
                 self._flip(tr, self.index.compiled[idx], st, raw, obs, events)
         if st.inside and rule.inside_rules:
             self._inside_rules(tr, idx, rule, st, obs, x, y, ts, gap, events)
+
+    def _reassert(self, tr: TrackState, comp: Compiled, st: PairState, obs: Observation, ts: float,
+                  events: list[RuleEvent]) -> None:
+        """After a gap in the data, a condition that still holds is reported again.
+
+        Alerts of silent subjects close; this lets them reopen (or go on) when the subject reappears
+        still inside an area, or still outside its operating area. Dwell restarts from here.
+        """
+        detail = "still there after a gap in the data"
+        if comp.corridor.kind is CorridorKind.OPERATING_AREA:
+            if st.inside is False:
+                events.append(self._event(EventKind.BREACH, tr, comp, obs.time, obs.lon, obs.lat, obs, detail=detail))
+            return
+        if st.inside:
+            st.dwell_ts, st.dwell_fired, st.along_fired, st.last_s = ts, False, False, None
+            st.samples.clear()
+            events.append(self._event(EventKind.ENTER, tr, comp, obs.time, obs.lon, obs.lat, obs, detail=detail))
 
     def _flip(self, tr: TrackState, comp: Compiled, st: PairState, now_in: bool, obs: Observation,
               events: list[RuleEvent]) -> None:

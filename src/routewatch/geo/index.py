@@ -256,7 +256,10 @@ def _first_crossing(
             t = ((ax - x0) * ey - (ay - y0) * ex) / denom
             u = ((ax - x0) * dy - (ay - y0) * dx) / denom
         # Half-open on the segment: a fix exactly on the line belongs to the segment that reached it.
-        ok = (denom != 0) & (t > 0) & (t <= 1) & (u >= 0) & (u < 1)
+        # On the line, half-open too (a shared vertex counts once), except at the line's very end.
+        u_ok = u < 1
+        u_ok[-1] = u[-1] <= 1
+        ok = (denom != 0) & (t > 0) & (t <= 1) & (u >= 0) & u_ok
         if not ok.any():
             continue
         k = int(np.argmin(np.where(ok, t, np.inf)))

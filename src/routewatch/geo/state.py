@@ -59,6 +59,10 @@ class TrackState:
     anchor_y: float
     cell: int
     max_speed: float = 0.0
+    rejected: int = 0
+    rejected_x: float = 0.0
+    rejected_y: float = 0.0
+    rejected_ts: float = 0.0
     course_dx: float = 0.0
     course_dy: float = 0.0
     reported_heading: float | None = None
