@@ -17,6 +17,8 @@ from routewatch.pipeline import Pipeline
 from routewatch.store import Store
 
 CHUNK = 2000
+# Positions held while the database cannot be written (alert changes are never dropped).
+MAX_BUFFERED = 1_000_000
 
 
 class ChangeSink(Protocol):
@@ -68,14 +70,22 @@ class Writer:
         self.sinks = list(sinks)
         self._changes: list[AlertChange] = []
         self._obs: list[Observation] = []
+        self.positions_dropped = 0
 
     def add(self, changes: Sequence[AlertChange], observations: Sequence[Observation]) -> None:
-        """Queue rows; flushes when the buffer is full."""
+        """Queue rows (see `due`); positions beyond MAX_BUFFERED are dropped oldest first and counted."""
         self._changes.extend(changes)
         if self.cfg.positions:
             self._obs.extend(observations)
-        if len(self._obs) >= self.cfg.flush_every or len(self._changes) >= self.cfg.flush_every:
-            self.flush()
+            over = len(self._obs) - MAX_BUFFERED
+            if over > 0:
+                del self._obs[:over]
+                self.positions_dropped += over
+
+    @property
+    def due(self) -> bool:
+        """Enough is buffered to be worth a write."""
+        return len(self._obs) >= self.cfg.flush_every or len(self._changes) >= self.cfg.flush_every
 
     @property
     def pending(self) -> int:
@@ -83,10 +93,17 @@ class Writer:
         return len(self._changes) + len(self._obs)
 
     def flush(self) -> None:
-        """Commit what is buffered; the database is written before anyone is told."""
+        """Commit what is buffered; the database is written before anyone is told.
+
+        If the write fails, the rows stay buffered (writes are idempotent, so a retry is safe).
+        """
         changes, obs = self._changes, self._obs
         self._changes, self._obs = [], []
-        self.store.write(changes, obs)
+        try:
+            self.store.write(changes, obs)
+        except BaseException:
+            self._changes[:0], self._obs[:0] = changes, obs
+            raise
         if changes:
             for sink in self.sinks:
                 sink(changes)
@@ -179,3 +196,5 @@ def _feed(pipeline: Pipeline, writer: Writer, chunk: list[TelemetryEvent], summa
     obs = [e for e in chunk if isinstance(e, Observation)]
     summary.add_positions(obs)
     writer.add(pipeline.feed_many(chunk), obs)
+    if writer.due:
+        writer.flush()

@@ -21,6 +21,8 @@ log = logging.getLogger(__name__)
 
 QUEUE_BATCHES = 256
 FILE_BATCH = 200
+LINK_BATCH, LINK_BATCH_S = 200, 0.05
+STORE_RETRY_S = 2.0
 
 
 @dataclass(slots=True)
@@ -30,6 +32,7 @@ class LiveCounters:
     batches: int = 0
     events: int = 0
     dropped: int = 0
+    store_errors: int = 0
 
 
 def _tlog_path(cfg: SourceConfig) -> Path | None:
@@ -48,7 +51,10 @@ class _Handoff:
 
     def offer(self, batch: Sequence[TelemetryEvent]) -> None:
         """Live data: never block the reader; drop (and count) when the loop is behind."""
-        self.loop.call_soon_threadsafe(self._put_nowait, batch)
+        try:
+            self.loop.call_soon_threadsafe(self._put_nowait, batch)
+        except RuntimeError:  # the loop has closed: we are shutting down
+            self.counters.dropped += len(batch)
 
     def _put_nowait(self, batch: Sequence[TelemetryEvent]) -> None:
         try:
@@ -90,8 +96,36 @@ def _file_thread(path: Path, cfg: SourceConfig, stats: MavlinkStats, hand: _Hand
         done()
 
 
+class _Batcher:
+    """Collects a link's events and hands them over in batches (by count, or every LINK_BATCH_S)."""
+
+    def __init__(self, hand: _Handoff, stop: threading.Event) -> None:
+        self.hand, self.stop = hand, stop
+        self._lock = threading.Lock()
+        self._buf: list[TelemetryEvent] = []
+        threading.Thread(target=self._tick, name="link-batcher", daemon=True).start()
+
+    def __call__(self, ev: TelemetryEvent) -> None:
+        with self._lock:
+            self._buf.append(ev)
+            full = len(self._buf) >= LINK_BATCH
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        with self._lock:
+            buf, self._buf = self._buf, []
+        if buf:
+            self.hand.offer(buf)
+
+    def _tick(self) -> None:
+        while not self.stop.wait(LINK_BATCH_S):
+            self.flush()
+        self.flush()
+
+
 def _link_thread(cfg: SourceConfig, hand: _Handoff, stop: threading.Event) -> MavlinkLink:
-    link = MavlinkLink(cfg, lambda ev: hand.offer((ev,)))
+    link = MavlinkLink(cfg, _Batcher(hand, stop))
     threading.Thread(target=link.run, args=(stop,), name=f"mavlink-{cfg.name}", daemon=True).start()
     return link
 
@@ -133,7 +167,30 @@ async def run_live(
         threading.Thread(target=_file_thread, args=(path, cfg, st, hand, thread_stop,
                          lambda: loop.call_soon_threadsafe(file_done)),
                          name=f"tlog-{cfg.name}", daemon=True).start()
-    last_flush = time.monotonic()
+    last_flush = retry_at = 0.0
+
+    def take(batch: Sequence[TelemetryEvent]) -> bool:
+        counters.batches += 1
+        counters.events += len(batch)
+        obs = [e for e in batch if isinstance(e, Observation)]
+        summary.add_positions(obs)
+        changes = pipeline.feed_many(batch)
+        writer.add(changes, obs)
+        return bool(changes)
+
+    async def flush() -> None:
+        nonlocal last_flush, retry_at
+        now = time.monotonic()
+        if now < retry_at:
+            return
+        try:
+            await loop.run_in_executor(db, writer.flush)
+            last_flush = now
+        except Exception as exc:  # the database is down or refusing: keep running, keep the rows
+            counters.store_errors += 1
+            retry_at = now + STORE_RETRY_S
+            log.error("database write failed (%s); %d rows kept for retry", type(exc).__name__, writer.pending)
+
     try:
         while not stop.is_set():
             if exit_when_files_done and files_left == 0 and queue.empty():
@@ -142,26 +199,22 @@ async def run_live(
                 batch = await asyncio.wait_for(queue.get(), timeout=settings.store.flush_s)
             except TimeoutError:
                 batch = ()
-            if batch:
-                counters.batches += 1
-                counters.events += len(batch)
-                obs = [e for e in batch if isinstance(e, Observation)]
-                summary.add_positions(obs)
-                changes = pipeline.feed_many(batch)
-                writer_changes, writer_obs = changes, obs
-                await loop.run_in_executor(db, writer.add, writer_changes, writer_obs)
-                # Alerts are committed before anyone hears of them, and promptly.
-                if changes:
-                    await loop.run_in_executor(db, writer.flush)
-                    last_flush = time.monotonic()
-            if time.monotonic() - last_flush >= settings.store.flush_s:
-                await loop.run_in_executor(db, writer.flush)
+            # Alerts are committed before anyone hears of them, and promptly.
+            if (batch and take(batch)) or writer.due or time.monotonic() - last_flush >= settings.store.flush_s:
+                await flush()
                 pipeline.forget_before_watermark()
-                last_flush = time.monotonic()
     finally:
         thread_stop.set()
+        await asyncio.sleep(2 * LINK_BATCH_S)  # let the link batchers hand over their last events
+        while not queue.empty():  # what was handed over is processed, not lost
+            take(queue.get_nowait())
         writer.add(pipeline.finish(), [])
-        await loop.run_in_executor(db, writer.flush)
+        retry_at = 0.0
+        await flush()
+        if writer.pending:
+            log.error("%d rows could not be written at shutdown", writer.pending)
         db.shutdown(wait=True)
+    summary.ingest["store_errors"] = counters.store_errors
+    summary.ingest["positions_dropped"] = writer.positions_dropped
     summary.ingest["dropped_behind"] = counters.dropped
     return summarize(summary, pipeline, stats)
