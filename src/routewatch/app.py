@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from routewatch.config.schema import Settings, StoreConfig
-from routewatch.geo.corridors import load_corridors
+from routewatch.geo.corridors import CorridorError, Problem, load_corridors
+from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.mavlink import MavlinkStats, TlogReader
 from routewatch.model import AlertChange, Change, Corridor, Observation, TelemetryEvent
 from routewatch.pipeline import Pipeline
@@ -120,7 +121,12 @@ def install_corridors(store: Store, path: Path | None, *, author: str, comment: 
     """Save a corridor file as the set in force (new versions where changed); else the stored set."""
     if path is None:
         return store.current_corridors()
-    return store.save_corridors(load_corridors(path), author=author, comment=comment, at=at)
+    corridors = load_corridors(path)
+    try:
+        LocalFrame.around(c.geometry for c in corridors)
+    except ValueError as exc:
+        raise CorridorError([Problem(None, None, str(exc))]) from None
+    return store.save_corridors(corridors, author=author, comment=comment, at=at)
 
 
 def new_pipeline(corridors: Sequence[Corridor], settings: Settings) -> Pipeline:

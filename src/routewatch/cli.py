@@ -21,8 +21,9 @@ from routewatch.config.loader import settings_reference
 from routewatch.config.schema import Settings, SourceConfig, StoreConfig
 from routewatch.console import AlertPrinter, alert_dict, print_summary
 from routewatch.geo.corridors import CorridorError, dumps_geojson, load_corridors, to_kml
+from routewatch.ingest.mavlink import MavlinkError
 from routewatch.model import AlertKind, AlertState, Corridor
-from routewatch.store import Store
+from routewatch.store import Store, StoreError
 
 out = Console()
 err = Console(stderr=True)
@@ -76,7 +77,17 @@ def _store_with_corridors(url: str, corridors_file: Path | None, command: str) -
         _fail(str(exc))
 
 
-@click.group()
+class _Cli(click.Group):
+    """Reports the errors a user can cause (database, input files) as one line, not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (StoreError, MavlinkError, CorridorError, OSError) as exc:
+            _fail(str(exc) or type(exc).__name__)
+
+
+@click.group(cls=_Cli)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
 def main(verbose: bool) -> None:
     """routewatch: corridor alerts from drone telemetry."""
@@ -88,7 +99,8 @@ def main(verbose: bool) -> None:
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--corridors", "corridors_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Corridor file (GeoJSON/KML); saved as the set in force. Default: the stored set.")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--db", envvar="ROUTEWATCH_STORE__URL",
+              help=f"Database URL [default: the settings' store.url, else {DEFAULT_DB}].")
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Settings file for engine/alerts parameters.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
@@ -96,10 +108,10 @@ def main(verbose: bool) -> None:
 @click.option("--realtime", is_flag=True, help="Replay at recorded speed instead of as fast as possible.")
 @click.option("--speed", type=click.FloatRange(0.01, 1000), default=1.0, show_default=True,
               help="Speed factor for --realtime.")
-def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str, config: Path | None,
+def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str | None, config: Path | None,
                 as_json: bool, quiet: bool, realtime: bool, speed: float) -> None:
     """Process MAVLink logs (.tlog) as fast as possible and store the alerts."""
-    settings = _settings(config, _db_url(db))
+    settings = _settings(config, _db_url(db) if db else None)
     store, corridors = _store_with_corridors(settings.store.url, corridors_file, "analyze")
     if not corridors:
         err.print("[yellow]warning:[/] no corridors: positions are stored but no alert can be raised")
@@ -119,7 +131,7 @@ def alerts() -> None:
 
 
 @alerts.command(name="list")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--kind", type=click.Choice([k.value for k in AlertKind]))
 @click.option("--state", type=click.Choice([s.value for s in AlertState]))
@@ -156,7 +168,7 @@ def alerts_list(db: str, as_json: bool, kind: str | None, state: str | None, cor
 
 @alerts.command(name="ack")
 @click.argument("alert_id")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
 @click.option("--by", default="cli", show_default=True, help="Who acknowledges.")
 @click.option("--comment", default="", help="Why.")
 def alerts_ack(alert_id: str, db: str, by: str, comment: str) -> None:
@@ -193,7 +205,7 @@ def corridors_validate(file: Path) -> None:
 
 @corridors.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
 @click.option("--author", default="cli", show_default=True)
 @click.option("--comment", default="", help="Why the change was made.")
 @click.option("--merge", is_flag=True, help="Keep stored corridors that the file does not name.")
@@ -209,7 +221,7 @@ def corridors_import(file: Path, db: str, author: str, comment: str, merge: bool
 
 
 @corridors.command(name="export")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
 @click.option("--format", "fmt", type=click.Choice(["geojson", "kml"]), default="geojson", show_default=True)
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
 def corridors_export(db: str, fmt: str, out_file: Path | None) -> None:
@@ -225,7 +237,7 @@ def corridors_export(db: str, fmt: str, out_file: Path | None) -> None:
 
 
 @corridors.command(name="list")
-@click.option("--db", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
 def corridors_list(db: str) -> None:
     """List the stored corridors in force."""
     store = open_store(_db_url(db))
@@ -287,7 +299,8 @@ def db() -> None:
 
 
 @db.command(name="upgrade")
-@click.option("--db", "url", default=DEFAULT_DB, show_default=True, help="Database URL.")
+@click.option("--db", "url", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL",
+              help="Database URL.")
 def db_upgrade(url: str) -> None:
     """Create or migrate the schema to the latest version."""
     open_store(_db_url(url)).close()

@@ -216,5 +216,10 @@ def test_missing_file_url_reports_link_down(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("url", ["tcp:no-port", "udpin::14550", "tcpin:host:port"])
 def test_bad_url_is_refused(url: str) -> None:
+    # The settings refuse these first; the link checks again for callers that build configs unchecked.
+    with pytest.raises(ValueError, match="url"):
+        cfg(url)
+    unchecked = SourceConfig.model_construct(name="uav", url=url, link_timeout_s=0.5, reconnect_s=0.05,
+                                             reconnect_max_s=0.2, realtime=False, speed=1.0, kind="mavlink")
     with pytest.raises(MavlinkError, match="bad MAVLink URL"):
-        MavlinkLink(cfg(url), Collector())
+        MavlinkLink(unchecked, Collector())

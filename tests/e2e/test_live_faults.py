@@ -38,7 +38,8 @@ def test_database_outage_loses_nothing(db_url, tmp_path):
     # The reference: the same log analysed with no fault.
     ref_url = f"sqlite:///{tmp_path / 'ref.db'}"
     ref = open_store(ref_url)
-    analyze([tlog], Settings(), ref, install_corridors(ref, corridors_path(), author="t", comment="", at=datetime.now(UTC)))
+    now = datetime.now(UTC)
+    analyze([tlog], Settings(), ref, install_corridors(ref, corridors_path(), author="t", comment="", at=now))
     want = [(a.id, a.state, a.closed_at) for a in ref.list_alerts()]
     ref.close()
 

@@ -87,3 +87,30 @@ def test_reference_lists_every_section():
     ref = settings_reference()
     for key in ("sources[].url", "engine.hysteresis_m", "alerts.cooldown_s", "store.url", "logging.level"):
         assert f"`{key}`" in ref
+
+
+@pytest.mark.parametrize(("url", "ok"), [
+    ("udpin:0.0.0.0:14550", True), ("tcp:127.0.0.1:5760", True), ("serial:/dev/ttyUSB0:57600", True),
+    ("serial:/dev/ttyACM0", True), ("file:/tmp/x.tlog", True), ("logs/flight.tlog", True),
+    ("tcp:127.0.0.1:notaport", False), ("udpin:localhost", False), ("udpin:host:70000", False),
+    ("serial:", False), ("serial:/dev/x:fast", False), ("file:", False), ("", False), ("http://x", False),
+])
+def test_source_urls_are_checked_before_run(url, ok):
+    tree = {"sources": [{"name": "a", "url": url}]}
+    if ok:
+        assert parse_settings(tree).sources[0].url == url
+    else:
+        with pytest.raises(ConfigError, match=r"sources\[0\]\.url"):
+            parse_settings(tree)
+
+
+def test_yaml_aliases_are_refused(tmp_path):
+    f = tmp_path / "bomb.yaml"
+    f.write_text("a: &a [1, 2]\nb: [*a, *a]\n")
+    with pytest.raises(ConfigError, match="aliases"):
+        load_settings(f, env={})
+
+
+def test_env_can_build_a_source_field_by_field():
+    s = load_settings(None, env={"ROUTEWATCH_SOURCES__0__NAME": "a", "ROUTEWATCH_SOURCES__0__URL": "tcp:h:1"})
+    assert [(x.name, x.url) for x in s.sources] == [("a", "tcp:h:1")]

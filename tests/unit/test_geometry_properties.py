@@ -87,3 +87,12 @@ def test_segment_crossings_agree_with_shapely(p, x0, y0, x1, y1, cell):
         assert 0 < c.frac <= 1
         hit = Point(x0 + c.frac * (x1 - x0), y0 + c.frac * (y1 - y0))
         assert LineString(line).distance(hit) < 1e-6
+
+
+def test_a_frame_refuses_a_continent_wide_set():
+    import pytest
+
+    near = [Point(149.16, -35.36).buffer(0.01), Point(149.5, -35.0).buffer(0.01)]
+    assert abs(LocalFrame.around(near).lon0 - 149.33) < 0.01
+    with pytest.raises(ValueError, match="span about"):
+        LocalFrame.around([*near, Point(-110.98, 31.33).buffer(0.01)])

@@ -38,7 +38,10 @@ def _set(tree: dict[str, Any], keys: list[str], value: Any) -> None:
     for i, k in enumerate(keys[:-1]):
         nxt = keys[i + 1]
         if isinstance(node, list):
-            node = node[int(k)]
+            idx = int(k)
+            while len(node) <= idx:
+                node.append([] if nxt.isdigit() else {})
+            node = node[idx]
             continue
         if k not in node or not isinstance(node[k], dict | list):
             node[k] = [] if nxt.isdigit() else {}
@@ -100,6 +103,9 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         if len(raw) > MAX_CONFIG_BYTES:
             raise ConfigError([f"file is larger than {MAX_CONFIG_BYTES} bytes"], origin)
         try:
+            # Anchors and aliases are refused: they can expand a small file into a huge tree.
+            if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(raw, Loader=yaml.SafeLoader)):
+                raise ConfigError(["YAML anchors/aliases (*name) are not supported in settings files"], origin)
             loaded = yaml.safe_load(raw) or {}
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -10,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from routewatch.model import Severity
 
 MAVLINK_SCHEMES = ("udpin", "udpout", "udp", "tcp", "tcpin", "serial", "file")
+_HOST_PORT = re.compile(r"^(?P<host>[^:\s/]+):(?P<port>\d{1,5})$")
 
 
 class _Section(BaseModel):
@@ -41,9 +43,19 @@ class SourceConfig(_Section):
     def _scheme(cls, v: str) -> str:
         if v.endswith(".tlog") and ":" not in v.split("/")[0]:
             return v
-        scheme = v.split(":", 1)[0]
-        if scheme not in MAVLINK_SCHEMES or ":" not in v:
+        scheme, _, rest = v.partition(":")
+        if scheme not in MAVLINK_SCHEMES or not _:
             raise ValueError(f"unsupported scheme {scheme!r} (use one of {', '.join(MAVLINK_SCHEMES)})")
+        if scheme in ("udpin", "udpout", "udp", "tcp", "tcpin"):
+            m = _HOST_PORT.match(rest)
+            if m is None or not 0 < int(m["port"]) < 65536:
+                raise ValueError(f"{scheme}: needs HOST:PORT with a port 1-65535, got {rest!r}")
+        elif scheme == "serial":
+            dev, _, baud = rest.partition(":")
+            if not dev or (baud and not (baud.isdigit() and 50 <= int(baud) <= 10_000_000)):
+                raise ValueError(f"serial: needs DEVICE[:BAUD], got {rest!r}")
+        elif not rest:
+            raise ValueError("file: needs a path")
         return v
 
 

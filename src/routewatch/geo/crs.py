@@ -44,12 +44,25 @@ class LocalFrame:
 
     @classmethod
     def around(cls, geometries: Iterable[BaseGeometry]) -> LocalFrame:
-        """A frame centred on the bounding box of lon/lat geometries (origin if none)."""
+        """A frame centred on the bounding box of lon/lat geometries (origin if none).
+
+        Refuses (ValueError) a set wider than 2 x MAX_EXTENT_M: one frame would distort widths.
+        """
         geoms = [g for g in geometries if not g.is_empty]
         if not geoms:
             return cls(0.0, 0.0)
         minx, miny, maxx, maxy = shapely.total_bounds(np.array(geoms, dtype=object))
-        return cls((minx + maxx) / 2.0, (miny + maxy) / 2.0)
+        frame = cls((minx + maxx) / 2.0, (miny + maxy) / 2.0)
+        xs, ys = frame.xy_many(np.array([minx, maxx, minx, maxx, frame.lon0, frame.lon0]),
+                               np.array([miny, miny, maxy, maxy, miny, maxy]))
+        reach = float(max(np.abs(xs).max(), np.abs(ys).max()))
+        if not np.isfinite(reach) or reach > MAX_EXTENT_M:
+            raise ValueError(
+                f"the corridors span about {2 * reach / 1000:,.0f} km; one local frame is accurate to about "
+                f"0.3 % only within {MAX_EXTENT_M / 1000:,.0f} km of its centre: split the set by region "
+                "and run one routewatch per region"
+            )
+        return frame
 
     def xy(self, lon: float, lat: float) -> tuple[float, float]:
         """Project one lon/lat point to metres."""

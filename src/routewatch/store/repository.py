@@ -9,7 +9,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from sqlalchemy import Engine, delete, func, select
-from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routewatch.config.schema import StoreConfig
@@ -19,7 +19,7 @@ from routewatch.store import migrate, writes
 from routewatch.store.coltypes import to_micros
 from routewatch.store.convert import row_to_alert, row_to_observation
 from routewatch.store.db import WRITE, make_engine
-from routewatch.store.errors import CorridorConflictError, UnknownAlertError
+from routewatch.store.errors import CorridorConflictError, StoreError, UnknownAlertError
 from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
 from routewatch.store.tables import AlertEventRow, AlertRow, PositionRow, RunRow
 
@@ -41,7 +41,11 @@ class Store:
 
     def upgrade(self, revision: str = "head") -> None:
         """Create or migrate the schema to `revision` (idempotent)."""
-        migrate.upgrade(self.engine, revision)
+        try:
+            migrate.upgrade(self.engine, revision)
+        except SQLAlchemyError as exc:
+            where = self.engine.url.render_as_string(hide_password=True)
+            raise StoreError(f"cannot open database {where}: {getattr(exc, 'orig', None) or exc}") from None
 
     def close(self) -> None:
         """Close all pooled connections."""
