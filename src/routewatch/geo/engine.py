@@ -166,11 +166,11 @@ class CorridorEngine:
         """Like `process_batch`, with the events of each observation kept apart."""
         if not batch:
             return []
-        if not all(_valid(o) for o in batch):
-            # Rare: split around bad values so the vectorised path sees only finite coordinates.
-            return [self.process(o) if _valid(o) else self._invalid() for o in batch]
         lon = np.fromiter((o.lon for o in batch), dtype=np.float64, count=len(batch))
         lat = np.fromiter((o.lat for o in batch), dtype=np.float64, count=len(batch))
+        if not ((np.abs(lon) <= 180.0) & (np.abs(lat) <= 90.0)).all():
+            # Rare: go one by one so the vectorised path sees only finite, in-range coordinates.
+            return [self.process(o) for o in batch]
         xs, ys = self.index.frame.xy_many(lon, lat)
         keys = self.index.cell_keys(xs, ys)
         cands = self.index.areas_at_many(xs, ys, keys)
