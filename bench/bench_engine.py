@@ -173,8 +173,9 @@ def run(n_corr: int, tracks: int, steps: int, naive_updates: int, micro: int, se
         "batched_updates_per_s": round(batched), "single_updates_per_s": round(single),
         "naive_updates_per_s": round(naive), "ratio_batched_vs_naive": round(batched / naive, 1),
         "ratio_single_vs_naive": round(single / naive, 1), "events": events_b,
+        # The targets are stated for 1,000 corridors.
         "target_batched": 200_000, "target_single": 50_000,
-        "meets_targets": batched >= 200_000 and single >= 50_000,
+        "meets_targets": (batched >= 200_000 and single >= 50_000) if n_corr == 1000 else None,
     }
 
 
