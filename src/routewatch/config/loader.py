@@ -150,7 +150,9 @@ def settings_reference() -> str:
             if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
                 walk(args[0], key + "[].")
                 continue
-            default = "" if field.is_required() else repr(field.get_default(call_default_factory=True))
+            value = None if field.is_required() else field.get_default(call_default_factory=True)
+            # Sets print in hash order, which changes between runs: sort them for a stable table.
+            default = "" if field.is_required() else repr(sorted(value) if isinstance(value, frozenset) else value)
             tname = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
             bounds = ", ".join(_bound(m) for m in field.metadata)
             desc = (field.description or "") + (f" Bounds: {bounds}." if bounds else "")
