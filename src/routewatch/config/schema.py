@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from routewatch.model import Severity
 
@@ -160,6 +160,10 @@ class StoreConfig(_Section):
     positions: bool = Field(True, description="Store every accepted position (track history for replay).")
     flush_every: int = Field(500, ge=1, le=100000, description="Write buffered rows after this many observations.")
     flush_s: float = Field(1.0, gt=0, le=60, description="Write buffered rows at least this often (wall time).")
+    journal_dir: Path = Field(
+        Path("routewatch-journal"),
+        description="While the database is unreachable, rows are spooled here and written when it returns.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -167,6 +171,66 @@ class StoreConfig(_Section):
         if not v.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
             raise ValueError("unsupported database URL; use sqlite:///FILE or postgresql+psycopg://...")
         return v
+
+
+class MqttBrokerConfig(_Section):
+    """The MQTT broker routewatch connects to (MQTT 5, paho-mqtt 2)."""
+
+    host: str = Field("127.0.0.1", min_length=1, max_length=255, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker port (8883 is usual with TLS).")
+    client_id: str = Field(
+        "routewatch", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="MQTT client id; must be unique per worker, and stable so the session survives restarts.",
+    )
+    username: str | None = Field(None, max_length=255, description="User name, if the broker needs one.")
+    password: SecretStr | None = Field(
+        None, description="Password (never logged); prefer setting ROUTEWATCH_MQTT__BROKER__PASSWORD."
+    )
+    tls: bool = Field(False, description="Connect with TLS.")
+    ca_file: Path | None = Field(None, description="CA certificate file for TLS (default: the system's).")
+    cert_file: Path | None = Field(None, description="Client certificate for TLS client authentication.")
+    key_file: Path | None = Field(None, description="Client key for TLS client authentication.")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive.")
+    session_expiry_s: int = Field(
+        86400, ge=0, le=2**32 - 1,
+        description="How long the broker keeps our session (and queues QoS 1 messages) while we are away.",
+    )
+    reconnect_min_s: float = Field(0.5, gt=0, le=60, description="First delay before reconnecting.")
+    reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest delay between reconnects.")
+
+
+class MqttInputConfig(_Section):
+    """What routewatch subscribes to."""
+
+    enabled: bool = Field(False, description="Subscribe to position, detection and telemetry topics.")
+    topics: list[str] = Field(
+        default_factory=lambda: ["routewatch/v1/pos/+", "routewatch/v1/det/+", "routewatch/v1/telemetry/+"],
+        description="Topic filters (QoS 1). Give each worker its own share, e.g. routewatch/v1/pos/north-+.",
+    )
+    frigate_topic: str | None = Field(None, description="Frigate's events topic (e.g. frigate/events), if any.")
+    frigate_cameras: dict[str, tuple[float, float]] = Field(
+        default_factory=dict,
+        description="Frigate camera name -> [lon, lat] the camera watches; events of other cameras are dead-lettered.",
+    )
+    max_payload_bytes: int = Field(65536, ge=256, le=16_777_216, description="Larger payloads are dead-lettered.")
+    max_future_s: float = Field(
+        300.0, ge=0, le=86400, description="Reports timed further ahead of our clock than this are dead-lettered."
+    )
+
+
+class MqttOutputConfig(_Section):
+    """Alerts published back to the bus."""
+
+    enabled: bool = Field(False, description="Publish every alert change on routewatch/v1/alerts/<kind>.")
+    topic_prefix: str = Field("routewatch/v1/alerts", min_length=1, description="Alerts go to PREFIX/<kind>.")
+
+
+class MqttConfig(_Section):
+    """MQTT broker, inputs and outputs."""
+
+    broker: MqttBrokerConfig = Field(default_factory=MqttBrokerConfig)
+    input: MqttInputConfig = Field(default_factory=MqttInputConfig)
+    output: MqttOutputConfig = Field(default_factory=MqttOutputConfig)
 
 
 class LoggingConfig(_Section):
@@ -183,6 +247,7 @@ class Settings(_Section):
     engine: EngineConfig = Field(default_factory=EngineConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
+    mqtt: MqttConfig = Field(default_factory=MqttConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("sources")
