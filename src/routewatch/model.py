@@ -268,3 +268,25 @@ class AlertChange:
 
     change: Change
     alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class InboundMessage:
+    """One message from a bus (MQTT), as received; `token` lets the adapter acknowledge it later."""
+
+    topic: str
+    payload: bytes
+    received_at: datetime
+    token: int = 0
+    retain: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """An input that could not be used: where it came from, why, and the start of it."""
+
+    topic: str
+    reason: str
+    payload_excerpt: str
+    received_at: datetime
+    size_bytes: int = 0
