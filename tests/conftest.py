@@ -111,3 +111,11 @@ def shared_data() -> Path:
     if not path.is_dir():
         pytest.skip(f"real data not found at {path}")
     return path
+
+
+@pytest.fixture
+def postgres_db_url(request: pytest.FixtureRequest) -> str:
+    """URL of an empty PostgreSQL database (the postgres half of db_url, for PostgreSQL-only tests)."""
+    url: str = request.getfixturevalue("postgres_url")
+    _reset_postgres(url)
+    return url

@@ -7,25 +7,18 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
-from routewatch.config.schema import Settings, StoreConfig
+from routewatch.config.schema import Settings
 from routewatch.geo.corridors import CorridorError, Problem, load_corridors
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.mavlink import MavlinkStats, TlogReader
 from routewatch.model import AlertChange, Change, Corridor, Observation, TelemetryEvent
 from routewatch.pipeline import Pipeline
 from routewatch.store import Store
+from routewatch.writer import ChangeSink, Writer
 
 CHUNK = 2000
-# Positions held while the database cannot be written (alert changes are never dropped).
-MAX_BUFFERED = 1_000_000
-
-
-class ChangeSink(Protocol):
-    """Receives alert lifecycle changes after they are committed."""
-
-    def __call__(self, changes: Sequence[AlertChange]) -> None: ...
 
 
 @dataclass(slots=True)
@@ -60,54 +53,6 @@ class Summary:
             "positions": self.positions, "first": self.first, "last": self.last,
             "clock_offset_s": self.clock_offset_s,
         }
-
-
-class Writer:
-    """Buffers alert changes and positions; commits them in batches, then tells the sinks."""
-
-    def __init__(self, store: Store, cfg: StoreConfig, sinks: Iterable[ChangeSink] = ()) -> None:
-        self.store = store
-        self.cfg = cfg
-        self.sinks = list(sinks)
-        self._changes: list[AlertChange] = []
-        self._obs: list[Observation] = []
-        self.positions_dropped = 0
-
-    def add(self, changes: Sequence[AlertChange], observations: Sequence[Observation]) -> None:
-        """Queue rows (see `due`); positions beyond MAX_BUFFERED are dropped oldest first and counted."""
-        self._changes.extend(changes)
-        if self.cfg.positions:
-            self._obs.extend(observations)
-            over = len(self._obs) - MAX_BUFFERED
-            if over > 0:
-                del self._obs[:over]
-                self.positions_dropped += over
-
-    @property
-    def due(self) -> bool:
-        """Enough is buffered to be worth a write."""
-        return len(self._obs) >= self.cfg.flush_every or len(self._changes) >= self.cfg.flush_every
-
-    @property
-    def pending(self) -> int:
-        """Rows waiting to be written."""
-        return len(self._changes) + len(self._obs)
-
-    def flush(self) -> None:
-        """Commit what is buffered; the database is written before anyone is told.
-
-        If the write fails, the rows stay buffered (writes are idempotent, so a retry is safe).
-        """
-        changes, obs = self._changes, self._obs
-        self._changes, self._obs = [], []
-        try:
-            self.store.write(changes, obs)
-        except BaseException:
-            self._changes[:0], self._obs[:0] = changes, obs
-            raise
-        if changes:
-            for sink in self.sinks:
-                sink(changes)
 
 
 def open_store(url: str) -> Store:

@@ -331,10 +331,11 @@ def _run_until_signal(settings: Settings, corridors_file: Path | None, *, exit_w
 def run_cmd(config_file: Path) -> None:
     """Run live from the configured sources until SIGINT/SIGTERM."""
     s = _settings(config_file)
-    if not s.sources:
-        _fail(f"{config_file}: no sources configured")
-    out.print(f"routewatch running: {len(s.sources)} source(s), database {s.store.url.split('://')[0]}; "
-              "Ctrl-C to stop")
+    if not s.sources and not s.mqtt.input.enabled:
+        _fail(f"{config_file}: no sources configured (add `sources`, or enable `mqtt.input`)")
+    mqtt = f", MQTT {s.mqtt.broker.host}:{s.mqtt.broker.port}" if s.mqtt.input.enabled or s.mqtt.output.enabled else ""
+    out.print(f"routewatch running: {len(s.sources)} MAVLink source(s){mqtt}, database "
+              f"{s.store.url.split('://')[0]}; Ctrl-C to stop")
     _run_until_signal(s, s.corridors.file)
 
 

@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.table import Table
 
 from routewatch.app import Summary
+from routewatch.codec import alert_to_dict
 from routewatch.model import Alert, AlertChange, Change
 
 _STYLE = {"info": "dim", "low": "cyan", "medium": "yellow", "high": "bold red", "critical": "bold white on red"}
@@ -17,19 +18,12 @@ _CHANGE = {Change.OPENED: "OPEN ", Change.UPDATED: "UPD  ", Change.ACKNOWLEDGED:
 
 
 def alert_dict(a: Alert) -> dict[str, Any]:
-    """The JSON form of an alert (also the `alerts list --json` line)."""
-    return {
-        "id": a.id, "kind": a.kind.value, "corridor_id": a.corridor_id, "corridor_version": a.corridor_version,
-        "subject_id": a.subject_id, "subject_class": a.subject_class,
-        "opened_at": a.opened_at.isoformat(), "last_seen": a.last_seen.isoformat(),
-        "closed_at": a.closed_at.isoformat() if a.closed_at else None,
-        "lat": round(a.lat, 7), "lon": round(a.lon, 7),
-        "heading_deg": None if a.heading_deg is None else round(a.heading_deg, 1),
-        "speed_m_s": None if a.speed_m_s is None else round(a.speed_m_s, 2),
-        "progress_m": None if a.progress_m is None else round(a.progress_m, 1),
-        "severity": a.severity.value, "state": a.state.value, "updates": a.updates,
-        "detail": a.detail, "source": a.source, "evidence": list(a.evidence),
-    }
+    """The JSON form of an alert (also the `alerts list --json` line), rounded for reading."""
+    d = alert_to_dict(a)
+    for key, digits in (("lat", 7), ("lon", 7), ("heading_deg", 1), ("speed_m_s", 2), ("progress_m", 1)):
+        if d[key] is not None:
+            d[key] = round(d[key], digits)
+    return d
 
 
 class AlertPrinter:

@@ -6,128 +6,26 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from pathlib import Path
+from datetime import timedelta
+from typing import Any
 
-from routewatch.app import ChangeSink, Summary, Writer, count_opened, new_pipeline, summarize
-from routewatch.config.schema import Settings, SourceConfig
-from routewatch.ingest.mavlink import MavlinkLink, MavlinkStats, TlogReader
-from routewatch.model import Corridor, Observation, TelemetryEvent
+from routewatch.app import Summary, count_opened, new_pipeline, summarize
+from routewatch.bus import AlertPublisher, Delivery
+from routewatch.config.schema import Settings
+from routewatch.ingest.mavlink import MavlinkStats
+from routewatch.journal import Journal
+from routewatch.model import Corridor, Observation
+from routewatch.sources import Handoff, drain, mqtt_receiver, start_file, start_link, tlog_path
 from routewatch.store import Store
+from routewatch.writer import ChangeSink, Writer
 
 log = logging.getLogger(__name__)
 
 QUEUE_BATCHES = 256
-FILE_BATCH = 200
-LINK_BATCH, LINK_BATCH_S = 200, 0.05
 STORE_RETRY_S = 2.0
-
-
-@dataclass(slots=True)
-class LiveCounters:
-    """Counters of the live runner itself."""
-
-    batches: int = 0
-    events: int = 0
-    dropped: int = 0
-    store_errors: int = 0
-
-
-def _tlog_path(cfg: SourceConfig) -> Path | None:
-    url = cfg.url
-    if url.startswith("file:"):
-        return Path(url.removeprefix("file:"))
-    return Path(url) if url.endswith(".tlog") else None
-
-
-class _Handoff:
-    """Thread-side door into the loop's bounded queue."""
-
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Sequence[TelemetryEvent]],
-                 counters: LiveCounters) -> None:
-        self.loop, self.queue, self.counters = loop, queue, counters
-
-    def offer(self, batch: Sequence[TelemetryEvent]) -> None:
-        """Live data: never block the reader; drop (and count) when the loop is behind."""
-        try:
-            self.loop.call_soon_threadsafe(self._put_nowait, batch)
-        except RuntimeError:  # the loop has closed: we are shutting down
-            self.counters.dropped += len(batch)
-
-    def _put_nowait(self, batch: Sequence[TelemetryEvent]) -> None:
-        try:
-            self.queue.put_nowait(batch)
-        except asyncio.QueueFull:
-            self.counters.dropped += len(batch)
-
-    def put(self, batch: Sequence[TelemetryEvent], stop: threading.Event) -> None:
-        """Recorded data: wait for room, so nothing is lost."""
-        fut = asyncio.run_coroutine_threadsafe(self.queue.put(batch), self.loop)
-        while not stop.is_set():
-            try:
-                fut.result(timeout=0.2)
-                return
-            except TimeoutError:
-                continue
-        fut.cancel()
-
-
-def _file_thread(path: Path, cfg: SourceConfig, stats: MavlinkStats, hand: _Handoff, stop: threading.Event,
-                 done: Callable[[], None]) -> None:
-    try:
-        reader = TlogReader(path, source=cfg.name, stats=stats, realtime=cfg.realtime, speed=cfg.speed)
-        batch: list[TelemetryEvent] = []
-        last = time.monotonic()
-        for ev in reader:
-            if stop.is_set():
-                return
-            batch.append(ev)
-            # In realtime replay hand over promptly so alerts show up as they happen.
-            if len(batch) >= FILE_BATCH or (cfg.realtime and time.monotonic() - last > 0.1):
-                hand.put(batch, stop)
-                batch, last = [], time.monotonic()
-        if batch:
-            hand.put(batch, stop)
-    except OSError as exc:
-        log.error("source %s: cannot read %s: %s", cfg.name, path, exc)
-    finally:
-        done()
-
-
-class _Batcher:
-    """Collects a link's events and hands them over in batches (by count, or every LINK_BATCH_S)."""
-
-    def __init__(self, hand: _Handoff, stop: threading.Event) -> None:
-        self.hand, self.stop = hand, stop
-        self._lock = threading.Lock()
-        self._buf: list[TelemetryEvent] = []
-        threading.Thread(target=self._tick, name="link-batcher", daemon=True).start()
-
-    def __call__(self, ev: TelemetryEvent) -> None:
-        with self._lock:
-            self._buf.append(ev)
-            full = len(self._buf) >= LINK_BATCH
-        if full:
-            self.flush()
-
-    def flush(self) -> None:
-        with self._lock:
-            buf, self._buf = self._buf, []
-        if buf:
-            self.hand.offer(buf)
-
-    def _tick(self) -> None:
-        while not self.stop.wait(LINK_BATCH_S):
-            self.flush()
-        self.flush()
-
-
-def _link_thread(cfg: SourceConfig, hand: _Handoff, stop: threading.Event) -> MavlinkLink:
-    link = MavlinkLink(cfg, _Batcher(hand, stop))
-    threading.Thread(target=link.run, args=(stop,), name=f"mavlink-{cfg.name}", daemon=True).start()
-    return link
+CORRIDOR_POLL_S = 2.0
 
 
 async def run_live(
@@ -141,80 +39,165 @@ async def run_live(
 ) -> Summary:
     """Run every configured source until `stop` is set (or, optionally, all file sources end)."""
     loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Sequence[TelemetryEvent]] = asyncio.Queue(maxsize=QUEUE_BATCHES)
-    counters = LiveCounters()
-    hand = _Handoff(loop, queue, counters)
+    queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=QUEUE_BATCHES)
+    hand = Handoff(loop, queue)
     summary = Summary(inputs=[s.url for s in settings.sources])
     pipeline = new_pipeline(corridors, settings)
-    writer = Writer(store, settings.store, [count_opened(summary), *sinks])
+    writer = Writer(store, settings.store, [count_opened(summary), *sinks], Journal(settings.store.journal_dir))
     db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
     thread_stop = threading.Event()
     stats: list[MavlinkStats] = []
     files_left = 0
+    store_errors = 0
 
     def file_done() -> None:
         nonlocal files_left
         files_left -= 1
 
     for cfg in settings.sources:
-        path = _tlog_path(cfg)
+        path = tlog_path(cfg)
         if path is None:
-            stats.append(_link_thread(cfg, hand, thread_stop).stats)
+            stats.append(start_link(cfg, hand, thread_stop).stats)
             continue
         st = MavlinkStats()
         stats.append(st)
         files_left += 1
-        threading.Thread(target=_file_thread, args=(path, cfg, st, hand, thread_stop,
-                         lambda: loop.call_soon_threadsafe(file_done)),
-                         name=f"tlog-{cfg.name}", daemon=True).start()
-    last_flush = retry_at = 0.0
+        start_file(path, cfg, st, hand, thread_stop, lambda: _call_soon(loop, file_done))
 
-    def take(batch: Sequence[TelemetryEvent]) -> bool:
-        counters.batches += 1
-        counters.events += len(batch)
-        obs = [e for e in batch if isinstance(e, Observation)]
+    await loop.run_in_executor(db, _recover, pipeline, store, settings.store.recover_s)
+    mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop)
+    revision = await loop.run_in_executor(db, store.corridors_revision)
+    unacked: list[int] = []
+    last_flush = retry_at = next_corridor_check = 0.0
+
+    def take(item: Delivery) -> bool:
+        obs = [e for e in item.events if isinstance(e, Observation)]
         summary.add_positions(obs)
-        changes = pipeline.feed_many(batch)
-        writer.add(changes, obs)
+        summary.ingest["dead_letters"] += len(item.dead)
+        changes = pipeline.feed_many(item.events)
+        writer.add(changes, obs, item.dead)
+        unacked.extend(item.tokens)
         return bool(changes)
 
     async def flush() -> None:
-        nonlocal last_flush, retry_at
+        nonlocal last_flush, retry_at, store_errors
         now = time.monotonic()
-        if now < retry_at:
+        if now < retry_at and writer.journal is None:
             return
+        tokens = list(unacked)
+        unacked.clear()
         try:
-            await loop.run_in_executor(db, writer.flush)
-            last_flush = now
-        except Exception as exc:  # the database is down or refusing: keep running, keep the rows
-            counters.store_errors += 1
+            in_db = await loop.run_in_executor(db, writer.flush)
+        except Exception as exc:  # neither database nor journal took the rows: keep them, ack nothing
+            unacked[:0] = tokens
+            store_errors += 1
             retry_at = now + STORE_RETRY_S
-            log.error("database write failed (%s); %d rows kept for retry", type(exc).__name__, writer.pending)
+            log.error("cannot store rows (%s); %d kept in memory for retry", type(exc).__name__, writer.pending)
+            return
+        last_flush = now
+        if not in_db:
+            store_errors += 1
+        if mqtt is not None:
+            for token in tokens:  # stored (or durably spooled): the broker may forget them now
+                mqtt.ack(token)
+        if publisher is not None and in_db:
+            try:
+                await loop.run_in_executor(db, publisher.pump)
+            except Exception as exc:
+                log.error("alert outbox: %s", type(exc).__name__)
+
+    async def reload_corridors() -> None:
+        nonlocal revision, next_corridor_check
+        next_corridor_check = time.monotonic() + CORRIDOR_POLL_S
+        try:
+            now_rev = await loop.run_in_executor(db, store.corridors_revision)
+            if now_rev == revision:
+                return
+            current = await loop.run_in_executor(db, store.current_corridors)
+        except Exception as exc:
+            log.error("cannot check corridors: %s", type(exc).__name__)
+            return
+        revision = now_rev
+        writer.add(pipeline.set_corridors(current), [])
+        log.warning("corridor set changed: %d corridor(s) now in force", len(current))
 
     try:
         while not stop.is_set():
             if exit_when_files_done and files_left == 0 and queue.empty():
                 break
             try:
-                batch = await asyncio.wait_for(queue.get(), timeout=settings.store.flush_s)
+                item = await asyncio.wait_for(queue.get(), timeout=settings.store.flush_s)
             except TimeoutError:
-                batch = ()
+                item = Delivery()
             # Alerts are committed before anyone hears of them, and promptly.
-            if (batch and take(batch)) or writer.due or time.monotonic() - last_flush >= settings.store.flush_s:
+            changed = take(item)
+            if changed or writer.due or time.monotonic() - last_flush >= settings.store.flush_s:
                 await flush()
                 pipeline.forget_before_watermark()
+            if time.monotonic() >= next_corridor_check:
+                await reload_corridors()
     finally:
         thread_stop.set()
-        await asyncio.sleep(2 * LINK_BATCH_S)  # let the link batchers hand over their last events
-        while not queue.empty():  # what was handed over is processed, not lost
-            take(queue.get_nowait())
+        await asyncio.sleep(0.1)  # let the batchers hand over their last items
+        for item in drain(queue):  # what was handed over is processed, not lost
+            take(item)
         writer.add(pipeline.finish(), [])
         retry_at = 0.0
         await flush()
         if writer.pending:
             log.error("%d rows could not be written at shutdown", writer.pending)
+        if publisher is not None:
+            try:
+                left = await loop.run_in_executor(db, publisher.settle)
+                if left:
+                    log.warning("%d alert publishes not acknowledged at shutdown; they are sent again next start", left)
+            except Exception as exc:
+                log.error("alert outbox at shutdown: %s", type(exc).__name__)
+        if mqtt is not None:
+            await loop.run_in_executor(db, mqtt.stop)
         db.shutdown(wait=True)
-    summary.ingest["store_errors"] = counters.store_errors
+    summary.ingest["dropped_behind"] = hand.counters.dropped
+    summary.ingest["store_errors"] = store_errors
     summary.ingest["positions_dropped"] = writer.positions_dropped
-    summary.ingest["dropped_behind"] = counters.dropped
     return summarize(summary, pipeline, stats)
+
+
+def _recover(pipeline: Any, store: Store, recover_s: float) -> None:
+    """Take up where a previous run stopped (or was killed): stored alerts and recent track history."""
+    latest = store.latest_position_time()
+    if latest is None or recover_s <= 0:
+        return
+    since = latest - timedelta(seconds=recover_s)
+    alerts = store.alerts_to_continue(since)
+    history = store.positions_since(since)
+    n = pipeline.recover(alerts, history)
+    log.warning("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
+                len(history), n, len(alerts))
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, fn: Any) -> None:
+    loop.call_soon_threadsafe(fn)
+
+
+def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading.Event
+                ) -> tuple[Any, AlertPublisher | None]:
+    """The MQTT link (one connection for inputs and alert output), if either is enabled."""
+    m = settings.mqtt
+    if not (m.input.enabled or m.output.enabled):
+        return None, None
+    from routewatch.ingest.mqtt import MqttLink
+
+    topics = [*m.input.topics, *([m.input.frigate_topic] if m.input.frigate_topic else [])] if m.input.enabled else []
+    publisher: AlertPublisher | None = None
+    link: MqttLink
+
+    def on_published(mid: int) -> None:
+        if publisher is not None:
+            publisher.on_published(mid)
+
+    link = MqttLink(m.broker, subscriptions=topics, on_message=mqtt_receiver(m.input, hand, stop),
+                    on_published=on_published)
+    if m.output.enabled:
+        publisher = AlertPublisher(store, lambda topic, payload: link.publish(topic, payload, qos=1), m.output)
+    link.start()
+    return link, publisher

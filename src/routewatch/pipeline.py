@@ -11,6 +11,7 @@ from routewatch.alerts.manager import AlertManager
 from routewatch.config.schema import AlertsConfig, EngineConfig
 from routewatch.geo.engine import CorridorEngine
 from routewatch.model import (
+    Alert,
     AlertChange,
     Attitude,
     ClockOffset,
@@ -128,6 +129,20 @@ class Pipeline:
         rule = RuleEvent(kind, ev.time, ev.subject_id, cls, AUTOPILOT_FENCE, 0, lon, lat,
                          detail=f"autopilot fence status: breach type {ev.breach_type}", source=ev.source)
         return self.alerts.on_event(rule)
+
+    def recover(self, alerts: Sequence[Alert], history: Sequence[Observation]) -> int:
+        """Rebuild state after a restart: the stored track history replayed, then the stored alerts.
+
+        What the replay raises is already in the database (positions and the alert changes they
+        caused are committed together), so its changes are dropped. The stored alerts then replace
+        what the replay rebuilt: when the history is only the recent part, a subject found inside
+        at its start continues its stored alert instead of opening a second one.
+        Returns how many changes the replay reproduced.
+        """
+        ordered: list[Observation] = sorted(history, key=lambda o: (o.time, o.subject_id))
+        n = len(self.feed_many(ordered))
+        self.alerts.restore(alerts)
+        return n
 
     def finish(self) -> list[AlertChange]:
         """End of input: settle alerts whose condition has ended."""

@@ -40,6 +40,7 @@ from routewatch.store import (
     upgrade,
 )
 from routewatch.store.migrate import alembic_config
+from routewatch.store.spatial import include_object
 from routewatch.store.tables import Base
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -92,9 +93,9 @@ def test_upgrade_from_empty_matches_models(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
     upgrade(db_url)  # already at head: nothing to do
-    assert current_revision(db_url) == head_revision() == "0001"
+    assert current_revision(db_url) == head_revision() == "0002"
     with Store(db_url) as store, store.engine.connect() as conn:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
         assert row_counts(store) == dict.fromkeys(TABLES, 0)
 
@@ -295,13 +296,13 @@ def test_ten_thousand_positions_in_one_call_are_committed(store: Store, db_url: 
         assert other.positions("s3") == [f for f in fixes if f.subject_id == "s3"]
 
 
-MIGRATION_0002 = '''
+MIGRATION_TEST = '''
 """Test-only revision: adds a column to alerts (a table rebuild on SQLite when dropped)."""
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002_test"
-down_revision = "0001"
+revision = "0003_test"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
@@ -320,9 +321,9 @@ def downgrade():
 def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     versions.mkdir()
-    (versions / "0002_test.py").write_text(MIGRATION_0002)
+    (versions / "0003_test.py").write_text(MIGRATION_TEST)
     config = alembic_config(extra_version_locations=[versions])
-    upgrade(db_url, "0001", config=config)
+    upgrade(db_url, "0002", config=config)
     with Store(db_url) as store:
         store.write(lifecycle(make_alert()) + lifecycle(make_alert("s2")), [fix("s1", i) for i in range(5)])
         store.acknowledge(make_alert("s2").id, by="ana", comment="ok", time=at(50))
@@ -334,13 +335,14 @@ def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> 
                     store.current_corridors(), store.runs())
 
         before = snapshot()
-        for revision, step in [("0002_test", upgrade), ("0001", downgrade), ("0002_test", upgrade)]:
+        for revision, step in [("0003_test", upgrade), ("0002", downgrade), ("0003_test", upgrade)]:
             step(db_url, revision, config=config)
             assert current_revision(db_url) == revision
             assert snapshot() == before
-        downgrade(db_url, "0001", config=config)
+        downgrade(db_url, "0002", config=config)
         with store.engine.connect() as conn:
-            assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+            context = MigrationContext.configure(conn, opts={"include_object": include_object})
+            assert compare_metadata(context, Base.metadata) == []
 
 
 def test_acknowledge_while_the_pipeline_writes(store: Store, db_url: str) -> None:

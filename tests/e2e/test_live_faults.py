@@ -46,7 +46,7 @@ def test_database_outage_loses_nothing(db_url, tmp_path):
     store = open_store(db_url)
     corridors = install_corridors(store, corridors_path(), author="t", comment="", at=datetime.now(UTC))
     settings = Settings(sources=[SourceConfig(name="patrol", url=f"file:{tlog}", realtime=True, speed=300)],
-                        store=StoreConfig(url=db_url, flush_s=0.1))
+                        store=StoreConfig(url=db_url, flush_s=0.1, journal_dir=tmp_path / "journal"))
     outage = _outage(db_url, 0.3, 1.0)
     summary = asyncio.run(run_live(settings, store, corridors, stop=asyncio.Event(), exit_when_files_done=True))
     outage.join()

@@ -66,6 +66,26 @@ class AlertManager:
         """Note that a subject was seen (for closing alerts of subjects gone silent)."""
         self._seen[subject_id] = time
 
+    def restore(self, alerts: Sequence[Alert]) -> None:
+        """Take back alerts from the database after a restart: live ones go on, recent closed ones can reopen.
+
+        They replace what a replay rebuilt; a live alert the database does not know is dropped.
+        """
+        known = {a.id for a in alerts}
+        for key in [k for k, a in self._live.items() if a.id not in known]:
+            del self._live[key]
+            self._ending.pop(key, None)
+        for a in sorted(alerts, key=lambda a: (a.opened_at, a.id)):
+            key = (a.subject_id, a.corridor_id, a.kind)
+            if a.state is AlertState.CLOSED:
+                if key not in self._live or self._live[key].id == a.id:
+                    self._live.pop(key, None)
+                    self._ending.pop(key, None)
+                    self._closed[key] = a
+            else:
+                self._live[key] = a
+                self._seen[a.subject_id] = max(self._seen.get(a.subject_id, a.last_seen), a.last_seen)
+
     def forget(self, subject_id: str) -> None:
         """Drop what is kept of a subject with no live alert (bounded memory on long runs)."""
         if not any(k[0] == subject_id for k in self._live):

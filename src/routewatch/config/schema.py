@@ -160,6 +160,11 @@ class StoreConfig(_Section):
     positions: bool = Field(True, description="Store every accepted position (track history for replay).")
     flush_every: int = Field(500, ge=1, le=100000, description="Write buffered rows after this many observations.")
     flush_s: float = Field(1.0, gt=0, le=60, description="Write buffered rows at least this often (wall time).")
+    recover_s: float = Field(
+        3600.0, ge=0, le=7 * 86400,
+        description="On start, `run` replays this much stored track history (before the newest fix) to go on "
+        "where it stopped; 0 starts fresh.",
+    )
     journal_dir: Path = Field(
         Path("routewatch-journal"),
         description="While the database is unreachable, rows are spooled here and written when it returns.",
@@ -205,7 +210,7 @@ class MqttInputConfig(_Section):
     enabled: bool = Field(False, description="Subscribe to position, detection and telemetry topics.")
     topics: list[str] = Field(
         default_factory=lambda: ["routewatch/v1/pos/+", "routewatch/v1/det/+", "routewatch/v1/telemetry/+"],
-        description="Topic filters (QoS 1). Give each worker its own share, e.g. routewatch/v1/pos/north-+.",
+        description="Topic filters (QoS 1). Give each worker its own share, e.g. routewatch/v1/pos/north.",
     )
     frigate_topic: str | None = Field(None, description="Frigate's events topic (e.g. frigate/events), if any.")
     frigate_cameras: dict[str, tuple[float, float]] = Field(

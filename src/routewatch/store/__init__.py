@@ -1,6 +1,7 @@
 """Persistence: the only package that imports SQLAlchemy and Alembic.
 
-``Store(url)`` is the repository the application uses; ``upgrade(url)`` migrates a database.
+``Store(url)`` is the repository the application uses; ``upgrade(url)`` migrates a database;
+``CorridorListener(url)`` hears corridor changes saved by other processes (PostgreSQL).
 """
 
 from routewatch.store.errors import (
@@ -10,13 +11,16 @@ from routewatch.store.errors import (
     UnsupportedDatabaseError,
 )
 from routewatch.store.migrate import current_revision, downgrade, head_revision, upgrade
-from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
+from routewatch.store.notify import CorridorListener
+from routewatch.store.records import AlertEvent, CorridorVersion, OutboxEvent, RunRecord
 from routewatch.store.repository import Store
 
 __all__ = [
     "AlertEvent",
     "CorridorConflictError",
+    "CorridorListener",
     "CorridorVersion",
+    "OutboxEvent",
     "RunRecord",
     "Store",
     "StoreError",

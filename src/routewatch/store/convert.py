@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from shapely.geometry import mapping, shape
@@ -16,6 +17,7 @@ from routewatch.model import (
     Change,
     Corridor,
     CorridorKind,
+    DeadLetter,
     Direction,
     Observation,
     Role,
@@ -95,8 +97,8 @@ def event_time(change: AlertChange) -> datetime:
     return alert.last_seen
 
 
-def event_values(change: AlertChange) -> dict[str, Any]:
-    """Column values of the `alert_events` row for a change."""
+def event_values(change: AlertChange, stored: Alert | None = None) -> dict[str, Any]:
+    """Column values of the `alert_events` row for a change; `stored` is the alert as stored after it."""
     return {
         "alert_id": change.alert.id,
         "change": change.change.value,
@@ -105,7 +107,79 @@ def event_values(change: AlertChange) -> dict[str, Any]:
         "updates": change.alert.updates,
         "actor": "",
         "comment": "",
+        "snapshot": alert_json(stored or change.alert),
     }
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.astimezone(UTC).isoformat() if value is not None else None
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value).astimezone(UTC) if value is not None else None
+
+
+def alert_json(alert: Alert) -> dict[str, Any]:
+    """An alert as JSON-ready values (ISO 8601 UTC times, enum values): the outbox snapshot."""
+    values = alert_values(alert)
+    for name in ("opened_at", "last_seen", "closed_at"):
+        values[name] = _iso(values[name])
+    return values
+
+
+def alert_from_json(values: dict[str, Any]) -> Alert:
+    """The alert of an outbox snapshot (inverse of alert_json)."""
+    return Alert(
+        id=values["id"],
+        kind=AlertKind(values["kind"]),
+        corridor_id=values["corridor_id"],
+        corridor_version=values["corridor_version"],
+        subject_id=values["subject_id"],
+        subject_class=values["subject_class"],
+        opened_at=datetime.fromisoformat(values["opened_at"]).astimezone(UTC),
+        last_seen=datetime.fromisoformat(values["last_seen"]).astimezone(UTC),
+        lon=values["lon"],
+        lat=values["lat"],
+        severity=Severity(values["severity"]),
+        state=AlertState(values["state"]),
+        closed_at=_time(values["closed_at"]),
+        heading_deg=values["heading_deg"],
+        speed_m_s=values["speed_m_s"],
+        progress_m=values["progress_m"],
+        updates=values["updates"],
+        detail=values["detail"],
+        source=values["source"],
+        evidence=tuple(values["evidence"]),
+    )
+
+
+def storable_text(value: str) -> str:
+    """Text any database can hold: NUL written as \\x00, lone surrogates as \\udcXX escapes."""
+    return value.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+
+
+def dead_letter_values(letter: DeadLetter) -> dict[str, Any]:
+    """Column values of the `dead_letters` row for a dead letter (texts made storable)."""
+    excerpt = storable_text(letter.payload_excerpt)
+    return {
+        "topic": storable_text(letter.topic),
+        "reason": storable_text(letter.reason),
+        "payload_excerpt": excerpt,
+        "excerpt_sha256": hashlib.sha256(excerpt.encode("utf-8")).hexdigest(),
+        "size_bytes": letter.size_bytes,
+        "received_at": letter.received_at,
+    }
+
+
+def row_to_dead_letter(values: Any) -> DeadLetter:
+    """The model value of a `dead_letters` row (any object with the row's attributes)."""
+    return DeadLetter(
+        topic=values.topic,
+        reason=values.reason,
+        payload_excerpt=values.payload_excerpt,
+        received_at=values.received_at,
+        size_bytes=values.size_bytes,
+    )
 
 
 def position_values(obs: Observation) -> dict[str, Any]:

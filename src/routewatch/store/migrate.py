@@ -75,9 +75,16 @@ def _run(target: str | Engine, config: Config | None, action: Callable[[Config],
             engine.dispose()
 
 
-def upgrade(target: str | Engine, revision: str = "head", *, config: Config | None = None) -> None:
-    """Upgrade the database at a URL (or engine) to `revision`, in one transaction."""
-    _run(target, config, lambda cfg: command.upgrade(cfg, revision))
+def upgrade(
+    target: str | Engine, revision: str = "head", *, config: Config | None = None, postgis: bool = True
+) -> None:
+    """Upgrade the database at a URL (or engine) to `revision`, in one transaction.
+
+    With `postgis` (the default), PostgreSQL gets geometry columns where PostGIS can be had.
+    """
+    cfg = config or alembic_config()
+    cfg.attributes["routewatch_postgis"] = postgis
+    _run(target, cfg, lambda c: command.upgrade(c, revision))
 
 
 def downgrade(target: str | Engine, revision: str, *, config: Config | None = None) -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from routewatch.model import AlertState, Change, Corridor
+from routewatch.model import Alert, AlertChange, AlertState, Change, Corridor
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,23 @@ class AlertEvent:
     updates: int
     actor: str = ""
     comment: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEvent:
+    """An alert event still to be published: `alert` is the alert as stored right after the change."""
+
+    seq: int
+    change: Change
+    time: datetime
+    alert: Alert
+    actor: str = ""
+    comment: str = ""
+
+    @property
+    def alert_change(self) -> AlertChange:
+        """The event as the AlertChange that sinks publish."""
+        return AlertChange(self.change, self.alert)
 
 
 @dataclass(frozen=True, slots=True)

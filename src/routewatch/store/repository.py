@@ -8,24 +8,37 @@ from datetime import datetime
 from types import TracebackType
 from typing import Any, Self
 
+from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from routewatch.config.schema import StoreConfig
-from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Corridor, Observation
+from routewatch.model import (
+    Alert,
+    AlertChange,
+    AlertKind,
+    AlertState,
+    Change,
+    Corridor,
+    DeadLetter,
+    Observation,
+)
 from routewatch.store import corridors as corridor_versions
-from routewatch.store import migrate, writes
+from routewatch.store import migrate, notify, writes
 from routewatch.store.coltypes import to_micros
-from routewatch.store.convert import row_to_alert, row_to_observation
+from routewatch.store.convert import alert_json, row_to_alert, row_to_observation
 from routewatch.store.db import WRITE, make_engine
 from routewatch.store.errors import CorridorConflictError, StoreError, UnknownAlertError
+from routewatch.store.geoquery import SpatialMixin
+from routewatch.store.outbox import OutboxMixin
 from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
-from routewatch.store.tables import AlertEventRow, AlertRow, PositionRow, RunRow
+from routewatch.store.recovery import RecoveryMixin
+from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow, PositionRow, RunRow
 
 
-class Store:
-    """Alerts, their events, track positions, corridor versions and runs in one SQL database."""
+class Store(OutboxMixin, SpatialMixin, RecoveryMixin):
+    """Alerts, their events (the outbox), positions, dead letters, corridor versions and runs in one database."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
@@ -33,16 +46,18 @@ class Store:
         self._writer = self.engine.execution_options(**WRITE)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self._writer, expire_on_commit=False)
+        self._postgis: bool | None = None
 
     @classmethod
     def from_config(cls, config: StoreConfig) -> Store:
         """A store for the `store` section of the settings."""
         return cls(config.url)
 
-    def upgrade(self, revision: str = "head") -> None:
-        """Create or migrate the schema to `revision` (idempotent)."""
+    def upgrade(self, revision: str = "head", *, postgis: bool = True) -> None:
+        """Create or migrate the schema to `revision` (idempotent); `postgis`: add geometry where possible."""
+        self._postgis = None
         try:
-            migrate.upgrade(self.engine, revision)
+            migrate.upgrade(self.engine, revision, postgis=postgis)
         except SQLAlchemyError as exc:
             where = self.engine.url.render_as_string(hide_password=True)
             raise StoreError(f"cannot open database {where}: {getattr(exc, 'orig', None) or exc}") from None
@@ -66,15 +81,22 @@ class Store:
 
     # -- alerts and positions ------------------------------------------------------------
 
-    def write(self, changes: Sequence[AlertChange], observations: Sequence[Observation]) -> None:
-        """Store alert changes and positions in one transaction; replaying them changes nothing."""
-        if not changes and not observations:
+    def write(
+        self,
+        changes: Sequence[AlertChange],
+        observations: Sequence[Observation],
+        dead_letters: Sequence[DeadLetter] = (),
+    ) -> None:
+        """Store alert changes (outbox entries), positions and dead letters in one transaction, idempotently."""
+        if not changes and not observations and not dead_letters:
             return
         try:
             with self._writer.begin() as conn:
+                acked = writes.acknowledged_ids(conn, [c.alert.id for c in changes]) if changes else set()
                 writes.upsert_alerts(conn, writes.newest_alerts(changes))
-                writes.insert_change_events(conn, changes)
+                writes.insert_change_events(conn, changes, acked)
                 writes.insert_positions(conn, observations)
+                writes.insert_dead_letters(conn, dead_letters)
         except StatementError as exc:
             if isinstance(exc.orig, ValueError):  # a bad value (e.g. a naive time): nothing written
                 raise ValueError(str(exc.orig)) from exc
@@ -91,8 +113,9 @@ class Store:
         until: datetime | None = None,
         limit: int = 1000,
         offset: int = 0,
+        within: BaseGeometry | None = None,
     ) -> list[Alert]:
-        """Alerts matching all given filters, opened in [since, until), by (opened_at, id)."""
+        """Alerts matching all filters, opened in [since, until), inside `within` (lon/lat), by (opened_at, id)."""
         if limit < 0 or offset < 0:
             raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
         query = select(AlertRow)
@@ -108,7 +131,10 @@ class Store:
             query = query.where(AlertRow.opened_at >= since)
         if until is not None:
             query = query.where(AlertRow.opened_at < until)
-        query = query.order_by(AlertRow.opened_at, AlertRow.id).limit(limit).offset(offset)
+        query = query.order_by(AlertRow.opened_at, AlertRow.id)
+        if within is not None:
+            return self._alerts_within(query, within, limit=limit, offset=offset)
+        query = query.limit(limit).offset(offset)
         with self._read() as session:
             return [row_to_alert(row) for row in session.scalars(query)]
 
@@ -152,6 +178,7 @@ class Store:
                 "updates": row.updates,
                 "actor": by,
                 "comment": comment,
+                "snapshot": alert_json(row_to_alert(row)),
             }
             writes.insert_events(session.connection(), [event])
             return row_to_alert(row)
@@ -160,11 +187,14 @@ class Store:
         self, alert_id: str | None = None, *, after: int = 0, limit: int = 1000
     ) -> list[AlertEvent]:
         """Stored alert events with seq > `after` (of one alert, or all), in seq order."""
-        query = select(AlertEventRow).where(AlertEventRow.seq > after)
+        e = AlertEventRow
+        # Only these columns: not the snapshots, and readable before revision 0002 too.
+        query = select(e.seq, e.alert_id, e.change, e.time, e.state, e.updates, e.actor, e.comment)
+        query = query.where(e.seq > after)
         if alert_id is not None:
-            query = query.where(AlertEventRow.alert_id == alert_id)
-        query = query.order_by(AlertEventRow.seq).limit(limit)
-        with self._read() as session:
+            query = query.where(e.alert_id == alert_id)
+        query = query.order_by(e.seq).limit(limit)
+        with self.engine.connect() as conn:
             return [
                 AlertEvent(
                     seq=row.seq,
@@ -176,7 +206,7 @@ class Store:
                     actor=row.actor,
                     comment=row.comment,
                 )
-                for row in session.scalars(query)
+                for row in conn.execute(query)
             ]
 
     def positions(
@@ -217,16 +247,27 @@ class Store:
 
         Changed or new corridors get the next version of their id; with `replace`, stored ids
         missing from the set get a deleted tombstone version. The given versions are ignored.
+        On PostgreSQL the changed ids are sent to CorridorListeners when the save commits.
         """
         try:
             with self._transaction() as session:
-                return corridor_versions.save(
+                saved = corridor_versions.save(
                     session, corridors, author=author, comment=comment, at=at, replace=replace
                 )
+                changed = {row.id for row in session.new if isinstance(row, CorridorRow)}
+                if changed and self.engine.dialect.name == "postgresql":
+                    session.execute(notify.notify_statement(changed))
+                return saved
         except IntegrityError as exc:
             raise CorridorConflictError(
                 "another save changed the same corridors at the same time; reload and retry"
             ) from exc
+
+    def corridors_revision(self) -> int:
+        """A number that grows with every saved corridor change (poll it where LISTEN/NOTIFY is missing)."""
+        with self.engine.connect() as conn:
+            # Corridor rows are only ever added (versions and tombstones), so the count is a revision.
+            return int(conn.scalar(select(func.count()).select_from(CorridorRow)) or 0)
 
     def current_corridors(self) -> tuple[Corridor, ...]:
         """The newest non-deleted version of every corridor, ordered by id."""

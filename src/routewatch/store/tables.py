@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -79,13 +80,20 @@ class AlertRow(Base):
 
 
 class AlertEventRow(Base):
-    """One lifecycle change of an alert; `seq` orders all events (an outbox cursor)."""
+    """One lifecycle change of an alert and an outbox entry: unpublished while published_at is NULL."""
 
     __tablename__ = "alert_events"
     __table_args__ = (
         # A replayed change has the same key, so inserting it again does nothing.
         UniqueConstraint("alert_id", "change", "time", "updates"),
         Index("ix_alert_events_time", "time"),
+        # Only the (few) unpublished rows are indexed: the outbox reads them in seq order.
+        Index(
+            "ix_alert_events_unpublished",
+            "seq",
+            sqlite_where=text("published_at IS NULL"),
+            postgresql_where=text("published_at IS NULL"),
+        ),
         {"sqlite_autoincrement": True},
     )
 
@@ -97,6 +105,10 @@ class AlertEventRow(Base):
     updates: Mapped[int] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String)
     comment: Mapped[str] = mapped_column(Text)
+    # The alert as stored right after this change (JSON, see convert.alert_json): what is
+    # published. NULL only for events written before revision 0002.
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class PositionRow(Base):
@@ -157,3 +169,22 @@ class RunRow(Base):
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     inputs: Mapped[list[str]] = mapped_column(JSON)
     counters: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class DeadLetterRow(Base):
+    """An input that could not be used; (topic, received_at, excerpt hash) makes rewrites idempotent."""
+
+    __tablename__ = "dead_letters"
+    __table_args__ = (
+        UniqueConstraint("topic", "received_at", "excerpt_sha256"),
+        Index("ix_dead_letters_received_at", "received_at"),
+        {"sqlite_autoincrement": True},
+    )
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    topic: Mapped[str] = mapped_column(String)
+    reason: Mapped[str] = mapped_column(Text)
+    payload_excerpt: Mapped[str] = mapped_column(Text)
+    excerpt_sha256: Mapped[str] = mapped_column(String(64))
+    size_bytes: Mapped[int] = mapped_column(BigInteger)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, and_, case, tuple_
+from sqlalchemy import Connection, and_, case, select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 
-from routewatch.model import Alert, AlertChange, AlertState, Observation
-from routewatch.store.convert import alert_values, event_values, position_values, recency
-from routewatch.store.tables import AlertEventRow, AlertRow, PositionRow
+from routewatch.model import Alert, AlertChange, AlertState, DeadLetter, Observation
+from routewatch.store.convert import alert_values, dead_letter_values, event_values, position_values, recency
+from routewatch.store.tables import AlertEventRow, AlertRow, DeadLetterRow, PositionRow
 
 # Rows per executemany call: big enough to amortise round trips, small enough to bound memory.
 BATCH = 5000
@@ -71,9 +72,28 @@ def insert_events(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(stmt, list(chunk))
 
 
-def insert_change_events(conn: Connection, changes: Sequence[AlertChange]) -> None:
-    """Insert one alert_events row per change, idempotently."""
-    insert_events(conn, [event_values(c) for c in changes])
+def acknowledged_ids(conn: Connection, alert_ids: Sequence[str]) -> set[str]:
+    """The ids among `alert_ids` whose stored alert is acknowledged."""
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(alert_ids))):
+        query = select(AlertRow.id).where(AlertRow.state == AlertState.ACKNOWLEDGED.value, AlertRow.id.in_(chunk))
+        found.update(conn.scalars(query))
+    return found
+
+
+def insert_change_events(conn: Connection, changes: Sequence[AlertChange], acked: set[str]) -> None:
+    """Insert one alert_events row per change, idempotently; `acked`: ids acknowledged before the write.
+
+    The snapshot carries over a stored acknowledgement as the upsert does, so what is
+    published says "acknowledged" like the stored alert, not the engine's "open".
+    """
+    rows = []
+    for change in changes:
+        stored = change.alert
+        if stored.id in acked and stored.state is AlertState.OPEN:
+            stored = dataclasses.replace(stored, state=AlertState.ACKNOWLEDGED)
+        rows.append(event_values(change, stored))
+    insert_events(conn, rows)
 
 
 def insert_positions(conn: Connection, observations: Sequence[Observation]) -> None:
@@ -81,3 +101,12 @@ def insert_positions(conn: Connection, observations: Sequence[Observation]) -> N
     stmt = _insert(conn, PositionRow).on_conflict_do_nothing(index_elements=["subject_id", "time"])
     for chunk in _chunks(observations):
         conn.execute(stmt, [position_values(o) for o in chunk])
+
+
+def insert_dead_letters(conn: Connection, letters: Sequence[DeadLetter]) -> None:
+    """Insert dead letters; one already stored (same topic, received_at and excerpt) is skipped."""
+    stmt = _insert(conn, DeadLetterRow).on_conflict_do_nothing(
+        index_elements=["topic", "received_at", "excerpt_sha256"]
+    )
+    for chunk in _chunks(letters):
+        conn.execute(stmt, [dead_letter_values(d) for d in chunk])

@@ -12,6 +12,7 @@ from sqlalchemy import Connection
 
 from routewatch.store.db import make_engine
 from routewatch.store.migrate import migration_transaction
+from routewatch.store.spatial import include_object
 from routewatch.store.tables import Base
 
 config = context.config
@@ -25,6 +26,8 @@ def _configure(connection: Connection) -> None:
         # SQLite cannot ALTER most things: batch mode copies the table instead.
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        # The PostGIS extension's tables and our optional geometry columns are not in the models.
+        include_object=include_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,0 +1,162 @@
+"""Thread side of the live runner: sources read in threads and hand `Delivery` batches to the loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from routewatch.bus import Delivery, to_delivery
+from routewatch.config.schema import MqttInputConfig, SourceConfig
+from routewatch.ingest.mavlink import MavlinkLink, MavlinkStats, TlogReader
+from routewatch.model import InboundMessage, TelemetryEvent
+
+log = logging.getLogger(__name__)
+
+FILE_BATCH = 200
+LINK_BATCH, LINK_BATCH_S = 200, 0.05
+
+
+@dataclass(slots=True)
+class HandoffCounters:
+    """What crossed from the source threads into the loop, and what was dropped on the way."""
+
+    offered: int = 0
+    dropped: int = 0
+
+
+class Handoff:
+    """Thread-side door into the loop's bounded queue."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Delivery]) -> None:
+        self.loop, self.queue = loop, queue
+        self.counters = HandoffCounters()
+
+    def offer(self, item: Delivery) -> None:
+        """Live data that cannot wait: never block the reader; drop (and count) when the loop is behind."""
+        try:
+            self.loop.call_soon_threadsafe(self._put_nowait, item)
+        except RuntimeError:  # the loop has closed: we are shutting down
+            self.counters.dropped += len(item.events)
+
+    def _put_nowait(self, item: Delivery) -> None:
+        try:
+            self.queue.put_nowait(item)
+            self.counters.offered += len(item.events)
+        except asyncio.QueueFull:
+            self.counters.dropped += len(item.events)
+
+    def put(self, item: Delivery, stop: threading.Event) -> bool:
+        """Data that must not be lost (files, unacknowledged bus messages): wait for room."""
+        try:
+            fut = asyncio.run_coroutine_threadsafe(self.queue.put(item), self.loop)
+        except RuntimeError:
+            return False
+        while not stop.is_set():
+            try:
+                fut.result(timeout=0.2)
+                return True
+            except TimeoutError:
+                continue
+        fut.cancel()
+        return False
+
+
+def tlog_path(cfg: SourceConfig) -> Path | None:
+    """The file of a file source, else None."""
+    url = cfg.url
+    if url.startswith("file:"):
+        return Path(url.removeprefix("file:"))
+    return Path(url) if url.endswith(".tlog") else None
+
+
+def start_file(path: Path, cfg: SourceConfig, stats: MavlinkStats, hand: Handoff, stop: threading.Event,
+               done: Callable[[], None]) -> None:
+    """Replay a tlog in a thread (backpressure: nothing is dropped)."""
+    def run() -> None:
+        try:
+            reader = TlogReader(path, source=cfg.name, stats=stats, realtime=cfg.realtime, speed=cfg.speed)
+            batch: list[TelemetryEvent] = []
+            last = time.monotonic()
+            for ev in reader:
+                if stop.is_set():
+                    return
+                batch.append(ev)
+                # In realtime replay hand over promptly so alerts show up as they happen.
+                if len(batch) >= FILE_BATCH or (cfg.realtime and time.monotonic() - last > 0.1):
+                    hand.put(Delivery(tuple(batch)), stop)
+                    batch, last = [], time.monotonic()
+            if batch:
+                hand.put(Delivery(tuple(batch)), stop)
+        except OSError as exc:
+            log.error("source %s: cannot read %s: %s", cfg.name, path, exc)
+        finally:
+            done()
+
+    threading.Thread(target=run, name=f"tlog-{cfg.name}", daemon=True).start()
+
+
+class Batcher:
+    """Collects items from a callback thread and hands them over by count or every LINK_BATCH_S."""
+
+    def __init__(self, emit: Callable[[list[object]], None], stop: threading.Event) -> None:
+        self.emit, self.stop = emit, stop
+        self._lock = threading.Lock()
+        self._buf: list[object] = []
+        threading.Thread(target=self._tick, name="batcher", daemon=True).start()
+
+    def __call__(self, item: object) -> None:
+        with self._lock:
+            self._buf.append(item)
+            full = len(self._buf) >= LINK_BATCH
+        if full:
+            self.flush()
+
+    def flush(self) -> None:
+        """Hand over what is collected."""
+        with self._lock:
+            buf, self._buf = self._buf, []
+        if buf:
+            self.emit(buf)
+
+    def _tick(self) -> None:
+        while not self.stop.wait(LINK_BATCH_S):
+            self.flush()
+        self.flush()
+
+
+def start_link(cfg: SourceConfig, hand: Handoff, stop: threading.Event) -> MavlinkLink:
+    """A live MAVLink link in a thread; its events are batched and offered (dropped if the loop lags)."""
+    batcher = Batcher(lambda items: hand.offer(Delivery(tuple(items))), stop)  # type: ignore[arg-type]
+    link = MavlinkLink(cfg, batcher)
+    threading.Thread(target=link.run, args=(stop,), name=f"mavlink-{cfg.name}", daemon=True).start()
+    return link
+
+
+def mqtt_receiver(cfg: MqttInputConfig, hand: Handoff, stop: threading.Event) -> Callable[[InboundMessage], None]:
+    """The on_message callback for the MQTT link: messages are parsed in batches and handed over.
+
+    They are put with backpressure (never dropped): unacknowledged QoS 1 messages stay with the
+    broker, which holds them until we ack after the database commit.
+    """
+    def emit(items: list[object]) -> None:
+        msgs = [m for m in items if isinstance(m, InboundMessage)]
+        hand.put(to_delivery(msgs, cfg, datetime.now(UTC)), stop)
+
+    return Batcher(emit, stop)
+
+
+def drain(queue: asyncio.Queue[Delivery]) -> list[Delivery]:
+    """Everything already handed over, without waiting."""
+    out = []
+    while not queue.empty():
+        out.append(queue.get_nowait())
+    return out
+
+
+__all__ = ["Delivery", "Handoff", "drain", "mqtt_receiver", "start_file", "start_link", "tlog_path"]

@@ -1,0 +1,99 @@
+"""Reading the outbox (alert events not yet published) and the dead letters: part of Store."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Engine, func, select, update
+from sqlalchemy.orm import Session
+
+from routewatch.model import Alert, AlertState, Change, DeadLetter
+from routewatch.store.coltypes import to_micros
+from routewatch.store.convert import alert_from_json, row_to_alert, row_to_dead_letter
+from routewatch.store.records import OutboxEvent
+from routewatch.store.tables import AlertEventRow, AlertRow, DeadLetterRow
+
+_BATCH = 5000
+
+
+class OutboxMixin:
+    """Store methods for the alert outbox and the dead-letter table."""
+
+    engine: Engine
+    _writer: Engine
+
+    def outbox_pending(self, limit: int = 500) -> list[OutboxEvent]:
+        """Alert events not yet published, oldest first (by seq), each with the alert as of that change."""
+        if limit < 0:
+            raise ValueError(f"limit must be >= 0 (got {limit})")
+        query = (
+            select(AlertEventRow)
+            .where(AlertEventRow.published_at.is_(None))
+            .order_by(AlertEventRow.seq)
+            .limit(limit)
+        )
+        with Session(self.engine) as session:
+            rows = list(session.scalars(query))
+            legacy = {row.alert_id for row in rows if row.snapshot is None}
+            current = {
+                row.id: row_to_alert(row)
+                for row in session.scalars(select(AlertRow).where(AlertRow.id.in_(sorted(legacy))))
+            }
+        return [
+            OutboxEvent(
+                seq=row.seq,
+                change=Change(row.change),
+                time=row.time,
+                alert=_snapshot(row, current),
+                actor=row.actor,
+                comment=row.comment,
+            )
+            for row in rows
+        ]
+
+    def mark_published(self, seqs: Sequence[int], at: datetime) -> int:
+        """Record that these events were published (acknowledged by the broker); return how many were pending."""
+        to_micros(at)
+        marked = 0
+        ordered = sorted(set(seqs))
+        with self._writer.begin() as conn:
+            for start in range(0, len(ordered), _BATCH):
+                chunk = ordered[start : start + _BATCH]
+                result = conn.execute(
+                    update(AlertEventRow)
+                    .where(AlertEventRow.seq.in_(chunk), AlertEventRow.published_at.is_(None))
+                    .values(published_at=at)
+                )
+                marked += int(result.rowcount)
+        return marked
+
+    def count_unpublished(self) -> int:
+        """Number of alert events not yet published."""
+        query = select(func.count()).select_from(AlertEventRow).where(AlertEventRow.published_at.is_(None))
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def count_dead_letters(self) -> int:
+        """Number of stored dead letters."""
+        with self.engine.connect() as conn:
+            return int(conn.scalar(select(func.count()).select_from(DeadLetterRow)) or 0)
+
+    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
+        """Stored dead letters, newest first (by received_at, then by arrival)."""
+        query = (
+            select(*DeadLetterRow.__table__.columns)
+            .order_by(DeadLetterRow.received_at.desc(), DeadLetterRow.id.desc())
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [row_to_dead_letter(row) for row in conn.execute(query)]
+
+
+def _snapshot(row: AlertEventRow, current: dict[str, Alert]) -> Alert:
+    if row.snapshot is not None:
+        return alert_from_json(row.snapshot)
+    # An event from before the outbox has no snapshot: the best we have is the current alert
+    # with the event's own state and update count.
+    return dataclasses.replace(current[row.alert_id], state=AlertState(row.state), updates=row.updates)
