@@ -16,10 +16,12 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
 from routewatch.app import analyze, install_corridors, open_store
+from routewatch.codec import dead_letter_to_dict
 from routewatch.config import ConfigError, load_settings
 from routewatch.config.loader import settings_reference
 from routewatch.config.schema import Settings, SourceConfig, StoreConfig
 from routewatch.console import AlertPrinter, alert_dict, print_summary
+from routewatch.geo.area import load_area
 from routewatch.geo.corridors import CorridorError, dumps_geojson, load_corridors, to_kml
 from routewatch.ingest.mavlink import MavlinkError
 from routewatch.model import AlertKind, AlertState, Corridor
@@ -140,11 +142,20 @@ def alerts() -> None:
 @click.option("--since", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]))
 @click.option("--until", type=click.DateTime(formats=["%Y-%m-%dT%H:%M:%S", "%Y-%m-%d"]))
 @click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
+@click.option("--within", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Only alerts inside the polygons of this GeoJSON file (PostGIS index when available).")
 def alerts_list(db: str, as_json: bool, kind: str | None, state: str | None, corridor_id: str | None,
-                subject_id: str | None, since: datetime | None, until: datetime | None, limit: int) -> None:
+                subject_id: str | None, since: datetime | None, until: datetime | None, limit: int,
+                within: Path | None) -> None:
     """List alerts, oldest first (times are UTC)."""
+    area = None
+    if within is not None:
+        try:
+            area = load_area(within)
+        except ValueError as exc:
+            _fail(f"--within: {exc}")
     store = open_store(_db_url(db))
-    rows = store.list_alerts(
+    rows = store.list_alerts(within=area,
         kind=AlertKind(kind) if kind else None, state=AlertState(state) if state else None,
         corridor_id=corridor_id, subject_id=subject_id,
         since=since.replace(tzinfo=UTC) if since else None, until=until.replace(tzinfo=UTC) if until else None,
@@ -181,6 +192,26 @@ def alerts_ack(alert_id: str, db: str, by: str, comment: str) -> None:
     finally:
         store.close()
     out.print(f"acknowledged {a.id} ({a.kind.value} {a.subject_id} in {a.corridor_id})")
+
+
+@main.command(name="dead-letters")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def dead_letters_cmd(db: str, limit: int, as_json: bool) -> None:
+    """Inputs that were refused (bad JSON, schema violations, ...), newest first, with the reason."""
+    store = open_store(_db_url(db))
+    rows = store.dead_letters(limit=limit)
+    total = store.count_dead_letters()
+    store.close()
+    for d in rows:
+        if as_json:
+            click.echo(json.dumps(dead_letter_to_dict(d)))
+        else:
+            out.print(f"{d.received_at:%Y-%m-%d %H:%M:%S}Z {d.topic}: {d.reason}  [dim]{d.payload_excerpt[:80]!r}[/]",
+                      highlight=False)
+    if not as_json:
+        out.print(f"{len(rows)} of {total} dead letter(s)")
 
 
 @main.group()

@@ -66,6 +66,7 @@ async def run_live(
 
     await loop.run_in_executor(db, _recover, pipeline, store, settings.store.recover_s)
     mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop)
+    corridor_news = _listen_for_corridors(store, loop, thread_stop)
     revision = await loop.run_in_executor(db, store.corridors_revision)
     unacked: list[int] = []
     last_flush = retry_at = next_corridor_check = 0.0
@@ -134,7 +135,8 @@ async def run_live(
             if changed or writer.due or time.monotonic() - last_flush >= settings.store.flush_s:
                 await flush()
                 pipeline.forget_before_watermark()
-            if time.monotonic() >= next_corridor_check:
+            if time.monotonic() >= next_corridor_check or corridor_news.is_set():
+                corridor_news.clear()
                 await reload_corridors()
     finally:
         thread_stop.set()
@@ -173,6 +175,36 @@ def _recover(pipeline: Any, store: Store, recover_s: float) -> None:
     n = pipeline.recover(alerts, history)
     log.warning("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
                 len(history), n, len(alerts))
+
+
+def _listen_for_corridors(store: Store, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> asyncio.Event:
+    """An event set when another process saves corridors (PostgreSQL NOTIFY); polling covers SQLite."""
+    news = asyncio.Event()
+    if not store.url.startswith("postgresql"):
+        return news
+    from routewatch.store import CorridorListener, StoreError
+
+    try:
+        listener = CorridorListener(store.url)
+    except StoreError as exc:
+        log.warning("corridor change notifications unavailable (%s); polling instead", exc)
+        return news
+
+    def run() -> None:
+        try:
+            while not stop.is_set():
+                got = listener.wait(1.0)
+                if got is None:
+                    return
+                if got:
+                    _call_soon(loop, news.set)
+        except Exception as exc:  # the poll still catches changes
+            log.warning("corridor listener stopped: %s", type(exc).__name__)
+        finally:
+            listener.close()
+
+    threading.Thread(target=run, name="corridor-listener", daemon=True).start()
+    return news
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Any) -> None:

@@ -182,3 +182,38 @@ def test_realtime_replay_paces_by_record_time_and_gives_the_same_alerts(tmp_path
     # 600 s of record time at 500x cannot take less than 1.2 s (a lower bound only: never flaky under load).
     assert time.monotonic() - t >= 1.2 * 0.95
     assert alerts_json(slow) == alerts_json(fast)
+
+
+@pytest.mark.parametrize("bad", ['{"type": "Point", "coordinates": [0, 0]}', "not json",
+                                 '{"type": "Polygon", "coordinates": [[[0, 0], [1, 1], [1, 0], [0, 1], [0, 0]]]}'])
+def test_alerts_within_an_area(db_url, tmp_path, bad):
+    tlog = write_tlog(tmp_path / "patrol.tlog")
+    cli("analyze", str(tlog), "--corridors", str(corridors_path()), "--db", db_url, "--quiet")
+    everything = alerts_json(db_url)
+    ranch = next(f for f in json.loads(corridors_path().read_text())["features"]
+                 if f["properties"]["id"] == "ranch-exclusion")
+    area = tmp_path / "area.geojson"
+    area.write_text(json.dumps({"type": "FeatureCollection", "features": [ranch]}))
+    poly = shapely.geometry.shape(ranch["geometry"])
+    got = [json.loads(x) for x in cli("alerts", "list", "--db", db_url, "--json", "--within", str(area)).splitlines()]
+    want = [a for a in everything if poly.intersects(shapely.Point(a["lon"], a["lat"]))]
+    assert got == want and 0 < len(got) < len(everything)
+    (tmp_path / "bad.geojson").write_text(bad)
+    res = CliRunner().invoke(main, ["alerts", "list", "--db", db_url, "--within", str(tmp_path / "bad.geojson")])
+    assert res.exit_code == 2 and "--within" in res.output
+
+
+def test_dead_letters_command_lists_what_was_refused(db_url):
+    from datetime import UTC, datetime
+
+    from routewatch.app import open_store
+    from routewatch.model import DeadLetter
+
+    store = open_store(db_url)
+    t = datetime(2026, 3, 1, tzinfo=UTC)
+    store.write([], [], [DeadLetter("routewatch/v1/pos/x", "bad JSON: Expecting value", "{oops", t, 5)])
+    store.close()
+    rows = [json.loads(x) for x in cli("dead-letters", "--db", db_url, "--json").splitlines()]
+    assert rows == [{"topic": "routewatch/v1/pos/x", "reason": "bad JSON: Expecting value", "payload_excerpt": "{oops",
+                     "received_at": t.isoformat(), "size_bytes": 5}]
+    assert "1 of 1 dead letter(s)" in cli("dead-letters", "--db", db_url)
