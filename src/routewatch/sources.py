@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 FILE_BATCH = 200
 LINK_BATCH, LINK_BATCH_S = 200, 0.05
+MQTT_BATCH_S = 0.005
 
 
 @dataclass(slots=True)
@@ -104,8 +105,9 @@ def start_file(path: Path, cfg: SourceConfig, stats: MavlinkStats, hand: Handoff
 class Batcher:
     """Collects items from a callback thread and hands them over by count or every LINK_BATCH_S."""
 
-    def __init__(self, emit: Callable[[list[object]], None], stop: threading.Event) -> None:
-        self.emit, self.stop = emit, stop
+    def __init__(self, emit: Callable[[list[object]], None], stop: threading.Event,
+                 period_s: float = LINK_BATCH_S) -> None:
+        self.emit, self.stop, self.period_s = emit, stop, period_s
         self._lock = threading.Lock()
         self._buf: list[object] = []
         threading.Thread(target=self._tick, name="batcher", daemon=True).start()
@@ -125,7 +127,7 @@ class Batcher:
             self.emit(buf)
 
     def _tick(self) -> None:
-        while not self.stop.wait(LINK_BATCH_S):
+        while not self.stop.wait(self.period_s):
             self.flush()
         self.flush()
 
@@ -148,7 +150,8 @@ def mqtt_receiver(cfg: MqttInputConfig, hand: Handoff, stop: threading.Event) ->
         msgs = [m for m in items if isinstance(m, InboundMessage)]
         hand.put(to_delivery(msgs, cfg, datetime.now(UTC)), stop)
 
-    return Batcher(emit, stop)
+    # A short period: alert latency from a report to the published alert is what field teams feel.
+    return Batcher(emit, stop, period_s=MQTT_BATCH_S)
 
 
 def drain(queue: asyncio.Queue[Delivery]) -> list[Delivery]:
