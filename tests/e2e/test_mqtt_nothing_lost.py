@@ -9,6 +9,7 @@ from collections import Counter
 import pytest
 
 from routewatch.config.schema import Settings
+from routewatch.schemas import validator
 from routewatch.store import Store
 
 from ..mqtt_broker import private_broker
@@ -41,6 +42,9 @@ def _check(db_url: str, reports, topic: AlertTopic, allow_redelivery: bool = Fal
     assert unpublished == 0
     assert {k: (a.kind, a.state, a.opened_at, a.closed_at) for k, a in alerts.items()} == {
         k: (a.kind, a.state, a.opened_at, a.closed_at) for k, a in want.items()}
+    check = validator("alert.v1")
+    for m in topic.messages:  # every payload on the bus is what the README's schema says
+        check.validate(m)
     seen = Counter(topic.change_keys())
     assert {k[0] for k in seen} == set(want)
     dupes = {k: n for k, n in seen.items() if n > 1}

@@ -9,8 +9,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-NAMES = ("pos.v1", "det.v1", "telemetry.v1")
-"""The payload formats, by topic kind and version: routewatch/v1/pos/<source> is pos.v1."""
+NAMES = ("pos.v1", "det.v1", "telemetry.v1", "alert.v1")
+"""The payload formats, by topic kind and version: routewatch/v1/pos/<source> is pos.v1; alerts out are alert.v1."""
 
 
 def load_schema(name: str) -> dict[str, Any]:
