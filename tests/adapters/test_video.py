@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -40,7 +41,7 @@ def test_real_video_frames_are_timed_by_the_container(shared_data):
     frames = list(iter_file(shared_data / "video" / "people.mp4", "cam1", T0, stats))
     assert len(frames) == stats.frames == 302 and stats.corrupt == 0
     assert frames[0].time == T0 or frames[0].time - T0 < timedelta(milliseconds=40)
-    gaps = [(b.time - a.time).total_seconds() for a, b in zip(frames, frames[1:], strict=False)]
+    gaps = [(b.time - a.time).total_seconds() for a, b in itertools.pairwise(frames)]
     assert all(abs(g - 1 / 30) < 0.002 for g in gaps)
     assert frames[0].image.shape == (1080, 1920, 3)
     with pytest.raises(ValueError):
