@@ -110,10 +110,15 @@ def main(verbose: bool) -> None:
 @click.option("--realtime", is_flag=True, help="Replay at recorded speed instead of as fast as possible.")
 @click.option("--speed", type=click.FloatRange(0.01, 1000), default=1.0, show_default=True,
               help="Speed factor for --realtime.")
+@click.option("--camera", "camera_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Camera file (YAML/JSON: name, start_time, gcps): INPUTS are that camera's videos.")
 def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str | None, config: Path | None,
-                as_json: bool, quiet: bool, realtime: bool, speed: float) -> None:
-    """Process MAVLink logs (.tlog) as fast as possible and store the alerts."""
+                as_json: bool, quiet: bool, realtime: bool, speed: float, camera_file: Path | None) -> None:
+    """Process MAVLink logs (.tlog), or a camera's videos with --camera, as fast as possible; store the alerts."""
     settings = _settings(config, _db_url(db) if db else None)
+    if camera_file is not None:
+        _analyze_video(list(inputs), camera_file, settings, corridors_file, as_json, quiet)
+        return
     store, corridors = _store_with_corridors(settings.store.url, corridors_file, "analyze")
     if not corridors:
         err.print("[yellow]warning:[/] no corridors: positions are stored but no alert can be raised")
@@ -123,6 +128,34 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str |
         task = bar.add_task("analyzing", total=None)
         summary = analyze(list(inputs), settings, store, corridors, sinks=sinks, realtime=realtime, speed=speed,
                           progress=lambda done, total: bar.update(task, completed=done, total=total))
+    store.close()
+    print_summary(out, summary, as_json=as_json)
+
+
+def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, corridors_file: Path | None,
+                   as_json: bool, quiet: bool) -> None:
+    from routewatch.config.loader import load_camera
+    from routewatch.geo.homography import CalibrationError
+    from routewatch.vision import analyze_videos, calibrate
+
+    try:
+        cam = load_camera(camera_file)
+        calibrate(cam)
+    except ConfigError as exc:
+        _fail(str(exc))
+    except CalibrationError as exc:
+        _fail(f"camera file {camera_file}: {exc}")
+    store, corridors = _store_with_corridors(settings.store.url, corridors_file, "analyze")
+    sinks = [] if (quiet or as_json) else [AlertPrinter(out)]
+    with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} videos"), console=err, transient=True,
+                  disable=as_json) as bar:
+        task = bar.add_task(f"camera {cam.name}", total=len(inputs))
+        try:
+            summary = analyze_videos(inputs, cam, settings, store, corridors, sinks=sinks,
+                                     progress=lambda done, total: bar.update(task, completed=done, total=total))
+        except ValueError as exc:
+            _fail(str(exc))
     store.close()
     print_summary(out, summary, as_json=as_json)
 
@@ -212,6 +245,33 @@ def dead_letters_cmd(db: str, limit: int, as_json: bool) -> None:
                       highlight=False)
     if not as_json:
         out.print(f"{len(rows)} of {total} dead letter(s)")
+
+
+@main.group()
+def klv() -> None:
+    """MISB ST 0601 KLV metadata (drone full-motion video)."""
+
+
+@klv.command(name="dump")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per packet.")
+def klv_dump(file: Path, as_json: bool) -> None:
+    """Decode every UAS Local Set packet: values the standard marks out of range are null; bad checksums flagged."""
+    from routewatch.ingest.klv import packet_to_dict, scan
+
+    result = scan(file.read_bytes())
+    bad = 0
+    for p in result.packets:
+        d = packet_to_dict(p)
+        bad += d["checksum"] != "ok"
+        if as_json:
+            click.echo(json.dumps(d, default=str))
+        else:
+            fields = ", ".join(f"{k}={v}" for k, v in d.items() if v is not None and k != "checksum")
+            flag = "" if d["checksum"] == "ok" else " [bold red]BAD CHECKSUM[/]"
+            out.print(f"@{p.offset}{flag} {fields}", highlight=False)
+    if not as_json:
+        out.print(f"{len(result.packets)} packet(s), {bad} with a bad checksum, {result.skipped_bytes} byte(s) skipped")
 
 
 @main.group()

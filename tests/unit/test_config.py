@@ -75,7 +75,7 @@ def test_yaml_problems(tmp_path, text, message):
 
 
 def test_missing_file():
-    with pytest.raises(ConfigError, match="cannot read config file"):
+    with pytest.raises(ConfigError, match="cannot read file"):
         load_settings("/nonexistent/routewatch.yaml", env={})
 
 

@@ -6,14 +6,15 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from routewatch.config.schema import Settings
+from routewatch.config.schema import CameraConfig, Settings
 
 ENV_PREFIX = "ROUTEWATCH_"
+M = TypeVar("M", bound=BaseModel)
 MAX_CONFIG_BYTES = 1_000_000
 
 
@@ -79,14 +80,23 @@ def apply_env(tree: dict[str, Any], env: Mapping[str, str]) -> dict[str, Any]:
 
 def parse_settings(tree: Mapping[str, Any], origin: str = "") -> Settings:
     """Validate a settings tree; errors name the key path, e.g. `sources[0].url: ...`."""
+    return _validate(Settings, tree, origin)
+
+
+def _validate(model: type[M], tree: Any, origin: str) -> M:
     try:
-        return Settings.model_validate(tree)
+        return model.model_validate(tree)
     except ValidationError as exc:
         problems = []
         for err in exc.errors():
             msg = str(err["msg"]).removeprefix("Value error, ")
             problems.append(f"{_path(tuple(err['loc']))}: {msg}")
         raise ConfigError(problems, origin) from None
+
+
+def load_camera(path: str | Path) -> CameraConfig:
+    """A camera file (YAML or JSON): name, ground control points, start time, processing rate."""
+    return _validate(CameraConfig, _read_yaml(Path(path)), f"camera file {path}")
 
 
 def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -96,28 +106,34 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     if path is not None:
         p = Path(path)
         origin = str(p)
-        try:
-            raw = p.read_bytes()
-        except OSError as exc:
-            raise ConfigError([f"cannot read config file: {exc.strerror}"], origin) from None
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError([f"file is larger than {MAX_CONFIG_BYTES} bytes"], origin)
-        try:
-            # Anchors and aliases are refused: they can expand a small file into a huge tree.
-            if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(raw, Loader=yaml.SafeLoader)):
-                raise ConfigError(["YAML anchors/aliases (*name) are not supported in settings files"], origin)
-            loaded = yaml.safe_load(raw) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
-            raise ConfigError([f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"], origin) from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(["(root): expected a mapping of sections"], origin)
-        tree = json.loads(json.dumps(loaded, default=str))
-        if path is not None:
-            _resolve_paths(tree, p.parent)
+        tree = _read_yaml(p)
+        _resolve_paths(tree, p.parent)
     tree = apply_env(tree, os.environ if env is None else env)
     return parse_settings(tree, origin)
+
+
+def _read_yaml(p: Path) -> dict[str, Any]:
+    """A YAML (or JSON) file as a plain mapping; problems as ConfigError with the line."""
+    origin = str(p)
+    try:
+        raw = p.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"cannot read file: {exc.strerror}"], origin) from None
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError([f"file is larger than {MAX_CONFIG_BYTES} bytes"], origin)
+    try:
+        # Anchors and aliases are refused: they can expand a small file into a huge tree.
+        if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(raw, Loader=yaml.SafeLoader)):
+            raise ConfigError(["YAML anchors/aliases (*name) are not supported in settings files"], origin)
+        loaded = yaml.safe_load(raw) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        raise ConfigError([f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"], origin) from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(["(root): expected a mapping of sections"], origin)
+    tree: dict[str, Any] = json.loads(json.dumps(loaded, default=str))
+    return tree
 
 
 def _resolve_paths(tree: dict[str, Any], base: Path) -> None:
@@ -135,8 +151,6 @@ def _resolve_paths(tree: dict[str, Any], base: Path) -> None:
 
 def settings_reference() -> str:
     """Markdown table of every setting with its type, default and description (for the README)."""
-    from pydantic import BaseModel
-
     rows = ["| key | type | default | description |", "|---|---|---|---|"]
 
     def walk(model: type[BaseModel], prefix: str) -> None:

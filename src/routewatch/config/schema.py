@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -236,6 +237,40 @@ class MqttConfig(_Section):
     broker: MqttBrokerConfig = Field(default_factory=MqttBrokerConfig)
     input: MqttInputConfig = Field(default_factory=MqttInputConfig)
     output: MqttOutputConfig = Field(default_factory=MqttOutputConfig)
+
+
+class MotionConfig(_Section):
+    """Motion gate of a fixed camera."""
+
+    width: int = Field(320, ge=64, le=1920, description="Frames are shrunk to this width for motion detection.")
+    min_area_frac: float = Field(
+        0.0005, gt=0, lt=1, description="Smallest moving region, as a fraction of the (shrunk) frame."
+    )
+    warmup_frames: int = Field(10, ge=0, le=10000, description="Frames used to learn the background first.")
+
+
+class CameraConfig(_Section):
+    """One camera: where its pixels are on the ground, and how to process its video."""
+
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+                      description="Camera name; subjects become <name>/<track id>.")
+    kind: Literal["fixed"] = Field("fixed", description="fixed: a homography from ground control points.")
+    start_time: datetime | None = Field(
+        None, description="Wall time of a recorded file's first frame (RFC 3339 with zone); frame times follow it."
+    )
+    gcps: list[tuple[float, float, float, float]] = Field(
+        min_length=4, description="Ground control points [u_px, v_px, lon, lat], at least four, not collinear."
+    )
+    max_error_m: float = Field(2.0, gt=0, le=100, description="Refuse a calibration whose GCP error is larger.")
+    fps: float = Field(5.0, gt=0, le=120, description="Frames per second processed (others are skipped).")
+    motion: MotionConfig = Field(default_factory=MotionConfig)
+
+    @field_validator("start_time")
+    @classmethod
+    def _aware(cls, v: datetime | None) -> datetime | None:
+        if v is not None and v.tzinfo is None:
+            raise ValueError("needs a time zone, e.g. 2026-05-01T12:00:00Z")
+        return v
 
 
 class LoggingConfig(_Section):
