@@ -248,6 +248,34 @@ def dead_letters_cmd(db: str, limit: int, as_json: bool) -> None:
 
 
 @main.group()
+def users() -> None:
+    """Web users (there is no default account: create the first admin here)."""
+
+
+@users.command(name="add")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["field", "commander", "planner", "admin"]), required=True)
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
+def users_add(username: str, role: str, db: str, password_stdin: bool) -> None:
+    """Create a user with a role; the password is asked for (never an argument, so not in shell history)."""
+    from routewatch.store.users import create_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    store = open_store(_db_url(db))
+    try:
+        user = create_user(store, username, password, role, at=_now())
+    except ValueError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    out.print(f"user {user.username} ({user.role}) created")
+
+
+@main.group()
 def klv() -> None:
     """MISB ST 0601 KLV metadata (drone full-motion video)."""
 

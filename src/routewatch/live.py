@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import threading
 import time
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -71,6 +73,7 @@ async def run_live(
     gc.collect()
     gc.freeze()
     mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop)
+    web = _start_web(settings, store)
     corridor_news = _listen_for_corridors(store, loop, thread_stop)
     revision = await loop.run_in_executor(db, store.corridors_revision)
     unacked: list[int] = []
@@ -83,6 +86,8 @@ async def run_live(
         changes = pipeline.feed_many(item.events)
         writer.add(changes, obs, item.dead)
         unacked.extend(item.tokens)
+        if web is not None and obs:
+            web.hub.publish_positions(obs)
         return bool(changes)
 
     async def flush() -> None:
@@ -103,6 +108,13 @@ async def run_live(
         last_flush = now
         if not in_db:
             store_errors += 1
+        if web is not None:
+            web.hub.publish()
+            web.metrics.set_messages_in(summary.positions)
+            web.metrics.set_dropped(hand.counters.dropped)
+            web.metrics.set_dead_lettered(summary.ingest["dead_letters"])
+            if pipeline.engine.watermark_ts > float("-inf"):
+                web.metrics.set_pipeline_lag(max(0.0, time.time() - pipeline.engine.watermark_ts))
         if mqtt is not None:
             for token in tokens:  # stored (or durably spooled): the broker may forget them now
                 mqtt.ack(token)
@@ -165,6 +177,10 @@ async def run_live(
                 log.error("alert outbox at shutdown: %s", type(exc).__name__)
         if mqtt is not None:
             await loop.run_in_executor(db, mqtt.stop)
+        if web is not None:
+            web.hub.close()
+            web.server.should_exit = True
+            await web.task
         db.shutdown(wait=True)
     summary.ingest["dropped_behind"] = hand.counters.dropped
     summary.ingest["store_errors"] = store_errors
@@ -213,6 +229,35 @@ def _listen_for_corridors(store: Store, loop: asyncio.AbstractEventLoop, stop: t
 
     threading.Thread(target=run, name="corridor-listener", daemon=True).start()
     return news
+
+
+@dataclass
+class _Web:
+    server: Any
+    task: asyncio.Task[None]
+    hub: Any
+    metrics: Any
+
+
+def _start_web(settings: Settings, store: Store) -> _Web | None:
+    """The operator API in this process and loop (uvicorn), if enabled."""
+    if not settings.web.enabled:
+        return None
+    import uvicorn
+
+    from routewatch.web import LiveHub, Metrics, WebSettings, create_app
+
+    w = settings.web
+    key = w.secret_key.get_secret_value().encode() if w.secret_key else None
+    web_settings = WebSettings(secret_key=key, cookie_secure=w.cookie_secure)
+    hub, metrics = LiveHub(store, poll_s=web_settings.live_poll_s), Metrics()
+    app = create_app(store, web_settings, hub=hub, metrics=metrics)
+    server = uvicorn.Server(uvicorn.Config(app, host=w.host, port=w.port, log_level="warning",
+                                           timeout_graceful_shutdown=2))
+    # The pipeline's loop owns the signals; uvicorn must not install its own handlers.
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    log.warning("web API on http://%s:%d (docs at /docs)", w.host, w.port)
+    return _Web(server, asyncio.get_running_loop().create_task(server.serve()), hub, metrics)
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Any) -> None:

@@ -93,7 +93,7 @@ def test_upgrade_from_empty_matches_models(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
     upgrade(db_url)  # already at head: nothing to do
-    assert current_revision(db_url) == head_revision() == "0002"
+    assert current_revision(db_url) == head_revision() == "0003"
     with Store(db_url) as store, store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
@@ -301,8 +301,8 @@ MIGRATION_TEST = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_test"
-down_revision = "0002"
+revision = "0004_test"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
@@ -321,9 +321,9 @@ def downgrade():
 def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     versions.mkdir()
-    (versions / "0003_test.py").write_text(MIGRATION_TEST)
+    (versions / "0004_test.py").write_text(MIGRATION_TEST)
     config = alembic_config(extra_version_locations=[versions])
-    upgrade(db_url, "0002", config=config)
+    upgrade(db_url, "0003", config=config)
     with Store(db_url) as store:
         store.write(lifecycle(make_alert()) + lifecycle(make_alert("s2")), [fix("s1", i) for i in range(5)])
         store.acknowledge(make_alert("s2").id, by="ana", comment="ok", time=at(50))
@@ -335,11 +335,11 @@ def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> 
                     store.current_corridors(), store.runs())
 
         before = snapshot()
-        for revision, step in [("0003_test", upgrade), ("0002", downgrade), ("0003_test", upgrade)]:
+        for revision, step in [("0004_test", upgrade), ("0003", downgrade), ("0004_test", upgrade)]:
             step(db_url, revision, config=config)
             assert current_revision(db_url) == revision
             assert snapshot() == before
-        downgrade(db_url, "0002", config=config)
+        downgrade(db_url, "0003", config=config)
         with store.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"include_object": include_object})
             assert compare_metadata(context, Base.metadata) == []

@@ -273,6 +273,18 @@ class CameraConfig(_Section):
         return v
 
 
+class WebConfig(_Section):
+    """The web API (and, later, the operator UI) served by `routewatch run` in the same process."""
+
+    enabled: bool = Field(False, description="Serve the API on host:port while running.")
+    host: str = Field("127.0.0.1", min_length=1, description="Address to listen on (0.0.0.0 for every interface).")
+    port: int = Field(8080, ge=1, le=65535, description="TCP port.")
+    secret_key: SecretStr | None = Field(
+        None, description="Signs session cookies; without it a random key is made and restarts log everyone out."
+    )
+    cookie_secure: bool = Field(False, description="Send session cookies over HTTPS only (behind TLS).")
+
+
 class LoggingConfig(_Section):
     """Logging."""
 
@@ -288,6 +300,7 @@ class Settings(_Section):
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
+    web: WebConfig = Field(default_factory=WebConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("sources")

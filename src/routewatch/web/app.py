@@ -1,0 +1,82 @@
+"""The web API's composition: create_app(store, settings, clock) -> FastAPI (docs at /docs)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from routewatch.web import alerts, auth, corridors, live, ops
+from routewatch.web.corridors import InvalidCorridor, invalid_response
+from routewatch.web.live import LiveHub
+from routewatch.web.ops import Metrics, make_registry
+from routewatch.web.security import Sessions
+from routewatch.web.settings import Clock, WebSettings, WebStore, utc_now
+
+__all__ = ["WebSettings", "WebStore", "create_app"]
+
+
+def _errors(app: FastAPI) -> None:
+    async def http_error(_: Request, exc: Any) -> JSONResponse:
+        detail = exc.detail if isinstance(exc, StarletteHTTPException) else "error"
+        return JSONResponse({"detail": detail}, status_code=exc.status_code, headers=getattr(exc, "headers", None))
+
+    async def validation_error(_: Request, exc: Any) -> JSONResponse:
+        errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+        where = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in errors)
+        safe = [{"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")} for e in errors]
+        return JSONResponse({"detail": where or "invalid request", "errors": safe}, status_code=422)
+
+    async def corridor_error(_: Request, exc: Any) -> JSONResponse:
+        assert isinstance(exc, InvalidCorridor)
+        return invalid_response(exc.error)
+
+    app.add_exception_handler(StarletteHTTPException, http_error)
+    app.add_exception_handler(HTTPException, http_error)
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(InvalidCorridor, corridor_error)
+
+
+def create_app(
+    store: WebStore,
+    settings: WebSettings | None = None,
+    *,
+    clock: Clock = utc_now,
+    metrics: Metrics | None = None,
+    hub: LiveHub | None = None,
+) -> FastAPI:
+    """The operator API over `store` (migrated already); `hub.publish` and `metrics` are the pipeline's hooks."""
+    settings = settings or WebSettings()
+    hub = hub or LiveHub(store, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
+    metrics = metrics or Metrics()
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(hub.run())
+        try:
+            yield
+        finally:
+            hub.close()
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(title="routewatch", version="1", docs_url="/docs", lifespan=lifespan)
+    app.state.store = store
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.sessions = Sessions(settings, clock)
+    app.state.hub = hub
+    app.state.metrics = metrics
+    app.state.registry = make_registry(store, metrics)
+    _errors(app)
+    for module in (auth, alerts, live, corridors, ops):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,149 @@
+"""Login/logout, the current caller, users, API tokens and the audit log (admin)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from routewatch.store import StoreError
+from routewatch.store.users import ApiToken, AuditEntry, User, UserRole, check_username
+from routewatch.web.security import COOKIE, Perm, Principal, require
+
+router = APIRouter(prefix="/api", tags=["auth"])
+Admin = Annotated[Principal, Depends(require(Perm.ADMIN))]
+Reader = Annotated[Principal, Depends(require(Perm.READ))]
+
+
+class Login(BaseModel):
+    """Credentials for POST /api/login."""
+
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=1024)
+
+
+class NewUser(BaseModel):
+    """A user to create."""
+
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=10, max_length=1024)
+    role: UserRole
+
+
+class NewToken(BaseModel):
+    """An API token to create."""
+
+    name: str = Field(min_length=1, max_length=100)
+    role: UserRole
+
+
+def user_dict(u: User) -> dict[str, Any]:
+    """The JSON of a user."""
+    return {"username": u.username, "role": u.role.value, "created_at": u.created_at.isoformat(),
+            "disabled": u.disabled}
+
+
+def token_dict(t: ApiToken) -> dict[str, Any]:
+    """The JSON of an API token's metadata."""
+    return {"id": t.id, "name": t.name, "role": t.role.value, "created_at": t.created_at.isoformat(),
+            "revoked": t.revoked}
+
+
+def audit_dict(e: AuditEntry) -> dict[str, Any]:
+    """The JSON of an audit entry."""
+    return {"id": e.id, "time": e.time.isoformat(), "actor": e.actor, "action": e.action, "target": e.target,
+            "detail": e.detail}
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock()  # type: ignore[no-any-return]
+
+
+@router.post("/login")
+def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
+    """Check a password; on success set the session cookie (HttpOnly, SameSite=Strict)."""
+    state = request.app.state
+    user = state.store.check_password(body.username, body.password)
+    client = request.client.host if request.client else ""
+    if user is None:
+        state.store.audit("login_failed", actor=body.username, target=body.username, detail=client, at=_now(request))
+        raise HTTPException(401, "wrong username or password")
+    state.store.audit("login", actor=user.username, target=user.username, detail=client, at=_now(request))
+    response.set_cookie(
+        COOKIE, state.sessions.issue(user.username), max_age=int(state.settings.session_ttl_s),
+        httponly=True, samesite="strict", secure=state.settings.cookie_secure, path="/",
+    )
+    return user_dict(user)
+
+
+@router.post("/logout", status_code=204)
+def logout(request: Request, response: Response) -> None:
+    """End the session (idempotent)."""
+    token = request.cookies.get(COOKIE)
+    if token:
+        request.app.state.sessions.revoke(token)
+    secure = request.app.state.settings.cookie_secure
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure)
+
+
+@router.get("/me")
+def me(principal: Reader) -> dict[str, Any]:
+    """Who the caller is and what they may do."""
+    perms = sorted(p.value for p in Perm if principal.may(p))
+    return {"name": principal.name, "role": principal.role.value, "via": principal.via, "permissions": perms}
+
+
+@router.get("/users")
+def list_users(request: Request, _: Admin) -> list[dict[str, Any]]:
+    """All users."""
+    return [user_dict(u) for u in request.app.state.store.users()]
+
+
+@router.post("/users", status_code=201)
+def add_user(body: NewUser, request: Request, principal: Admin) -> dict[str, Any]:
+    """Create a user (409 if the name is taken)."""
+    try:
+        check_username(body.username)
+        user = request.app.state.store.add_user(body.username, body.password, body.role, at=_now(request))
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
+    except StoreError as exc:
+        raise HTTPException(409, str(exc)) from None
+    request.app.state.store.audit("user_create", actor=principal.name, target=body.username,
+                                  detail=body.role.value, at=_now(request))
+    return user_dict(user)
+
+
+@router.get("/tokens")
+def list_tokens(request: Request, _: Admin) -> list[dict[str, Any]]:
+    """All API tokens (metadata only)."""
+    return [token_dict(t) for t in request.app.state.store.api_tokens()]
+
+
+@router.post("/tokens", status_code=201)
+def add_token(body: NewToken, request: Request, principal: Admin) -> dict[str, Any]:
+    """Create an API token; the token is in this response only."""
+    meta, token = request.app.state.store.add_api_token(body.name, body.role, at=_now(request))
+    request.app.state.store.audit("token_create", actor=principal.name, target=str(meta.id),
+                                  detail=f"{body.name} ({body.role.value})", at=_now(request))
+    return {**token_dict(meta), "token": token}
+
+
+@router.delete("/tokens/{token_id}", status_code=204)
+def revoke_token(token_id: int, request: Request, principal: Admin) -> None:
+    """Revoke an API token."""
+    if not request.app.state.store.revoke_api_token(token_id):
+        raise HTTPException(404, f"no API token {token_id}")
+    request.app.state.store.audit("token_revoke", actor=principal.name, target=str(token_id), at=_now(request))
+
+
+@router.get("/audit")
+def audit_log(
+    request: Request, _: Admin, after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100, action: str | None = None,
+) -> list[dict[str, Any]]:
+    """Audit entries after an id, oldest first."""
+    where = {"action": action} if action else {}
+    return [audit_dict(e) for e in request.app.state.store.audit_log(limit=limit, after=after, **where)]

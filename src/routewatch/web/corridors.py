@@ -1,0 +1,226 @@
+"""Corridors: the current set, one corridor, history and versions, versioned edits, import and export."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from pathlib import PurePosixPath
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from routewatch.geo.corridors import (
+    CorridorError,
+    dumps_geojson,
+    load_corridors,
+    to_geojson,
+    to_kml,
+    validate_features,
+)
+from routewatch.model import Corridor
+from routewatch.store import CorridorConflictError
+from routewatch.store.records import CorridorVersion
+from routewatch.web.security import Perm, Principal, require
+from routewatch.web.settings import WebStore
+
+router = APIRouter(prefix="/api/corridors", tags=["corridors"])
+Reader = Annotated[Principal, Depends(require(Perm.READ))]
+Writer = Annotated[Principal, Depends(require(Perm.CORRIDOR_WRITE))]
+Why = Annotated[str, Query(max_length=2000, description="why: stored with the version")]
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class InvalidCorridor(Exception):
+    """A refused corridor (answered 422 with the problems)."""
+
+    def __init__(self, error: CorridorError) -> None:
+        self.error = error
+
+
+def invalid_response(error: CorridorError) -> JSONResponse:
+    """422 naming each feature and its problem."""
+    problems = [{"feature_index": p.index, "feature_id": p.feature_id, "message": p.message} for p in error.problems]
+    return JSONResponse({"detail": str(error), "problems": problems}, status_code=422)
+
+
+def safe_filename(name: str) -> str:
+    """A file name reduced to its last component and safe characters (only ever logged, never opened)."""
+    base = PurePosixPath(name.replace("\\", "/")).name
+    return _SAFE.sub("_", base).lstrip(".")[:100] or "upload"
+
+
+def feature(c: Corridor) -> dict[str, Any]:
+    """One corridor as a GeoJSON Feature."""
+    result: dict[str, Any] = to_geojson([c])["features"][0]
+    return result
+
+
+def version_dict(v: CorridorVersion) -> dict[str, Any]:
+    """One version's audit fields."""
+    return {"version": v.corridor.version, "author": v.author, "comment": v.comment,
+            "created_at": v.created_at.isoformat(), "deleted": v.deleted}
+
+
+def _store(request: Request) -> WebStore:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+def _now(request: Request) -> datetime:
+    return request.app.state.clock()  # type: ignore[no-any-return]
+
+
+def _current(store: WebStore, corridor_id: str) -> Corridor | None:
+    return next((c for c in store.current_corridors() if c.id == corridor_id), None)
+
+
+def _parse_one(body: Any, path_id: str | None = None) -> Corridor:
+    if not isinstance(body, dict) or body.get("type") != "Feature":
+        raise HTTPException(422, "the body must be one GeoJSON Feature")
+    if path_id is not None:
+        props = body.get("properties")
+        props = dict(props) if isinstance(props, dict) else {}
+        given = props.get("id", body.get("id"))
+        if given is not None and given != path_id:
+            raise HTTPException(422, f"the feature's id {given!r} does not match the URL's {path_id!r}")
+        body = {**body, "properties": {**props, "id": path_id}}
+    try:
+        return validate_features([body])[0]
+    except CorridorError as exc:
+        raise InvalidCorridor(exc) from None
+
+
+def _why(body: Any, comment: str) -> str:
+    """The comment: the query parameter, or a `comment` member of the Feature."""
+    given = body.get("comment", "") if isinstance(body, dict) and not comment else comment
+    if not isinstance(given, str) or len(given) > 2000:
+        raise HTTPException(422, "comment must be text of at most 2000 characters")
+    return given
+
+
+def _save(
+    request: Request, corridor: Corridor, principal: Principal, comment: str, action: str, previous: int | None = None
+) -> dict[str, Any]:
+    store = _store(request)
+    try:
+        (saved,) = store.save_corridors(
+            [corridor], author=principal.name, comment=comment, at=_now(request), replace=False
+        )
+    except CorridorConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
+    if saved.version != previous:  # an unchanged save adds no version and is not audited
+        detail = f"v{saved.version}: {comment}"
+        store.audit(action, actor=principal.name, target=saved.id, detail=detail, at=_now(request))
+    return feature(saved)
+
+
+@router.get("")
+def list_corridors(request: Request, _: Reader) -> dict[str, Any]:
+    """The current corridor set as a GeoJSON FeatureCollection."""
+    return to_geojson(_store(request).current_corridors())
+
+
+@router.get("/export")
+def export(request: Request, _: Reader, format: Literal["geojson", "kml"] = "geojson") -> Response:
+    """The current set as a GeoJSON or KML download."""
+    corridors = _store(request).current_corridors()
+    if format == "kml":
+        body, media = to_kml(corridors), "application/vnd.google-earth.kml+xml"
+    else:
+        body, media = dumps_geojson(corridors), "application/geo+json"
+    headers = {"Content-Disposition": f'attachment; filename="corridors.{format}"'}
+    return Response(body, media_type=media, headers=headers)
+
+
+@router.post("/import")
+async def import_file(
+    request: Request, principal: Writer, comment: Why = "",
+    filename: Annotated[str, Query(max_length=255)] = "upload",
+    replace: bool = False,
+) -> dict[str, Any]:
+    """Import a GeoJSON or KML/KMZ file sent as the request body (all or nothing; 413 when too large)."""
+    limit: int = request.app.state.settings.max_upload_bytes
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"upload is {declared} bytes; the limit is {limit}")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise HTTPException(413, f"upload is over the limit of {limit} bytes")
+    name = safe_filename(filename)
+    try:
+        corridors = load_corridors(bytes(data))
+    except CorridorError as exc:
+        raise InvalidCorridor(exc) from None
+    store, at = _store(request), _now(request)
+    why = comment or f"import {name}"
+    try:
+        saved = store.save_corridors(corridors, author=principal.name, comment=why, at=at, replace=replace)
+    except CorridorConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
+    store.audit("corridor_import", actor=principal.name, target=name,
+                detail=f"{len(saved)} corridor(s), replace={replace}: {why}", at=at)
+    return {"filename": name, "imported": [{"id": c.id, "version": c.version} for c in saved]}
+
+
+@router.post("", status_code=201)
+def create(request: Request, principal: Writer, body: Annotated[Any, Body()], comment: Why = "") -> dict[str, Any]:
+    """Create a corridor from one GeoJSON Feature (409 if the id is in use)."""
+    corridor = _parse_one(body)
+    if _current(_store(request), corridor.id) is not None:
+        raise HTTPException(409, f"corridor {corridor.id!r} exists; PUT /api/corridors/{corridor.id} to change it")
+    return _save(request, corridor, principal, _why(body, comment), "corridor_create")
+
+
+@router.get("/{corridor_id}")
+def get_corridor(corridor_id: str, request: Request, _: Reader) -> dict[str, Any]:
+    """The current version of one corridor as a GeoJSON Feature."""
+    found = _current(_store(request), corridor_id)
+    if found is None:
+        raise HTTPException(404, f"no corridor {corridor_id!r}")
+    return feature(found)
+
+
+@router.put("/{corridor_id}")
+def update(
+    corridor_id: str, request: Request, principal: Writer, body: Annotated[Any, Body()], comment: Why = ""
+) -> dict[str, Any]:
+    """Save a new version of an existing corridor (unchanged content keeps its version)."""
+    corridor = _parse_one(body, corridor_id)
+    current = _current(_store(request), corridor_id)
+    if current is None:
+        raise HTTPException(404, f"no corridor {corridor_id!r}")
+    return _save(request, corridor, principal, _why(body, comment), "corridor_update", current.version)
+
+
+@router.delete("/{corridor_id}")
+def delete(corridor_id: str, request: Request, principal: Writer, comment: Why = "") -> dict[str, Any]:
+    """Delete a corridor (a tombstone version keeps its history)."""
+    store, at = _store(request), _now(request)
+    try:
+        version = store.delete_corridor(corridor_id, author=principal.name, comment=comment, at=at)
+    except CorridorConflictError as exc:
+        raise HTTPException(409, str(exc)) from None
+    if version is None:
+        raise HTTPException(404, f"no corridor {corridor_id!r}")
+    store.audit("corridor_delete", actor=principal.name, target=corridor_id, detail=f"v{version}: {comment}", at=at)
+    return {"id": corridor_id, "version": version, "deleted": True}
+
+
+@router.get("/{corridor_id}/history")
+def history(corridor_id: str, request: Request, _: Reader) -> list[dict[str, Any]]:
+    """Every version of a corridor with who, when and why, oldest first."""
+    versions = _store(request).corridor_history(corridor_id)
+    if not versions:
+        raise HTTPException(404, f"no corridor {corridor_id!r}")
+    return [version_dict(v) for v in versions]
+
+
+@router.get("/{corridor_id}/versions/{version}")
+def get_version(corridor_id: str, version: int, request: Request, _: Reader) -> dict[str, Any]:
+    """One stored version as a GeoJSON Feature, its audit fields in `meta`."""
+    for v in _store(request).corridor_history(corridor_id):
+        if v.corridor.version == version:
+            return {**feature(v.corridor), "meta": version_dict(v)}
+    raise HTTPException(404, f"no version {version} of corridor {corridor_id!r}")

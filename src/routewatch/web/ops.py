@@ -1,0 +1,96 @@
+"""Health and Prometheus metrics: alerts by kind from the store, pipeline counters the app feeds in."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from routewatch.web.settings import WebStore
+
+router = APIRouter(tags=["ops"])
+
+
+class Metrics:
+    """Pipeline counters the application sets (thread-safe); read at each scrape."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._values = {"messages_in": 0.0, "dropped": 0.0, "dead_lettered": 0.0, "pipeline_lag_seconds": 0.0}
+
+    def set_messages_in(self, total: float) -> None:
+        """Messages received since start (a running total)."""
+        self._set("messages_in", total)
+
+    def set_dropped(self, total: float) -> None:
+        """Messages dropped since start."""
+        self._set("dropped", total)
+
+    def set_dead_lettered(self, total: float) -> None:
+        """Messages dead-lettered since start."""
+        self._set("dead_lettered", total)
+
+    def set_pipeline_lag(self, seconds: float) -> None:
+        """Now minus the event time of the newest processed observation."""
+        self._set("pipeline_lag_seconds", seconds)
+
+    def _set(self, key: str, value: float) -> None:
+        with self._lock:
+            self._values[key] = float(value)
+
+    def snapshot(self) -> dict[str, float]:
+        """The current values."""
+        with self._lock:
+            return dict(self._values)
+
+
+class StoreCollector(Collector):
+    """Collects the stored alerts by kind and the Metrics values at scrape time."""
+
+    def __init__(self, store: WebStore, metrics: Metrics) -> None:
+        self._store = store
+        self._metrics = metrics
+
+    def collect(self) -> Iterator[Metric]:
+        """Yield the metric families."""
+        values = self._metrics.snapshot()
+        for key in ("messages_in", "dropped", "dead_lettered"):
+            family = CounterMetricFamily(f"routewatch_{key}", f"Pipeline messages {key.replace('_', ' ')}")
+            family.add_metric([], values[key])
+            yield family
+        lag = GaugeMetricFamily("routewatch_pipeline_lag_seconds", "Wall time minus event time of the newest fix")
+        lag.add_metric([], values["pipeline_lag_seconds"])
+        yield lag
+        alerts = GaugeMetricFamily("routewatch_alerts", "Stored alerts by kind", labels=["kind"])
+        for kind, count in self._store.count_alerts().items():
+            alerts.add_metric([kind], count)
+        yield alerts
+
+
+def make_registry(store: WebStore, metrics: Metrics) -> CollectorRegistry:
+    """A registry of this app's metrics (not the process-global one)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StoreCollector(store, metrics))
+    return registry
+
+
+@router.get("/health")
+def health(request: Request) -> Any:
+    """Liveness and database reachability (no auth)."""
+    try:
+        request.app.state.store.latest_event_seq()
+    except Exception as exc:
+        return JSONResponse({"status": "error", "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
+    return {"status": "ok", "database": "ok"}
+
+
+@router.get("/metrics")
+def metrics(request: Request) -> Response:
+    """Prometheus text exposition (no auth, as scrapers expect; holds counts only)."""
+    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
