@@ -450,7 +450,7 @@ def _run_until_signal(settings: Settings, corridors_file: Path | None, *, exit_w
 def run_cmd(config_file: Path) -> None:
     """Run live from the configured sources until SIGINT/SIGTERM."""
     s = _settings(config_file)
-    if not s.sources and not s.mqtt.input.enabled:
+    if not s.sources and not s.mqtt.input.enabled and not s.cameras:
         _fail(f"{config_file}: no sources configured (add `sources`, or enable `mqtt.input`)")
     mqtt = f", MQTT {s.mqtt.broker.host}:{s.mqtt.broker.port}" if s.mqtt.input.enabled or s.mqtt.output.enabled else ""
     out.print(f"routewatch running: {len(s.sources)} MAVLink source(s){mqtt}, database "
@@ -464,16 +464,18 @@ def run_cmd(config_file: Path) -> None:
 @click.option("--db", default="sqlite:///routewatch-demo/demo.db", show_default=True, help="Database URL.")
 def demo_cmd(speed: float, db: str) -> None:
     """Replay the bundled patrol scenario and show alerts live (embedded defaults, no arguments needed)."""
+    from routewatch.demo.camera import camera, render
     from routewatch.demo.scenario import corridors_path, write_tlog
 
     work = Path("routewatch-demo")
     tlog = write_tlog(work / "patrol.tlog")
+    cam = camera(render(work / "border-cam.avi"), realtime=True, speed=speed)
     url = _db_url(db)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     s = Settings(sources=[SourceConfig(name="demo", url=f"file:{tlog}", realtime=True, speed=speed)],
-                 store=StoreConfig(url=url))
-    out.print(f"[bold]routewatch demo[/]: replaying {tlog} at {speed:g}x against {corridors_path().name}; "
-              f"alerts are stored in {url}. Ctrl-C to stop.")
+                 cameras=[cam], store=StoreConfig(url=url, journal_dir=work / "journal"))
+    out.print(f"[bold]routewatch demo[/]: replaying {tlog} and the camera video {cam.url} at {speed:g}x "
+              f"against {corridors_path().name}; alerts are stored in {url}. Ctrl-C to stop.")
     _run_until_signal(s, corridors_path(), exit_when_done=True)
     out.print(f"see them again with: {_prog()} alerts list --db {url}", highlight=False)

@@ -20,7 +20,7 @@ from routewatch.config.schema import Settings
 from routewatch.ingest.mavlink import MavlinkStats
 from routewatch.journal import Journal
 from routewatch.model import Corridor, Observation
-from routewatch.sources import Handoff, drain, mqtt_receiver, start_file, start_link, tlog_path
+from routewatch.sources import Handoff, drain, mqtt_receiver, start_camera, start_file, start_link, tlog_path
 from routewatch.store import Store
 from routewatch.writer import ChangeSink, Writer
 
@@ -72,6 +72,12 @@ async def run_live(
     # cyclic GC from rescanning it, which otherwise stalls the loop for tens of milliseconds.
     gc.collect()
     gc.freeze()
+    for cam in settings.cameras:
+        if cam.url is None:
+            log.error("camera %s has no url; skipped", cam.name)
+            continue
+        files_left += 1
+        start_camera(cam, hand, thread_stop, lambda: _call_soon(loop, file_done))
     mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop)
     web = _start_web(settings, store)
     corridor_news = _listen_for_corridors(store, loop, thread_stop)

@@ -6,13 +6,14 @@ import asyncio
 import logging
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from routewatch.bus import Delivery, to_delivery
-from routewatch.config.schema import MqttInputConfig, SourceConfig
+from routewatch.config.schema import CameraConfig, MqttInputConfig, SourceConfig
 from routewatch.ingest.mavlink import MavlinkLink, MavlinkStats, TlogReader
 from routewatch.model import InboundMessage, TelemetryEvent
 
@@ -154,6 +155,44 @@ def mqtt_receiver(cfg: MqttInputConfig, hand: Handoff, stop: threading.Event) ->
     return Batcher(emit, stop, period_s=MQTT_BATCH_S)
 
 
+def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: Callable[[], None]) -> Counter[str]:
+    """A fixed camera's video file in a thread: moving objects placed on the map, handed over in batches.
+
+    With `realtime`, observations are handed over at the pace of the video's own time (x speed).
+    """
+    from routewatch.vision import calibrate, observations
+
+    counts: Counter[str] = Counter()
+
+    def run() -> None:
+        try:
+            assert cam.url is not None
+            calib = calibrate(cam)
+            t0 = time.monotonic()
+            batch: list[TelemetryEvent] = []
+            for obs in observations(Path(cam.url), cam, calib, counts):
+                if stop.is_set():
+                    return
+                if cam.realtime and cam.start_time is not None:
+                    # Paced from the video's first frame, so it keeps step with telemetry replayed alongside.
+                    wait = (obs.time - cam.start_time).total_seconds() / cam.speed - (time.monotonic() - t0)
+                    if wait > 0 and stop.wait(wait):
+                        return
+                batch.append(obs)
+                if cam.realtime or len(batch) >= FILE_BATCH:
+                    hand.put(Delivery(tuple(batch)), stop)
+                    batch = []
+            if batch:
+                hand.put(Delivery(tuple(batch)), stop)
+        except (OSError, ValueError) as exc:
+            log.error("camera %s: %s", cam.name, exc)
+        finally:
+            done()
+
+    threading.Thread(target=run, name=f"camera-{cam.name}", daemon=True).start()
+    return counts
+
+
 def drain(queue: asyncio.Queue[Delivery]) -> list[Delivery]:
     """Everything already handed over, without waiting."""
     out = []
@@ -162,4 +201,4 @@ def drain(queue: asyncio.Queue[Delivery]) -> list[Delivery]:
     return out
 
 
-__all__ = ["Delivery", "Handoff", "drain", "mqtt_receiver", "start_file", "start_link", "tlog_path"]
+__all__ = ["Delivery", "Handoff", "drain", "mqtt_receiver", "start_camera", "start_file", "start_link", "tlog_path"]

@@ -263,6 +263,11 @@ class CameraConfig(_Section):
     )
     max_error_m: float = Field(2.0, gt=0, le=100, description="Refuse a calibration whose GCP error is larger.")
     fps: float = Field(5.0, gt=0, le=120, description="Frames per second processed (others are skipped).")
+    url: str | None = Field(
+        None, description="For `run`: the camera's recorded video file (live streams are not wired into `run` yet)."
+    )
+    realtime: bool = Field(False, description="Replay a video file at its recorded speed (`run`).")
+    speed: float = Field(1.0, gt=0, le=1000, description="Replay speed factor when realtime is on.")
     motion: MotionConfig = Field(default_factory=MotionConfig)
 
     @field_validator("start_time")
@@ -295,6 +300,7 @@ class Settings(_Section):
     """The whole configuration file."""
 
     sources: list[SourceConfig] = Field(default_factory=list, description="Telemetry sources.")
+    cameras: list[CameraConfig] = Field(default_factory=list, description="Fixed cameras processed by `run`.")
     corridors: CorridorsConfig = Field(default_factory=CorridorsConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
