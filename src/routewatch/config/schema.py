@@ -249,6 +249,25 @@ class MotionConfig(_Section):
     warmup_frames: int = Field(10, ge=0, le=10000, description="Frames used to learn the background first.")
 
 
+class DetectorConfig(_Section):
+    """An Ultralytics YOLO model for a camera (needs the `detect` extra); without one, motion alone makes tracks."""
+
+    model: str | None = Field(
+        None, description="Model path (.pt, ONNX, OpenVINO dir, TFLite) or hub name such as yolo11n.pt (downloads)."
+    )
+    classes: list[str] = Field(
+        default_factory=lambda: ["person", "bicycle", "car", "motorcycle", "bus", "truck"],
+        description="Class names kept (COCO models also see boats and suitcases from above: leave those out).",
+    )
+    conf: float = Field(0.35, gt=0, lt=1, description="Minimum detection confidence.")
+    tracker: Literal["bytetrack.yaml", "botsort.yaml"] = Field(
+        "bytetrack.yaml", description="Ultralytics tracker (BoT-SORT adds camera-motion compensation)."
+    )
+    gate: bool = Field(
+        True, description="Run the detector only on frames with motion or live tracks (fixed cameras)."
+    )
+
+
 class CameraConfig(_Section):
     """One camera: where its pixels are on the ground, and how to process its video."""
 
@@ -269,6 +288,7 @@ class CameraConfig(_Section):
     realtime: bool = Field(False, description="Replay a video file at its recorded speed (`run`).")
     speed: float = Field(1.0, gt=0, le=1000, description="Replay speed factor when realtime is on.")
     motion: MotionConfig = Field(default_factory=MotionConfig)
+    detector: DetectorConfig = Field(default_factory=DetectorConfig)
 
     @field_validator("start_time")
     @classmethod
