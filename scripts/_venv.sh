@@ -18,3 +18,15 @@ if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
   quiet_pip install --quiet -e "$spec"
   touch "$stamp"
 fi
+
+# The web UI's assets come from the npm registry (package-lock.json) and are built here, not committed.
+build_ui() {
+  local ui="$ROOT/web-ui"
+  if ! command -v npm >/dev/null 2>&1; then
+    echo "npm not found: the web UI is not built (the API works; / explains how to build it)" >&2
+    return 0
+  fi
+  if [ ! -f "$ui/dist/index.html" ] || [ -n "$(find "$ui/src" "$ui/index.html" "$ui/package-lock.json" -newer "$ui/dist/index.html" 2>/dev/null | head -n1)" ]; then
+    (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build --silent >/dev/null)
+  fi
+}

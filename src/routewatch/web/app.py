@@ -19,6 +19,7 @@ from routewatch.web.live import LiveHub
 from routewatch.web.ops import Metrics, make_registry
 from routewatch.web.security import Sessions
 from routewatch.web.settings import Clock, WebSettings, WebStore, utc_now
+from routewatch.web.static import mount_ui
 
 __all__ = ["WebSettings", "WebStore", "create_app"]
 
@@ -79,4 +80,5 @@ def create_app(
     _errors(app)
     for module in (auth, alerts, live, corridors, ops):
         app.include_router(module.router)
+    mount_ui(app)
     return app

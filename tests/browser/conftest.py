@@ -1,0 +1,139 @@
+"""Browser tests: one `routewatch run` (web enabled, UI mounted, demo tlog replayed live) and headless Chromium.
+
+Skips when Debian's `chromium`, the Python `playwright` package or the built UI (web-ui/dist) is
+missing; fails instead on CI (CI=true or ROUTEWATCH_REQUIRE_SERVICES=1).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from routewatch.demo.scenario import corridors_path, write_tlog
+from tests.conftest import skip_or_fail
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+DIST = Path(os.environ.get("ROUTEWATCH_UI_DIST", REPO / "web-ui" / "dist"))
+ARTIFACTS = HERE / "artifacts"
+LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+               "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
+PASSWORD = "a long enough password"
+USERS = {"fieldy": "field", "plato": "planner"}
+
+
+@dataclass(frozen=True)
+class Server:
+    base: str
+    db: str
+    log: Path
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_http(url: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 60) -> None:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if proc.poll() is not None:
+            raise AssertionError(f"routewatch exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} did not answer:\n{log.read_text()[-4000:]}")
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if path is None:
+        skip_or_fail("Debian's chromium is not installed (apt-get install -y chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        skip_or_fail("the Python package playwright is not installed (pip install playwright)")
+    assert path is not None
+    return path
+
+
+@pytest.fixture(scope="session")
+def ui_built() -> Path:
+    if not (DIST / "index.html").is_file():
+        skip_or_fail(f"the web UI is not built ({DIST}); run: cd web-ui && npm ci && npm run build")
+    return DIST
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator[Server]:
+    tmp = tmp_path_factory.mktemp("browser")
+    db = f"sqlite:///{tmp / 'rw.db'}"
+    for name, role in USERS.items():
+        add = subprocess.run([sys.executable, "-m", "routewatch", "users", "add", name, "--role", role, "--db", db,
+                              "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True, timeout=60)
+        assert add.returncode == 0, add.stderr
+    tlog = write_tlog(tmp / "patrol.tlog")
+    port = _free_port()
+    cfg = tmp / "rw.yaml"
+    cfg.write_text(json.dumps({
+        "sources": [{"name": "demo", "url": f"file:{tlog}", "realtime": True, "speed": 20}],
+        "corridors": {"file": str(corridors_path())},
+        "store": {"url": db, "flush_s": 0.2, "journal_dir": str(tmp / "journal")},
+        "web": {"enabled": True, "port": port, "secret_key": "browser-test-secret-key"},
+    }))
+    log = tmp / "routewatch.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "routewatch", "run", "-c", str(cfg)],
+                                stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", "ROUTEWATCH_UI_DIST": str(ui_built)})
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _wait_http(f"{base}/health", proc, log)
+        home = httpx.get(base + "/", timeout=5)
+        if home.status_code != 200 or 'id="login-form"' not in home.text:
+            skip_or_fail(f"/ does not serve the built UI (status {home.status_code})")
+        yield Server(base, db, log)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=chromium_path, args=LAUNCH_ARGS, headless=True)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    return ARTIFACTS

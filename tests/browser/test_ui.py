@@ -1,0 +1,140 @@
+"""The browser UI end to end in headless Chromium against a live `routewatch run` replaying the demo."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.browser.conftest import PASSWORD, Server
+
+
+def _login(browser: Any, server: Server, user: str, **context: Any) -> Any:
+    page = browser.new_context(**context).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(server.base + "/")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#app-page:not([hidden])", timeout=10_000)
+    page.wait_for_selector("#map canvas", timeout=10_000)
+    page.js_errors = errors
+    return page
+
+
+def test_login_rejects_a_wrong_password(browser: Any, server: Server) -> None:
+    page = browser.new_context().new_page()
+    page.goto(server.base + "/")
+    page.fill("#username", "fieldy")
+    page.fill("#password", "not the password")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-error:has-text('Wrong username or password')")
+    assert page.is_hidden("#app-page")
+    page.context.close()
+
+
+def test_field_user_sees_a_live_alert_and_acknowledges_it(browser: Any, server: Server, artifacts: Path) -> None:
+    page = _login(browser, server, "fieldy")
+    assert page.is_hidden("#nav-editor")
+    # An alert arrives over /api/live while the page is open (the replay raises them as it goes).
+    page.wait_for_function("Number(document.body.dataset.liveAlerts || 0) > 0", timeout=90_000)
+    page.wait_for_selector("#live-status.up")
+    page.wait_for_selector("li.alert-item.state-open", timeout=90_000)
+    page.screenshot(path=str(artifacts / "map-feed.png"))
+    item = page.locator("li.alert-item.state-open").first
+    alert_id = item.get_attribute("data-alert-id")
+    assert alert_id
+    item.click()
+    page.wait_for_selector("#detail-fields")
+    text = page.inner_text("#detail")
+    assert "Corridor" in text and "version" in text and "Subject" in text and "Opened" in text
+    page.fill("#ack-comment", "seen from the browser test")
+    page.click("#ack-button")
+    page.wait_for_selector("#ack-result:has-text('Acknowledged')")
+    page.wait_for_selector("#detail-state:has-text('acknowledged')")
+    page.screenshot(path=str(artifacts / "alert-detail.png"))
+    got = page.request.get(f"{server.base}/api/alerts/{alert_id}").json()
+    assert got["state"] == "acknowledged"
+    assert any(e["change"] == "acknowledged" and e["comment"] == "seen from the browser test" and e["actor"] == "fieldy"
+               for e in got["events"])
+    assert page.js_errors == []
+    page.context.close()
+
+
+def test_phone_sized_screen(browser: Any, server: Server, artifacts: Path) -> None:
+    page = _login(browser, server, "fieldy", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page.wait_for_selector("li.alert-item", timeout=90_000)
+    map_box, side_box = page.locator("#map").bounding_box(), page.locator("#side").bounding_box()
+    assert map_box["width"] <= 390 and side_box["width"] <= 390
+    assert side_box["y"] >= map_box["y"] + map_box["height"] - 1  # stacked: map above the feed
+    page.screenshot(path=str(artifacts / "phone.png"))
+    # A change committed by someone else reaches the open page within a second.
+    page.wait_for_selector("li.alert-item.state-open", timeout=90_000)
+    alert_id = page.locator("li.alert-item.state-open").first.get_attribute("data-alert-id")
+    with httpx.Client(base_url=server.base, timeout=10) as other:
+        assert other.post("/api/login", json={"username": "plato", "password": PASSWORD}).is_success
+        t0 = time.monotonic()
+        assert other.post(f"/api/alerts/{alert_id}/ack", json={"comment": "from another client"}).is_success
+        committed = time.monotonic()
+    page.wait_for_selector(f"li.alert-item.state-acknowledged[data-alert-id='{alert_id}']", timeout=5_000)
+    shown = time.monotonic()
+    lag = shown - committed
+    assert lag < 1.0, f"shown {lag:.2f} s after the commit (the request took {committed - t0:.2f} s)"
+    page.context.close()
+
+
+def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifacts: Path) -> None:
+    page = _login(browser, server, "plato")
+    page.click("#nav-editor")
+    page.wait_for_selector("#editor-panel:not([hidden])")
+    page.fill("#ed-id", "browser-route")
+    page.fill("#ed-name", "Drawn in the browser test")
+    page.select_option("#ed-kind", "corridor")
+    page.select_option("#ed-shape", "LineString")
+    page.select_option("#ed-direction", "forward")
+    page.fill("#ed-classes", "person, car")
+    page.click("#ed-draw")
+    box = page.locator("#map").bounding_box()
+    for fx, fy in ((0.3, 0.7), (0.45, 0.5), (0.6, 0.3)):
+        page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+    coords = page.input_value("#ed-coords")
+    assert coords.count("[") == 4, coords  # three points drawn
+    page.fill("#ed-comment", "new route seen by the patrol")
+    # No width for a centre-line: the API's 422 is shown inline.
+    page.click("#ed-save")
+    page.wait_for_selector("#ed-problems li:has-text('width_m')")
+    page.fill("#ed-width", "150")
+    page.click("#ed-save")
+    page.wait_for_selector("#ed-result:has-text('Saved browser-route version 1')")
+    assert page.locator("#ed-problems li").count() == 0
+    page.screenshot(path=str(artifacts / "editor.png"))
+    listed = page.request.get(f"{server.base}/api/corridors").json()
+    mine = [f for f in listed["features"] if f["properties"]["id"] == "browser-route"]
+    assert len(mine) == 1 and mine[0]["geometry"]["type"] == "LineString"
+    assert mine[0]["properties"]["width_m"] == 150 and mine[0]["properties"]["classes"] == ["car", "person"]
+    # Change it: a new version via PUT.
+    page.fill("#ed-name", "Renamed")
+    page.fill("#ed-comment", "renamed")
+    page.click("#ed-save")
+    page.wait_for_selector("#ed-result:has-text('Saved browser-route version 2')")
+    history = page.request.get(f"{server.base}/api/corridors/browser-route/history").json()
+    assert [(v["version"], v["author"], v["comment"]) for v in history] == [
+        (1, "plato", "new route seen by the patrol"), (2, "plato", "renamed")]
+    assert page.js_errors == []
+    page.context.close()
+
+
+def test_field_user_cannot_reach_the_editor(browser: Any, server: Server) -> None:
+    page = _login(browser, server, "fieldy")
+    assert page.is_hidden("#nav-editor")
+    page.goto(server.base + "/#/editor")
+    page.wait_for_selector("#forbidden-panel:not([hidden])")
+    assert page.is_hidden("#editor-panel")
+    feature = {"type": "Feature", "properties": {"id": "nope", "kind": "exclusion"},
+               "geometry": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}}
+    assert page.request.post(f"{server.base}/api/corridors", data=feature).status == 403
+    assert page.request.put(f"{server.base}/api/corridors/ranch-exclusion", data=feature).status == 403
+    page.context.close()

@@ -1,0 +1,59 @@
+// Thin wrappers over routewatch's JSON API (same origin; the session cookie rides along).
+
+export interface Me { name: string; role: string; via: string; permissions: string[] }
+
+export interface Alert {
+  id: string; kind: string; corridor_id: string; corridor_version: number;
+  subject_id: string; subject_class: string | null;
+  opened_at: string; last_seen: string; closed_at: string | null;
+  lat: number; lon: number; heading_deg: number | null; speed_m_s: number | null;
+  progress_m: number | null; severity: string; state: string; updates: number;
+  detail: string; source: string; evidence: string[];
+}
+
+export interface AlertEvent { seq: number; change: string; time: string; state: string; actor: string; comment: string }
+export interface TrackPoint { time: string; lon: number; lat: number }
+export interface AlertDetail extends Alert { dismissed: boolean; events: AlertEvent[]; track: TrackPoint[] }
+
+export interface Position {
+  subject_id: string; time: string; lon: number; lat: number; subject_class: string | null;
+  role: string; heading_deg: number | null; speed_m_s: number | null;
+}
+
+export type Geometry = { type: string; coordinates: unknown };
+export interface Feature { type: "Feature"; id?: string; properties: Record<string, unknown>; geometry: Geometry }
+export interface FeatureCollection { type: "FeatureCollection"; features: Feature[] }
+
+export class ApiError extends Error {
+  constructor(public status: number, public body: unknown) {
+    super(typeof body === "object" && body && "detail" in body ? String((body as { detail: unknown }).detail) : `HTTP ${status}`);
+  }
+}
+
+async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const init: RequestInit = { method, credentials: "same-origin", headers: {} };
+  if (body !== undefined) {
+    init.body = JSON.stringify(body);
+    (init.headers as Record<string, string>)["Content-Type"] = "application/json";
+  }
+  const res = await fetch(path, init);
+  const text = await res.text();
+  let data: unknown = null;
+  try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
+  if (!res.ok) throw new ApiError(res.status, data);
+  return data as T;
+}
+
+export const api = {
+  login: (username: string, password: string) => call<unknown>("POST", "/api/login", { username, password }),
+  logout: () => call<null>("POST", "/api/logout"),
+  me: () => call<Me>("GET", "/api/me"),
+  alerts: (limit = 500) => call<{ items: Alert[] }>("GET", `/api/alerts?limit=${limit}`),
+  alert: (id: string) => call<AlertDetail>("GET", `/api/alerts/${encodeURIComponent(id)}`),
+  ack: (id: string, comment: string) => call<Alert>("POST", `/api/alerts/${encodeURIComponent(id)}/ack`, { comment }),
+  corridors: () => call<FeatureCollection>("GET", "/api/corridors"),
+  createCorridor: (f: Feature, comment: string) =>
+    call<Feature>("POST", `/api/corridors?comment=${encodeURIComponent(comment)}`, f),
+  updateCorridor: (id: string, f: Feature, comment: string) =>
+    call<Feature>("PUT", `/api/corridors/${encodeURIComponent(id)}?comment=${encodeURIComponent(comment)}`, f),
+};
