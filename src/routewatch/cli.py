@@ -30,6 +30,7 @@ from routewatch.store import Store, StoreError
 out = Console()
 err = Console(stderr=True)
 DEFAULT_DB = StoreConfig().url
+DEMO_DB = "sqlite:///routewatch-demo/demo.db"
 
 
 def _fail(msg: str, code: int = 2) -> NoReturn:
@@ -461,21 +462,40 @@ def run_cmd(config_file: Path) -> None:
 @main.command(name="demo")
 @click.option("--speed", type=click.FloatRange(0.1, 1000), default=10.0, show_default=True,
               help="Replay speed (the scenario is 10 minutes of event time).")
-@click.option("--db", default="sqlite:///routewatch-demo/demo.db", show_default=True, help="Database URL.")
-def demo_cmd(speed: float, db: str) -> None:
+@click.option("--db", default=DEMO_DB, show_default=True, help="Database URL (the default one starts fresh each run).")
+@click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
+              help="Dashboard port on 127.0.0.1 (0: no dashboard).")
+def demo_cmd(speed: float, db: str, port: int) -> None:
     """Replay the bundled patrol scenario and show alerts live (embedded defaults, no arguments needed)."""
+    import secrets
+
+    from routewatch.config.schema import WebConfig
     from routewatch.demo.camera import camera, render
     from routewatch.demo.scenario import corridors_path, write_tlog
+    from routewatch.store.users import create_user
 
     work = Path("routewatch-demo")
     tlog = write_tlog(work / "patrol.tlog")
     cam = camera(render(work / "border-cam.avi"), realtime=True, speed=speed)
     url = _db_url(db)
+    if url == DEMO_DB:  # the demo's own database: a new demo each time
+        Path("routewatch-demo/demo.db").unlink(missing_ok=True)
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    web = WebConfig(enabled=port > 0, port=port or 8080)
     s = Settings(sources=[SourceConfig(name="demo", url=f"file:{tlog}", realtime=True, speed=speed)],
-                 cameras=[cam], store=StoreConfig(url=url, journal_dir=work / "journal"))
+                 cameras=[cam], store=StoreConfig(url=url, journal_dir=work / "journal"), web=web)
     out.print(f"[bold]routewatch demo[/]: replaying {tlog} and the camera video {cam.url} at {speed:g}x "
               f"against {corridors_path().name}; alerts are stored in {url}. Ctrl-C to stop.")
-    _run_until_signal(s, corridors_path(), exit_when_done=True)
+    if web.enabled:
+        password = secrets.token_urlsafe(9)
+        store = open_store(url)
+        try:
+            name = create_user(store, "demo", password, "planner", at=_now()).username
+        finally:
+            store.close()
+        out.print(f"[bold]dashboard[/]: http://127.0.0.1:{port}/  user [bold]{name}[/] password [bold]{password}[/] "
+                  "(a planner: alerts and the corridor editor); it stays up after the replay until Ctrl-C",
+                  highlight=False)
+    _run_until_signal(s, corridors_path(), exit_when_done=not web.enabled)
     out.print(f"see them again with: {_prog()} alerts list --db {url}", highlight=False)
