@@ -35,6 +35,8 @@ MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
     ("GET", "/metrics", PUBLIC, 200, None),
     ("GET", "/openapi.json", PUBLIC, 200, None),
     ("GET", "/docs", PUBLIC, 200, None),
+    ("GET", "/", PUBLIC, 200, None),  # the UI's page (or how to build it): data comes only through /api
+    ("GET", "/assets/{name}", PUBLIC, 404, None),  # static files need no login; a missing one is 404 for all
     ("GET", "/api/me", READ, 200, None),
     ("GET", "/api/alerts", READ, 200, None),
     ("GET", "/api/alerts/{alert}", READ, 200, None),
@@ -84,7 +86,7 @@ def prepared(store: WebStore, client: TestClient) -> dict[str, dict[str, Any]]:
     out: dict[str, dict[str, Any]] = {}
     for principal in PRINCIPALS:
         meta, _ = store.add_api_token(f"victim-{principal}", "field", at=T0)
-        names = {"who": principal, "alert": alert.id, "token_id": str(meta.id)}
+        names = {"who": principal, "alert": alert.id, "token_id": str(meta.id), "name": "no-such-asset.js"}
         creds: dict[str, Any] = {"headers": {}, "cookies": {}}
         if principal.startswith("token-"):
             creds["headers"] = token_for(store, _role(principal))
