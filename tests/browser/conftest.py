@@ -40,6 +40,7 @@ class Server:
     base: str
     db: str
     log: Path
+    radio_port: int  # a live MAVLink udpin source: tests send reports here
 
 
 def _free_port() -> int:
@@ -92,9 +93,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
         assert add.returncode == 0, add.stderr
     tlog = write_tlog(tmp / "patrol.tlog")
     port = _free_port()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", 0))
+        radio = int(s.getsockname()[1])
     cfg = tmp / "rw.yaml"
     cfg.write_text(json.dumps({
-        "sources": [{"name": "demo", "url": f"file:{tlog}", "realtime": True, "speed": 20}],
+        "sources": [{"name": "demo", "url": f"file:{tlog}", "realtime": True, "speed": 20},
+                    {"name": "radio", "url": f"udpin:127.0.0.1:{radio}"}],
         "corridors": {"file": str(corridors_path())},
         "store": {"url": db, "flush_s": 0.2, "journal_dir": str(tmp / "journal")},
         "web": {"enabled": True, "port": port, "secret_key": "browser-test-secret-key"},
@@ -110,7 +115,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
         home = httpx.get(base + "/", timeout=5)
         if home.status_code != 200 or 'id="login-form"' not in home.text:
             skip_or_fail(f"/ does not serve the built UI (status {home.status_code})")
-        yield Server(base, db, log)
+        yield Server(base, db, log, radio)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)

@@ -115,14 +115,27 @@ def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifa
     mine = [f for f in listed["features"] if f["properties"]["id"] == "browser-route"]
     assert len(mine) == 1 and mine[0]["geometry"]["type"] == "LineString"
     assert mine[0]["properties"]["width_m"] == 150 and mine[0]["properties"]["classes"] == ["car", "person"]
-    # Change it: a new version via PUT.
+    # Change it: a new version via PUT (drones count too now).
     page.fill("#ed-name", "Renamed")
-    page.fill("#ed-comment", "renamed")
+    page.fill("#ed-classes", "person, car, drone")
+    page.fill("#ed-comment", "renamed; drones use it too")
     page.click("#ed-save")
     page.wait_for_selector("#ed-result:has-text('Saved browser-route version 2')")
     history = page.request.get(f"{server.base}/api/corridors/browser-route/history").json()
     assert [(v["version"], v["author"], v["comment"]) for v in history] == [
-        (1, "plato", "new route seen by the patrol"), (2, "plato", "renamed")]
+        (1, "plato", "new route seen by the patrol"), (2, "plato", "renamed; drones use it too")]
+    # A following report: a Remote-ID drone relayed over the live radio link hovers on the new route.
+    (a_lon, a_lat), (b_lon, b_lat) = mine[0]["geometry"]["coordinates"][:2]
+    _send_drone(server.radio_port, a_lon + 0.2 * (b_lon - a_lon), a_lat + 0.2 * (b_lat - a_lat))
+    deadline = time.monotonic() + 30
+    hits: list[dict[str, Any]] = []
+    while time.monotonic() < deadline and not hits:
+        time.sleep(0.3)
+        items = page.request.get(f"{server.base}/api/alerts?corridor=browser-route").json()
+        hits = items["items"] if isinstance(items, dict) else items
+    assert [(h["kind"], h["corridor_version"]) for h in hits] == [("enter", 2)], hits
+    page.click("#nav-map")  # and the field view shows it, naming the new version
+    page.wait_for_selector("#feed :text('browser-route v2')", timeout=10_000)
     assert page.js_errors == []
     page.context.close()
 
@@ -138,3 +151,19 @@ def test_field_user_cannot_reach_the_editor(browser: Any, server: Server) -> Non
     assert page.request.post(f"{server.base}/api/corridors", data=feature).status == 403
     assert page.request.put(f"{server.base}/api/corridors/ranch-exclusion", data=feature).status == 403
     page.context.close()
+
+
+def _send_drone(port: int, lon: float, lat: float) -> None:
+    """Ten MAVLink OPEN_DRONE_ID_LOCATION reports over UDP, 0.3 s apart, moving a metre or so each."""
+    import socket
+    from datetime import UTC, datetime
+
+    from routewatch.ingest.mavlink import TlogWriter
+
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for i in range(10):
+            w = TlogWriter(mavlink2=True)
+            data = w.open_drone_id_location(datetime.now(UTC), 7, "RID-BROWSER-1", lat, lon + i * 1e-5, 120.0,
+                                            90.0, 2.0)
+            s.sendto(data, ("127.0.0.1", port))
+            time.sleep(0.3)
