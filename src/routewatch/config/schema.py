@@ -308,6 +308,13 @@ class WebConfig(_Section):
         None, description="Signs session cookies; without it a random key is made and restarts log everyone out."
     )
     cookie_secure: bool = Field(False, description="Send session cookies over HTTPS only (behind TLS).")
+    tiles_url: str | None = Field(
+        None, description="Raster basemap tile URL template (https://host/{z}/{x}/{y}.png); none: no tiles needed."
+    )
+    mbtiles: Path | None = Field(None, description="A local MBTiles file (raster) served by routewatch as the basemap.")
+    borders_file: Path | None = Field(
+        None, description="A local GeoJSON of borders (e.g. Natural Earth boundary lines) drawn as a map layer."
+    )
 
 
 class LoggingConfig(_Section):
