@@ -54,6 +54,9 @@ MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
     ("DELETE", "/api/corridors/del-{who}?comment=gone", WRITE, 200, None),
     ("POST", "/api/corridors/import?filename=set.geojson", WRITE, 200,
      {"type": "FeatureCollection", "features": [feature("imp-{who}", 5.2)]}),
+    ("GET", "/api/basemap", READ, 200, None),
+    ("GET", "/api/basemap/borders", READ, 404, None),  # none configured in the matrix's app: 404 after the role check
+    ("GET", "/api/tiles/0/0/0", READ, 404, None),  # likewise (tests/web/test_basemap.py serves real tiles)
     ("GET", "/api/users", ADMIN, 200, None),
     ("POST", "/api/users", ADMIN, 201, {"username": "u-{who}", "password": PASSWORD, "role": "field"}),
     ("GET", "/api/tokens", ADMIN, 200, None),
@@ -137,7 +140,8 @@ def test_every_route_is_in_the_matrix(client: TestClient) -> None:
                  "/api/corridors/c1": "/api/corridors/{corridor_id}",
                  "/api/corridors/c2": "/api/corridors/{corridor_id}",
                  "/api/corridors/c1/history": "/api/corridors/{corridor_id}/history",
-                 "/api/corridors/c1/versions/1": "/api/corridors/{corridor_id}/versions/{version}"}
+                 "/api/corridors/c1/versions/1": "/api/corridors/{corridor_id}/versions/{version}",
+                 "/api/tiles/0/0/0": "/api/tiles/{z}/{x}/{y}"}
     covered = {(m, normalise.get(p, p).replace("{alert}", "{alert_id}")) for m, p in covered}
     covered.add(("POST", "/api/login"))  # tested in test_api: it is how credentials are made
     missing = {r for r in routes if r not in covered and not r[1].startswith("/docs/oauth2") and r[1] != "/redoc"}

@@ -24,6 +24,9 @@ export type Geometry = { type: string; coordinates: unknown };
 export interface Feature { type: "Feature"; id?: string; properties: Record<string, unknown>; geometry: Geometry }
 export interface FeatureCollection { type: "FeatureCollection"; features: Feature[] }
 
+export interface CorridorVersion { version: number; author: string; comment: string; created_at: string; deleted: boolean }
+export interface ImportResult { filename: string; imported: { id: string; version: number }[] }
+
 export class ApiError extends Error {
   constructor(public status: number, public body: unknown) {
     super(typeof body === "object" && body && "detail" in body ? String((body as { detail: unknown }).detail) : `HTTP ${status}`);
@@ -32,7 +35,10 @@ export class ApiError extends Error {
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
   const init: RequestInit = { method, credentials: "same-origin", headers: {} };
-  if (body !== undefined) {
+  if (body instanceof Blob) {
+    init.body = body;
+    (init.headers as Record<string, string>)["Content-Type"] = "application/octet-stream";
+  } else if (body !== undefined) {
     init.body = JSON.stringify(body);
     (init.headers as Record<string, string>)["Content-Type"] = "application/json";
   }
@@ -48,12 +54,20 @@ export const api = {
   login: (username: string, password: string) => call<unknown>("POST", "/api/login", { username, password }),
   logout: () => call<null>("POST", "/api/logout"),
   me: () => call<Me>("GET", "/api/me"),
+  basemap: () => call<{ source: string; tiles_url: string | null; borders_url: string | null }>("GET", "/api/basemap"),
   alerts: (limit = 500) => call<{ items: Alert[] }>("GET", `/api/alerts?limit=${limit}`),
   alert: (id: string) => call<AlertDetail>("GET", `/api/alerts/${encodeURIComponent(id)}`),
   ack: (id: string, comment: string) => call<Alert>("POST", `/api/alerts/${encodeURIComponent(id)}/ack`, { comment }),
+  dismiss: (id: string, comment: string) =>
+    call<Alert>("POST", `/api/alerts/${encodeURIComponent(id)}/dismiss`, { comment }),
   corridors: () => call<FeatureCollection>("GET", "/api/corridors"),
   createCorridor: (f: Feature, comment: string) =>
     call<Feature>("POST", `/api/corridors?comment=${encodeURIComponent(comment)}`, f),
+  history: (id: string) => call<CorridorVersion[]>("GET", `/api/corridors/${encodeURIComponent(id)}/history`),
+  version: (id: string, v: number) =>
+    call<Feature & { meta: CorridorVersion }>("GET", `/api/corridors/${encodeURIComponent(id)}/versions/${v}`),
+  importFile: (file: File, comment: string) => call<ImportResult>("POST",
+    `/api/corridors/import?filename=${encodeURIComponent(file.name)}&comment=${encodeURIComponent(comment)}`, file),
   updateCorridor: (id: string, f: Feature, comment: string) =>
     call<Feature>("PUT", `/api/corridors/${encodeURIComponent(id)}?comment=${encodeURIComponent(comment)}`, f),
 };

@@ -1,5 +1,6 @@
 import "./style.css";
 import { api, ApiError, type Alert, type Feature, type FeatureCollection, type Me } from "./api";
+import { showHistory, setupHistory } from "./history";
 import { escapeHtml, MapView, SEVERITY_COLOURS } from "./map";
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
@@ -26,7 +27,7 @@ async function start(): Promise<void> {
   $("nav-editor").hidden = !canEdit();
   $("who").textContent = `${me.name} (${me.role})`;
   if (!view) {
-    view = new MapView($("map"));
+    view = new MapView($("map"), await api.basemap().catch(() => null));
     view.onAlertClick = (id) => void selectAlert(id);
     view.map.on("click", (e) => drawClick(e.lngLat.lng, e.lngLat.lat));
   }
@@ -75,7 +76,7 @@ function route(): void {
   $("forbidden-panel").hidden = !(editor && !allowed);
   $("nav-map").classList.toggle("active", !editor);
   $("nav-editor").classList.toggle("active", editor);
-  if (!allowed) { drawing = false; void view?.setDraft({ type: "FeatureCollection", features: [] }); }
+  if (!allowed) { drawing = false; void view?.setDraft({ type: "FeatureCollection", features: [] }); void view?.showVersion(null); }
   else renderDraft();
   view?.map.resize();
 }
@@ -134,13 +135,15 @@ async function selectAlert(id: string): Promise<void> {
   }
 }
 
-function renderDetail(a: Alert & { events?: { change: string; time: string; actor: string; comment: string }[] }): void {
+type Shown = Alert & { dismissed?: boolean; events?: { change: string; time: string; actor: string; comment: string }[] };
+
+function renderDetail(a: Shown): void {
   const row = (k: string, v: string) => `<dt>${k}</dt><dd>${v}</dd>`;
   $("detail").innerHTML = `
     <h2><span class="sev" style="background:${SEVERITY_COLOURS[a.severity] ?? "#555"}">${escapeHtml(a.severity)}</span>
       ${escapeHtml(a.kind)} alert</h2>
     <dl id="detail-fields">
-      ${row("State", `<span id="detail-state">${escapeHtml(a.state)}</span>`)}
+      ${row("State", `<span id="detail-state">${escapeHtml(a.state)}${a.dismissed ? " (dismissed)" : ""}</span>`)}
       ${row("Subject", `${escapeHtml(a.subject_id)} (${escapeHtml(a.subject_class ?? "unknown")})`)}
       ${row("Corridor", `${escapeHtml(a.corridor_id)} <span class="muted">version ${a.corridor_version}</span>`)}
       ${row("Opened", fmtTime(a.opened_at))}
@@ -156,6 +159,7 @@ function renderDetail(a: Alert & { events?: { change: string; time: string; acto
     ${a.events?.length ? `<h3>History</h3><ul class="events">${a.events.map((e) =>
       `<li>${fmtTime(e.time)} · ${escapeHtml(e.change)}${e.actor ? ` by ${escapeHtml(e.actor)}` : ""}${e.comment ? `: ${escapeHtml(e.comment)}` : ""}</li>`).join("")}</ul>` : ""}`;
   $<HTMLButtonElement>("ack-button").disabled = a.state !== "open";
+  $<HTMLButtonElement>("dismiss-button").disabled = !!a.dismissed;
 }
 
 $("detail-close").addEventListener("click", () => {
@@ -178,6 +182,23 @@ $("ack-form").addEventListener("submit", async (e) => {
     $<HTMLTextAreaElement>("ack-comment").value = "";
     await selectAlert(a.id);
     $("ack-result").textContent = "Acknowledged.";
+  } catch (err) {
+    $("ack-result").textContent = `Failed: ${err instanceof Error ? err.message : String(err)}`;
+    button.disabled = false;
+  }
+});
+
+$("dismiss-button").addEventListener("click", async () => {
+  if (!selected) return;
+  const button = $<HTMLButtonElement>("dismiss-button");
+  button.disabled = true;
+  try {
+    const a = await api.dismiss(selected, $<HTMLTextAreaElement>("ack-comment").value);
+    alerts.set(a.id, a);
+    view?.upsertAlert(a);
+    $<HTMLTextAreaElement>("ack-comment").value = "";
+    await selectAlert(a.id);
+    $("ack-result").textContent = "Dismissed.";
   } catch (err) {
     $("ack-result").textContent = `Failed: ${err instanceof Error ? err.message : String(err)}`;
     button.disabled = false;
@@ -335,6 +356,14 @@ $("ed-existing").addEventListener("change", () => {
   input<HTMLTextAreaElement>("ed-coords").value = points.length ? JSON.stringify(points) : "";
   syncShapeFields();
   renderDraft();
+  void showHistory(view, id);
+});
+
+setupHistory(() => view, async (ids) => {
+  await loadCorridors();
+  if (!ids.length) return;
+  input<HTMLSelectElement>("ed-existing").value = ids[0];
+  $("ed-existing").dispatchEvent(new Event("change"));
 });
 
 function buildFeature(): Feature {
@@ -373,6 +402,7 @@ $("editor-form").addEventListener("submit", async (e) => {
     input<HTMLSelectElement>("ed-existing").value = String(saved.properties.id);
     $<HTMLInputElement>("ed-id").readOnly = true;
     renderDraft();
+    void showHistory(view, String(saved.properties.id));
   } catch (err) {
     const body = err instanceof ApiError ? (err.body as { detail?: unknown; problems?: { message: string }[] }) : null;
     const problems = body?.problems?.map((p) => p.message) ?? [err instanceof Error ? err.message : String(err)];

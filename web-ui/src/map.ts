@@ -1,7 +1,7 @@
 // The map: a local style (background colour + GeoJSON sources only, no tiles, no glyphs).
 import maplibregl, { type GeoJSONSource, type StyleSpecification } from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
-import type { Alert, FeatureCollection, Position, TrackPoint } from "./api";
+import type { Alert, Feature, FeatureCollection, Position, TrackPoint } from "./api";
 
 export const KIND_COLOURS: Record<string, string> = {
   corridor: "#2b6cb0", exclusion: "#c53030", operating_area: "#2f855a", line: "#dd6b20",
@@ -27,7 +27,11 @@ const widthPx: maplibregl.ExpressionSpecification = [
   22, ["max", 2, ["/", ["coalesce", ["get", "width_m"], 0], metresPerPixelZ0 / 2 ** 22]],
 ];
 
-export function localStyle(tileUrl?: string): StyleSpecification {
+export interface Basemap { source: string; tiles_url: string | null; borders_url: string | null }
+
+const absolute = (url: string) => new URL(url, location.origin).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
+
+export function localStyle(tileUrl?: string | null, bordersUrl?: string | null): StyleSpecification {
   const style: StyleSpecification = {
     version: 8,
     sources: {
@@ -35,6 +39,7 @@ export function localStyle(tileUrl?: string): StyleSpecification {
       tracks: { type: "geojson", data: empty() as never },
       path: { type: "geojson", data: empty() as never },
       draft: { type: "geojson", data: empty() as never },
+      version: { type: "geojson", data: empty() as never },
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#e8e4d8" } },
@@ -48,6 +53,8 @@ export function localStyle(tileUrl?: string): StyleSpecification {
         paint: { "line-color": kindColour, "line-opacity": 0.25, "line-width": widthPx } },
       { id: "corridor-line", type: "line", source: "corridors", filter: ["==", ["geometry-type"], "LineString"],
         paint: { "line-color": kindColour, "line-width": 2.5, "line-dasharray": [3, 1] } },
+      { id: "version-line", type: "line", source: "version",
+        paint: { "line-color": "#d53f8c", "line-width": 3, "line-dasharray": [1, 1] } },
       { id: "alert-path", type: "line", source: "path", paint: { "line-color": "#1a202c", "line-width": 3 } },
       { id: "tracks", type: "circle", source: "tracks",
         paint: { "circle-radius": 6, "circle-color": ["match", ["get", "role"], "patrol", "#2f855a", "#1a202c"],
@@ -60,8 +67,13 @@ export function localStyle(tileUrl?: string): StyleSpecification {
         paint: { "circle-radius": 5, "circle-color": "#805ad5", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } },
     ],
   };
-  if (tileUrl) { // optional configured basemap, drawn under everything else
-    style.sources.basemap = { type: "raster", tiles: [tileUrl], tileSize: 256 };
+  if (bordersUrl) { // optional borders from a local file, drawn over the basemap
+    style.sources.borders = { type: "geojson", data: absolute(bordersUrl) };
+    style.layers.splice(1, 0, { id: "borders", type: "line", source: "borders",
+      paint: { "line-color": "#4a5568", "line-width": 1.5, "line-dasharray": [4, 2] } });
+  }
+  if (tileUrl) { // optional configured or served (MBTiles) raster basemap, drawn under everything else
+    style.sources.basemap = { type: "raster", tiles: [absolute(tileUrl)], tileSize: 256 };
     style.layers.splice(1, 0, { id: "basemap", type: "raster", source: "basemap" });
   }
   return style;
@@ -77,9 +89,9 @@ export class MapView {
   private fitted = false;
   onAlertClick: (id: string) => void = () => {};
 
-  constructor(container: HTMLElement, tileUrl?: string) {
+  constructor(container: HTMLElement, basemap?: Basemap | null) {
     this.map = new maplibregl.Map({
-      container, style: localStyle(tileUrl), center: [-110.98, 31.335], zoom: 13,
+      container, style: localStyle(basemap?.tiles_url, basemap?.borders_url), center: [-110.98, 31.335], zoom: 13,
       attributionControl: false, fadeDuration: 0,
     });
     this.map.addControl(new maplibregl.NavigationControl({ showCompass: false }), "top-right");
@@ -113,6 +125,11 @@ export class MapView {
 
   async setDraft(fc: FeatureCollection): Promise<void> {
     (await this.source("draft")).setData(fc as never);
+  }
+
+  /** One stored corridor version (from the editor's history), drawn dashed over the current set. */
+  async showVersion(f: Feature | null): Promise<void> {
+    (await this.source("version")).setData((f ?? empty()) as never);
   }
 
   async showPath(points: TrackPoint[]): Promise<void> {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from routewatch.store import Store
 
@@ -31,4 +32,8 @@ class WebSettings:
     live_poll_s: float = 0.2
     live_keepalive_s: float = 15.0
     max_track_points: int = 5000
+    tiles_url: str | None = None
+    mbtiles: Path | None = None
+    borders_file: Path | None = None
+    max_borders_bytes: int = 20 * 1024 * 1024
 

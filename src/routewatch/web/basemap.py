@@ -1,0 +1,86 @@
+"""Basemap: which one the UI uses, raster tiles from a local MBTiles file, and a local borders GeoJSON.
+
+Paths come only from WebSettings (the config file), never from a request; tile coordinates are
+validated integers. MBTiles rows are in TMS order, so y is flipped from the XYZ scheme the UI asks in.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import Path as PathParam
+from fastapi.responses import Response
+
+from routewatch.web.security import Perm, Principal, require
+from routewatch.web.settings import WebSettings
+
+router = APIRouter(prefix="/api", tags=["basemap"])
+Reader = Annotated[Principal, Depends(require(Perm.READ))]
+TILES_URL = "/api/tiles/{z}/{x}/{y}"
+_MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
+
+
+def _settings(request: Request) -> WebSettings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+def read_tile(path: Path, z: int, x: int, y: int) -> bytes | None:
+    """The tile at XYZ (z, x, y) from an MBTiles file opened read-only, or None."""
+    uri = f"{path.resolve().as_uri()}?mode=ro"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=2)) as db:
+            row = db.execute(
+                "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
+                (z, x, (1 << z) - 1 - y),
+            ).fetchone()
+    except sqlite3.Error:
+        return None
+    return bytes(row[0]) if row is not None and row[0] is not None else None
+
+
+def _media(data: bytes) -> str:
+    return next((m for magic, m in _MAGIC.items() if data.startswith(magic)), "application/octet-stream")
+
+
+@router.get("/basemap")
+def basemap(request: Request, _: Reader) -> dict[str, Any]:
+    """Which basemap the map draws: a tile URL (configured, or the served MBTiles) or none, and borders."""
+    s = _settings(request)
+    tiles = TILES_URL if s.mbtiles is not None else s.tiles_url
+    source = "mbtiles" if s.mbtiles is not None else "url" if s.tiles_url else "none"
+    borders = "/api/basemap/borders" if s.borders_file is not None else None
+    return {"source": source, "tiles_url": tiles, "borders_url": borders}
+
+
+@router.get("/basemap/borders")
+def borders(request: Request, _: Reader) -> Response:
+    """The configured borders GeoJSON (404 when none; 413 when over the size cap)."""
+    s = _settings(request)
+    path = s.borders_file
+    if path is None or not path.is_file():
+        raise HTTPException(404, "no borders file is configured")
+    if path.stat().st_size > s.max_borders_bytes:
+        raise HTTPException(413, f"the borders file is over {s.max_borders_bytes} bytes")
+    return Response(path.read_bytes(), media_type="application/geo+json",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/tiles/{z}/{x}/{y}")
+def tile(
+    request: Request, _: Reader,
+    z: Annotated[int, PathParam(ge=0, le=24)], x: Annotated[int, PathParam(ge=0)], y: Annotated[int, PathParam(ge=0)],
+) -> Response:
+    """One raster tile (XYZ) from the configured MBTiles file; 404 when there is none."""
+    path = _settings(request).mbtiles
+    if path is None or not path.is_file():
+        raise HTTPException(404, "no MBTiles file is configured")
+    if x >= 1 << z or y >= 1 << z:
+        raise HTTPException(404, "no such tile")
+    data = read_tile(path, z, x, y)
+    if data is None:
+        raise HTTPException(404, "no such tile")
+    return Response(data, media_type=_media(data), headers={"Cache-Control": "private, max-age=86400"})
