@@ -119,3 +119,12 @@ def postgres_db_url(request: pytest.FixtureRequest) -> str:
     url: str = request.getfixturevalue("postgres_url")
     _reset_postgres(url)
     return url
+
+
+def free_port(kind: int = 1) -> int:
+    """A port on 127.0.0.1 that nothing uses right now (kind: socket.SOCK_STREAM=1 or SOCK_DGRAM=2)."""
+    import socket
+
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -14,19 +14,11 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import skip_or_fail
+from tests.conftest import free_port, skip_or_fail
 
 MOSQUITTO = "/usr/sbin/mosquitto"
 PUBLIC_HOST, PUBLIC_PORT = "127.0.0.1", 1883
 START_TIMEOUT_S = 10.0
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def port_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
     """Whether a TCP connection to host:port is accepted."""

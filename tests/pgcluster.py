@@ -4,22 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from tests.conftest import skip_or_fail
+from tests.conftest import free_port, skip_or_fail
 
 BIN = Path("/usr/lib/postgresql/15/bin")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 class Cluster:
     """initdb'd as the `postgres` user in a temporary directory; trust auth on 127.0.0.1."""
@@ -27,7 +19,7 @@ class Cluster:
     def __init__(self) -> None:
         self.dir = Path(tempfile.mkdtemp(prefix="rw-pg-"))
         shutil.chown(self.dir, "postgres", "postgres")
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
         self._as_postgres([str(BIN / "initdb"), "-D", str(self.dir / "data"), "-A", "trust", "-U", "postgres"])
 

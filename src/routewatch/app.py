@@ -130,11 +130,11 @@ def analyze(
         for ev in reader:
             chunk.append(ev)
             if len(chunk) >= CHUNK:
-                _feed(pipeline, writer, chunk, summary)
+                feed_chunk(pipeline, writer, chunk, summary)
                 chunk = []
                 if progress is not None:
                     progress(done + reader.bytes_read, total)
-        _feed(pipeline, writer, chunk, summary)
+        feed_chunk(pipeline, writer, chunk, summary)
         done += reader.bytes_total
         if progress is not None:
             progress(done, total)
@@ -143,7 +143,8 @@ def analyze(
     return summarize(summary, pipeline, all_stats)
 
 
-def _feed(pipeline: Pipeline, writer: Writer, chunk: list[TelemetryEvent], summary: Summary) -> None:
+def feed_chunk(pipeline: Pipeline, writer: Writer, chunk: Sequence[TelemetryEvent], summary: Summary) -> None:
+    """Run a chunk of telemetry through the pipeline and buffer its rows; write when enough is buffered."""
     obs = [e for e in chunk if isinstance(e, Observation)]
     summary.add_positions(obs)
     writer.add(pipeline.feed_many(chunk), obs)

@@ -99,7 +99,7 @@ async def run_live(
     async def flush() -> None:
         nonlocal last_flush, retry_at, store_errors
         now = time.monotonic()
-        if now < retry_at and writer.journal is None:
+        if now < retry_at:  # the last try failed in both the database and the journal: back off
             return
         tokens = list(unacked)
         unacked.clear()

@@ -7,12 +7,11 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import timedelta
 from pathlib import Path
 
-from routewatch.app import Summary, count_opened, new_pipeline, summarize
+from routewatch.app import Summary, count_opened, feed_chunk, new_pipeline, summarize
 from routewatch.config.schema import CameraConfig, Settings
 from routewatch.geo.homography import Calibration, GroundControlPoint
 from routewatch.ingest.video import VideoStats, iter_file
 from routewatch.model import Corridor, Observation
-from routewatch.pipeline import Pipeline
 from routewatch.store import Store
 from routewatch.tracking.iou import Box, IouTracker
 from routewatch.tracking.motion import MotionGate
@@ -87,9 +86,9 @@ def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings
         for obs in observations(path, cam, calib, counts, video):
             chunk.append(obs)
             if len(chunk) >= CHUNK:
-                _feed(pipeline, writer, chunk, summary)
+                feed_chunk(pipeline, writer, chunk, summary)
                 chunk = []
-        _feed(pipeline, writer, chunk, summary)
+        feed_chunk(pipeline, writer, chunk, summary)
         counts.update({"frames": video.frames, "corrupt_frames": video.corrupt})
         if progress is not None:
             progress(n + 1, len(inputs))
@@ -98,9 +97,3 @@ def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings
     summary.ingest.update(counts)
     return summarize(summary, pipeline, [])
 
-
-def _feed(pipeline: Pipeline, writer: Writer, chunk: list[Observation], summary: Summary) -> None:
-    summary.add_positions(chunk)
-    writer.add(pipeline.feed_many(chunk), chunk)
-    if writer.due:
-        writer.flush()

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from routewatch.demo.scenario import corridors_path, write_tlog
-from tests.conftest import skip_or_fail
+from tests.conftest import free_port, skip_or_fail
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -41,13 +41,6 @@ class Server:
     db: str
     log: Path
     radio_port: int  # a live MAVLink udpin source: tests send reports here
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 def _wait_http(url: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 60) -> None:
     end = time.monotonic() + timeout
@@ -92,7 +85,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
                               "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True, timeout=60)
         assert add.returncode == 0, add.stderr
     tlog = write_tlog(tmp / "patrol.tlog")
-    port = _free_port()
+    port = free_port()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         radio = int(s.getsockname()[1])

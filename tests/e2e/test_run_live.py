@@ -14,15 +14,9 @@ from pathlib import Path
 
 from routewatch.ingest.mavlink import TlogWriter
 from routewatch.store import Store
+from tests.conftest import free_port
 
 from ..unit.enginekit import FRAME
-
-
-def free_udp_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
 
 AREA = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
     "id": "home-box", "kind": "operating_area"}, "geometry": {"type": "Polygon", "coordinates": [[
@@ -45,7 +39,7 @@ def flight(t0: datetime) -> TlogWriter:
 
 
 def test_run_live_udp_until_sigint(tmp_path: Path):
-    port = free_udp_port()
+    port = free_port(socket.SOCK_DGRAM)
     db = tmp_path / "live.db"
     corridors = tmp_path / "area.geojson"
     corridors.write_text(json.dumps(AREA))
