@@ -143,12 +143,12 @@ def publish_all(c: mqtt.Client, reports: list[Report], between: Callable[[int], 
             info.wait_for_publish(timeout=120)
 
 
-def wait_for(check: Callable[[], bool], timeout_s: float, what: str) -> None:
-    """Poll until `check()` holds."""
+def wait_for(check: Callable[[], bool], timeout_s: float, what: str | Callable[[], str]) -> None:
+    """Poll until `check()` holds; `what` (or what it returns, built only on failure) names the wait."""
     deadline = time.monotonic() + timeout_s
     while not check():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
+            raise AssertionError(f"timed out waiting for {what() if callable(what) else what}")
         time.sleep(0.2)
 
 

@@ -59,6 +59,15 @@ def _check(db_url: str, reports, topic: AlertTopic, allow_redelivery: bool = Fal
         assert not dupes, f"published more than once: {dupes}"
 
 
+def _missing(db_url: str, want: dict, topic: AlertTopic) -> str:
+    """Which expected alerts never reached the topic, and whether the database has them."""
+    seen = {k[0] for k in topic.change_keys()}
+    stored = _final(db_url)[0]
+    gone = sorted(set(want) - seen)
+    return (f"missing on the topic {gone[:10]} of {len(gone)}; of those stored {sum(k in stored for k in gone)}; "
+            f"stored but not expected {sorted(set(stored) - set(want))[:10]}")
+
+
 def test_broker_restart_mid_stream(db_url, tmp_path):
     reports = scenario(subjects=50, fixes=200)  # 10,000 reports
     (tmp_path / "broker").mkdir()
@@ -116,7 +125,9 @@ def test_sigkill_mid_stream_and_restart(db_url, tmp_path):
             procs[1].send_signal(signal.SIGINT)
             assert procs[1].wait(timeout=60) == 0
             want = expected_alerts(reports, Settings())
-            wait_for(lambda: {k[0] for k in topic.change_keys()} >= set(want), 30, "every alert on the topic")
+            wait_for(lambda: {k[0] for k in topic.change_keys()} >= set(want), 30,
+                     lambda: f"every alert on the topic; {_missing(db_url, want, topic)}; "
+                             f"log:\n{log.read_text()[-3000:]}")
         finally:
             for p in procs:
                 if p.poll() is None:
