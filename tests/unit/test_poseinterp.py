@@ -134,6 +134,9 @@ def test_drop_before():
     ({"heading_deg": math.inf}, "non-finite"),
     ({"gimbal_pitch_deg": math.nan}, "non-finite"),
     ({"lat": 149.0}, "out of range"),
+    ({"hfov_deg": 0.0}, "field of view"),
+    ({"vfov_deg": 180.0}, "field of view"),
+    ({"hfov_deg": math.nan}, "non-finite"),
 ])
 def test_bad_pose_refused(kwargs, message):
     base = {"time": T0, "lon": 149.16, "lat": -35.36, "alt_m": 0.0, "heading_deg": 0.0, "pitch_deg": 0.0,
@@ -168,3 +171,11 @@ def test_lerp_angle_stays_on_the_short_arc(a, b, f):
     arc = angle_diff_deg(a, b)
     assert angle_diff_deg(a, v) <= arc + 1e-6 and angle_diff_deg(v, b) <= arc + 1e-6
     assert angle_diff_deg(a, v) == pytest.approx(f * arc, abs=1e-6)
+
+
+def test_field_of_view_interpolates_linearly_and_only_when_known_at_both_ends():
+    track = PoseTrack([pose(0, hfov_deg=40.0, vfov_deg=30.0), pose(1, hfov_deg=20.0, vfov_deg=15.0), pose(2)])
+    p = track.at(at_s(0.25))
+    assert p is not None and (p.hfov_deg, p.vfov_deg) == pytest.approx((35.0, 26.25))
+    q = track.at(at_s(1.5))
+    assert q is not None and q.hfov_deg is None and q.vfov_deg is None

@@ -153,3 +153,106 @@ def pixel_to_normalised(x: float, y: float, width: int, height: int) -> tuple[fl
     ((-1.0, -1.0), (0.0, 0.0))
     """
     return 2.0 * x / width - 1.0, 2.0 * y / height - 1.0
+
+
+def rotation_zyx(yaw_deg: float, pitch_deg: float, roll_deg: float) -> FloatArray:
+    """Rotation matrix of z-y-x Euler angles (the convention of CameraPose and MAVLink attitudes)."""
+    return _zyx(yaw_deg, pitch_deg, roll_deg)
+
+
+def euler_zyx(rot: FloatArray) -> tuple[float, float, float]:
+    """(yaw, pitch, roll) in degrees of a rotation matrix; inverse of rotation_zyx.
+
+    Looking straight up or down (|pitch| = 90) only yaw minus or plus roll is defined: roll is
+    then 0 and yaw takes it all, so nadir samples decompose alike and interpolate smoothly.
+
+    >>> [round(a, 6) + 0.0 for a in euler_zyx(rotation_zyx(30.0, -40.0, 10.0))]
+    [30.0, -40.0, 10.0]
+    >>> [round(a, 6) + 0.0 for a in euler_zyx(rotation_zyx(30.0, -90.0, 10.0))]
+    [40.0, -90.0, 0.0]
+    """
+    s = -float(rot[2, 0])
+    pitch = math.degrees(math.asin(max(-1.0, min(1.0, s))))
+    if abs(s) > 1.0 - 1e-9:
+        # R = Rz(yaw) Ry(+-90): the top-left 2x2 block carries yaw -/+ roll only.
+        return math.degrees(math.atan2(-float(rot[0, 1]), float(rot[1, 1]))), pitch, 0.0
+    yaw = math.degrees(math.atan2(float(rot[1, 0]), float(rot[0, 0])))
+    roll = math.degrees(math.atan2(float(rot[2, 1]), float(rot[2, 2])))
+    return yaw, pitch, roll
+
+
+def quaternion_matrix(w: float, x: float, y: float, z: float) -> FloatArray:
+    """Rotation matrix of a (w, x, y, z) quaternion (Hamilton, as MAVLink sends it), normalised.
+
+    >>> [round(a, 6) + 0.0 for a in euler_zyx(quaternion_matrix(math.cos(math.pi / 4), 0.0,
+    ...                                                          -math.sin(math.pi / 4), 0.0))]
+    [0.0, -90.0, 0.0]
+    """
+    n = math.sqrt(w * w + x * x + y * y + z * z)
+    if not math.isfinite(n) or n < 0.5 or n > 1.5:  # float32 senders are close to 1; far off is garbage
+        raise ValueError(f"not a rotation quaternion: ({w}, {x}, {y}, {z})")
+    w, x, y, z = w / n, x / n, y / n, z / n
+    return np.array([
+        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
+        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
+        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
+    ])
+
+
+@dataclass(frozen=True, slots=True)
+class Pinhole:
+    """An undistorted pinhole camera in pixels: focal lengths and principal point (origin top left).
+
+    >>> cam = Pinhole.from_fov(640, 480, 90.0)
+    >>> round(cam.fx, 9), cam.cx, round(cam.vfov_deg, 3)
+    (320.0, 320.0, 73.74)
+    """
+
+    width: int
+    height: int
+    fx: float
+    fy: float
+    cx: float
+    cy: float
+
+    def __post_init__(self) -> None:
+        if self.width <= 0 or self.height <= 0:
+            raise ValueError(f"image size must be positive, got {self.width} x {self.height}")
+        if not all(math.isfinite(v) for v in (self.fx, self.fy, self.cx, self.cy)) or self.fx <= 0 or self.fy <= 0:
+            raise ValueError(f"focal lengths must be finite and positive, got fx={self.fx}, fy={self.fy}")
+
+    @classmethod
+    def from_fov(cls, width: int, height: int, hfov_deg: float, vfov_deg: float | None = None) -> Pinhole:
+        """From fields of view in degrees; no vfov means square pixels (vfov follows the aspect ratio)."""
+        for name, fov in (("hfov_deg", hfov_deg), ("vfov_deg", vfov_deg)):
+            if fov is not None and not 0.0 < fov < 180.0:
+                raise ValueError(f"{name} must be in (0, 180), got {fov}")
+        fx = width / 2.0 / math.tan(math.radians(hfov_deg) / 2.0)
+        fy = fx if vfov_deg is None else height / 2.0 / math.tan(math.radians(vfov_deg) / 2.0)
+        return cls(width, height, fx, fy, width / 2.0, height / 2.0)
+
+    @property
+    def hfov_deg(self) -> float:
+        """Horizontal field of view (for a centred principal point)."""
+        return math.degrees(2.0 * math.atan(self.width / 2.0 / self.fx))
+
+    @property
+    def vfov_deg(self) -> float:
+        """Vertical field of view (for a centred principal point)."""
+        return math.degrees(2.0 * math.atan(self.height / 2.0 / self.fy))
+
+    def ray_ned(self, pose: CameraPose, x: float, y: float) -> Vec3:
+        """Unit ray (north, east, down) through pixel (x, y)."""
+        cam = np.array([1.0, (x - self.cx) / self.fx, (y - self.cy) / self.fy])
+        ned = camera_to_ned(pose) @ (cam / np.linalg.norm(cam))
+        return float(ned[0]), float(ned[1]), float(ned[2])
+
+    def to_ground(self, pose: CameraPose, x: float, y: float, ground_elev_m: float) -> tuple[float, float] | None:
+        """(lon, lat) seen at pixel (x, y) on flat ground at ground_elev_m; None at or above the horizon.
+
+        >>> cam = Pinhole.from_fov(640, 480, 90.0)
+        >>> lon, lat = cam.to_ground(CameraPose(0.0, 0.0, 100.0, el_deg=-90.0), 640.0, 240.0, 0.0)
+        >>> round(lon * 111_319.49, 1), abs(lat) < 1e-12
+        (100.0, True)
+        """
+        return intersect_ground(pose, self.ray_ned(pose, x, y), ground_elev_m)

@@ -18,7 +18,9 @@ _ANGLES = ("heading_deg", "pitch_deg", "roll_deg", "gimbal_pitch_deg", "gimbal_y
 class Pose:
     """Vehicle position (WGS84, alt_m) and attitude at `time`, with the gimbal's angles when known.
 
-    Gimbal angles are passed through in whatever frame (body or earth) the source reports them.
+    Gimbal angles are z-y-x Euler angles in the gimbal protocol's vehicle frame: yaw relative to
+    the vehicle heading, pitch and roll relative to the horizon (geo.dronepose converts other
+    frames into it). hfov_deg/vfov_deg: the camera's field of view when the source reports it.
     """
 
     time: datetime
@@ -31,13 +33,18 @@ class Pose:
     gimbal_pitch_deg: float | None = None
     gimbal_yaw_deg: float | None = None
     gimbal_roll_deg: float | None = None
+    hfov_deg: float | None = None
+    vfov_deg: float | None = None
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError(f"pose time must be tz-aware, got {self.time.isoformat()}")
-        values = [self.lon, self.lat, self.alt_m, *(getattr(self, a) for a in _ANGLES)]
+        values = [self.lon, self.lat, self.alt_m, *(getattr(self, a) for a in _ANGLES), self.hfov_deg, self.vfov_deg]
         if not all(v is None or math.isfinite(v) for v in values):
             raise ValueError(f"pose at {self.time.isoformat()} has a non-finite value")
+        for fov in (self.hfov_deg, self.vfov_deg):
+            if fov is not None and not 0.0 < fov < 180.0:
+                raise ValueError(f"pose at {self.time.isoformat()}: field of view {fov} not in (0, 180) degrees")
         if not (-180.0 <= self.lon <= 180.0 and -90.0 <= self.lat <= 90.0):
             raise ValueError(f"pose at {self.time.isoformat()}: lon {self.lon}, lat {self.lat} out of range")
 
@@ -175,9 +182,15 @@ class PoseTrack:
             heading_deg=_required(angles["heading_deg"]), pitch_deg=_required(angles["pitch_deg"]),
             roll_deg=_required(angles["roll_deg"]), gimbal_pitch_deg=angles["gimbal_pitch_deg"],
             gimbal_yaw_deg=angles["gimbal_yaw_deg"], gimbal_roll_deg=angles["gimbal_roll_deg"],
+            hfov_deg=_lerp(a.hfov_deg, b.hfov_deg, f), vfov_deg=_lerp(a.vfov_deg, b.vfov_deg, f),
         )
 
 
 def _required(v: float | None) -> float:
     assert v is not None
     return v
+
+
+def _lerp(a: float | None, b: float | None, f: float) -> float | None:
+    """Linear blend of a value known at both ends; None (not guessed) otherwise."""
+    return None if a is None or b is None else a + f * (b - a)

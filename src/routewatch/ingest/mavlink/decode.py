@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,8 @@ GLOBAL_POSITION_INT = dialect.MAVLINK_MSG_ID_GLOBAL_POSITION_INT
 FENCE_STATUS = dialect.MAVLINK_MSG_ID_FENCE_STATUS
 ADSB_VEHICLE = dialect.MAVLINK_MSG_ID_ADSB_VEHICLE
 OPEN_DRONE_ID_LOCATION = dialect.MAVLINK_MSG_ID_OPEN_DRONE_ID_LOCATION
+MOUNT_STATUS = dialect.MAVLINK_MSG_ID_MOUNT_STATUS
+GIMBAL_DEVICE_ATTITUDE_STATUS = dialect.MAVLINK_MSG_ID_GIMBAL_DEVICE_ATTITUDE_STATUS
 
 # MAV_TYPEs that are parts of a system or ground equipment, not something that flies or drives
 NON_VEHICLE_TYPES = frozenset(
@@ -62,6 +65,25 @@ _expect(dialect.MAVLink_adsb_vehicle_message, "ICAO_address lat lon altitude hea
 _expect(dialect.MAVLink_open_drone_id_location_message,
         "latitude longitude altitude_barometric altitude_geodetic height timestamp direction "
         "speed_horizontal speed_vertical target_system target_component id_or_mac status")
+_expect(dialect.MAVLink_mount_status_message, "pointing_a pointing_b pointing_c target_system target_component")
+_expect(dialect.MAVLink_gimbal_device_attitude_status_message,
+        "time_boot_ms q angular_velocity_x angular_velocity_y angular_velocity_z failure_flags flags")
+
+
+def gimbal_yaw_frame(flags: int) -> str:
+    """'earth' or 'vehicle': what a GIMBAL_DEVICE_ATTITUDE_STATUS quaternion's yaw is relative to.
+
+    The message's rules: YAW_IN_VEHICLE_FRAME or YAW_IN_EARTH_FRAME say it; with neither, the
+    older YAW_LOCK flag means earth. Pitch and roll are relative to the horizon either way.
+
+    >>> gimbal_yaw_frame(dialect.GIMBAL_DEVICE_FLAGS_YAW_LOCK), gimbal_yaw_frame(0)
+    ('earth', 'vehicle')
+    """
+    if flags & dialect.GIMBAL_DEVICE_FLAGS_YAW_IN_VEHICLE_FRAME:
+        return "vehicle"
+    if flags & dialect.GIMBAL_DEVICE_FLAGS_YAW_IN_EARTH_FRAME:
+        return "earth"
+    return "earth" if flags & dialect.GIMBAL_DEVICE_FLAGS_YAW_LOCK else "vehicle"
 
 
 def to_us(t: datetime) -> int:
@@ -69,6 +91,14 @@ def to_us(t: datetime) -> int:
     if t.tzinfo is None:
         raise ValueError(f"receipt time must be timezone-aware, got {t!r}")
     return (t - EPOCH) // _US
+
+
+def _chain(first: Handler, then: Handler) -> Handler:
+    def both(t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
+        first(t, sysid, compid, v)
+        then(t, sysid, compid, v)
+
+    return both
 
 
 class _HeartbeatView:
@@ -121,7 +151,8 @@ class _System:
 class MavlinkDecoder:
     """Turns MAVLink bytes (a live stream or tlog records) into model events for one source."""
 
-    def __init__(self, source: str, stats: MavlinkStats | None = None, *, status_every_s: float = 10.0) -> None:
+    def __init__(self, source: str, stats: MavlinkStats | None = None, *, status_every_s: float = 10.0,
+                 taps: Mapping[int, Handler] | None = None) -> None:
         self.source = source
         self.stats = stats if stats is not None else MavlinkStats()
         self._every_us = int(status_every_s * 1e6)
@@ -134,6 +165,9 @@ class MavlinkDecoder:
             ATTITUDE: self._attitude, GLOBAL_POSITION_INT: self._position, FENCE_STATUS: self._fence,
             ADSB_VEHICLE: self._adsb, OPEN_DRONE_ID_LOCATION: self._odid,
         }
+        # Taps see raw payloads (e.g. the gimbal, for drone camera poses) after any handler of ours.
+        for mid, tap in (taps or {}).items():
+            handlers[mid] = _chain(handlers[mid], tap) if mid in handlers else tap
         self._stream = Framer(self.stats, handlers, tlog=False)
         self._records = Framer(self.stats, handlers, tlog=True)
         self._buf = b""
