@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from routewatch.tracking.iou import Box
 
 Image = npt.NDArray[np.uint8]
 
@@ -26,17 +29,35 @@ class Region:
         return (self.x2 - self.x1) * (self.y2 - self.y1)
 
 
+def near_motion(box: Box, regions: Iterable[Region]) -> bool:
+    """Whether a detected box overlaps a moving region: a passing car does, a parked one does not.
+
+    >>> near_motion(Box(10, 10, 20, 20), [Region(15, 15, 40, 40)]), near_motion(Box(10, 10, 20, 20), [])
+    (True, False)
+    """
+    return any(box.x1 < r.x2 and r.x1 < box.x2 and box.y1 < r.y2 and r.y1 < box.y2 for r in regions)
+
+
 class MotionGate:
     """MOG2 background subtraction at a reduced width; a detector runs only where this finds motion.
 
-    Mutable by nature (it learns the background), so one gate belongs to one camera's thread.
+    Regions smaller than `min_area_frac` of the shrunk frame are noise. When more than `lighting_frac`
+    of the frame changes at once, it is a lighting change (lights on, sun out of a cloud, the camera's
+    exposure), not an object: no region is reported and the background is relearned from that frame,
+    as Frigate does for its "lightning" threshold. Mutable by nature (it learns the background), so
+    one gate belongs to one camera's thread.
     """
 
     def __init__(self, *, width: int = 320, min_area_frac: float = 0.0005, history: int = 300,
-                 var_threshold: float = 25.0, warmup_frames: int = 10) -> None:
+                 var_threshold: float = 25.0, warmup_frames: int = 10, lighting_frac: float = 0.8) -> None:
+        if width < 16 or not 0 < min_area_frac < 1 or not 0 < lighting_frac <= 1 or warmup_frames < 0:
+            raise ValueError(f"bad motion gate settings: width={width} min_area_frac={min_area_frac} "
+                             f"lighting_frac={lighting_frac} warmup_frames={warmup_frames}")
         self.width = width
         self.min_area_frac = min_area_frac
         self.warmup = warmup_frames
+        self.lighting_frac = lighting_frac
+        self.lighting_changes = 0
         self._sub = cv2.createBackgroundSubtractorMOG2(history=history, varThreshold=var_threshold,
                                                        detectShadows=False)
         self._seen = 0
@@ -51,6 +72,10 @@ class MotionGate:
         mask = self._sub.apply(grey)
         self._seen += 1
         if self._seen <= self.warmup:
+            return []
+        if cv2.countNonZero(mask) > self.lighting_frac * mask.size:
+            self._sub.apply(grey, learningRate=1.0)  # 1 = relearn the background from this frame alone
+            self.lighting_changes += 1
             return []
         mask = cv2.morphologyEx(mask, cv2.MORPH_OPEN, self._kernel)
         mask = cv2.dilate(mask, self._kernel, iterations=2)
