@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -30,12 +31,18 @@ class Frame:
 
 @dataclass(slots=True)
 class VideoStats:
-    """What a video source read, skipped and how often it reopened."""
+    """What a video source read and skipped, how often a stream dropped, reopened and went stale.
+
+    Written by the one thread that reads the source; others only read the numbers.
+    """
 
     frames: int = 0
     corrupt: int = 0
     reopens: int = 0
     stale: int = 0
+    drops: int = 0
+    open_failures: int = 0
+    is_stale: bool = False
     extra: dict[str, int] = field(default_factory=dict)
 
 
@@ -87,36 +94,106 @@ def iter_file(path: Path, camera: str, start: datetime, stats: VideoStats | None
         cap.release()
 
 
-def iter_stream(url: str, camera: str, stats: VideoStats | None = None, *, stop: Callable[[], bool],
+def open_stream(url: str, timeout_s: float) -> cv2.VideoCapture:
+    """A capture of a live source: a device number, or an RTSP/HTTP URL through FFmpeg with timeouts.
+
+    The timeouts bound how long opening and each read may block, so a silent stream is noticed.
+    """
+    if url.isdigit():
+        return cv2.VideoCapture(int(url))
+    ms = max(1, int(timeout_s * 1000))
+    params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, ms]
+    return cv2.VideoCapture(url, cv2.CAP_FFMPEG, params)
+
+
+def iter_stream(url: str, camera: str, stats: VideoStats | None = None, *, stop: threading.Event,
                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), reopen_s: float = 1.0,
-                reopen_max_s: float = 30.0, stale_s: float = 5.0) -> Iterator[Frame]:
-    """Frames of a live stream (RTSP, HTTP, device) timed by capture time; reopens with backoff."""
+                reopen_max_s: float = 30.0, stale_s: float = 10.0, max_bad_reads: int = 25) -> Iterator[Frame]:
+    """Frames of a live stream (RTSP, HTTP, device) timed by capture time (`clock()` when read).
+
+    A read that fails and is followed by a good one was a corrupt frame: skipped and counted. A
+    stream that ends, times out, or fails `max_bad_reads` reads in a row has dropped: it is
+    reopened after `reopen_s`, doubling up to `reopen_max_s` while reopening fails or gives no
+    frame. With no frame for `stale_s` the camera is stale (counted once per outage, logged,
+    `stats.is_stale`). Ends only when `stop` is set.
+    """
     st = stats or VideoStats()
     delay = reopen_s
     index = 0
-    while not stop():
-        cap = cv2.VideoCapture(int(url) if url.isdigit() else url)
-        if not cap.isOpened():
+    last_frame = time.monotonic()
+    first = True
+
+    def check_stale() -> None:
+        if not st.is_stale and time.monotonic() - last_frame > stale_s:
+            st.is_stale = True
+            st.stale += 1
+            log.warning("camera %s: stale: no frame for %.1f s from %s", camera, stale_s, _safe_url(url))
+
+    def backoff() -> bool:
+        """Wait `delay` (watching for staleness); False if stopped meanwhile."""
+        end = time.monotonic() + delay
+        while (left := end - time.monotonic()) > 0:
+            if stop.wait(min(left, 0.5)):
+                return False
+            check_stale()
+        return True
+
+    while not stop.is_set():
+        if not first:
             st.reopens += 1
-            log.warning("camera %s: cannot open %s; retrying in %.1f s", camera, url, delay)
-            time.sleep(delay)
+        first = False
+        cap = open_stream(url, stale_s)
+        if not cap.isOpened():
+            cap.release()
+            st.open_failures += 1
+            check_stale()
+            log.warning("camera %s: cannot open %s; retrying in %.1f s", camera, _safe_url(url), delay)
+            if not backoff():
+                break
             delay = min(delay * 2, reopen_max_s)
             continue
-        delay = reopen_s
-        last_ok = time.monotonic()
-        while not stop():
-            ok, img = cap.read()
-            now = clock()
-            if not ok or img is None:
-                if time.monotonic() - last_ok > stale_s:
-                    st.stale += 1
-                    log.warning("camera %s: no frame for %.0f s; reopening", camera, stale_s)
+        bad = 0
+        got = False
+        opened_at = time.monotonic()
+        try:
+            while not stop.is_set():
+                ok, img = cap.read()
+                now = clock()
+                if ok and img is not None and img.size:
+                    st.corrupt += bad
+                    bad = 0
+                    got = True
+                    last_frame = time.monotonic()
+                    if st.is_stale:
+                        st.is_stale = False
+                        log.warning("camera %s: frames again from %s", camera, _safe_url(url))
+                    st.frames += 1
+                    yield Frame(camera, index, now, _freeze(np.asarray(img, dtype=np.uint8)))
+                    index += 1
+                    continue
+                bad += 1
+                check_stale()
+                # Silent for stale_s since the last frame or this open (a stale camera gets a fair try).
+                if bad >= max_bad_reads or time.monotonic() - max(last_frame, opened_at) > stale_s:
                     break
-                st.corrupt += 1
-                continue
-            last_ok = time.monotonic()
-            st.frames += 1
-            yield Frame(camera, index, now, _freeze(np.asarray(img, dtype=np.uint8)))
-            index += 1
-        cap.release()
-        st.reopens += 1
+        finally:
+            cap.release()
+        if stop.is_set():
+            break
+        st.drops += 1
+        if got:
+            delay = reopen_s
+        log.warning("camera %s: stream %s dropped; reopening in %.1f s", camera, _safe_url(url), delay)
+        if not backoff():
+            break
+        delay = min(delay * 2, reopen_max_s)
+
+
+def _safe_url(url: str) -> str:
+    """The url without a password (rtsp://user:secret@host/... is common) for logs."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    creds, at, host = authority.rpartition("@")
+    if not sep or not at:
+        return url
+    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}{slash}{path}"

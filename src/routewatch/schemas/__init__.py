@@ -9,8 +9,9 @@ from typing import Any
 
 from jsonschema import Draft202012Validator
 
-NAMES = ("pos.v1", "det.v1", "telemetry.v1", "alert.v1")
-"""The payload formats, by topic kind and version: routewatch/v1/pos/<source> is pos.v1; alerts out are alert.v1."""
+NAMES = ("pos.v1", "det.v1", "telemetry.v1", "alert.v1", "frame.v1")
+"""The payload formats, by topic kind and version: routewatch/v1/pos/<source> is pos.v1; alerts out are alert.v1;
+camera frames in (routewatch/v1/frames/<camera>) are frame.v1."""
 
 
 def load_schema(name: str) -> dict[str, Any]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -23,6 +23,7 @@ class Metrics:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values = {"messages_in": 0.0, "dropped": 0.0, "dead_lettered": 0.0, "pipeline_lag_seconds": 0.0}
+        self._cameras: dict[str, dict[str, int]] = {}
 
     def set_messages_in(self, total: float) -> None:
         """Messages received since start (a running total)."""
@@ -39,6 +40,16 @@ class Metrics:
     def set_pipeline_lag(self, seconds: float) -> None:
         """Now minus the event time of the newest processed observation."""
         self._set("pipeline_lag_seconds", seconds)
+
+    def set_camera(self, camera: str, counts: Mapping[str, int]) -> None:
+        """A live camera's running totals (frames received, dropped, corrupt, reopens, ...; stale_now 0/1)."""
+        with self._lock:
+            self._cameras[camera] = dict(counts)
+
+    def cameras(self) -> dict[str, dict[str, int]]:
+        """The live cameras' counters, by camera."""
+        with self._lock:
+            return {k: dict(v) for k, v in self._cameras.items()}
 
     def _set(self, key: str, value: float) -> None:
         with self._lock:
@@ -67,6 +78,18 @@ class StoreCollector(Collector):
         lag = GaugeMetricFamily("routewatch_pipeline_lag_seconds", "Wall time minus event time of the newest fix")
         lag.add_metric([], values["pipeline_lag_seconds"])
         yield lag
+        frames = CounterMetricFamily("routewatch_camera_frames", "Live camera frames by camera and what became of "
+                                     "them (received, skipped, queued, dropped, processed, corrupt)",
+                                     labels=["camera", "outcome"])
+        reopens = CounterMetricFamily("routewatch_camera_reopens", "Live stream reopens", labels=["camera"])
+        stale = GaugeMetricFamily("routewatch_camera_stale", "1 while a live camera has sent no frame for stale_s",
+                                  labels=["camera"])
+        for camera, counts in self._metrics.cameras().items():
+            for outcome in ("received", "skipped", "queued", "dropped", "processed", "corrupt"):
+                frames.add_metric([camera, outcome], counts.get(outcome, 0))
+            reopens.add_metric([camera], counts.get("reopens", 0))
+            stale.add_metric([camera], counts.get("stale_now", 0))
+        yield from (frames, reopens, stale)
         alerts = GaugeMetricFamily("routewatch_alerts", "Stored alerts by kind", labels=["kind"])
         for kind, count in self._store.count_alerts().items():
             alerts.add_metric([kind], count)
