@@ -30,6 +30,7 @@ from routewatch.model import (
     alert_id,
 )
 from routewatch.store import (
+    Snapshot,
     Store,
     StoreError,
     UnknownAlertError,
@@ -93,7 +94,7 @@ def test_upgrade_from_empty_matches_models(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
     upgrade(db_url)  # already at head: nothing to do
-    assert current_revision(db_url) == head_revision() == "0003"
+    assert current_revision(db_url) == head_revision() == "0004"
     with Store(db_url) as store, store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
@@ -301,8 +302,8 @@ MIGRATION_TEST = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0004_test"
-down_revision = "0003"
+revision = "0005_test"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
@@ -321,25 +322,29 @@ def downgrade():
 def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     versions.mkdir()
-    (versions / "0004_test.py").write_text(MIGRATION_TEST)
+    (versions / "0005_test.py").write_text(MIGRATION_TEST)
     config = alembic_config(extra_version_locations=[versions])
-    upgrade(db_url, "0003", config=config)
+    upgrade(db_url, "0004", config=config)
     with Store(db_url) as store:
         store.write(lifecycle(make_alert()) + lifecycle(make_alert("s2")), [fix("s1", i) for i in range(5)])
         store.acknowledge(make_alert("s2").id, by="ana", comment="ok", time=at(50))
         store.save_corridors(corridor_set(), author="ana", comment="initial", at=T0)
         store.record_run(command="analyze", inputs=["a.tlog"], counters={"fixes": 5}, started_at=T0)
+        # A snapshot refers to an alert: the SQLite rebuild of `alerts` must keep it and the reference.
+        jpeg = b"\xff\xd8\xff\xe0" + bytes(range(256))
+        store.put_snapshot(Snapshot(make_alert().id, "cam", at(0), 64, 48, (1, 2, 30, 40), jpeg))
 
         def snapshot() -> tuple[Any, ...]:
             return (row_counts(store), store.list_alerts(), store.alert_events(), store.positions("s1"),
-                    store.current_corridors(), store.runs())
+                    store.current_corridors(), store.runs(), store.get_snapshot(make_alert().id),
+                    store.snapshot_alert_ids([make_alert().id, make_alert("s2").id]))
 
         before = snapshot()
-        for revision, step in [("0004_test", upgrade), ("0003", downgrade), ("0004_test", upgrade)]:
+        for revision, step in [("0005_test", upgrade), ("0004", downgrade), ("0005_test", upgrade)]:
             step(db_url, revision, config=config)
             assert current_revision(db_url) == revision
             assert snapshot() == before
-        downgrade(db_url, "0003", config=config)
+        downgrade(db_url, "0004", config=config)
         with store.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"include_object": include_object})
             assert compare_metadata(context, Base.metadata) == []

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Polygon
 
+from routewatch.evidence import encode_jpeg
 from routewatch.model import Corridor
+from routewatch.store import Snapshot
 from routewatch.web import WebStore
 from tests.web.conftest import PASSWORD, ROLES, T0, lifecycle, login, make_alert, token_for
 
@@ -40,6 +43,7 @@ MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
     ("GET", "/api/me", READ, 200, None),
     ("GET", "/api/alerts", READ, 200, None),
     ("GET", "/api/alerts/{alert}", READ, 200, None),
+    ("GET", "/api/alerts/{alert}/snapshot", READ, 200, None),
     ("POST", "/api/alerts/{alert}/ack", READ, 200, {"comment": "seen by {who}"}),
     ("POST", "/api/alerts/{alert}/dismiss", READ, 200, {"comment": "false alarm ({who})"}),
     ("GET", "/api/live", READ, 200, None),
@@ -83,6 +87,8 @@ def prepared(store: WebStore, client: TestClient) -> dict[str, dict[str, Any]]:
     """Per principal: credentials, and the corridor and token it will delete."""
     alert = make_alert()
     store.write(lifecycle(alert), [])
+    jpeg = encode_jpeg(np.zeros((24, 32, 3), np.uint8))
+    store.put_snapshot(Snapshot(alert.id, "cam", T0, 32, 24, (2, 3, 20, 18), jpeg))
     base = [Corridor("c1", Polygon(square(5.0)[0])), Corridor("c2", Polygon(square(5.1)[0]))]
     extra = [Corridor(f"del-{p}", Polygon(square(6.0)[0])) for p in PRINCIPALS]
     store.save_corridors(base + extra, author="test", comment="setup", at=T0)

@@ -14,6 +14,7 @@ from routewatch.store.migrate import current_revision, downgrade, head_revision,
 from routewatch.store.notify import CorridorListener
 from routewatch.store.records import AlertEvent, CorridorVersion, OutboxEvent, RunRecord
 from routewatch.store.repository import Store
+from routewatch.store.snapshots import Snapshot
 
 __all__ = [
     "AlertEvent",
@@ -22,6 +23,7 @@ __all__ = [
     "CorridorVersion",
     "OutboxEvent",
     "RunRecord",
+    "Snapshot",
     "Store",
     "StoreError",
     "UnknownAlertError",

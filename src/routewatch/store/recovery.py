@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 
 from sqlalchemy import Engine, func, or_, select
 from sqlalchemy.orm import Session
 
-from routewatch.model import Alert, AlertState, Observation
+from routewatch.model import Alert, AlertState, Observation, Role
 from routewatch.store.convert import row_to_alert, row_to_observation
 from routewatch.store.tables import AlertRow, PositionRow
 
@@ -29,6 +30,33 @@ class RecoveryMixin:
                  .order_by(PositionRow.time, PositionRow.subject_id))
         with self.engine.connect() as conn:
             return [row_to_observation(row) for row in conn.execute(query)]
+
+    def count_positions_between(self, since: datetime, until: datetime) -> int:
+        """Number of stored fixes with since <= time < until."""
+        query = select(func.count()).select_from(PositionRow).where(PositionRow.time >= since,
+                                                                     PositionRow.time < until)
+        with self.engine.connect() as conn:
+            return int(conn.scalar(query) or 0)
+
+    def iter_positions(self, since: datetime, until: datetime, batch: int = 20_000) -> Iterator[list[Observation]]:
+        """Stored fixes with since <= time < until in event-time order (then by subject), in batches.
+
+        Streamed: memory holds one batch, whatever the window's size. Rows are built positionally
+        (a backtest reads millions of them).
+        """
+        if batch <= 0:
+            raise ValueError(f"batch must be > 0, got {batch}")
+        t = PositionRow
+        query = (select(t.subject_id, t.time, t.lon, t.lat, t.alt_m, t.subject_class, t.role, t.confidence,
+                        t.source, t.speed_m_s, t.heading_deg, t.accuracy_m)
+                 .where(t.time >= since, t.time < until)
+                 .order_by(t.time, t.subject_id))
+        roles = {r.value: r for r in Role}
+        with self.engine.connect() as conn:
+            result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
+            for rows in result.partitions():
+                yield [Observation(sid, tm, lon, lat, alt, cls, roles[role], conf, src, spd, hdg, acc)
+                       for sid, tm, lon, lat, alt, cls, role, conf, src, spd, hdg, acc in rows]
 
     def alerts_to_continue(self, closed_since: datetime) -> list[Alert]:
         """Alerts not closed, and those closed at or after `closed_since` (they may still reopen)."""

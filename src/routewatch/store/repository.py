@@ -34,12 +34,13 @@ from routewatch.store.geoquery import SpatialMixin
 from routewatch.store.outbox import OutboxMixin
 from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
 from routewatch.store.recovery import RecoveryMixin
+from routewatch.store.snapshots import SnapshotsMixin
 from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow, PositionRow, RunRow
 from routewatch.store.users import UsersMixin
 from routewatch.store.webextra import WebExtraMixin
 
 
-class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin):
+class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin, SnapshotsMixin):
     """Alerts, their events (the outbox), positions, dead letters, corridor versions and runs in one database."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:

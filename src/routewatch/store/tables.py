@@ -77,6 +77,8 @@ class AlertRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String)
     evidence: Mapped[list[str]] = mapped_column(JSON)
+    # The alert's JPEG evidence (snapshots.id), set by Store.put_snapshot; alert upserts leave it alone.
+    snapshot_id: Mapped[int | None] = mapped_column(SERIAL, deferred=True)  # not loaded with the alert
 
 
 class AlertEventRow(Base):

@@ -47,7 +47,8 @@ def upsert_alerts(conn: Connection, alerts: Sequence[Alert]) -> None:
     """Insert alerts or update the stored row, unless the stored state is more recent."""
     stmt = _insert(conn, AlertRow)
     new, old = stmt.excluded, AlertRow.__table__.c
-    columns = [c.name for c in AlertRow.__table__.columns if c.name != "id"]
+    # snapshot_id is set once by put_snapshot, after the alert is stored: an update must not clear it.
+    columns = [c.name for c in AlertRow.__table__.columns if c.name not in ("id", "snapshot_id")]
     updates: dict[str, Any] = {name: new[name] for name in columns}
     # An acknowledgement made through the store outlives later updates of the still-open alert.
     updates["state"] = case(

@@ -6,7 +6,7 @@ import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from shapely.geometry import box
 
@@ -49,6 +49,18 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
     if value is not None and value.utcoffset() is None:
         raise HTTPException(422, f"{name} needs a time zone (e.g. 2026-03-01T12:00:00Z)")
     return value
+
+
+def snapshot_url(alert_id: str) -> str:
+    """Where an alert's JPEG snapshot is served."""
+    return f"/api/alerts/{alert_id}/snapshot"
+
+
+def alert_dicts(store: WebStore, alerts: list[Alert]) -> list[dict[str, Any]]:
+    """The JSON of alerts for the API: `snapshot_url` is the snapshot's URL, or null when there is none."""
+    with_snapshot = store.snapshot_alert_ids([a.id for a in alerts]) if alerts else set()
+    return [{**alert_to_dict(a), "snapshot_url": snapshot_url(a.id) if a.id in with_snapshot else None}
+            for a in alerts]
 
 
 def event_dict(e: AlertEvent) -> dict[str, Any]:
@@ -104,7 +116,7 @@ def list_alerts(
     items = _page(request.app.state.store, filters, cls, limit + 1, offset)
     more = len(items) > limit
     return {
-        "items": [alert_to_dict(a) for a in items[:limit]],
+        "items": alert_dicts(request.app.state.store, items[:limit]),
         "limit": limit, "offset": offset, "next_offset": offset + limit if more else None,
     }
 
@@ -130,7 +142,7 @@ def get_alert(alert_id: str, request: Request, _: Reader) -> dict[str, Any]:
     events = store.alert_events(alert_id, limit=10_000)
     last_ack = next((e for e in reversed(events) if e.change.value == "acknowledged"), None)
     return {
-        **alert_to_dict(alert),
+        **alert_dicts(store, [alert])[0],
         "dismissed": last_ack is not None and last_ack.comment.startswith(DISMISSED),
         "events": [event_dict(e) for e in events],
         "track": [
@@ -150,7 +162,20 @@ def _acknowledge(request: Request, alert_id: str, principal: Principal, comment:
         raise HTTPException(404, f"no alert {alert_id!r}") from None
     store.audit(action, actor=principal.name, target=alert_id, detail=comment, at=at)
     request.app.state.hub.publish(())
-    return alert_to_dict(alert)
+    return alert_dicts(store, [alert])[0]
+
+
+@router.get("/{alert_id}/snapshot", response_class=Response,
+            responses={200: {"content": {"image/jpeg": {}}, "description": "The alert's JPEG snapshot."},
+                       404: {"description": "No such alert, or it has no snapshot."}})
+def get_snapshot(alert_id: str, request: Request, _: Reader) -> Response:
+    """The JPEG evidence of an alert raised from video: its opening frame with the tracked box drawn."""
+    snap = request.app.state.store.get_snapshot(alert_id)
+    if snap is None:
+        raise HTTPException(404, f"no snapshot for alert {alert_id!r}")
+    # A snapshot never changes once stored, but it is evidence: keep it in the user's cache only.
+    return Response(snap.jpeg, media_type="image/jpeg",
+                    headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})
 
 
 @router.post("/{alert_id}/ack")

@@ -1,0 +1,126 @@
+"""The snapshot sink behind the Writer: which alerts get a snapshot, and failures that never cost the alert."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from routewatch.config.schema import StoreConfig
+from routewatch.evidence import TrackBox
+from routewatch.framecache import CachedFrame, FrameCache
+from routewatch.model import AlertChange, Change
+from routewatch.snapshots import CameraEvidence, SnapshotTaker
+from routewatch.store import Store
+from routewatch.writer import Writer
+from tests.adapters.test_store import at, lifecycle, make_alert
+
+IMG = np.full((120, 160, 3), 80, np.uint8)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    with Store(f"sqlite:///{tmp_path / 'rw.db'}") as s:
+        s.upgrade()
+        yield s
+
+
+def cache_with(*frames: tuple[float, str, np.ndarray]) -> FrameCache:
+    cache = FrameCache(10, timedelta(seconds=60))
+    for t, track, image in frames:
+        cache.put(CachedFrame(at(t), image, (TrackBox(track, 20, 30, 60, 90, "person", 0.8),)))
+    return cache
+
+
+# (subject of the alert, change, frames in camera "gate"'s cache, counts expected, snapshot stored?)
+CASES = [
+    pytest.param("gate/1", Change.OPENED, [(0.0, "1", IMG)], {"snapshots": 1}, True, id="opened-on-a-camera-track"),
+    pytest.param("gate/1", Change.OPENED, [(-0.5, "1", IMG)], {"snapshots": 1}, True, id="nearest-frame-before"),
+    pytest.param("gate/1", Change.OPENED, [(2.0, "1", IMG)], {"snapshots": 1, "snapshots_late": 1}, True,
+                 id="only-a-later-frame"),
+    pytest.param("gate/1", Change.UPDATED, [(0.0, "1", IMG)], {}, False, id="updates-take-none"),
+    pytest.param("gate/1", Change.CLOSED, [(0.0, "1", IMG)], {}, False, id="closes-take-none"),
+    pytest.param("drone-7", Change.OPENED, [(0.0, "1", IMG)], {}, False, id="telemetry-subject"),
+    pytest.param("other/1", Change.OPENED, [(0.0, "1", IMG)], {}, False, id="unknown-camera"),
+    pytest.param("gate/2", Change.OPENED, [(0.0, "1", IMG)], {"snapshot_missing": 1}, False, id="track-not-cached"),
+    pytest.param("gate/1", Change.OPENED, [], {"snapshot_missing": 1}, False, id="empty-cache"),
+    pytest.param("gate/1", Change.OPENED, [(0.0, "1", np.zeros((120, 160, 4), np.uint8))], {"snapshot_errors": 1},
+                 False, id="undrawable-frame"),
+]
+
+
+@pytest.mark.parametrize(("subject", "change", "frames", "counts", "stored"), CASES)
+def test_which_alerts_get_a_snapshot(store: Store, subject: str, change: Change,
+                                     frames: list[tuple[float, str, np.ndarray]], counts: dict[str, int],
+                                     stored: bool) -> None:
+    alert = make_alert(subject)
+    store.write(lifecycle(alert), [])
+    taker = SnapshotTaker(store, {"gate": CameraEvidence(cache_with(*frames), jpeg_quality=80)})
+    taker([AlertChange(change, alert)])
+    assert dict(taker.counts) == counts
+    snap = store.get_snapshot(alert.id)
+    assert (snap is not None) is stored
+    if snap is not None:
+        image = cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (120, 160, 3) and snap.box == (20, 30, 60, 90) and snap.camera == "gate"
+
+
+def test_a_failing_snapshot_never_costs_the_alert(store: Store) -> None:
+    # The snapshot sink fails (a frame it cannot draw; an alert the store does not have): the writer
+    # still commits, tells the other sinks, and reports success.
+    good, bad = make_alert("gate/1"), make_alert("gate/2", opened=1)
+    cache = FrameCache(10, timedelta(seconds=60))
+    cache.put(CachedFrame(at(1), np.zeros((120, 160, 4), np.uint8), (TrackBox("2", 1, 1, 5, 5),)))
+    taker = SnapshotTaker(store, {"gate": CameraEvidence(cache)})
+    told: list[AlertChange] = []
+    writer = Writer(store, StoreConfig(), [taker, told.extend])
+    writer.add([AlertChange(Change.OPENED, good), AlertChange(Change.OPENED, bad)], [])
+    assert writer.flush() is True
+    assert {a.id for a in store.list_alerts()} == {good.id, bad.id}
+    assert len(told) == 2 and store.count_snapshots() == 0
+    assert taker.counts == {"snapshot_missing": 1, "snapshot_errors": 1}
+    # the store refuses the snapshot (its alert was never stored): counted, nothing raised
+    ghost = dataclasses.replace(good, id="ghost", subject_id="gate/2", opened_at=at(1))
+    other = SnapshotTaker(store, {"gate": CameraEvidence(cache_with((1.0, "2", IMG)))})
+    other([AlertChange(Change.OPENED, ghost)])
+    assert other.counts == {"snapshot_errors": 1} and store.count_snapshots() == 0
+
+
+def test_background_snapshots_are_stored_off_the_callers_thread(store: Store) -> None:
+    alerts = [make_alert("gate/1", opened=i) for i in range(5)]
+    store.write([c for a in alerts for c in lifecycle(a)], [])
+    cache = cache_with(*[(float(i), "1", IMG) for i in range(5)])
+    threads: set[str] = set()
+    real_put = store.put_snapshot
+
+    def put(snap):  # type: ignore[no-untyped-def]
+        threads.add(threading.current_thread().name)
+        return real_put(snap)
+
+    store.put_snapshot = put  # type: ignore[method-assign]
+    taker = SnapshotTaker(store, {"gate": CameraEvidence(cache)}, background=True)
+    taker([AlertChange(Change.OPENED, a) for a in alerts])
+    taker.close()
+    assert taker.counts == {"snapshots": 5}
+    assert store.snapshot_alert_ids([a.id for a in alerts]) == {a.id for a in alerts}
+    assert threads and all(name.startswith("evidence") for name in threads)
+    # each alert got the frame of its own opening time
+    for a in alerts:
+        snap = store.get_snapshot(a.id)
+        assert snap is not None and snap.time == a.opened_at
+
+
+def test_background_queue_is_bounded(store: Store) -> None:
+    alerts = [make_alert("gate/1", opened=i) for i in range(3)]
+    store.write([c for a in alerts for c in lifecycle(a)], [])
+    taker = SnapshotTaker(store, {"gate": CameraEvidence(cache_with((0.0, "1", IMG)))}, background=True,
+                          max_pending=0)
+    taker([AlertChange(Change.OPENED, a) for a in alerts])
+    taker.close()
+    assert taker.counts == {"snapshot_dropped": 3} and store.count_snapshots() == 0

@@ -1,0 +1,69 @@
+"""The alert snapshot endpoint and `snapshot_url` in the alert JSON."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from routewatch.evidence import TrackBox, render
+from routewatch.store import Snapshot
+from routewatch.web import WebStore
+from tests.web.conftest import ROLES, T0, lifecycle, login, make_alert, token_for
+
+
+@pytest.fixture
+def alerts(store: WebStore) -> tuple[str, str]:
+    """Two stored alerts: the first with a snapshot (a real rendered frame), the second without."""
+    with_snap, without = make_alert("gate/1"), make_alert("gate/2", opened=3)
+    store.write(lifecycle(with_snap) + lifecycle(without), [])
+    frame = np.full((240, 320, 3), 90, np.uint8)
+    box = TrackBox("1", 40, 50, 120, 200, "person")
+    jpeg, w, h = render(frame, box, T0, quality=80)
+    store.put_snapshot(Snapshot(with_snap.id, "gate", T0, w, h, box.clipped(w, h), jpeg))
+    return with_snap.id, without.id
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_every_role_gets_the_jpeg(client: TestClient, alerts: tuple[str, str], role: str, store: WebStore) -> None:
+    with_snap, without = alerts
+    headers = token_for(store, role)
+    response = client.get(f"/api/alerts/{with_snap}/snapshot", headers=headers)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "image/jpeg"
+    assert response.content == store.get_snapshot(with_snap).jpeg  # type: ignore[union-attr]
+    image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
+    assert image.shape == (240, 320, 3)
+    missing = client.get(f"/api/alerts/{without}/snapshot", headers=headers)
+    assert missing.status_code == 404 and "no snapshot" in missing.json()["detail"]
+
+
+@pytest.mark.parametrize("path", ["/api/alerts/{id}/snapshot", "/api/alerts/no-such-alert/snapshot"])
+def test_anonymous_is_401_and_unknown_is_404(client: TestClient, alerts: tuple[str, str], path: str) -> None:
+    url = path.format(id=alerts[0])
+    assert client.get(url).status_code == 401
+    cookies = login(client, "field")
+    for key, value in cookies.items():
+        client.cookies.set(key, value)
+    assert client.get(url).status_code == (200 if "no-such" not in url else 404)
+
+
+def test_alert_json_carries_snapshot_url(client: TestClient, alerts: tuple[str, str], store: WebStore) -> None:
+    with_snap, without = alerts
+    headers = token_for(store, "field")
+    expected = {with_snap: f"/api/alerts/{with_snap}/snapshot", without: None}
+    listed = client.get("/api/alerts", headers=headers).json()["items"]
+    assert {a["id"]: a["snapshot_url"] for a in listed} == expected
+    for alert_id, url in expected.items():
+        one = client.get(f"/api/alerts/{alert_id}", headers=headers).json()
+        assert one["snapshot_url"] == url
+        acked = client.post(f"/api/alerts/{alert_id}/ack", json={"comment": "seen"}, headers=headers).json()
+        assert acked["snapshot_url"] == url and acked["state"] in {"acknowledged", "closed"}
+    # the URL it gives is the one that serves the image
+    assert client.get(expected[with_snap], headers=headers).status_code == 200  # type: ignore[arg-type]
+
+
+def test_no_alerts_no_query_trouble(client: TestClient, store: WebStore) -> None:
+    response = client.get("/api/alerts", headers=token_for(store, "field"))
+    assert response.status_code == 200 and response.json()["items"] == []
