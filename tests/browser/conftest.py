@@ -6,6 +6,7 @@ missing; fails instead on CI (CI=true or ROUTEWATCH_REQUIRE_SERVICES=1).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -16,6 +17,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -76,9 +78,9 @@ def ui_built() -> Path:
     return DIST
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator[Server]:
-    tmp = tmp_path_factory.mktemp("browser")
+@contextlib.contextmanager
+def run_server(tmp: Path, ui: Path, **web: Any) -> Iterator[Server]:
+    """`routewatch run` replaying the demo live, with a live radio link and the web part (`web` adds settings)."""
     db = f"sqlite:///{tmp / 'rw.db'}"
     for name, role in USERS.items():
         add = subprocess.run([sys.executable, "-m", "routewatch", "users", "add", name, "--role", role, "--db", db,
@@ -95,13 +97,13 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
                     {"name": "radio", "url": f"udpin:127.0.0.1:{radio}"}],
         "corridors": {"file": str(corridors_path())},
         "store": {"url": db, "flush_s": 0.2, "journal_dir": str(tmp / "journal")},
-        "web": {"enabled": True, "port": port, "secret_key": "browser-test-secret-key"},
+        "web": {"enabled": True, "port": port, "secret_key": "browser-test-secret-key", **web},
     }))
     log = tmp / "routewatch.log"
     with log.open("w") as out:
         proc = subprocess.Popen([sys.executable, "-m", "routewatch", "run", "-c", str(cfg)],
                                 stdout=out, stderr=subprocess.STDOUT, cwd=REPO,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1", "ROUTEWATCH_UI_DIST": str(ui_built)})
+                                env={**os.environ, "PYTHONUNBUFFERED": "1", "ROUTEWATCH_UI_DIST": str(ui)})
     base = f"http://127.0.0.1:{port}"
     try:
         _wait_http(f"{base}/health", proc, log)
@@ -120,6 +122,12 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
 
 
 @pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator[Server]:
+    with run_server(tmp_path_factory.mktemp("browser"), ui_built) as s:
+        yield s
+
+
+@pytest.fixture(scope="module")
 def browser(chromium_path: str) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
@@ -135,3 +143,48 @@ def browser(chromium_path: str) -> Iterator[Any]:
 def artifacts() -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS
+
+
+def sign_in(browser: Any, server: Server, user: str, **context: Any) -> Any:
+    """A new page signed in as `user` with the map drawn.
+
+    page.js_errors collects uncaught page errors, page.responses every response from the start.
+    """
+    page = browser.new_context(**context).new_page()
+    errors: list[str] = []
+    responses: list[Any] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("response", lambda r: responses.append(r))
+    page.responses = responses
+    page.goto(server.base + "/")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#app-page:not([hidden])", timeout=10_000)
+    page.wait_for_selector("#map canvas", timeout=10_000)
+    page.js_errors = errors
+    return page
+
+
+def drone_report(uas_id: str, lat: float, lon: float, heading_deg: float = 90.0) -> bytes:
+    """A MAVLink 2 OPEN_DRONE_ID_LOCATION (a Remote ID drone relayed by our patrol drone), timed now."""
+    from routewatch.ingest.mavlink import TlogWriter
+
+    return TlogWriter(mavlink2=True).open_drone_id_location(datetime.now(UTC), 7, uas_id, lat, lon, 120.0,
+                                                            heading_deg, 2.0)
+
+
+def aircraft_report(icao: int, lat: float, lon: float, heading_deg: float) -> bytes:
+    """A MAVLink 2 ADSB_VEHICLE (an aircraft heard by our patrol drone's ADS-B receiver), timed now."""
+    from routewatch.ingest.mavlink import TlogWriter
+
+    return TlogWriter(mavlink2=True).adsb_vehicle(datetime.now(UTC), 7, icao, lat, lon, 1500.0, heading_deg, 45.0,
+                                                  "TEST1")
+
+
+def send_reports(port: int, datagrams: list[bytes], gap_s: float = 0.3) -> None:
+    """Send MAVLink datagrams to the live radio source, `gap_s` apart (a link's pace, not a burst)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for data in datagrams:
+            s.sendto(data, ("127.0.0.1", port))
+            time.sleep(gap_s)

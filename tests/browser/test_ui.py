@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.browser.conftest import PASSWORD, Server
-
-
-def _login(browser: Any, server: Server, user: str, **context: Any) -> Any:
-    page = browser.new_context(**context).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(server.base + "/")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("#login-form button[type=submit]")
-    page.wait_for_selector("#app-page:not([hidden])", timeout=10_000)
-    page.wait_for_selector("#map canvas", timeout=10_000)
-    page.js_errors = errors
-    return page
+from tests.browser.conftest import PASSWORD, Server, drone_report, send_reports, sign_in
 
 
 def test_login_rejects_a_wrong_password(browser: Any, server: Server) -> None:
@@ -37,8 +24,25 @@ def test_login_rejects_a_wrong_password(browser: Any, server: Server) -> None:
     page.context.close()
 
 
+def test_repeated_wrong_passwords_lock_the_name_for_a_while(browser: Any, server: Server) -> None:
+    page = browser.new_context().new_page()
+    page.goto(server.base + "/")
+    page.fill("#username", "no-such-user")  # not a real user: the others' tests must still sign in
+    for _ in range(5):  # the default limit per name
+        page.fill("#password", "guess guess")
+        page.click("#login-form button[type=submit]")
+        page.wait_for_selector("#login-error:has-text('Wrong username or password')")
+        page.evaluate("document.getElementById('login-error').textContent = ''")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector("#login-error:has-text('Too many failed sign-ins')")
+    wait = re.fullmatch(r"Too many failed sign-ins\. Try again in (\d+) s\.", page.inner_text("#login-error"))
+    assert wait is not None and 0 < int(wait[1]) <= 60  # the default first lock is 60 s
+    assert page.is_hidden("#app-page")
+    page.context.close()
+
+
 def test_field_user_sees_a_live_alert_and_acknowledges_it(browser: Any, server: Server, artifacts: Path) -> None:
-    page = _login(browser, server, "fieldy")
+    page = sign_in(browser, server, "fieldy")
     assert page.is_hidden("#nav-editor")
     # An alert arrives over /api/live while the page is open (the replay raises them as it goes).
     page.wait_for_function("Number(document.body.dataset.liveAlerts || 0) > 0", timeout=90_000)
@@ -48,7 +52,8 @@ def test_field_user_sees_a_live_alert_and_acknowledges_it(browser: Any, server: 
     item = page.locator("li.alert-item.state-open").first
     alert_id = item.get_attribute("data-alert-id")
     assert alert_id
-    item.click()
+    # By id: the feed re-renders as the replay raises alerts, so `.first` may be another row by now.
+    page.click(f"li.alert-item[data-alert-id='{alert_id}']")
     page.wait_for_selector("#detail-fields")
     text = page.inner_text("#detail")
     assert "Corridor" in text and "version" in text and "Subject" in text and "Opened" in text
@@ -66,12 +71,13 @@ def test_field_user_sees_a_live_alert_and_acknowledges_it(browser: Any, server: 
 
 
 def test_field_user_dismisses_an_alert(browser: Any, server: Server) -> None:
-    page = _login(browser, server, "fieldy")
+    page = sign_in(browser, server, "fieldy")
     page.wait_for_selector("li.alert-item", timeout=90_000)
     item = page.locator("li.alert-item.state-open, li.alert-item.state-acknowledged").first
     alert_id = item.get_attribute("data-alert-id")
     assert alert_id
-    item.click()
+    # By id: the feed re-renders as the replay raises alerts, so `.first` may be another row by now.
+    page.click(f"li.alert-item[data-alert-id='{alert_id}']")
     page.wait_for_selector("#detail-fields")
     assert page.is_enabled("#dismiss-button")
     page.fill("#ack-comment", "a deer, not a person")
@@ -80,14 +86,14 @@ def test_field_user_dismisses_an_alert(browser: Any, server: Server) -> None:
     page.wait_for_selector("#detail-state:has-text('dismissed')")
     assert page.is_disabled("#dismiss-button")
     got = page.request.get(f"{server.base}/api/alerts/{alert_id}").json()
-    assert got["dismissed"] is True
+    assert got["dismissed"] is True, got["events"]
     assert any(e["actor"] == "fieldy" and e["comment"] == "dismissed: a deer, not a person" for e in got["events"])
     assert page.js_errors == []
     page.context.close()
 
 
 def test_phone_sized_screen(browser: Any, server: Server, artifacts: Path) -> None:
-    page = _login(browser, server, "fieldy", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = sign_in(browser, server, "fieldy", viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     page.wait_for_selector("li.alert-item", timeout=90_000)
     map_box, side_box = page.locator("#map").bounding_box(), page.locator("#side").bounding_box()
     assert map_box["width"] <= 390 and side_box["width"] <= 390
@@ -109,7 +115,7 @@ def test_phone_sized_screen(browser: Any, server: Server, artifacts: Path) -> No
 
 
 def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifacts: Path) -> None:
-    page = _login(browser, server, "plato")
+    page = sign_in(browser, server, "plato")
     page.click("#nav-editor")
     page.wait_for_selector("#editor-panel:not([hidden])")
     page.fill("#ed-id", "browser-route")
@@ -154,7 +160,8 @@ def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifa
         time.sleep(0.2)
     # A following report: a Remote-ID drone relayed over the live radio link hovers on the new route.
     (a_lon, a_lat), (b_lon, b_lat) = mine[0]["geometry"]["coordinates"][:2]
-    _send_drone(server.radio_port, a_lon + 0.2 * (b_lon - a_lon), a_lat + 0.2 * (b_lat - a_lat))
+    lon, lat = a_lon + 0.2 * (b_lon - a_lon), a_lat + 0.2 * (b_lat - a_lat)
+    send_reports(server.radio_port, [drone_report("RID-BROWSER-1", lat, lon + i * 1e-5) for i in range(20)])
     deadline = time.monotonic() + 30
     hits: list[dict[str, Any]] = []
     while time.monotonic() < deadline and not hits:  # the demo replay's own tracks may cross the route too
@@ -169,7 +176,7 @@ def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifa
 
 
 def test_planner_imports_a_file_and_sees_its_history(browser: Any, server: Server) -> None:
-    page = _login(browser, server, "plato")
+    page = sign_in(browser, server, "plato")
     page.click("#nav-editor")
     page.wait_for_selector("#editor-panel:not([hidden])")
     square = [[-110.99, 31.33], [-110.98, 31.33], [-110.98, 31.34], [-110.99, 31.34], [-110.99, 31.33]]
@@ -197,7 +204,7 @@ def test_planner_imports_a_file_and_sees_its_history(browser: Any, server: Serve
 
 
 def test_field_user_cannot_reach_the_editor(browser: Any, server: Server) -> None:
-    page = _login(browser, server, "fieldy")
+    page = sign_in(browser, server, "fieldy")
     assert page.is_hidden("#nav-editor")
     page.goto(server.base + "/#/editor")
     page.wait_for_selector("#forbidden-panel:not([hidden])")
@@ -207,19 +214,3 @@ def test_field_user_cannot_reach_the_editor(browser: Any, server: Server) -> Non
     assert page.request.post(f"{server.base}/api/corridors", data=feature).status == 403
     assert page.request.put(f"{server.base}/api/corridors/ranch-exclusion", data=feature).status == 403
     page.context.close()
-
-
-def _send_drone(port: int, lon: float, lat: float) -> None:
-    """Twenty MAVLink OPEN_DRONE_ID_LOCATION reports over UDP, 0.3 s apart, moving a metre or so each."""
-    import socket
-    from datetime import UTC, datetime
-
-    from routewatch.ingest.mavlink import TlogWriter
-
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        for i in range(20):
-            w = TlogWriter(mavlink2=True)
-            data = w.open_drone_id_location(datetime.now(UTC), 7, "RID-BROWSER-1", lat, lon + i * 1e-5, 120.0,
-                                            90.0, 2.0)
-            s.sendto(data, ("127.0.0.1", port))
-            time.sleep(0.3)

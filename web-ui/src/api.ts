@@ -9,6 +9,8 @@ export interface Alert {
   lat: number; lon: number; heading_deg: number | null; speed_m_s: number | null;
   progress_m: number | null; severity: string; state: string; updates: number;
   detail: string; source: string; evidence: string[];
+  /** "/api/alerts/{id}/snapshot" (a JPEG from the camera that saw it), or null/absent when there is none. */
+  snapshot_url?: string | null;
 }
 
 export interface AlertEvent { seq: number; change: string; time: string; state: string; actor: string; comment: string }
@@ -28,6 +30,9 @@ export interface CorridorVersion { version: number; author: string; comment: str
 export interface ImportResult { filename: string; imported: { id: string; version: number }[] }
 
 export class ApiError extends Error {
+  /** Seconds to wait from a Retry-After header (429), if any. */
+  retryAfter: number | null = null;
+
   constructor(public status: number, public body: unknown) {
     super(typeof body === "object" && body && "detail" in body ? String((body as { detail: unknown }).detail) : `HTTP ${status}`);
   }
@@ -46,7 +51,12 @@ async function call<T>(method: string, path: string, body?: unknown): Promise<T>
   const text = await res.text();
   let data: unknown = null;
   try { data = text ? JSON.parse(text) : null; } catch { data = { detail: text }; }
-  if (!res.ok) throw new ApiError(res.status, data);
+  if (!res.ok) {
+    const err = new ApiError(res.status, data);
+    const wait = Number(res.headers.get("Retry-After"));
+    if (wait > 0) err.retryAfter = wait;
+    throw err;
+  }
   return data as T;
 }
 

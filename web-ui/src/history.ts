@@ -1,9 +1,7 @@
 // The editor's corridor history (versions with who/when/why, one shown on the map) and file import.
 import { api, ApiError } from "./api";
-import { escapeHtml, type MapView } from "./map";
-
-const $ = <T extends HTMLElement = HTMLElement>(id: string): T => document.getElementById(id) as T;
-const fmtTime = (t: string) => new Date(t).toLocaleString();
+import { $, escapeHtml, fmtTime } from "./dom";
+import type { MapView } from "./map";
 
 let shownFor = "";
 

@@ -15,6 +15,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from routewatch.web import alerts, auth, basemap, corridors, live, ops
 from routewatch.web.corridors import InvalidCorridor, invalid_response
+from routewatch.web.limits import LoginLimiter
 from routewatch.web.live import LiveHub
 from routewatch.web.ops import Metrics, make_registry
 from routewatch.web.security import Sessions
@@ -74,6 +75,7 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.sessions = Sessions(settings, clock)
+    app.state.login_limiter = LoginLimiter(settings.login_limits)
     app.state.hub = hub
     app.state.metrics = metrics
     app.state.registry = make_registry(store, metrics)

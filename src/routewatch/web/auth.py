@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from routewatch.store import StoreError
 from routewatch.store.users import ApiToken, AuditEntry, User, UserRole, check_username
+from routewatch.web.limits import LoginLimiter
 from routewatch.web.security import COOKIE, Perm, Principal, require
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -61,16 +62,33 @@ def _now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
-@router.post("/login")
+@router.post("/login", responses={429: {"description": "too many failed logins; see Retry-After"}})
 def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
-    """Check a password; on success set the session cookie (HttpOnly, SameSite=Strict)."""
+    """Check a password; on success set the session cookie (HttpOnly, SameSite=Strict).
+
+    After repeated failures for a username or from an address, attempts are refused with 429 and
+    Retry-After (seconds) for a while, without checking the password (see routewatch.web.limits).
+    """
     state = request.app.state
-    user = state.store.check_password(body.username, body.password)
+    limiter: LoginLimiter = state.login_limiter
+    at = _now(request)
     client = request.client.host if request.client else ""
+    refusal = limiter.check(body.username, client, at.timestamp())
+    if refusal is not None:
+        if refusal.audit:
+            state.store.audit("login_refused", actor=body.username, target=body.username, at=at,
+                              detail=f"{client}; {refusal.scope} locked {refusal.retry_after_s} s more; "
+                                     f"refusal {refusal.refusals}")
+        raise HTTPException(429, f"too many failed logins; try again in {refusal.retry_after_s} s",
+                            headers={"Retry-After": str(refusal.retry_after_s)})
+    user = state.store.check_password(body.username, body.password)
     if user is None:
-        state.store.audit("login_failed", actor=body.username, target=body.username, detail=client, at=_now(request))
+        lock = limiter.failed(body.username, client, at.timestamp())
+        detail = client if lock is None else f"{client}; locked for {lock:.0f} s"
+        state.store.audit("login_failed", actor=body.username, target=body.username, detail=detail, at=at)
         raise HTTPException(401, "wrong username or password")
-    state.store.audit("login", actor=user.username, target=user.username, detail=client, at=_now(request))
+    limiter.succeeded(body.username)
+    state.store.audit("login", actor=user.username, target=user.username, detail=client, at=at)
     response.set_cookie(
         COOKIE, state.sessions.issue(user.username), max_age=int(state.settings.session_ttl_s),
         httponly=True, samesite="strict", secure=state.settings.cookie_secure, path="/",

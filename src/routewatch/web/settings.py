@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from routewatch.config.schema import WebConfig
 from routewatch.store import Store
+from routewatch.web.limits import LoginLimits
 
 WebStore = Store
 
@@ -36,4 +38,14 @@ class WebSettings:
     mbtiles: Path | None = None
     borders_file: Path | None = None
     max_borders_bytes: int = 20 * 1024 * 1024
+    login_limits: LoginLimits = field(default_factory=LoginLimits)
 
+
+
+def login_limits(web: WebConfig) -> LoginLimits:
+    """The login limiter's settings from the config file's `web` section."""
+    return LoginLimits(
+        per_user=web.login_max_failures_per_user, per_address=web.login_max_failures_per_address,
+        window_s=web.login_window_s, lockout_s=web.login_lockout_s, max_lockout_s=web.login_max_lockout_s,
+        max_entries=web.login_limiter_entries,
+    )

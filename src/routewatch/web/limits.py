@@ -1,0 +1,157 @@
+"""Login rate limiting: failed logins per username and per client address lock that key for a while.
+
+Pure logic (times are plain seconds passed in, so tests need no sleeping). A key is locked once it has
+`per_user` (or `per_address`) failures, each less than `window_s` after the one before; the first lock
+lasts `lockout_s`, and each further failure after it doubles the lock, up to `max_lockout_s`. While a key
+is locked every attempt is refused without checking the password, even a right one, so guessing gains
+nothing and costs the server no hashing. A successful login forgets its username's failures but not
+its address's: otherwise anyone holding one account could clear their address's count at will.
+
+Memory is bounded: each table holds at most `max_entries` keys, dropping quiet ones first, then the
+least recently seen.
+
+>>> limiter = LoginLimiter(LoginLimits(per_user=2, per_address=0, lockout_s=30))
+>>> limiter.failed("ann", "10.0.0.1", now=0.0)
+>>> limiter.failed("ann", "10.0.0.1", now=1.0)
+30.0
+>>> limiter.check("ann", "10.0.0.9", now=2.0)
+Refusal(scope='user', retry_after_s=29, refusals=1, audit=True)
+>>> limiter.check("ann", "10.0.0.9", now=31.0) is None
+True
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class LoginLimits:
+    """How failed logins are limited; a limit of 0 turns that key off."""
+
+    per_user: int = 5
+    per_address: int = 20
+    window_s: float = 900.0
+    lockout_s: float = 60.0
+    max_lockout_s: float = 900.0
+    max_entries: int = 10_000
+
+    def __post_init__(self) -> None:
+        if self.per_user < 0 or self.per_address < 0:
+            raise ValueError("login failure limits must be >= 0 (0: no limit)")
+        if not (self.window_s > 0 and self.lockout_s > 0 and self.max_lockout_s >= self.lockout_s):
+            raise ValueError("need window_s > 0 and 0 < lockout_s <= max_lockout_s")
+        if self.max_entries < 1:
+            raise ValueError("max_entries must be >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """Why an attempt is refused: the locked key's kind, whole seconds to wait, refusals so far in this lock.
+
+    `audit` is true for the 1st, 2nd, 4th, 8th... refusal of a lock, so a client hammering a locked
+    key is recorded without writing one audit row per request.
+    """
+
+    scope: str  # "user" or "address"
+    retry_after_s: int
+    refusals: int
+    audit: bool
+
+
+@dataclass(slots=True)
+class _Entry:
+    failures: int = 0
+    last: float = -math.inf
+    locked_until: float = -math.inf
+    refusals: int = 0
+
+
+class _Table:
+    """Failure counts per key, at most `max_entries` keys."""
+
+    def __init__(self, limit: int, limits: LoginLimits) -> None:
+        self.limit = limit
+        self._limits = limits
+        self._entries: OrderedDict[str, _Entry] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def locked(self, key: str, now: float) -> _Entry | None:
+        entry = self._entries.get(key)
+        return entry if entry is not None and entry.locked_until > now else None
+
+    def _stale(self, entry: _Entry, now: float) -> bool:
+        return entry.locked_until <= now and now - entry.last >= self._limits.window_s
+
+    def failed(self, key: str, now: float) -> float | None:
+        """Count a failure; the lock's length in seconds when this failure locks the key."""
+        if not self.limit:
+            return None
+        entry = self._entries.pop(key, None) or _Entry()
+        if now - entry.last >= self._limits.window_s:
+            entry.failures = 0
+        entry.failures += 1
+        entry.last = now
+        self._entries[key] = entry  # now the most recently seen
+        self._bound(now)
+        if entry.failures < self.limit:
+            return None
+        lock = min(self._limits.lockout_s * 2.0 ** (entry.failures - self.limit), self._limits.max_lockout_s)
+        entry.locked_until, entry.refusals = now + lock, 0
+        return lock
+
+    def forget(self, key: str) -> None:
+        self._entries.pop(key, None)
+
+    def _bound(self, now: float) -> None:
+        # Oldest first: drop quiet entries, then (only when still over) the least recently seen.
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
+            if not self._stale(oldest, now) and len(self._entries) <= self._limits.max_entries:
+                return
+            self._entries.popitem(last=False)
+
+
+class LoginLimiter:
+    """Thread-safe failed-login bookkeeping for one process (see the module docstring)."""
+
+    def __init__(self, limits: LoginLimits | None = None) -> None:
+        self.limits = limits or LoginLimits()
+        self._users = _Table(self.limits.per_user, self.limits)
+        self._addresses = _Table(self.limits.per_address, self.limits)
+        self._lock = threading.Lock()
+
+    def check(self, username: str, address: str, now: float) -> Refusal | None:
+        """None when this attempt may go ahead, else why not and for how long."""
+        with self._lock:
+            found = [(scope, e) for scope, e in (("user", self._users.locked(username, now)),
+                                                 ("address", self._addresses.locked(address, now))) if e]
+            if not found:
+                return None
+            for _, entry in found:
+                entry.refusals += 1
+            scope, longest = max(found, key=lambda item: item[1].locked_until)
+            count = max(e.refusals for _, e in found)
+            audit = any(e.refusals & (e.refusals - 1) == 0 for _, e in found)
+            return Refusal(scope, max(1, math.ceil(longest.locked_until - now)), count, audit)
+
+    def failed(self, username: str, address: str, now: float) -> float | None:
+        """Count a failed login; the longest lock it starts (seconds), if any."""
+        with self._lock:
+            locks = [t for t in (self._users.failed(username, now), self._addresses.failed(address, now)) if t]
+        return max(locks) if locks else None
+
+    def succeeded(self, username: str) -> None:
+        """A right password: forget the username's failures (the address's stay counted)."""
+        with self._lock:
+            self._users.forget(username)
+
+    def sizes(self) -> tuple[int, int]:
+        """How many usernames and addresses are remembered."""
+        with self._lock:
+            return len(self._users), len(self._addresses)

@@ -1,0 +1,14 @@
+// What the page knows: who is signed in, the map, the alerts seen so far and the one shown in detail.
+import type { Alert, Me } from "./api";
+import type { MapView } from "./map";
+
+export const state = {
+  me: null as Me | null,
+  view: null as MapView | null,
+  /** The alert shown in the detail panel, if any. */
+  selected: null as string | null,
+  alerts: new Map<string, Alert>(),
+};
+
+/** Whether the signed-in user may edit corridors. */
+export const canEdit = (): boolean => !!state.me?.permissions.includes("corridor_write");

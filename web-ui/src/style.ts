@@ -1,0 +1,76 @@
+// The map's style: local only (a background colour, GeoJSON sources and canvas-drawn icons; no glyphs,
+// no sprite), with an optional raster basemap (configured tile URL or served MBTiles) and borders file.
+import type { ExpressionSpecification, StyleSpecification } from "maplibre-gl";
+import type { FeatureCollection } from "./api";
+import { TRACK_LAYERS } from "./tracks";
+
+export const KIND_COLOURS: Record<string, string> = {
+  corridor: "#2b6cb0", exclusion: "#c53030", operating_area: "#2f855a", line: "#dd6b20",
+};
+export const SEVERITY_COLOURS: Record<string, string> = {
+  info: "#718096", low: "#3182ce", medium: "#d69e2e", high: "#dd6b20", critical: "#c53030",
+};
+
+export const empty = (): FeatureCollection => ({ type: "FeatureCollection", features: [] });
+const kindColour: ExpressionSpecification = [
+  "match", ["get", "kind"],
+  "corridor", KIND_COLOURS.corridor, "exclusion", KIND_COLOURS.exclusion,
+  "operating_area", KIND_COLOURS.operating_area, "line", KIND_COLOURS.line, "#555",
+];
+// Corridor centre-lines are drawn at their real width (metres -> pixels at ~mid latitudes).
+const metresPerPixelZ0 = 156543.03 * Math.cos((31 * Math.PI) / 180);
+const widthPx: ExpressionSpecification = [
+  "interpolate", ["exponential", 2], ["zoom"],
+  0, ["max", 2, ["/", ["coalesce", ["get", "width_m"], 0], metresPerPixelZ0]],
+  22, ["max", 2, ["/", ["coalesce", ["get", "width_m"], 0], metresPerPixelZ0 / 2 ** 22]],
+];
+
+export interface Basemap { source: string; tiles_url: string | null; borders_url: string | null }
+
+const absolute = (url: string) => new URL(url, location.origin).href.replace(/%7B/g, "{").replace(/%7D/g, "}");
+
+export function localStyle(tileUrl?: string | null, bordersUrl?: string | null): StyleSpecification {
+  const style: StyleSpecification = {
+    version: 8,
+    sources: {
+      corridors: { type: "geojson", data: empty() as never },
+      tracks: { type: "geojson", data: empty() as never },
+      path: { type: "geojson", data: empty() as never },
+      draft: { type: "geojson", data: empty() as never },
+      version: { type: "geojson", data: empty() as never },
+    },
+    layers: [
+      { id: "background", type: "background", paint: { "background-color": "#e8e4d8" } },
+      { id: "corridor-fill", type: "fill", source: "corridors", filter: ["==", ["geometry-type"], "Polygon"],
+        paint: { "fill-color": kindColour, "fill-opacity": 0.18 } },
+      { id: "corridor-outline", type: "line", source: "corridors", filter: ["==", ["geometry-type"], "Polygon"],
+        paint: { "line-color": kindColour, "line-width": 2 } },
+      { id: "corridor-band", type: "line", source: "corridors",
+        filter: ["all", ["==", ["geometry-type"], "LineString"], ["has", "width_m"]],
+        layout: { "line-cap": "round", "line-join": "round" },
+        paint: { "line-color": kindColour, "line-opacity": 0.25, "line-width": widthPx } },
+      { id: "corridor-line", type: "line", source: "corridors", filter: ["==", ["geometry-type"], "LineString"],
+        paint: { "line-color": kindColour, "line-width": 2.5, "line-dasharray": [3, 1] } },
+      { id: "version-line", type: "line", source: "version",
+        paint: { "line-color": "#d53f8c", "line-width": 3, "line-dasharray": [1, 1] } },
+      { id: "alert-path", type: "line", source: "path", paint: { "line-color": "#1a202c", "line-width": 3 } },
+      ...TRACK_LAYERS,
+      { id: "draft-fill", type: "fill", source: "draft", filter: ["==", ["geometry-type"], "Polygon"],
+        paint: { "fill-color": "#805ad5", "fill-opacity": 0.2 } },
+      { id: "draft-line", type: "line", source: "draft", filter: ["!=", ["geometry-type"], "Point"],
+        paint: { "line-color": "#805ad5", "line-width": 3 } },
+      { id: "draft-points", type: "circle", source: "draft", filter: ["==", ["geometry-type"], "Point"],
+        paint: { "circle-radius": 5, "circle-color": "#805ad5", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } },
+    ],
+  };
+  if (bordersUrl) { // optional borders from a local file, drawn over the basemap
+    style.sources.borders = { type: "geojson", data: absolute(bordersUrl) };
+    style.layers.splice(1, 0, { id: "borders", type: "line", source: "borders",
+      paint: { "line-color": "#4a5568", "line-width": 1.5, "line-dasharray": [4, 2] } });
+  }
+  if (tileUrl) { // optional configured or served (MBTiles) raster basemap, drawn under everything else
+    style.sources.basemap = { type: "raster", tiles: [absolute(tileUrl)], tileSize: 256 };
+    style.layers.splice(1, 0, { id: "basemap", type: "raster", source: "basemap" });
+  }
+  return style;
+}
