@@ -6,13 +6,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from routewatch.codec import alert_to_dict
 from routewatch.config.schema import MqttInputConfig, MqttOutputConfig
-from routewatch.ingest.payloads import Accepted, parse_message
+from routewatch.ingest.frames import is_frame_topic
+from routewatch.ingest.payloads import Accepted, PixelToGround, dead_letter, parse_message
 from routewatch.model import DeadLetter, InboundMessage, TelemetryEvent
 from routewatch.store import Store
 
@@ -28,17 +29,33 @@ class Delivery:
     tokens: tuple[int, ...] = ()
 
 
-def to_delivery(messages: Sequence[InboundMessage], cfg: MqttInputConfig, now: datetime) -> Delivery:
-    """Parse a batch of inbound messages; every one ends up as telemetry or as a dead letter."""
+def to_delivery(messages: Sequence[InboundMessage], cfg: MqttInputConfig, now: datetime,
+                frames: Callable[[InboundMessage], DeadLetter | None] | None = None,
+                ground: Mapping[str, PixelToGround] | None = None) -> Delivery:
+    """Parse a batch of inbound messages; every one ends up as telemetry or as a dead letter.
+
+    Camera frames (routewatch/v1/frames/...) go to `frames`, which queues them for their camera or
+    returns a dead letter; without it they are dead letters (no camera takes frames from MQTT).
+    Pixel detections are placed through `ground` (camera name -> its calibration's pixel-to-ground).
+    """
     events: list[TelemetryEvent] = []
     dead: list[DeadLetter] = []
     for msg in messages:
-        res = parse_message(msg, cfg, now=now)
+        if is_frame_topic(msg.topic):
+            refused = (frames or _no_frames)(msg)
+            if refused is not None:
+                dead.append(refused)
+            continue
+        res = parse_message(msg, cfg, now=now, ground=ground)
         if isinstance(res, Accepted):
             events.extend(res.events)
         else:
             dead.append(res)
     return Delivery(tuple(events), tuple(dead), tuple(m.token for m in messages))
+
+
+def _no_frames(msg: InboundMessage) -> DeadLetter:
+    return dead_letter(msg, "unknown camera: no camera takes frames from MQTT (set a camera's url to mqtt)")
 
 
 class AlertPublisher:

@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 
 from routewatch.config.schema import MqttInputConfig
+from routewatch.geo.crs import LocalFrame
+from routewatch.geo.homography import Calibration, GroundControlPoint
 from routewatch.ingest.payloads import Accepted, dead_letter, parse_message
 from routewatch.model import (
     Attitude,
@@ -187,7 +189,7 @@ DEAD = [
     pytest.param("routewatch/v1/alerts/enter", pos(), ["unknown topic:"], id="topic-our-own-alerts"),
     pytest.param(DET, det(person(), {"track_id": "2", "class": "person", "bbox_px": [10, 20, 30, 60]}),
                  ["pixel detection: $.detections[1] has bbox_px but no lon/lat",
-                  "needs the calibration of camera 'cam1'", "vision work"], id="pixel-detection"),
+                  "camera 'cam1' has no calibration here", "kind fixed with gcps"], id="pixel-detection"),
     pytest.param(DET, det({"track_id": "2", "class": "person"}),
                  ["schema det.v1: $.detections[0]: needs lon+lat or bbox_px"], id="det-no-position"),
     pytest.param(DET, det({"track_id": "2", "class": "person", "lon": 1.0, "bbox_px": [1, 2, 3, 4]}),
@@ -308,3 +310,39 @@ def test_accepted_examples_validate_against_the_shipped_schema(topic: str, paylo
                                                                events: tuple[TelemetryEvent, ...]) -> None:
     kind = topic.split("/")[2]
     assert validator(f"{kind}.v1").is_valid(payload)
+
+
+# A calibrated fixed camera: 10 px per metre, image v grows southward, the image origin at FRAME (0, 100 m).
+FRAME = LocalFrame(10.5, 50.25)
+
+
+CAL = Calibration.from_gcps([GroundControlPoint(u, v, *FRAME.lonlat(u / 10.0, 100.0 - v / 10.0))
+                             for u, v in ((0, 0), (640, 0), (640, 480), (0, 480), (320, 240))], max_error_m=0.5)
+
+
+@pytest.mark.parametrize(("box", "want_xy", "reason"), [
+    ([300, 100, 340, 200], (32.0, 80.0), None),  # bottom centre (320, 200) -> 32 m east, 80 m north
+    ([0, 0, 10, 480], (0.5, 52.0), None),
+    ([30, 40, 20, 60], None, "bad box: $.detections[0].bbox_px [30, 40, 20, 60] needs x_min < x_max"),
+    ([10, 60, 30, 60], None, "needs x_min < x_max and y_min < y_max"),
+])
+def test_pixel_detections_are_placed_through_the_camera_calibration(box, want_xy, reason):
+    raw = json.dumps(det({"track_id": "2", "class": "person", "bbox_px": box})).encode()
+    res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW, ground={"cam1": CAL.to_ground})
+    if reason is not None:
+        assert isinstance(res, DeadLetter) and reason in res.reason
+        return
+    assert isinstance(res, Accepted)
+    (o,) = res.events
+    assert isinstance(o, Observation) and o.subject_id == "cam1/2" and o.source == "cam1" and o.time == T0
+    x, y = FRAME.xy(o.lon, o.lat)
+    assert abs(x - want_xy[0]) < 0.05 and abs(y - want_xy[1]) < 0.05
+
+
+def test_pixel_detection_above_the_horizon_and_of_another_camera_are_refused():
+    raw = json.dumps(det({"track_id": "2", "class": "person", "bbox_px": [1, 1, 5, 5]})).encode()
+    res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW,
+                        ground={"cam1": lambda u, v: None})
+    assert isinstance(res, DeadLetter) and "off the ground" in res.reason and "horizon" in res.reason
+    res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW, ground={"cam2": CAL.to_ground})
+    assert isinstance(res, DeadLetter) and "camera 'cam1' has no calibration here" in res.reason

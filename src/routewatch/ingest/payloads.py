@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -74,10 +74,18 @@ class _Reject(Exception):
     """The message is dead-lettered with this reason."""
 
 
-def parse_message(msg: InboundMessage, cfg: MqttInputConfig, *, now: datetime) -> Accepted | DeadLetter:
-    """Turn one MQTT message into model events, or into a dead letter that says why not; never raises."""
+PixelToGround = Callable[[float, float], tuple[float, float] | None]
+
+
+def parse_message(msg: InboundMessage, cfg: MqttInputConfig, *, now: datetime,
+                  ground: Mapping[str, PixelToGround] | None = None) -> Accepted | DeadLetter:
+    """Turn one MQTT message into model events, or into a dead letter that says why not; never raises.
+
+    `ground` maps a camera name to its pixel-to-ground function (a fixed camera's calibration):
+    pixel detections (bbox_px) of those cameras are placed at the bottom centre of their box.
+    """
     try:
-        return Accepted(_parse(msg, cfg, now))
+        return Accepted(_parse(msg, cfg, now, ground or {}))
     except _Reject as exc:
         return dead_letter(msg, str(exc))
     except Exception as exc:  # a bug must cost one message, not the pipeline
@@ -91,7 +99,8 @@ def dead_letter(msg: InboundMessage, reason: str) -> DeadLetter:
     return DeadLetter(msg.topic, reason, excerpt, msg.received_at, len(payload))
 
 
-def _parse(msg: InboundMessage, cfg: MqttInputConfig, now: datetime) -> tuple[TelemetryEvent, ...]:
+def _parse(msg: InboundMessage, cfg: MqttInputConfig, now: datetime,
+           ground: Mapping[str, PixelToGround]) -> tuple[TelemetryEvent, ...]:
     kind, name = _route(msg.topic, cfg)
     size = len(msg.payload)
     if size > cfg.max_payload_bytes:
@@ -103,7 +112,9 @@ def _parse(msg: InboundMessage, cfg: MqttInputConfig, now: datetime) -> tuple[Te
         raise _Reject(f"not an object: the payload is a JSON {_json_type(doc)}; {kind}.v1 messages are objects")
     _validate(validator(f"{kind}.v1"), f"{kind}.v1", doc)
     builder: Callable[[str, dict[str, Any], MqttInputConfig, datetime], tuple[TelemetryEvent, ...]]
-    builder = {"pos": _pos, "det": _det, "telemetry": _telemetry}[kind]
+    if kind == "det":
+        return _det(name, doc, cfg, now, ground.get(name))
+    builder = {"pos": _pos, "telemetry": _telemetry}[kind]
     return builder(name, doc, cfg, now)
 
 
@@ -251,16 +262,15 @@ def _pos(source: str, doc: dict[str, Any], cfg: MqttInputConfig, now: datetime) 
     ),)
 
 
-def _det(camera: str, doc: dict[str, Any], cfg: MqttInputConfig, now: datetime) -> tuple[TelemetryEvent, ...]:
+def _det(camera: str, doc: dict[str, Any], cfg: MqttInputConfig, now: datetime,
+         to_ground: PixelToGround | None) -> tuple[TelemetryEvent, ...]:
     t = _time(doc["time"], "$.time", cfg, now)
     out: list[TelemetryEvent] = []
     for i, det in enumerate(doc["detections"]):
-        if "lon" not in det:
-            raise _Reject(
-                f"pixel detection: $.detections[{i}] has bbox_px but no lon/lat; routewatch needs the "
-                f"calibration of camera {camera!r} to place pixel detections on the ground, which the vision work "
-                "adds (until then publish georeferenced lon/lat)")
-        lon, lat = _lon_lat(det, f"$.detections[{i}]")
+        if "lon" in det:
+            lon, lat = _lon_lat(det, f"$.detections[{i}]")
+        else:
+            lon, lat = _pixel_to_ground(camera, det["bbox_px"], f"$.detections[{i}]", to_ground)
         out.append(Observation(
             subject_id=f"{camera}/{_text(det['track_id'], f'$.detections[{i}].track_id')}", time=t, lon=lon, lat=lat,
             alt_m=_opt(det, "alt_m"),
@@ -269,6 +279,21 @@ def _det(camera: str, doc: dict[str, Any], cfg: MqttInputConfig, now: datetime) 
             accuracy_m=_opt(det, "accuracy_m"),
         ))
     return tuple(out)
+
+
+def _pixel_to_ground(camera: str, box: list[float], path: str,
+                     to_ground: PixelToGround | None) -> tuple[float, float]:
+    """A pixel detection's ground point: the bottom centre of its box, through the camera's calibration."""
+    if to_ground is None:
+        raise _Reject(f"pixel detection: {path} has bbox_px but no lon/lat, and camera {camera!r} has no "
+                      "calibration here (a `cameras` entry of kind fixed with gcps); publish lon/lat or add one")
+    x1, y1, x2, y2 = (float(v) for v in box)
+    if not (x1 < x2 and y1 < y2):
+        raise _Reject(f"bad box: {path}.bbox_px {box} needs x_min < x_max and y_min < y_max")
+    ground = to_ground((x1 + x2) / 2, y2)
+    if ground is None:
+        raise _Reject(f"off the ground: {path}.bbox_px bottom centre is on or above camera {camera!r}'s horizon")
+    return ground
 
 
 def _telemetry(source: str, doc: dict[str, Any], cfg: MqttInputConfig, now: datetime) -> tuple[TelemetryEvent, ...]:
