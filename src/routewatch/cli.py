@@ -141,7 +141,8 @@ def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, co
 
     try:
         cam = load_camera(camera_file)
-        calibrate(cam)
+        if cam.kind == "fixed":
+            calibrate(cam)
     except ConfigError as exc:
         _fail(str(exc))
     except CalibrationError as exc:
@@ -246,6 +247,72 @@ def dead_letters_cmd(db: str, limit: int, as_json: bool) -> None:
                       highlight=False)
     if not as_json:
         out.print(f"{len(rows)} of {total} dead letter(s)")
+
+
+class _IsoTime(click.ParamType[datetime]):
+    """An ISO 8601 time with a time zone (2026-05-01T12:00:00Z)."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> datetime:
+        if isinstance(value, datetime):
+            return value
+        try:
+            t = datetime.fromisoformat(str(value))
+        except ValueError:
+            self.fail(f"{value!r} is not an ISO 8601 time (e.g. 2026-05-01T12:00:00Z)", param, ctx)
+        if t.tzinfo is None:
+            self.fail(f"{value!r} has no time zone (add Z for UTC)", param, ctx)
+        return t.astimezone(UTC)
+
+
+@main.command(name="backtest")
+@click.option("--corridors", "corridors_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Draft corridor file (GeoJSON/KML/fence); not saved. Default: the corridors in force.")
+@click.option("--from", "start", type=_IsoTime(), required=True, help="Window start (ISO 8601 with zone).")
+@click.option("--to", "end", type=_IsoTime(), required=True, help="Window end, exclusive.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@click.option("--warmup", "warmup_s", type=click.FloatRange(0, 7 * 86400), default=3600.0, show_default=True,
+              help="Seconds of history before the window replayed first, so ongoing episodes go on.")
+@click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Settings file (its engine and alerts sections are used).")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db: str, warmup_s: float,
+                 config: Path | None, as_json: bool) -> None:
+    """What a corridor set would have raised over stored history, beside what was raised: added, removed, unchanged."""
+    from routewatch.backtest import BacktestError, Window, backtest
+
+    settings = _settings(config)
+    try:
+        window = Window(start, end)
+    except BacktestError as exc:
+        _fail(str(exc))
+    store = open_store(_db_url(db))
+    try:
+        corridors = load_corridors(corridors_file) if corridors_file is not None else store.current_corridors()
+        if not corridors:
+            _fail("no corridors: give --corridors FILE or save corridors first")
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed:,} fixes"), TimeRemainingColumn(), console=err, transient=True,
+                      disable=as_json) as bar:
+            task = bar.add_task("backtest", total=None)
+            report = backtest(store, corridors, window, settings, warmup_s=warmup_s,
+                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+        return
+    out.print(f"backtest {window.start.isoformat()} .. {window.end.isoformat()}: {report.observations:,} fixes "
+              f"({report.observations / max(report.elapsed_s, 1e-9):,.0f}/s), corridors {', '.join(report.corridors)}")
+    for label, alerts_ in (("added", report.diff.added), ("removed", report.diff.removed)):
+        for a in alerts_:
+            sign = "+" if label == "added" else "-"
+            out.print(f"  {sign} {a.opened_at:%Y-%m-%d %H:%M:%S}Z {a.kind.value:6} {a.corridor_id} {a.subject_id} "
+                      f"[dim]{a.id}[/]", highlight=False)
+    out.print(f"added {len(report.diff.added)}, removed {len(report.diff.removed)}, "
+              f"unchanged {len(report.diff.unchanged)}"
+              + (f"; {report.not_evaluated} autopilot fence alert(s) not re-evaluated" if report.not_evaluated else ""))
 
 
 @main.group()
@@ -465,7 +532,9 @@ def run_cmd(config_file: Path) -> None:
 @click.option("--db", default=DEMO_DB, show_default=True, help="Database URL (the default one starts fresh each run).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Dashboard port on 127.0.0.1 (0: no dashboard).")
-def demo_cmd(speed: float, db: str, port: int) -> None:
+@click.option("--model", help="A YOLO model (path, or a hub name such as yolo11n.pt) for the demo camera; "
+              "default: motion detection, no weights needed. Needs the detect extra.")
+def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
     """Replay the bundled patrol scenario and show alerts live (embedded defaults, no arguments needed)."""
     import secrets
 
@@ -477,6 +546,14 @@ def demo_cmd(speed: float, db: str, port: int) -> None:
     work = Path("routewatch-demo")
     tlog = write_tlog(work / "patrol.tlog")
     cam = camera(render(work / "border-cam.avi"), realtime=True, speed=speed)
+    if model is not None:
+        from routewatch.tracking.detector import DetectorError, YoloTracker
+
+        cam = cam.model_copy(update={"detector": cam.detector.model_copy(update={"model": model})})
+        try:  # fail now with the reason, not later in the camera's thread
+            YoloTracker(model, classes=cam.detector.classes, conf=cam.detector.conf, tracker=cam.detector.tracker)
+        except DetectorError as exc:
+            _fail(str(exc))
     url = _db_url(db)
     if url == DEMO_DB:  # the demo's own database: a new demo each time
         Path("routewatch-demo/demo.db").unlink(missing_ok=True)

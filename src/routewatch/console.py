@@ -61,6 +61,15 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
               f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}; "
               f"{ing.get('resync_bytes', 0):,} bytes skipped)")
     t.add_row("not positions", f"no GPS fix {ing.get('no_fix', 0):,}, invalid {ing.get('invalid_position', 0):,}")
+    if "camera_received" in ing:
+        t.add_row("live camera frames", f"{ing['camera_received']:,} received, {ing.get('camera_skipped', 0):,} "
+                  f"skipped (fps), {ing.get('camera_processed', 0):,} processed, {ing.get('camera_dropped', 0):,} "
+                  f"dropped (behind), {ing.get('camera_corrupt', 0):,} corrupt; {ing.get('camera_reopens', 0):,} "
+                  f"reopens, {ing.get('camera_stale', 0):,} stale")
+    if any(k.startswith("snapshot") for k in ing):
+        t.add_row("alert snapshots", f"{ing.get('snapshots', 0):,} stored ({ing.get('snapshots_late', 0):,} late), "
+                  f"{ing.get('snapshot_missing', 0):,} missing, {ing.get('snapshot_errors', 0):,} failed, "
+                  f"{ing.get('snapshot_dropped', 0):,} dropped")
     t.add_row("positions", f"{summary.positions:,} ({summary.first} .. {summary.last})")
     t.add_row("dropped fixes", ", ".join(f"{k} {v}" for k, v in summary.engine.items() if k != "accepted" and v
                                          and k != "events") or "none")

@@ -16,11 +16,14 @@ from typing import Any
 
 from routewatch.app import Summary, count_opened, new_pipeline, summarize
 from routewatch.bus import AlertPublisher, Delivery
+from routewatch.cameras import CameraSet, start_cameras
 from routewatch.config.schema import Settings
 from routewatch.ingest.mavlink import MavlinkStats
+from routewatch.ingest.payloads import PixelToGround
 from routewatch.journal import Journal
 from routewatch.model import Corridor, Observation
-from routewatch.sources import Handoff, drain, mqtt_receiver, start_camera, start_file, start_link, tlog_path
+from routewatch.snapshots import SnapshotTaker, camera_evidence
+from routewatch.sources import Handoff, drain, mqtt_receiver, start_file, start_link, tlog_path
 from routewatch.store import Store
 from routewatch.writer import ChangeSink, Writer
 
@@ -46,7 +49,10 @@ async def run_live(
     hand = Handoff(loop, queue)
     summary = Summary(inputs=[s.url for s in settings.sources])
     pipeline = new_pipeline(corridors, settings)
-    writer = Writer(store, settings.store, [count_opened(summary), *sinks], Journal(settings.store.journal_dir))
+    # Snapshots are drawn and stored in their own thread: the alert never waits for its evidence.
+    snaps = SnapshotTaker(store, camera_evidence(settings.cameras), background=True)
+    writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps],
+                    Journal(settings.store.journal_dir))
     db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
     thread_stop = threading.Event()
     stats: list[MavlinkStats] = []
@@ -72,13 +78,10 @@ async def run_live(
     # cyclic GC from rescanning it, which otherwise stalls the loop for tens of milliseconds.
     gc.collect()
     gc.freeze()
-    for cam in settings.cameras:
-        if cam.url is None:
-            log.error("camera %s has no url; skipped", cam.name)
-            continue
-        files_left += 1
-        start_camera(cam, hand, thread_stop, lambda: _call_soon(loop, file_done))
-    mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop)
+    cameras, camera_files = start_cameras(settings.cameras, hand, thread_stop, lambda: _call_soon(loop, file_done),
+                                          snaps.cache_for)
+    files_left += camera_files
+    mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop, cameras)
     web = _start_web(settings, store)
     corridor_news = _listen_for_corridors(store, loop, thread_stop)
     revision = await loop.run_in_executor(db, store.corridors_revision)
@@ -118,6 +121,8 @@ async def run_live(
             web.hub.publish()
             web.metrics.set_messages_in(summary.positions)
             web.metrics.set_dropped(hand.counters.dropped)
+            for name, counts in cameras.by_camera().items():
+                web.metrics.set_camera(name, counts)
             web.metrics.set_dead_lettered(summary.ingest["dead_letters"])
             if pipeline.engine.watermark_ts > float("-inf"):
                 web.metrics.set_pipeline_lag(max(0.0, time.time() - pipeline.engine.watermark_ts))
@@ -187,8 +192,11 @@ async def run_live(
             web.hub.close()
             web.server.should_exit = True
             await web.task
+        await loop.run_in_executor(db, snaps.close)
         db.shutdown(wait=True)
+    summary.ingest.update(snaps.counts)
     summary.ingest["dropped_behind"] = hand.counters.dropped
+    summary.ingest.update(cameras.totals())
     summary.ingest["store_errors"] = store_errors
     summary.ingest["positions_dropped"] = writer.positions_dropped
     return summarize(summary, pipeline, stats)
@@ -205,6 +213,22 @@ def _recover(pipeline: Any, store: Store, recover_s: float) -> None:
     n = pipeline.recover(alerts, history)
     log.warning("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
                 len(history), n, len(alerts))
+
+
+def _pixel_grounds(settings: Settings) -> dict[str, PixelToGround]:
+    """Pixel-to-ground of every calibrated fixed camera, for pixel detections on routewatch/v1/det/<camera>."""
+    from routewatch.geo.homography import CalibrationError
+    from routewatch.vision import calibrate
+
+    out: dict[str, PixelToGround] = {}
+    for cam in settings.cameras:
+        if cam.kind != "fixed":
+            continue
+        try:
+            out[cam.name] = calibrate(cam).to_ground
+        except CalibrationError as exc:
+            log.error("camera %s: %s; its pixel detections are refused", cam.name, exc)
+    return out
 
 
 def _listen_for_corridors(store: Store, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> asyncio.Event:
@@ -252,11 +276,12 @@ def _start_web(settings: Settings, store: Store) -> _Web | None:
     import uvicorn
 
     from routewatch.web import LiveHub, Metrics, WebSettings, create_app
+    from routewatch.web.settings import login_limits
 
     w = settings.web
     key = w.secret_key.get_secret_value().encode() if w.secret_key else None
     web_settings = WebSettings(secret_key=key, cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
-                               mbtiles=w.mbtiles, borders_file=w.borders_file)
+                               mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w))
     hub, metrics = LiveHub(store, poll_s=web_settings.live_poll_s), Metrics()
     app = create_app(store, web_settings, hub=hub, metrics=metrics)
     server = uvicorn.Server(uvicorn.Config(app, host=w.host, port=w.port, log_level="warning",
@@ -271,7 +296,7 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn: Any) -> None:
     loop.call_soon_threadsafe(fn)
 
 
-def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading.Event
+def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading.Event, cameras: CameraSet
                 ) -> tuple[Any, AlertPublisher | None]:
     """The MQTT link (one connection for inputs and alert output), if either is enabled."""
     m = settings.mqtt
@@ -280,6 +305,7 @@ def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading
     from routewatch.ingest.mqtt import MqttLink
 
     topics = [*m.input.topics, *([m.input.frigate_topic] if m.input.frigate_topic else [])] if m.input.enabled else []
+    topics += cameras.topics(topics) if m.input.enabled else []  # cameras with url: mqtt
     publisher: AlertPublisher | None = None
     link: MqttLink
 
@@ -287,7 +313,8 @@ def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading
         if publisher is not None:
             publisher.on_published(mid)
 
-    link = MqttLink(m.broker, subscriptions=topics, on_message=mqtt_receiver(m.input, hand, stop),
+    link = MqttLink(m.broker, subscriptions=topics,
+                    on_message=mqtt_receiver(m.input, hand, stop, cameras.router(m.input), _pixel_grounds(settings)),
                     on_published=on_published)
     if m.output.enabled:
         publisher = AlertPublisher(store, lambda topic, payload: link.publish(topic, payload, qos=1), m.output)

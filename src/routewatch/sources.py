@@ -7,15 +7,17 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from routewatch.bus import Delivery, to_delivery
 from routewatch.config.schema import CameraConfig, MqttInputConfig, SourceConfig
+from routewatch.framecache import FrameCache
 from routewatch.ingest.mavlink import MavlinkLink, MavlinkStats, TlogReader
-from routewatch.model import InboundMessage, TelemetryEvent
+from routewatch.ingest.payloads import PixelToGround
+from routewatch.model import DeadLetter, InboundMessage, TelemetryEvent
 
 log = logging.getLogger(__name__)
 
@@ -141,24 +143,30 @@ def start_link(cfg: SourceConfig, hand: Handoff, stop: threading.Event) -> Mavli
     return link
 
 
-def mqtt_receiver(cfg: MqttInputConfig, hand: Handoff, stop: threading.Event) -> Callable[[InboundMessage], None]:
+def mqtt_receiver(cfg: MqttInputConfig, hand: Handoff, stop: threading.Event,
+                  frames: Callable[[InboundMessage], DeadLetter | None] | None = None,
+                  ground: Mapping[str, PixelToGround] | None = None) -> Callable[[InboundMessage], None]:
     """The on_message callback for the MQTT link: messages are parsed in batches and handed over.
+
+    Camera frames go to `frames` (their camera's queue); their acks travel with the batch.
 
     They are put with backpressure (never dropped): unacknowledged QoS 1 messages stay with the
     broker, which holds them until we ack after the database commit.
     """
     def emit(items: list[object]) -> None:
         msgs = [m for m in items if isinstance(m, InboundMessage)]
-        hand.put(to_delivery(msgs, cfg, datetime.now(UTC)), stop)
+        hand.put(to_delivery(msgs, cfg, datetime.now(UTC), frames, ground), stop)
 
     # A short period: alert latency from a report to the published alert is what field teams feel.
     return Batcher(emit, stop, period_s=MQTT_BATCH_S)
 
 
-def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: Callable[[], None]) -> Counter[str]:
+def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: Callable[[], None],
+                 cache: FrameCache | None = None) -> Counter[str]:
     """A fixed camera's video file in a thread: moving objects placed on the map, handed over in batches.
 
     With `realtime`, observations are handed over at the pace of the video's own time (x speed).
+    With `cache`, frames with tracks are cached for alert snapshots (see `snapshots`).
     """
     from routewatch.vision import calibrate, observations
 
@@ -170,7 +178,7 @@ def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: 
             calib = calibrate(cam)
             t0 = time.monotonic()
             batch: list[TelemetryEvent] = []
-            for obs in observations(Path(cam.url), cam, calib, counts):
+            for obs in observations(Path(cam.url.removeprefix("file:")), cam, calib, counts, cache=cache):
                 if stop.is_set():
                     return
                 if cam.realtime and cam.start_time is not None:
@@ -179,7 +187,8 @@ def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: 
                     if wait > 0 and stop.wait(wait):
                         return
                 batch.append(obs)
-                if cam.realtime or len(batch) >= FILE_BATCH:
+                # Hand over before the batch's frames leave the cache, so its alerts can still get snapshots.
+                if cam.realtime or len(batch) >= FILE_BATCH or (cache is not None and cache.hurry(batch[0].time)):
                     hand.put(Delivery(tuple(batch)), stop)
                     batch = []
             if batch:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from routewatch.app import Summary, count_opened, feed_chunk, new_pipeline, summarize
 from routewatch.config.schema import CameraConfig, Settings
-from routewatch.geo.homography import Calibration, GroundControlPoint
-from routewatch.ingest.video import VideoStats, iter_file
+from routewatch.evidence import TrackBox
+from routewatch.framecache import CachedFrame, FrameCache
+from routewatch.geo.homography import Calibration, CalibrationError, GroundControlPoint
+from routewatch.ingest.video import Frame, VideoStats, iter_file
 from routewatch.model import Corridor, Observation
+from routewatch.snapshots import SnapshotTaker, camera_evidence
 from routewatch.store import Store
 from routewatch.tracking.iou import Box, IouTracker
-from routewatch.tracking.motion import MotionGate
+from routewatch.tracking.motion import MotionGate, near_motion
+from routewatch.tracking.sampler import Sampler
 from routewatch.writer import ChangeSink, Writer
 
 CHUNK = 500
@@ -23,17 +27,33 @@ TRACK_GRACE = timedelta(seconds=2)
 
 def calibrate(cam: CameraConfig) -> Calibration:
     """The camera's pixel-to-ground calibration; CalibrationError says which GCP is off and by how much."""
+    if cam.kind != "fixed":
+        raise CalibrationError(f"camera {cam.name} is a {cam.kind} camera, with no ground control points: "
+                               "drone videos are placed from their pose files by `routewatch analyze`")
     gcps = [GroundControlPoint(u, v, lon, lat) for u, v, lon, lat in cam.gcps]
     return Calibration.from_gcps(gcps, max_error_m=cam.max_error_m)
 
 
 def observations(path: Path, cam: CameraConfig, calib: Calibration, counts: Counter[str],
-                 video: VideoStats | None = None) -> Iterator[Observation]:
-    """Tracks of moving objects in a recorded video, placed on the ground (bottom centre of each box)."""
+                 video: VideoStats | None = None, *, cache: FrameCache | None = None) -> Iterator[Observation]:
+    """Tracks of moving objects in a recorded video, placed on the ground (bottom centre of each box).
+
+    With `cache`, each frame with tracks is cached (for alert snapshots) before its observations are yielded.
+    """
     if cam.start_time is None:
         raise ValueError(f"camera {cam.name}: a recorded video needs `start_time` (its first frame's wall time)")
+    yield from track_frames(iter_file(path, cam.name, cam.start_time, video), cam, calib, counts, cache=cache)
+
+
+def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration, counts: Counter[str], *,
+                 sample: bool = True, cache: FrameCache | None = None) -> Iterator[Observation]:
+    """Per frame: motion gate, detector/tracker, ground point; from any source of timed frames.
+
+    With `sample`, frames closer than 1/cam.fps to the last processed one are skipped (counted);
+    live sources sample before their frame queue and pass False.
+    """
     gate = MotionGate(width=cam.motion.width, min_area_frac=cam.motion.min_area_frac,
-                      warmup_frames=cam.motion.warmup_frames)
+                      warmup_frames=cam.motion.warmup_frames, lighting_frac=cam.motion.lighting_frac)
     tracker = IouTracker()
     det = cam.detector
     yolo = None
@@ -41,14 +61,13 @@ def observations(path: Path, cam: CameraConfig, calib: Calibration, counts: Coun
         from routewatch.tracking.detector import YoloTracker
 
         yolo = YoloTracker(det.model, classes=det.classes, conf=det.conf, tracker=det.tracker)
-    live_until = cam.start_time  # keep detecting this long after the last track was seen
-    period = timedelta(seconds=1.0 / cam.fps)
-    next_t = cam.start_time
-    for frame in iter_file(path, cam.name, cam.start_time, video):
-        if frame.time < next_t:
+    live_until: datetime | None = None  # keep detecting this long after the last track was seen
+    sampler = Sampler(cam.fps)
+    for frame in frames:
+        if sample and not sampler.due(frame.time):
             counts["frames_skipped"] += 1
             continue
-        next_t = frame.time + period
+        live_until = live_until or frame.time
         counts["frames_processed"] += 1
         regions = gate.regions(frame.image)
         if yolo is None:
@@ -59,41 +78,59 @@ def observations(path: Path, cam: CameraConfig, calib: Calibration, counts: Coun
         else:
             counts["detector_calls"] += 1
             tracked = yolo.update(frame.image)
-            if tracked:
+            if any(near_motion(t.box, regions) for t in tracked):  # moving ones: parked cars keep no detector on
                 live_until = frame.time + TRACK_GRACE
+        out: list[Observation] = []
+        boxes: list[TrackBox] = []
         for t in tracked:
             ground = calib.to_ground(*t.box.bottom_centre)
             if ground is None:
                 counts["not_on_ground"] += 1
                 continue
             counts["observations"] += 1
-            yield Observation(f"{cam.name}/{t.track_id}", frame.time, ground[0], ground[1],
-                              subject_class=t.box.cls, confidence=t.box.conf, source=cam.name)
+            out.append(Observation(f"{cam.name}/{t.track_id}", frame.time, ground[0], ground[1],
+                                   subject_class=t.box.cls, confidence=t.box.conf, source=cam.name))
+            boxes.append(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2, t.box.y2, t.box.cls, t.box.conf))
+        if cache is not None and boxes:  # cached first: an alert on these observations may look for it at once
+            cache.put(CachedFrame(frame.time, frame.image, tuple(boxes)))
+        yield from out
 
 
 def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings, store: Store,
                    corridors: Sequence[Corridor], *, sinks: Iterable[ChangeSink] = (),
                    progress: Callable[[int, int], None] | None = None) -> Summary:
-    """Run recorded videos of one fixed camera through the vision path and the corridor rules."""
-    calib = calibrate(cam)
+    """Run recorded videos of one camera (fixed, or drone with pose files) through vision and the corridor rules."""
+    if cam.kind == "drone":
+        from routewatch.dronevision import DroneVision
+
+        drone: DroneVision | None = DroneVision.for_videos(inputs, cam)  # every pose file read before any work
+    else:
+        drone, calib = None, calibrate(cam)
     summary = Summary(inputs=[str(p) for p in inputs])
     pipeline = new_pipeline(corridors, settings)
-    writer = Writer(store, settings.store, [count_opened(summary), *sinks])
+    snaps = SnapshotTaker(store, camera_evidence([cam]))
+    cache = snaps.cache_for(cam.name)
+    writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps])
     counts: Counter[str] = Counter()
     for n, path in enumerate(inputs):
         video = VideoStats()
         chunk: list[Observation] = []
-        for obs in observations(path, cam, calib, counts, video):
+        found = (drone.observations(path, counts, video, cache=cache) if drone is not None
+                 else observations(path, cam, calib, counts, video, cache=cache))
+        for obs in found:
             chunk.append(obs)
-            if len(chunk) >= CHUNK:
+            hurry = cache is not None and cache.hurry(chunk[0].time)
+            if len(chunk) >= CHUNK or hurry:
                 feed_chunk(pipeline, writer, chunk, summary)
                 chunk = []
+                if hurry:  # commit now, so alerts reach the snapshot sink while their frames are cached
+                    writer.flush()
         feed_chunk(pipeline, writer, chunk, summary)
         counts.update({"frames": video.frames, "corrupt_frames": video.corrupt})
         if progress is not None:
             progress(n + 1, len(inputs))
     writer.add(pipeline.finish(), [])
     writer.flush()
-    summary.ingest.update(counts)
+    summary.ingest.update(counts + snaps.counts)
     return summarize(summary, pipeline, [])
 
