@@ -88,7 +88,7 @@ def main() -> None:
         print(file=sys.stderr)
         window = Window(T0, T0 + timedelta(seconds=seconds))
         w0, c0 = time.perf_counter(), time.process_time()
-        report = backtest(store, corridors, window, settings, warmup_s=0.0)
+        report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=0.0)
         wall, cpu = time.perf_counter() - w0, time.process_time() - c0
         store.close()
     live_rate = written / live_cpu

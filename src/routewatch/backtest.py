@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from routewatch.app import new_pipeline
 from routewatch.codec import alert_to_dict
-from routewatch.config.schema import Settings
+from routewatch.config.schema import AlertsConfig, EngineConfig
 from routewatch.model import Alert, Corridor
-from routewatch.pipeline import AUTOPILOT_FENCE
+from routewatch.pipeline import AUTOPILOT_FENCE, Pipeline
 from routewatch.store import Store
 
 MAX_WINDOW = timedelta(days=31)
@@ -114,10 +113,12 @@ class BacktestReport:
         }
 
 
-def backtest(store: Store, corridors: Sequence[Corridor], window: Window, settings: Settings, *,
-             warmup_s: float = DEFAULT_WARMUP_S, progress: Callable[[int, int], None] | None = None,
-             batch: int = 20_000) -> BacktestReport:
-    """Re-run the rules with `corridors` over the stored fixes of `window`; compare with the stored alerts.
+def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine: EngineConfig,
+             alerts: AlertsConfig, *, warmup_s: float = DEFAULT_WARMUP_S,
+             progress: Callable[[int, int], None] | None = None, batch: int = 20_000) -> BacktestReport:
+    """Re-run the rules (`engine`, `alerts` settings) with `corridors` over the stored fixes of `window`.
+
+    The alerts the rules open in the window are compared with the stored alerts opened there.
 
     The rules start `warmup_s` before the window so that a subject already inside a corridor at its
     start continues (as it did live) rather than opening a new alert. Alerts opened before the
@@ -127,7 +128,7 @@ def backtest(store: Store, corridors: Sequence[Corridor], window: Window, settin
     if not 0 <= warmup_s <= 7 * 86400:
         raise BacktestError(f"warm-up must be between 0 and 7 days, got {warmup_s} s")
     began = time.perf_counter()
-    pipeline = new_pipeline(corridors, settings)
+    pipeline = Pipeline(corridors, engine, alerts)
     since = window.start - timedelta(seconds=warmup_s)
     total = store.count_positions_between(since, window.end)
     opened: dict[str, Alert] = {}

@@ -296,7 +296,7 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
                       TextColumn("{task.completed:,} fixes"), TimeRemainingColumn(), console=err, transient=True,
                       disable=as_json) as bar:
             task = bar.add_task("backtest", total=None)
-            report = backtest(store, corridors, window, settings, warmup_s=warmup_s,
+            report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=warmup_s,
                               progress=lambda done, total: bar.update(task, completed=done, total=total))
     finally:
         store.close()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import BigInteger, Engine, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from routewatch.model import Alert, AlertState, Observation, Role
+from routewatch.store.coltypes import from_micros
 from routewatch.store.convert import row_to_alert, row_to_observation
 from routewatch.store.tables import AlertRow, PositionRow
 
@@ -41,22 +43,32 @@ class RecoveryMixin:
     def iter_positions(self, since: datetime, until: datetime, batch: int = 20_000) -> Iterator[list[Observation]]:
         """Stored fixes with since <= time < until in event-time order (then by subject), in batches.
 
-        Streamed: memory holds one batch, whatever the window's size. Rows are built positionally
-        (a backtest reads millions of them).
+        Streamed: memory holds one batch, whatever the window's size. A backtest reads millions of
+        rows, so they are built positionally and, on SQLite, each distinct time is decoded once.
         """
         if batch <= 0:
             raise ValueError(f"batch must be > 0, got {batch}")
         t = PositionRow
-        query = (select(t.subject_id, t.time, t.lon, t.lat, t.alt_m, t.subject_class, t.role, t.confidence,
+        micros = self.engine.dialect.name == "sqlite"  # the column holds integer microseconds there
+        when: Any = type_coerce(t.time, BigInteger) if micros else t.time
+        query = (select(t.subject_id, when, t.lon, t.lat, t.alt_m, t.subject_class, t.role, t.confidence,
                         t.source, t.speed_m_s, t.heading_deg, t.accuracy_m)
                  .where(t.time >= since, t.time < until)
                  .order_by(t.time, t.subject_id))
         roles = {r.value: r for r in Role}
+        times: dict[Any, datetime] = {}
         with self.engine.connect() as conn:
             result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
             for rows in result.partitions():
-                yield [Observation(sid, tm, lon, lat, alt, cls, roles[role], conf, src, spd, hdg, acc)
-                       for sid, tm, lon, lat, alt, cls, role, conf, src, spd, hdg, acc in rows]
+                out = []
+                for sid, tm, lon, lat, alt, cls, role, conf, src, spd, hdg, acc in rows:
+                    at = times.get(tm)
+                    if at is None:
+                        if len(times) >= 100_000:
+                            times.clear()
+                        at = times[tm] = from_micros(tm) if micros else tm
+                    out.append(Observation(sid, at, lon, lat, alt, cls, roles[role], conf, src, spd, hdg, acc))
+                yield out
 
     def alerts_to_continue(self, closed_since: datetime) -> list[Alert]:
         """Alerts not closed, and those closed at or after `closed_since` (they may still reopen)."""

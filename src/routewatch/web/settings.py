@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.schema import AlertsConfig, EngineConfig, WebConfig
 from routewatch.store import Store
 from routewatch.web.limits import LoginLimits
 
@@ -39,6 +39,8 @@ class WebSettings:
     borders_file: Path | None = None
     max_borders_bytes: int = 20 * 1024 * 1024
     login_limits: LoginLimits = field(default_factory=LoginLimits)
+    engine: EngineConfig = field(default_factory=EngineConfig)  # the rules, for backtests
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
 
 
