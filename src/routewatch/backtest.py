@@ -38,21 +38,21 @@ class Window:
     >>> Window(t, t)
     Traceback (most recent call last):
     ...
-    routewatch.backtest.BacktestError: the window is empty: --from and --to are both 2026-01-01T00:00:00+00:00
+    routewatch.backtest.BacktestError: the window is empty: it starts and ends at 2026-01-01T00:00:00+00:00
     """
 
     start: datetime
     end: datetime
 
     def __post_init__(self) -> None:
-        for name, t in (("from", self.start), ("to", self.end)):
+        for name, t in (("start (from)", self.start), ("end (to)", self.end)):
             if t.tzinfo is None or t.utcoffset() is None:
-                raise BacktestError(f"--{name} needs a time zone, e.g. 2026-05-01T12:00:00Z")
+                raise BacktestError(f"the window's {name} needs a time zone, e.g. 2026-05-01T12:00:00Z")
         if self.end < self.start:
-            raise BacktestError(f"the window is reversed: --to ({self.end.isoformat()}) is before --from "
+            raise BacktestError(f"the window is reversed: its end ({self.end.isoformat()}) is before its start "
                                 f"({self.start.isoformat()})")
         if self.end == self.start:
-            raise BacktestError(f"the window is empty: --from and --to are both {self.start.isoformat()}")
+            raise BacktestError(f"the window is empty: it starts and ends at {self.start.isoformat()}")
         if self.end - self.start > MAX_WINDOW:
             raise BacktestError(f"the window is {self.end - self.start} long; at most {MAX_WINDOW.days} days "
                                 "per backtest (split it)")

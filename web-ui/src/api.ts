@@ -29,13 +29,29 @@ export interface FeatureCollection { type: "FeatureCollection"; features: Featur
 export interface CorridorVersion { version: number; author: string; comment: string; created_at: string; deleted: boolean }
 export interface ImportResult { filename: string; imported: { id: string; version: number }[] }
 
+/** A backtest's answer (POST /api/backtest): alerts the corridors would have opened beside those opened. */
+export interface BacktestReport {
+  from: string; to: string; warmup_s: number; corridors: string[];
+  observations: number; observations_per_s: number | null; elapsed_s: number; not_evaluated: number;
+  counts: { added: number; removed: number; unchanged: number };
+  added: Alert[]; removed: Alert[]; unchanged: Alert[];
+}
+
 export class ApiError extends Error {
   /** Seconds to wait from a Retry-After header (429), if any. */
   retryAfter: number | null = null;
 
   constructor(public status: number, public body: unknown) {
-    super(typeof body === "object" && body && "detail" in body ? String((body as { detail: unknown }).detail) : `HTTP ${status}`);
+    super(detailText((body as { detail?: unknown } | null)?.detail) ?? `HTTP ${status}`);
   }
+}
+
+/** A `detail` as text: a string, or FastAPI's list of {loc, msg} (request validation) joined. */
+function detailText(detail: unknown): string | null {
+  if (detail == null) return null;
+  if (!Array.isArray(detail)) return String(detail);
+  return detail.map((d: { loc?: unknown[]; msg?: string }) =>
+    `${(d.loc ?? []).filter((p) => p !== "body").join(".")}: ${d.msg ?? JSON.stringify(d)}`).join("; ");
 }
 
 async function call<T>(method: string, path: string, body?: unknown): Promise<T> {
@@ -78,6 +94,9 @@ export const api = {
     call<Feature & { meta: CorridorVersion }>("GET", `/api/corridors/${encodeURIComponent(id)}/versions/${v}`),
   importFile: (file: File, comment: string) => call<ImportResult>("POST",
     `/api/corridors/import?filename=${encodeURIComponent(file.name)}&comment=${encodeURIComponent(comment)}`, file),
+  /** `corridors`: a draft set, or null for the set in force. */
+  backtest: (from: string, to: string, corridors: FeatureCollection | null) =>
+    call<BacktestReport>("POST", "/api/backtest", { from, to, corridors }),
   updateCorridor: (id: string, f: Feature, comment: string) =>
     call<Feature>("PUT", `/api/corridors/${encodeURIComponent(id)}?comment=${encodeURIComponent(comment)}`, f),
 };

@@ -63,6 +63,22 @@ function buildFeature(): Feature {
   return { type: "Feature", properties: props, geometry: geometry() ?? { type: shape(), coordinates: [] } };
 }
 
+/**
+ * The set in force with the corridor being edited (unsaved changes included) in place of its namesake,
+ * or added when new; a message instead when the edit is incomplete. Nothing edited: the set in force.
+ */
+export function draftSet(): FeatureCollection | string {
+  const id = input("ed-id").value.trim();
+  const g = geometry();
+  if (!id && !g) return corridors;
+  if (!id) return "Give the draft corridor an id.";
+  if (!g) return `Draw at least ${shape() === "Polygon" ? 3 : 2} points for ${id}.`;
+  const f = buildFeature();
+  const current = corridors.features.find((x) => idOf(x) === id);
+  if (current) f.properties.version = current.properties.version; // alerts name the version being edited
+  return { type: "FeatureCollection", features: [...corridors.features.filter((x) => idOf(x) !== id), f] };
+}
+
 async function save(): Promise<void> {
   $("ed-problems").innerHTML = "";
   $("ed-result").textContent = "";

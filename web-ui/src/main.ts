@@ -1,6 +1,7 @@
 // The operator page: wires the modules together. Map + alert feed at "#/", corridor editor at "#/editor".
 import "./style.css";
 import { api } from "./api";
+import { setupBacktest } from "./backtest";
 import { $ } from "./dom";
 import { selectAlert, setupDetail } from "./detail";
 import { draftOnMap } from "./draft";
@@ -32,4 +33,5 @@ setupFeed((id) => void selectAlert(id));
 setupDetail();
 setupSound();
 setupEditor();
+setupBacktest();
 void start();

@@ -60,6 +60,11 @@ export class MapView {
     (await this.source("version")).setData((f ?? empty()) as never);
   }
 
+  /** Backtest markers: points with a `change` property ("added" or "removed"); an empty collection clears them. */
+  async showBacktest(fc: FeatureCollection): Promise<void> {
+    (await this.source("backtest")).setData(fc as never);
+  }
+
   async showPath(points: TrackPoint[]): Promise<void> {
     const data = points.length > 1
       ? { type: "Feature", properties: {}, geometry: { type: "LineString", coordinates: points.map((p) => [p.lon, p.lat]) } }

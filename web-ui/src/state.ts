@@ -8,6 +8,8 @@ export const state = {
   /** The alert shown in the detail panel, if any. */
   selected: null as string | null,
   alerts: new Map<string, Alert>(),
+  /** The latest event time (ISO 8601) of a live position seen on the stream, or "". */
+  latestPosition: "",
 };
 
 /** Whether the signed-in user may edit corridors. */

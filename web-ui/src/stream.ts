@@ -30,7 +30,9 @@ export function connectLive(signedOut: () => void): void {
     refreshDetail(a.id);
   });
   live.addEventListener("position", (ev) => {
-    state.view?.addPosition(JSON.parse((ev as MessageEvent<string>).data) as Position);
+    const p = JSON.parse((ev as MessageEvent<string>).data) as Position;
+    if (!state.latestPosition || Date.parse(p.time) > Date.parse(state.latestPosition)) state.latestPosition = p.time;
+    state.view?.addPosition(p);
   });
 }
 

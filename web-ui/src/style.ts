@@ -11,6 +11,9 @@ export const SEVERITY_COLOURS: Record<string, string> = {
   info: "#718096", low: "#3182ce", medium: "#d69e2e", high: "#dd6b20", critical: "#c53030",
 };
 
+/** Backtest markers: alerts a draft would add (filled) and those it would no longer raise (hollow). */
+export const BACKTEST_COLOURS = { added: "#0987a0", removed: "#1a202c" };
+
 export const empty = (): FeatureCollection => ({ type: "FeatureCollection", features: [] });
 const kindColour: ExpressionSpecification = [
   "match", ["get", "kind"],
@@ -38,6 +41,7 @@ export function localStyle(tileUrl?: string | null, bordersUrl?: string | null):
       path: { type: "geojson", data: empty() as never },
       draft: { type: "geojson", data: empty() as never },
       version: { type: "geojson", data: empty() as never },
+      backtest: { type: "geojson", data: empty() as never },
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#e8e4d8" } },
@@ -61,6 +65,10 @@ export function localStyle(tileUrl?: string | null, bordersUrl?: string | null):
         paint: { "line-color": "#805ad5", "line-width": 3 } },
       { id: "draft-points", type: "circle", source: "draft", filter: ["==", ["geometry-type"], "Point"],
         paint: { "circle-radius": 5, "circle-color": "#805ad5", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } },
+      { id: "backtest-points", type: "circle", source: "backtest",
+        paint: { "circle-radius": 7, "circle-stroke-width": 3,
+                 "circle-color": ["match", ["get", "change"], "added", BACKTEST_COLOURS.added, "#fff"],
+                 "circle-stroke-color": ["match", ["get", "change"], "added", "#fff", BACKTEST_COLOURS.removed] } },
     ],
   };
   if (bordersUrl) { // optional borders from a local file, drawn over the basemap
