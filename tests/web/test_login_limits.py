@@ -109,6 +109,7 @@ def test_memory_is_bounded_and_quiet_entries_go_first() -> None:
     users, addresses = limiter.sizes()
     assert users <= LIMITS.max_entries and addresses <= LIMITS.max_entries
     assert limiter.check("victim", "a9", 4.0) is None  # the least recently seen was dropped
+    limiter.abandoned("victim", "a9")  # every attempt check() lets through ends (failed/succeeded/abandoned)
     # Entries quiet for a whole window are dropped before busy ones.
     for i in range(3):
         limiter.failed(f"late{i}", "b1", 200.0)
@@ -204,3 +205,29 @@ def test_bad_login_bodies_are_422_and_not_counted(limited: TestClient) -> None:
     for body in ({}, {"username": "field"}, {"username": "x" * 65, "password": "p"}, {"username": 1, "password": []}):
         assert limited.post("/api/login", json=body).status_code == 422
     assert _login(limited, "field", PASSWORD).status_code == 200
+
+
+def test_parallel_guesses_cannot_slip_past_the_limit() -> None:
+    """The password check is slow: attempts in flight count, so a burst gets at most `per_user` checks."""
+    limiter = LoginLimiter(LIMITS)
+    let_through = [limiter.check("admin", f"10.1.0.{i}", 1.0) is None for i in range(30)]
+    assert sum(let_through) == LIMITS.per_user
+    refused = limiter.check("admin", "10.1.1.1", 1.0)
+    assert refused is not None and refused.scope == "user"
+    for i in range(LIMITS.per_user):  # the checks finish: wrong passwords, which lock the name
+        limiter.failed("admin", f"10.1.0.{i}", 1.5)
+    assert limiter.check("admin", "10.1.1.1", 2.0) is not None
+    # An abandoned attempt (an error in the check) frees its place.
+    other = LoginLimiter(LIMITS)
+    assert other.check("bob", "a", 1.0) is None
+    other.abandoned("bob", "a")
+    assert sum(other.check("bob", f"b{i}", 1.0) is None for i in range(30)) == LIMITS.per_user
+
+
+def test_a_long_guessing_run_does_not_overflow_the_lock() -> None:
+    limits = dataclasses.replace(LIMITS, window_s=86_400.0)
+    limiter = LoginLimiter(limits)
+    lock = None
+    for i in range(3000):
+        lock = limiter.failed("admin", "x", float(i))
+    assert lock == limits.max_lockout_s

@@ -81,13 +81,17 @@ def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
                                      f"refusal {refusal.refusals}")
         raise HTTPException(429, f"too many failed logins; try again in {refusal.retry_after_s} s",
                             headers={"Retry-After": str(refusal.retry_after_s)})
-    user = state.store.check_password(body.username, body.password)
+    try:
+        user = state.store.check_password(body.username, body.password)
+    except BaseException:
+        limiter.abandoned(body.username, client)
+        raise
     if user is None:
         lock = limiter.failed(body.username, client, at.timestamp())
         detail = client if lock is None else f"{client}; locked for {lock:.0f} s"
         state.store.audit("login_failed", actor=body.username, target=body.username, detail=detail, at=at)
         raise HTTPException(401, "wrong username or password")
-    limiter.succeeded(body.username)
+    limiter.succeeded(body.username, client)
     state.store.audit("login", actor=user.username, target=user.username, detail=client, at=at)
     response.set_cookie(
         COOKIE, state.sessions.issue(user.username), max_age=int(state.settings.session_ttl_s),

@@ -68,6 +68,7 @@ class _Entry:
     last: float = -math.inf
     locked_until: float = -math.inf
     refusals: int = 0
+    pending: int = 0  # attempts let through whose password check has not finished
 
 
 class _Table:
@@ -86,7 +87,32 @@ class _Table:
         return entry if entry is not None and entry.locked_until > now else None
 
     def _stale(self, entry: _Entry, now: float) -> bool:
-        return entry.locked_until <= now and now - entry.last >= self._limits.window_s
+        return entry.locked_until <= now and now - entry.last >= self._limits.window_s and not entry.pending
+
+    def busy(self, key: str, now: float) -> bool:
+        """Whether enough checks are in flight to use up what is left before the limit.
+
+        After a lock has run out one attempt at a time goes ahead (its failure locks again).
+        """
+        entry = self._entries.get(key)
+        if not self.limit or entry is None:
+            return False
+        recent = entry.failures if now - entry.last < self._limits.window_s else 0
+        return entry.pending >= max(self.limit - recent, 1)
+
+    def reserve(self, key: str, now: float) -> None:
+        """Count an attempt as in flight (its password check is slow; parallel guesses must not slip by)."""
+        if not self.limit:
+            return
+        entry = self._entries.pop(key, None) or _Entry()
+        entry.pending += 1
+        self._entries[key] = entry
+        self._bound(now)
+
+    def release(self, key: str) -> None:
+        entry = self._entries.get(key)
+        if entry is not None and entry.pending:
+            entry.pending -= 1
 
     def failed(self, key: str, now: float) -> float | None:
         """Count a failure; the lock's length in seconds when this failure locks the key."""
@@ -101,7 +127,8 @@ class _Table:
         self._bound(now)
         if entry.failures < self.limit:
             return None
-        lock = min(self._limits.lockout_s * 2.0 ** (entry.failures - self.limit), self._limits.max_lockout_s)
+        doublings = min(entry.failures - self.limit, 32)  # a long guessing run must not overflow the float
+        lock = min(self._limits.lockout_s * 2.0 ** doublings, self._limits.max_lockout_s)
         entry.locked_until, entry.refusals = now + lock, 0
         return lock
 
@@ -132,6 +159,11 @@ class LoginLimiter:
             found = [(scope, e) for scope, e in (("user", self._users.locked(username, now)),
                                                  ("address", self._addresses.locked(address, now))) if e]
             if not found:
+                for scope, table, key in (("user", self._users, username), ("address", self._addresses, address)):
+                    if table.busy(key, now):  # enough guesses already in flight to lock it
+                        return Refusal(scope, 1, 0, False)
+                self._users.reserve(username, now)
+                self._addresses.reserve(address, now)
                 return None
             for _, entry in found:
                 entry.refusals += 1
@@ -141,15 +173,26 @@ class LoginLimiter:
             return Refusal(scope, max(1, math.ceil(longest.locked_until - now)), count, audit)
 
     def failed(self, username: str, address: str, now: float) -> float | None:
-        """Count a failed login; the longest lock it starts (seconds), if any."""
+        """Count a failed login (ending the attempt `check` let through); the longest lock it starts, if any."""
         with self._lock:
+            self._release(username, address)
             locks = [t for t in (self._users.failed(username, now), self._addresses.failed(address, now)) if t]
         return max(locks) if locks else None
 
-    def succeeded(self, username: str) -> None:
+    def succeeded(self, username: str, address: str = "") -> None:
         """A right password: forget the username's failures (the address's stay counted)."""
         with self._lock:
+            self._release(username, address)
             self._users.forget(username)
+
+    def abandoned(self, username: str, address: str) -> None:
+        """The attempt `check` let through ended without a verdict (an error): it is no longer in flight."""
+        with self._lock:
+            self._release(username, address)
+
+    def _release(self, username: str, address: str) -> None:
+        self._users.release(username)
+        self._addresses.release(address)
 
     def sizes(self) -> tuple[int, int]:
         """How many usernames and addresses are remembered."""
