@@ -22,6 +22,7 @@ from routewatch.pipeline import AUTOPILOT_FENCE, Pipeline
 from routewatch.store import Store
 
 MAX_WINDOW = timedelta(days=31)
+READ_SLICE = timedelta(hours=1)
 DEFAULT_WARMUP_S = 3600.0
 
 
@@ -133,13 +134,20 @@ def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine
     total = store.count_positions_between(since, window.end)
     opened: dict[str, Alert] = {}
     done = 0
-    for chunk in store.iter_positions(since, window.end, batch=batch):
-        for change in pipeline.feed_many(chunk):
-            if change.alert.opened_at in window:
-                opened[change.alert.id] = change.alert
-        done += len(chunk)
-        if progress is not None:
-            progress(done, total)
+    # Read in slices of event time, each in its own short transaction (a long read would hold
+    # SQLite's WAL from being checkpointed while the live pipeline writes).
+    start = since
+    while start < window.end:
+        stop = min(start + READ_SLICE, window.end)
+        for chunk in store.iter_positions(start, stop, batch=batch):
+            for change in pipeline.feed_many(chunk):
+                if change.alert.opened_at in window:
+                    opened[change.alert.id] = change.alert
+            pipeline.forget_before_watermark()  # as `run` does: long-silent subjects leave memory
+            done += len(chunk)
+            if progress is not None:
+                progress(done, total)
+        start = stop
     live = store.list_alerts(since=window.start, until=window.end, limit=10_000_000)
     fence = [a for a in live if a.corridor_id == AUTOPILOT_FENCE]
     compared = [a for a in live if a.corridor_id != AUTOPILOT_FENCE]

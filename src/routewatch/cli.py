@@ -139,6 +139,9 @@ def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, co
     from routewatch.geo.homography import CalibrationError
     from routewatch.vision import analyze_videos, calibrate
 
+    if len(inputs) > 1:  # each video is timed from the camera's start_time, and track ids restart per video
+        _fail(f"--camera takes one video per run ({len(inputs)} given): a camera file's start_time is that "
+              "video's first frame; run analyze once per video, each with its own camera file")
     try:
         cam = load_camera(camera_file)
         if cam.kind == "fixed":
@@ -313,6 +316,39 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
     out.print(f"added {len(report.diff.added)}, removed {len(report.diff.removed)}, "
               f"unchanged {len(report.diff.unchanged)}"
               + (f"; {report.not_evaluated} autopilot fence alert(s) not re-evaluated" if report.not_evaluated else ""))
+
+
+@main.command(name="coverage")
+@click.option("--from", "start", type=_IsoTime(), required=True, help="Window start (ISO 8601 with zone).")
+@click.option("--to", "end", type=_IsoTime(), required=True, help="Window end, exclusive.")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@click.option("--corridor", "corridor_id", help="Only this corridor (by id).")
+@click.option("--versions", type=click.Choice(["current", "history"]), default="current", show_default=True,
+              help="current: the corridors in force now, over the whole window; history: each stored version "
+              "over the time it was in force.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (with the map layer).")
+def coverage_cmd(start: datetime, end: datetime, db: str, corridor_id: str | None, versions: str,
+                 as_json: bool) -> None:
+    """When and where each corridor was inside some camera's ground footprint, and the gaps."""
+    from routewatch.coverage_report import CoverageError, check_window, coverage_report, table_lines
+
+    try:
+        check_window(start, end)
+    except CoverageError as exc:
+        _fail(str(exc))
+    store = open_store(_db_url(db))
+    try:
+        report = coverage_report(store, start, end, corridor_id=corridor_id,
+                                 versions="history" if versions == "history" else "current")
+    except CoverageError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    if as_json:
+        click.echo(json.dumps(report.as_dict()))
+        return
+    for line in table_lines(report):
+        click.echo(line)
 
 
 @main.group()

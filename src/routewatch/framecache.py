@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 
 from routewatch.evidence import Image, TrackBox
 
+BEHIND_RESET = 3  # frames in a row far behind the newest that make it the outlier
+
 
 @dataclass(frozen=True, slots=True)
 class CachedFrame:
@@ -30,20 +32,31 @@ class CachedFrame:
 
 
 class FrameCache:
-    """The newest frames that have tracks: at most `max_frames`, none older than `max_age` before the newest.
+    """The newest frames that have tracks: at most `max_frames` and `max_bytes` of images, none older than
+    `max_age` before the newest (the newest frame is always kept).
 
     Thread-safe: one thread puts, others find.
     """
 
-    def __init__(self, max_frames: int, max_age: timedelta) -> None:
+    def __init__(self, max_frames: int, max_age: timedelta, max_bytes: int = 256 * 2**20) -> None:
         if max_frames < 1:
             raise ValueError(f"max_frames must be at least 1, got {max_frames}")
         if max_age <= timedelta(0):
             raise ValueError(f"max_age must be positive, got {max_age}")
-        self.max_frames, self.max_age = max_frames, max_age
+        if max_bytes < 1:
+            raise ValueError(f"max_bytes must be at least 1, got {max_bytes}")
+        self.max_frames, self.max_age, self.max_bytes = max_frames, max_age, max_bytes
         self._frames: deque[CachedFrame] = deque()
+        self._bytes = 0
+        self._behind = 0
         self._lock = threading.Lock()
         self.evicted = 0
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the cached images."""
+        with self._lock:
+            return self._bytes
 
     def __len__(self) -> int:
         with self._lock:
@@ -57,13 +70,27 @@ class FrameCache:
             return
         with self._lock:
             frames = self._frames
-            if frames and frame.time < frames[-1].time:  # rare (a stream's clock stepped back): keep time order
+            if frames and frame.time < frames[-1].time - self.max_age:
+                # Far behind the newest: one late frame is dropped, but several in a row mean the newest
+                # was stamped in the future (or the clock stepped back), and keeping it would turn every
+                # frame from now on away; then the frames after this one go instead.
+                self._behind += 1
+                if self._behind < BEHIND_RESET:
+                    self.evicted += 1
+                    return
+                while frames and frame.time < frames[-1].time:
+                    self._bytes -= frames.pop().image.nbytes
+                    self.evicted += 1
+            self._behind = 0
+            if frames and frame.time < frames[-1].time:  # a small step back: keep time order
                 frames.insert(bisect.bisect_right(frames, frame.time, key=lambda f: f.time), frame)
             else:
                 frames.append(frame)
+            self._bytes += frame.image.nbytes
             oldest_kept = frames[-1].time - self.max_age
-            while len(frames) > self.max_frames or frames[0].time < oldest_kept:
-                frames.popleft()
+            while len(frames) > 1 and (len(frames) > self.max_frames or frames[0].time < oldest_kept
+                                       or self._bytes > self.max_bytes):
+                self._bytes -= frames.popleft().image.nbytes
                 self.evicted += 1
 
     def find(self, track: str, at: datetime) -> tuple[CachedFrame, TrackBox] | None:

@@ -42,12 +42,14 @@ class CameraEvidence:
     @classmethod
     def from_config(cls, cfg: EvidenceConfig) -> CameraEvidence:
         """From a camera's `evidence` settings."""
-        return cls(FrameCache(cfg.cache_frames, timedelta(seconds=cfg.cache_s)), cfg.jpeg_quality, cfg.max_bytes)
+        cache = FrameCache(cfg.cache_frames, timedelta(seconds=cfg.cache_s), int(cfg.cache_mb * 2**20))
+        return cls(cache, cfg.jpeg_quality, cfg.max_bytes)
 
 
 def camera_evidence(cameras: Iterable[CameraConfig]) -> dict[str, CameraEvidence]:
     """Evidence state for every camera with snapshots enabled, by camera name."""
-    return {c.name: CameraEvidence.from_config(c.evidence) for c in cameras if c.evidence.enabled}
+    # A camera without a url only calibrates pixel detections published by an edge detector: no frames, no snapshots.
+    return {c.name: CameraEvidence.from_config(c.evidence) for c in cameras if c.evidence.enabled and c.url}
 
 
 class SnapshotTaker:

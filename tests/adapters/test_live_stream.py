@@ -201,3 +201,30 @@ def test_a_corrupt_jpeg_from_the_bus_is_a_counted_dead_letter():
         dead.extend(queue.get_nowait().dead)
     loop.close()
     assert len(dead) == 1 and dead[0].reason.startswith("not a JPEG:") and dead[0].topic.endswith("/c")
+
+
+def test_a_processing_failure_stops_the_camera_visibly():
+    """A bug in the vision path must not leave capture queueing frames for a dead thread."""
+    cam_cfg = CameraConfig(name="c", gcps=GCPS, url="mqtt")
+    loop = asyncio.new_event_loop()
+    stop = threading.Event()
+
+    def track(frames):
+        for n, _ in enumerate(frames):
+            if n == 1:
+                raise RuntimeError("boom")
+        yield from ()
+
+    feed = LiveCamera(cam_cfg, Handoff(loop, asyncio.Queue()), stop, track)
+    t = datetime(2026, 5, 1, tzinfo=UTC)
+    from routewatch.ingest.frames import JpegFrame
+
+    good = jpeg(np.full((48, 64, 3), 77, np.uint8))
+    for k in range(3):
+        feed.offer(JpegFrame("c", t + timedelta(seconds=k), good, 64, 48, "routewatch/v1/frames/c", t))
+    feed.process()  # returns: the exception is logged, not raised
+    assert feed.failed.is_set() and feed.counters()["failed"] == 1
+    queued = feed.queue.put_count
+    feed.offer(JpegFrame("c", t + timedelta(seconds=9), good, 64, 48, "routewatch/v1/frames/c", t))
+    assert feed.queue.put_count == queued  # nothing more is queued for nobody
+    loop.close()

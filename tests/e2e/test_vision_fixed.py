@@ -125,3 +125,13 @@ def test_bad_camera_files(tmp_path, bad):
     res = CliRunner().invoke(main, ["analyze", str(tmp_path / "v.avi"), "--camera", str(tmp_path / "cam.json"),
                                     "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert res.exit_code == 2 and "camera" in res.output.lower(), res.output
+
+
+def test_one_video_per_camera_run(tmp_path):
+    """Each video is timed from the camera file's start_time: two videos under one file would share it."""
+    for name in ("a.avi", "b.avi"):
+        (tmp_path / name).write_bytes(b"")
+    cam = camera_file(tmp_path / "camera.json", GCP_POINTS)
+    res = CliRunner().invoke(main, ["analyze", str(tmp_path / "a.avi"), str(tmp_path / "b.avi"), "--camera", str(cam),
+                                    "--db", f"sqlite:///{tmp_path / 'x.db'}"])
+    assert res.exit_code == 2 and "one video per run" in res.output, res.output

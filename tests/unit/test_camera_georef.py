@@ -213,3 +213,19 @@ def test_cheyenne_corners_reproduced() -> None:
     median = statistics.median(errors)
     print(f"Cheyenne corners: {len(errors)} points, median {median:.1f} m")
     assert median < 50.0  # about 30 m measured; a mirrored image axis gives about 160 m
+
+
+@pytest.mark.parametrize(("row", "max_range_m", "placed"), [
+    (400.0, 3000.0, True),  # well below the horizon: about 150 m out
+    (241.0, 3000.0, False),  # 1 px below the horizon: tens of km out, beyond the range
+    (241.0, math.inf, True),  # without a range the ray is followed however far
+    (200.0, math.inf, False),  # above the horizon: never on the ground
+])
+def test_points_near_the_horizon_beyond_the_range_are_not_placed(row, max_range_m, placed):
+    from routewatch.geo.camera import Pinhole
+
+    cam = Pinhole.from_fov(640, 480, 60.0)
+    pose = CameraPose(0.0, 0.0, 100.0, el_deg=-20.0)
+    horizon = cam.cy - cam.fy * math.tan(math.radians(20.0))  # the image row of the horizon
+    got = cam.to_ground(pose, 320.0, horizon + (row - 240.0), 0.0, max_range_m)
+    assert (got is not None) == placed

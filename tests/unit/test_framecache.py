@@ -35,6 +35,9 @@ BOUNDS = [
     pytest.param(10, 60.0, [(0, ("1",)), (2, ("1",)), (1, ("1",))], [0, 1, 2], id="out-of-order-kept-sorted"),
     pytest.param(10, 2.0, [(5, ("1",)), (1, ("1",))], [5], id="late-frame-older-than-age-dropped"),
     pytest.param(1, 60.0, [(0, ("1",)), (1, ("1",))], [1], id="one-frame"),
+    # One frame stamped far ahead must not make every later (correct) frame "too old" to keep.
+    pytest.param(10, 5.0, [(0, ("1",)), (300, ("1",)), (1, ("1",)), (2, ("1",)), (3, ("1",)), (4, ("1",))],
+                 [3, 4], id="future-frame"),
 ]
 
 
@@ -139,3 +142,16 @@ def test_one_thread_puts_while_another_finds() -> None:
     last = cache.find("1", T0 + timedelta(days=1))
     assert last is not None and last[1].track == "1"
     assert cache.evicted == n - 20
+
+
+def test_memory_bound_keeps_the_newest_frames() -> None:
+    big = np.zeros((100, 100, 3), np.uint8)  # 30,000 bytes
+    cache = FrameCache(100, timedelta(seconds=60), max_bytes=100_000)
+    for t in range(10):
+        cache.put(CachedFrame(T0 + timedelta(seconds=t), big, (TrackBox("1", 0, 0, 1, 1),)))
+    assert kept(cache) == [7, 8, 9] and cache.nbytes == 90_000
+    tiny = FrameCache(100, timedelta(seconds=60), max_bytes=1)  # the newest frame is always kept
+    tiny.put(CachedFrame(T0, big, (TrackBox("1", 0, 0, 1, 1),)))
+    assert len(tiny) == 1
+    with pytest.raises(ValueError, match="max_bytes"):
+        FrameCache(1, timedelta(seconds=1), max_bytes=0)

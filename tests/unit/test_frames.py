@@ -73,6 +73,8 @@ def test_a_good_frame():
     (frame(jpeg=base64.b64encode(JPEG[: len(JPEG) // 2]).decode()), TOPIC, "not a JPEG: $.jpeg: truncated"),
     (frame(jpeg=base64.b64encode(_sof(MAX_SIDE_PX + 1, 10)).decode()), TOPIC, "not a JPEG: $.jpeg: image of 8193"),
     (frame(jpeg=base64.b64encode(_sof(0, 10)).decode()), TOPIC, "not a JPEG: $.jpeg: image of 0 x 10"),
+    # A small file claiming 8000 x 8000: refused before anything is decoded (it would be 192 MB).
+    (frame(jpeg=base64.b64encode(_sof(8000, 8000)).decode()), TOPIC, "too many pixels: 8000 x 8000"),
     (frame(jpeg="A" * 30_000), TOPIC, "too large: 30"),
     ({"jpeg": B64}, TOPIC, "schema frame.v1: $: 'time' is a required property"),
     ({"time": T}, TOPIC, "schema frame.v1: $: 'jpeg' is a required property"),
@@ -258,3 +260,12 @@ def test_sampler_skips_frames_going_back_in_time_and_refuses_bad_rates():
     for bad in (0.0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="fps"):
             Sampler(bad)
+
+
+def test_one_badly_stamped_frame_does_not_blind_the_sampler():
+    s = Sampler(5.0)
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    at = [0.0, 0.2, 300.0, 0.4, 0.6, 0.8, 1.0]  # one frame stamped 300 s ahead (accepted by max_future_s)
+    kept = [x for x in at if s.due(t0 + timedelta(seconds=x))]
+    assert kept == at and s.restarts == 2  # into the future and back: both restart the slots
+    assert not s.due(t0 + timedelta(seconds=1.05))  # the same slot as 1.0 is still skipped

@@ -98,3 +98,17 @@ def test_a_field_user_may_not_backtest(client: TestClient, history: list[str]) -
     _login(client, "field")
     r = client.post("/api/backtest", json={"from": FROM, "to": TO})
     assert r.status_code == 403
+
+
+def test_one_backtest_at_a_time_and_bodies_are_bounded(client: TestClient, history: list[str]) -> None:
+    from routewatch.web import backtest as web_backtest
+
+    _login(client, "planner")
+    with web_backtest._ONE_AT_A_TIME:  # as if another planner's backtest were running
+        r = client.post("/api/backtest", json={"from": FROM, "to": TO})
+    assert r.status_code == 409 and "another backtest" in r.text
+    assert client.post("/api/backtest", json={"from": FROM, "to": TO}).status_code == 200  # free again
+    huge = {"from": FROM, "to": TO, "corridors": {"type": "FeatureCollection", "features": [],
+                                                  "pad": "x" * 70_000}}
+    r = client.post("/api/backtest", json=huge)
+    assert r.status_code == 413

@@ -80,7 +80,8 @@ def render(path: Path) -> Path:
     ground = cv2.GaussianBlur((rng.random((_TEX_H, _TEX_W, 3)) * 110 + 70).astype(np.uint8), (9, 9), 0)
     bx, _ = _tex(X0, 0.0)
     cv2.line(ground, (int(bx), 0), (int(bx), _TEX_H), (40, 40, 200), 3)  # the border, running east
-    scene = cv2.warpPerspective(ground, _H, (IMG_W, IMG_H), borderValue=(150, 120, 90))  # sky above the horizon
+    scene: Image = np.asarray(cv2.warpPerspective(ground, _H, (IMG_W, IMG_H), borderValue=(150, 120, 90)),
+                              dtype=np.uint8)  # sky (the border value) above the horizon
     out = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (IMG_W, IMG_H))
     for i in range(int(SECONDS * FPS)):
         frame = scene.copy()

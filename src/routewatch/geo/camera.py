@@ -109,13 +109,19 @@ def _radius_along(lat_deg: float, azimuth_rad: float) -> float:
 
 
 def intersect_ground(pose: CameraPose, ray: Vec3, ground_elev_m: float,
-                     curved: bool = False) -> tuple[float, float] | None:
-    """(lon, lat) where a north-east-down ray from the sensor meets the ground at ground_elev_m."""
+                     curved: bool = False, max_range_m: float = math.inf) -> tuple[float, float] | None:
+    """(lon, lat) where a north-east-down ray from the sensor meets the ground at ground_elev_m.
+
+    None when it does not, or meets it further than max_range_m away: just below the horizon a
+    pixel spans kilometres, so a detection there says little about where the object is.
+    """
     offset = ground_offset_m(pose, ray, ground_elev_m, curved)
     if offset is None:
         return None
     north, east = offset
     dist = math.hypot(north, east)
+    if dist > max_range_m:
+        return None
     if dist == 0.0:
         return pose.lon, pose.lat
     lon, lat, _ = _GEOD.fwd(pose.lon, pose.lat, math.degrees(math.atan2(east, north)), dist)
@@ -247,12 +253,14 @@ class Pinhole:
         ned = camera_to_ned(pose) @ (cam / np.linalg.norm(cam))
         return float(ned[0]), float(ned[1]), float(ned[2])
 
-    def to_ground(self, pose: CameraPose, x: float, y: float, ground_elev_m: float) -> tuple[float, float] | None:
-        """(lon, lat) seen at pixel (x, y) on flat ground at ground_elev_m; None at or above the horizon.
+    def to_ground(self, pose: CameraPose, x: float, y: float, ground_elev_m: float,
+                  max_range_m: float = math.inf) -> tuple[float, float] | None:
+        """(lon, lat) seen at pixel (x, y) on flat ground at ground_elev_m; None at or above the horizon
+        or beyond max_range_m along the ground.
 
         >>> cam = Pinhole.from_fov(640, 480, 90.0)
         >>> lon, lat = cam.to_ground(CameraPose(0.0, 0.0, 100.0, el_deg=-90.0), 640.0, 240.0, 0.0)
         >>> round(lon * 111_319.49, 1), abs(lat) < 1e-12
         (100.0, True)
         """
-        return intersect_ground(pose, self.ray_ned(pose, x, y), ground_elev_m)
+        return intersect_ground(pose, self.ray_ned(pose, x, y), ground_elev_m, max_range_m=max_range_m)

@@ -88,6 +88,9 @@ def _parse(msg: InboundMessage, cfg: MqttInputConfig, cameras: Collection[str], 
         width, height = jpeg_dimensions(data)
     except ValueError as exc:
         raise _Reject(f"not a JPEG: $.jpeg: {exc}") from None
+    if width * height > cfg.max_frame_pixels:  # a small JPEG can decode to gigabytes
+        raise _Reject(f"too many pixels: {width} x {height}, more than mqtt.input.max_frame_pixels "
+                      f"({cfg.max_frame_pixels})")
     for key, value in (("width_px", width), ("height_px", height)):
         if key in doc and doc[key] != value:
             raise _Reject(f"size mismatch: $.{key} is {doc[key]} but the JPEG's header says {value}")

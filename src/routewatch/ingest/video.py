@@ -14,6 +14,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from routewatch.redact import redact_url
+
 log = logging.getLogger(__name__)
 
 Image = npt.NDArray[np.uint8]
@@ -190,10 +192,5 @@ def iter_stream(url: str, camera: str, stats: VideoStats | None = None, *, stop:
 
 
 def _safe_url(url: str) -> str:
-    """The url without a password (rtsp://user:secret@host/... is common) for logs."""
-    scheme, sep, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    creds, at, host = authority.rpartition("@")
-    if not sep or not at:
-        return url
-    return f"{scheme}://{creds.split(':', 1)[0]}:***@{host}{slash}{path}"
+    """The url without its password or credential-like query values, for logs."""
+    return redact_url(url)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import threading
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from routewatch.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
 from routewatch.geo.corridors import CorridorError, load_corridors
@@ -32,13 +35,44 @@ class BacktestRequest(BaseModel):
                             description="History replayed before the window so ongoing episodes go on.")
 
 
-@router.post("")
-def run_backtest(request: Request, _: Planner, body: BacktestRequest) -> dict[str, Any]:
-    """Alerts the corridors would have opened in the window beside those opened: added, removed, unchanged."""
+_ONE_AT_A_TIME = threading.Lock()  # a backtest is CPU-heavy and shares the process with the live pipeline
+
+
+@router.post("", responses={409: {"description": "another backtest is running"},
+                            413: {"description": "request too large"}})
+async def run_backtest(request: Request, _: Planner) -> dict[str, Any]:
+    """Alerts the corridors would have opened in the window beside those opened: added, removed, unchanged.
+
+    The body is a BacktestRequest. One backtest runs at a time in this process (409 otherwise).
+    """
     settings: WebSettings = request.app.state.settings
+    body = await _read_body(request, settings.max_upload_bytes)
+    if not _ONE_AT_A_TIME.acquire(blocking=False):
+        raise HTTPException(409, "another backtest is running; try again when it has finished")
+    try:
+        return await run_in_threadpool(_run, request, body)
+    finally:
+        _ONE_AT_A_TIME.release()
+
+
+async def _read_body(request: Request, limit: int) -> BacktestRequest:
+    """The request body, read with a size limit (also for chunked uploads), then validated."""
     declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > settings.max_upload_bytes:
-        raise HTTPException(413, f"request is {declared} bytes; the limit is {settings.max_upload_bytes}")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"request is {declared} bytes; the limit is {limit}")
+    data = bytearray()
+    async for chunk in request.stream():
+        data += chunk
+        if len(data) > limit:
+            raise HTTPException(413, f"request is over the limit of {limit} bytes")
+    try:
+        return BacktestRequest.model_validate_json(bytes(data))
+    except ValidationError as exc:
+        raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+def _run(request: Request, body: BacktestRequest) -> dict[str, Any]:
+    settings: WebSettings = request.app.state.settings
     try:
         window = Window(body.start, body.end)
     except BacktestError as exc:
