@@ -1,0 +1,88 @@
+"""The recordings of a run: a recorder per recording camera and retention on a timer, both off the event loop."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from routewatch.config.schema import CameraConfig, RecordingConfig
+from routewatch.recording.policy import Rule
+from routewatch.recording.recorder import CameraRecorder
+from routewatch.recording.retention import apply_retention, sweep
+from routewatch.store import Store
+
+log = logging.getLogger(__name__)
+
+
+class Recordings:
+    """Recorders of the cameras with `recording.enabled`, and retention over every configured camera.
+
+    `counts()` sums the recorders' and retention's counters as recording_<name>.
+    """
+
+    def __init__(self, cfg: RecordingConfig, cameras: Sequence[CameraConfig], store: Store, *, wait: bool = False,
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), **recorder: Any) -> None:
+        self.cfg, self.store, self.clock = cfg, store, clock
+        self.rules = {c.name: Rule.from_config(c.recording) for c in cameras}
+        self.recorders = {c.name: CameraRecorder(c.name, c.recording, cfg, store, fps=c.fps, wait=wait, clock=clock,
+                                                 **recorder)
+                          for c in cameras if c.recording.enabled}
+        self.retention: Counter[str] = Counter()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def for_camera(self, name: str) -> CameraRecorder | None:
+        """The camera's recorder, or None when it does not record."""
+        return self.recorders.get(name)
+
+    def retention_once(self) -> Counter[str]:
+        """Apply retention and the orphan sweep to every configured camera now; returns what this pass did."""
+        done: Counter[str] = Counter()
+        with self._lock:  # one pass at a time (the timer's and a caller's)
+            for camera, rule in self.rules.items():
+                rec = self.recorders.get(camera)
+                try:
+                    done.update(apply_retention(self.store, self.cfg.dir, camera, rule, self.clock()))
+                    done.update(sweep(self.store, self.cfg.dir, camera, grace_s=self.cfg.orphan_grace_s,
+                                      active=rec.active() if rec is not None else ()))
+                except Exception as exc:  # the database or the disk away: try again next time
+                    log.error("recordings of camera %s: retention failed: %s: %s", camera, type(exc).__name__, exc)
+                    done["retention_errors"] += 1
+            self.retention.update(done)
+        return done
+
+    def start_retention(self) -> None:
+        """Run retention now and every `retention_interval_s` in a thread of its own, until `close`."""
+        if self._thread is not None or not self.rules:
+            return
+
+        def run() -> None:
+            while True:
+                self.retention_once()
+                if self._stop.wait(self.cfg.retention_interval_s):
+                    return
+
+        self._thread = threading.Thread(target=run, name="recording-retention", daemon=True)
+        self._thread.start()
+
+    def counts(self) -> Counter[str]:
+        """recording_<counter> summed over the cameras, with retention's."""
+        out: Counter[str] = Counter()
+        for rec in self.recorders.values():
+            out.update({f"recording_{k}": v for k, v in rec.counters().items()})
+        with self._lock:
+            out.update({f"recording_{k}": v for k, v in self.retention.items()})
+        return out
+
+    def close(self) -> None:
+        """Stop retention; record what is queued and close every open segment (blocks: call off the loop)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        for rec in self.recorders.values():
+            rec.close()
