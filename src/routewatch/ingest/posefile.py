@@ -111,30 +111,56 @@ class _TlogTaps:
                 GLOBAL_POSITION_INT: self._position}
 
     def _gimbal_device(self, t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
-        q, flags, device = v[1:5], v[9], v[14]
         # The first gimbal heard is the camera's; a second one on the same vehicle is not mixed in.
-        if self.gimbal_ids.setdefault(sysid, (compid, device)) != (compid, device):
+        if self.gimbal_ids.setdefault(sysid, gimbal_device_id(compid, v)) != gimbal_device_id(compid, v):
             self.counts["other_gimbal"] += 1
             return
-        try:
-            yaw, pitch, roll = euler_zyx(quaternion_matrix(*q))
-        except ValueError:
+        sample = gimbal_device_sample(t, v)
+        if sample is None:
             self.counts["invalid_gimbal"] += 1
             return
-        frame: GimbalFrame = "earth" if gimbal_yaw_frame(flags) == "earth" else "vehicle"
-        self.gimbal.setdefault(sysid, []).append(GimbalSample(_time(t), yaw, pitch, roll, frame))
+        self.gimbal.setdefault(sysid, []).append(sample)
 
     def _mount_status(self, t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
-        pitch, roll, yaw = v[0] / 100.0, v[1] / 100.0, v[2] / 100.0
-        if not (abs(pitch) <= 180.0 and abs(roll) <= 180.0 and abs(yaw) <= 360.0):
-            self.counts["invalid_gimbal"] += 1  # e.g. a GPS_POINT target in old firmware
+        sample = mount_status_sample(t, v, self.mount_frame)
+        if sample is None:
+            self.counts["invalid_gimbal"] += 1
             return
-        self.mount.setdefault(sysid, []).append(GimbalSample(_time(t), yaw, pitch, roll, self.mount_frame))
+        self.mount.setdefault(sysid, []).append(sample)
 
     def _position(self, t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
-        lat, lon, alt, rel = v[1], v[2], v[3], v[4]
-        if (lat, lon) != (0, 0):
-            self.home.setdefault(sysid, []).append((alt - rel) / 1000.0)
+        home = home_alt_m(v)
+        if home is not None:
+            self.home.setdefault(sysid, []).append(home)
+
+
+def gimbal_device_id(compid: int, v: tuple[Any, ...]) -> tuple[int, int]:
+    """(component id, gimbal_device_id) of a GIMBAL_DEVICE_ATTITUDE_STATUS payload: which gimbal it is."""
+    return compid, v[14]
+
+
+def gimbal_device_sample(t_us: int, v: tuple[Any, ...]) -> GimbalSample | None:
+    """A GIMBAL_DEVICE_ATTITUDE_STATUS payload (wire order) received at t_us; None if its quaternion is invalid."""
+    try:
+        yaw, pitch, roll = euler_zyx(quaternion_matrix(*v[1:5]))
+    except ValueError:
+        return None
+    frame: GimbalFrame = "earth" if gimbal_yaw_frame(v[9]) == "earth" else "vehicle"
+    return GimbalSample(_time(t_us), yaw, pitch, roll, frame)
+
+
+def mount_status_sample(t_us: int, v: tuple[Any, ...], frame: GimbalFrame) -> GimbalSample | None:
+    """A MOUNT_STATUS payload (centidegrees, read in `frame`) received at t_us; None if out of range."""
+    pitch, roll, yaw = v[0] / 100.0, v[1] / 100.0, v[2] / 100.0
+    if not (abs(pitch) <= 180.0 and abs(roll) <= 180.0 and abs(yaw) <= 360.0):
+        return None  # e.g. a GPS_POINT target in old firmware
+    return GimbalSample(_time(t_us), yaw, pitch, roll, frame)
+
+
+def home_alt_m(v: tuple[Any, ...]) -> float | None:
+    """Home altitude (m, AMSL) from a GLOBAL_POSITION_INT payload: alt minus relative_alt; None before a fix."""
+    lat, lon, alt, rel = v[1], v[2], v[3], v[4]
+    return (alt - rel) / 1000.0 if (lat, lon) != (0, 0) else None
 
 
 def _time(t_us: int) -> datetime:

@@ -11,7 +11,7 @@ import termios
 import threading
 import time
 import tty
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Protocol
 
@@ -19,7 +19,7 @@ from pymavlink.dialects.v20 import ardupilotmega as dialect
 
 from routewatch.config.schema import SourceConfig
 from routewatch.ingest.mavlink.decode import MavlinkDecoder
-from routewatch.ingest.mavlink.frame import MavlinkError, MavlinkStats
+from routewatch.ingest.mavlink.frame import Handler, MavlinkError, MavlinkStats
 from routewatch.ingest.mavlink.tlog import TlogReader
 from routewatch.model import LinkStatus, TelemetryEvent
 
@@ -207,13 +207,13 @@ class MavlinkLink:
 
     def __init__(self, cfg: SourceConfig, emit: Callable[[TelemetryEvent], None], *,
                  clock: Callable[[], datetime] = utc_now, stats: MavlinkStats | None = None,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+                 monotonic: Callable[[], float] = time.monotonic, taps: Mapping[int, Handler] | None = None) -> None:
         self.cfg = cfg
         self.emit = emit
         self.clock = clock
         self.stats = stats if stats is not None else MavlinkStats()
         self.scheme, self.target, self.port = parse_url(cfg.url)
-        self.decoder = MavlinkDecoder(cfg.name, self.stats)
+        self.decoder = MavlinkDecoder(cfg.name, self.stats, taps=taps)  # taps: raw payloads, e.g. drone poses
         self.up = False
         self._mono = monotonic
         mav = dialect.MAVLink(None, srcSystem=HEARTBEAT_SYSID, srcComponent=HEARTBEAT_COMPID)
