@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
@@ -25,10 +25,13 @@ import numpy as np
 
 from routewatch.bus import Delivery
 from routewatch.config.schema import CameraConfig, MqttInputConfig, camera_source
+from routewatch.coverage import CoverageRecorder
 from routewatch.framecache import FrameCache
 from routewatch.ingest.frames import FRAMES_PREFIX, JpegFrame, parse_frame
 from routewatch.ingest.video import Frame, VideoStats, iter_stream
-from routewatch.model import DeadLetter, InboundMessage, TelemetryEvent
+from routewatch.livepose import LivePoseTrack, live_tracker
+from routewatch.model import DeadLetter, InboundMessage, Observation, TelemetryEvent
+from routewatch.recording.recorder import FrameRecorder
 from routewatch.sources import Handoff, start_camera
 from routewatch.tracking.sampler import Sampler
 
@@ -118,20 +121,26 @@ class LiveCamera:
         self.received = 0  # frames the capture side got (stream reads, or valid MQTT frames)
         self.undecodable = 0
         self._track = track
+        self.vision: Counter[str] = Counter()  # the vision path's own counts (drone cameras: no_pose)
         self._batch: list[TelemetryEvent] = []
         self._index = 0
+        self._offer_lock = threading.Lock()  # MQTT frames can arrive from more than one thread
+        self.failed = threading.Event()  # the processing thread died: capture stops and releases the stream
 
     def offer(self, item: Frame | JpegFrame) -> None:
         """From the capture side: queue the frame if it is due at the camera's fps."""
-        self.received += 1
-        if self.sampler.due(item.time):
-            self.queue.put(item)
+        with self._offer_lock:
+            self.received += 1
+            if self.sampler.due(item.time) and not self.failed.is_set():
+                self.queue.put(item)
 
     def capture(self, url: str) -> None:
         """Capture thread: read the stream (reopening as needed) until stopped."""
         try:
             for frame in iter_stream(url, self.cam.name, self.video, stop=self.stop, reopen_s=self.cam.reopen_s,
                                      reopen_max_s=self.cam.reopen_max_s, stale_s=self.cam.stale_s):
+                if self.failed.is_set():  # nobody processes frames any more: close the stream
+                    break
                 self.offer(frame)
         except Exception:  # a bug in capture must be loud, and must not hang the processing thread
             log.exception("camera %s: capture failed", self.cam.name)
@@ -144,8 +153,10 @@ class LiveCamera:
             for obs in self._track(self._frames()):
                 self._batch.append(obs)
             self._flush()
-        except Exception:
-            log.exception("camera %s: processing failed", self.cam.name)
+        except Exception:  # loud and visible (the `failed` counter); capture stops instead of queueing for no one
+            self.failed.set()
+            self.queue.close()
+            log.exception("camera %s: processing failed; the camera is stopped", self.cam.name)
 
     def counters(self) -> dict[str, int]:
         """Running totals: received, skipped (fps), queued, dropped (queue full), processed, corrupt, ..."""
@@ -154,6 +165,8 @@ class LiveCamera:
             "dropped": self.queue.dropped, "processed": self.queue.taken,
             "corrupt": self.video.corrupt + self.undecodable, "drops": self.video.drops,
             "reopens": self.video.reopens, "stale": self.video.stale, "stale_now": int(self.video.is_stale),
+            "failed": int(self.failed.is_set()),
+            **({"no_pose": self.vision["no_pose"]} if self.cam.kind == "drone" else {}),
         }
 
     def _frames(self) -> Iterator[Frame]:
@@ -170,7 +183,8 @@ class LiveCamera:
                 yield frame
 
     def _decode(self, jf: JpegFrame) -> Frame | None:
-        img = cv2.imdecode(np.frombuffer(jf.jpeg, dtype=np.uint8), cv2.IMREAD_COLOR)
+        # EXIF orientation is ignored: the calibration is in the sensor's pixels, as the header gives them.
+        img = cv2.imdecode(np.frombuffer(jf.jpeg, dtype=np.uint8), cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
         if img is None or img.shape[:2] != (jf.height, jf.width):
             self.undecodable += 1
             reason = ("not a JPEG: the image data cannot be decoded" if img is None else
@@ -189,18 +203,34 @@ class LiveCamera:
 
 
 def start_live_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event,
-                      cache: FrameCache | None = None) -> LiveCamera:
+                      cache: FrameCache | None = None, pose: LivePoseTrack | None = None, *,
+                      record: FrameRecorder | None = None, coverage: CoverageRecorder | None = None) -> LiveCamera:
     """Start a live camera's threads; CalibrationError (a ValueError) if its calibration is refused.
 
     A stream or device gets a capture thread; an `mqtt` camera is fed by a `FrameRouter`. With
-    `cache`, frames with tracks are cached for alert snapshots.
+    `cache`, frames with tracks are cached for alert snapshots. A drone camera is placed from `pose`,
+    the live pose track its `drone.pose_source` feeds (ValueError without one).
     """
     from routewatch.vision import calibrate, track_frames
 
-    calib = calibrate(cam)
     counts: Counter[str] = Counter()
-    feed = LiveCamera(cam, hand, stop, lambda frames: track_frames(frames, cam, calib, counts, sample=False,
-                                                                          cache=cache))
+    track: Callable[[Iterator[Frame]], Iterator[Observation]]
+    if cam.kind == "drone":
+        if pose is None:
+            raise ValueError("a live drone camera needs drone.pose_source, a live MAVLink source of its telemetry")
+        track = live_tracker(cam, pose, counts, cache,
+                             footprints=coverage.drone(cam.name) if coverage is not None else None)
+    else:
+        calib = calibrate(cam)
+        footprints = coverage.fixed(cam.name, calib) if coverage is not None else None
+
+        def fixed(frames: Iterator[Frame]) -> Iterator[Observation]:
+            return track_frames(frames, cam, calib, counts, sample=False, cache=cache, record=record,
+                                footprints=footprints)
+
+        track = fixed
+    feed = LiveCamera(cam, hand, stop, track)
+    feed.vision = counts
     threading.Thread(target=feed.process, name=f"camera-{cam.name}", daemon=True).start()
     if cam.url not in (None, "mqtt"):
         threading.Thread(target=feed.capture, args=(cam.url,), name=f"capture-{cam.name}", daemon=True).start()
@@ -260,11 +290,14 @@ class CameraSet:
 
 
 def start_cameras(cameras: Sequence[CameraConfig], hand: Handoff, stop: threading.Event,
-                  file_done: Callable[[], None], cache_for: Callable[[str], FrameCache | None] = lambda _: None
-                  ) -> tuple[CameraSet, int]:
+                  file_done: Callable[[], None], cache_for: Callable[[str], FrameCache | None] = lambda _: None,
+                  poses: Mapping[str, LivePoseTrack] | None = None, *,
+                  record_for: Callable[[str], FrameRecorder | None] = lambda _: None,
+                  coverage: CoverageRecorder | None = None) -> tuple[CameraSet, int]:
     """Start every camera with a url; returns them and how many are files (each calls `file_done` at its end).
 
     A camera whose calibration is refused is logged and skipped; the run goes on with the others.
+    Live drone cameras are placed from their track in `poses` (livepose.live_poses).
     """
     out = CameraSet()
     files = 0
@@ -274,10 +307,12 @@ def start_cameras(cameras: Sequence[CameraConfig], hand: Handoff, stop: threadin
             continue
         if camera_source(cam.url) == "file":
             files += 1
-            out.files[cam.name] = start_camera(cam, hand, stop, file_done, cache_for(cam.name))
+            out.files[cam.name] = start_camera(cam, hand, stop, file_done, cache_for(cam.name),
+                                               record=record_for(cam.name), coverage=coverage)
             continue
         try:
-            out.live[cam.name] = start_live_camera(cam, hand, stop, cache_for(cam.name))
+            out.live[cam.name] = start_live_camera(cam, hand, stop, cache_for(cam.name), (poses or {}).get(cam.name),
+                                                   record=record_for(cam.name), coverage=coverage)
         except ValueError as exc:
             log.error("camera %s: %s; skipped", cam.name, exc)
     return out, files

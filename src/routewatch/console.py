@@ -65,7 +65,8 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
         t.add_row("live camera frames", f"{ing['camera_received']:,} received, {ing.get('camera_skipped', 0):,} "
                   f"skipped (fps), {ing.get('camera_processed', 0):,} processed, {ing.get('camera_dropped', 0):,} "
                   f"dropped (behind), {ing.get('camera_corrupt', 0):,} corrupt; {ing.get('camera_reopens', 0):,} "
-                  f"reopens, {ing.get('camera_stale', 0):,} stale")
+                  f"reopens, {ing.get('camera_stale', 0):,} stale"
+                  + (f"; {ing['camera_no_pose']:,} without drone pose" if "camera_no_pose" in ing else ""))
     if any(k.startswith("snapshot") for k in ing):
         t.add_row("alert snapshots", f"{ing.get('snapshots', 0):,} stored ({ing.get('snapshots_late', 0):,} late), "
                   f"{ing.get('snapshot_missing', 0):,} missing, {ing.get('snapshot_errors', 0):,} failed, "

@@ -16,10 +16,12 @@ path works without weights; such tracks have the class `moving_object`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
 from pathlib import Path
 
 from routewatch.config.schema import CameraConfig, DetectorConfig, DroneConfig
+from routewatch.coverage import DroneFootprints
 from routewatch.evidence import TrackBox
 from routewatch.framecache import CachedFrame, FrameCache
 from routewatch.geo.camera import Pinhole
@@ -27,12 +29,16 @@ from routewatch.geo.crs import LocalFrame
 from routewatch.geo.dronepose import camera_pose
 from routewatch.geo.poseinterp import Pose, PoseTrack
 from routewatch.ingest.posefile import PoseFile, PoseFileError, find_pose_file, read_pose_file
-from routewatch.ingest.video import VideoStats, iter_file
+from routewatch.ingest.video import Frame, VideoStats, iter_file
 from routewatch.model import Observation
+from routewatch.recording.recorder import FrameRecorder
 from routewatch.tracking.egomotion import CompensatedMotion
 from routewatch.tracking.groundtrack import GroundTracker
 from routewatch.tracking.iou import Box
 from routewatch.tracking.sampler import Sampler
+
+PoseLookup = Callable[[datetime, float], Pose | None]
+"""The drone's pose at a frame time with at most the given gap (s) to telemetry, or None (PoseTrack.at)."""
 
 
 def tracker_for(det: DetectorConfig) -> str:
@@ -61,15 +67,16 @@ def _check(pf: PoseFile, d: DroneConfig) -> None:
 
 
 class DroneVision:
-    """Georeferenced tracks from drone videos, each with its pose file read once up front."""
+    """Georeferenced tracks from drone videos, each with its pose file read once up front; or, with no
+    pose files, from any frames and a pose lookup (`track_frames`, the live path of `run`)."""
 
-    def __init__(self, cam: CameraConfig, pose_files: Mapping[Path, PoseFile]) -> None:
+    def __init__(self, cam: CameraConfig, pose_files: Mapping[Path, PoseFile] | None = None) -> None:
         if cam.kind != "drone":
             raise ValueError(f"camera {cam.name} is not a drone camera")
-        if cam.start_time is None:
+        if pose_files and cam.start_time is None:
             raise ValueError(f"camera {cam.name}: a recorded video needs `start_time` (its first frame's time)")
         self.cam = cam
-        self._files = dict(pose_files)
+        self._files = dict(pose_files or {})
         self._tracks: dict[Path, PoseTrack] = {}
         for pf in {id(p): p for p in self._files.values()}.values():
             _check(pf, cam.drone)
@@ -113,7 +120,8 @@ class DroneVision:
         return Pinhole.from_fov(width, height, pose.hfov_deg, pose.vfov_deg)
 
     def observations(self, path: Path, counts: Counter[str], video: VideoStats | None = None, *,
-                     cache: FrameCache | None = None) -> Iterator[Observation]:
+                     cache: FrameCache | None = None, footprints: DroneFootprints | None = None,
+                     record: FrameRecorder | None = None) -> Iterator[Observation]:
         """Tracks in one drone video placed on the ground; frames without a pose are counted `no_pose`.
 
         With `cache`, each frame with tracks is cached (for alert snapshots) before its observations.
@@ -124,6 +132,22 @@ class DroneVision:
         track = self._track(pf)
         ground_alt = pf.home_alt_m if d.ground_alt_m == "home" else d.ground_alt_m
         assert ground_alt is not None
+        yield from self.track_frames(iter_file(path, cam.name, cam.start_time, video), track.at,
+                                     lambda: ground_alt, counts, cache=cache, footprints=footprints, record=record)
+
+    def track_frames(self, frames: Iterable[Frame], pose_at: PoseLookup, ground_alt_m: Callable[[], float | None],
+                     counts: Counter[str], *, sample: bool = True, cache: FrameCache | None = None,
+                     footprints: DroneFootprints | None = None,
+                     record: FrameRecorder | None = None) -> Iterator[Observation]:
+        """Per frame: the pose at its time, detector or motion, tracker, ground points; from any timed frames.
+
+        `pose_at(t, drone.max_pose_gap_s)` gives the pose (None: counted `no_pose`), `ground_alt_m()` the
+        ground's altitude (None: counted `no_ground_alt`). With `sample`, frames closer than 1/fps to
+        the last processed one are skipped (live sources sample before their queue and pass False).
+        With `footprints`, each processed frame's ground footprint is recorded (see `coverage`); with
+        `record`, each processed frame and its placed tracks' boxes are (see `recording`).
+        """
+        cam, d = self.cam, self.cam.drone
         det = cam.detector
         yolo = None
         if det.model is not None:
@@ -135,29 +159,45 @@ class DroneVision:
         ground_tracks = GroundTracker()
         local: LocalFrame | None = None
         sampler = Sampler(cam.fps)
+        t0: datetime | None = None
         try:
-            for frame in iter_file(path, cam.name, cam.start_time, video):
-                t_s = (frame.time - cam.start_time).total_seconds()
-                if not sampler.due(frame.time):
+            for frame in frames:
+                t0 = t0 or frame.time
+                t_s = (frame.time - t0).total_seconds()
+                if sample and not sampler.due(frame.time):
                     counts["frames_skipped"] += 1
                     continue
                 counts["frames_processed"] += 1
-                pose = track.at(frame.time, d.max_pose_gap_s)
+                pose = pose_at(frame.time, d.max_pose_gap_s)
                 cpose = camera_pose(pose, d.fixed_mount_deg) if pose is not None else None
                 # Motion keeps its registered history through frames without a pose (it is cheap).
                 regions = motion.regions(frame.image, t_s) if yolo is None else []
                 if pose is None or cpose is None:
                     counts["no_pose"] += 1
+                    if footprints is not None:
+                        footprints.frame(frame.time, None)
+                    if record is not None:
+                        record.put(frame.time, frame.image, ())
+                    continue
+                ground_alt = ground_alt_m()
+                if ground_alt is None:
+                    counts["no_ground_alt"] += 1
+                    if footprints is not None:
+                        footprints.frame(frame.time, None)
+                    if record is not None:
+                        record.put(frame.time, frame.image, ())
                     continue
                 h, w = frame.image.shape[:2]
                 pin = self._pinhole(w, h, pose)
+                if footprints is not None:
+                    footprints.frame(frame.time, cpose, pin, ground_alt)
                 if yolo is not None:
                     counts["detector_calls"] += 1
                     tracked = yolo.update(frame.image)
                     boxes, ids = [t.box for t in tracked], [t.track_id for t in tracked]
                 else:
                     boxes, ids = [Box(r.x1, r.y1, r.x2, r.y2) for r in regions], []
-                grounds = [pin.to_ground(cpose, *b.bottom_centre, ground_alt) for b in boxes]
+                grounds = [pin.to_ground(cpose, *b.bottom_centre, ground_alt, d.max_range_m) for b in boxes]
                 counts["not_on_ground"] += sum(g is None for g in grounds)
                 placed = [(i, b, g) for i, (b, g) in enumerate(zip(boxes, grounds, strict=True)) if g is not None]
                 if yolo is None:
@@ -170,6 +210,9 @@ class DroneVision:
                 if cache is not None and out:
                     cache.put(CachedFrame(frame.time, frame.image, tuple(
                         TrackBox(str(tid), b.x1, b.y1, b.x2, b.y2, b.cls, b.conf) for tid, b, _ in out)))
+                if record is not None:
+                    record.put(frame.time, frame.image, tuple(
+                        TrackBox(str(tid), b.x1, b.y1, b.x2, b.y2, b.cls, b.conf) for tid, b, _ in out))
                 for tid, box, (lon, lat) in out:
                     yield Observation(f"{cam.name}/{tid}", frame.time, lon, lat, subject_class=box.cls,
                                       confidence=box.conf, source=cam.name)

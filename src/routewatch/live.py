@@ -18,10 +18,13 @@ from routewatch.app import Summary, count_opened, new_pipeline, summarize
 from routewatch.bus import AlertPublisher, Delivery
 from routewatch.cameras import CameraSet, start_cameras
 from routewatch.config.schema import Settings
+from routewatch.coverage import CoverageRecorder
 from routewatch.ingest.mavlink import MavlinkStats
 from routewatch.ingest.payloads import PixelToGround
 from routewatch.journal import Journal
+from routewatch.livepose import live_poses
 from routewatch.model import Corridor, Observation
+from routewatch.recording.service import Recordings
 from routewatch.snapshots import SnapshotTaker, camera_evidence
 from routewatch.sources import Handoff, drain, mqtt_receiver, start_file, start_link, tlog_path
 from routewatch.store import Store
@@ -50,7 +53,13 @@ async def run_live(
     summary = Summary(inputs=[s.url for s in settings.sources])
     pipeline = new_pipeline(corridors, settings)
     # Snapshots are drawn and stored in their own thread: the alert never waits for its evidence.
-    snaps = SnapshotTaker(store, camera_evidence(settings.cameras), background=True)
+    # A camera without a url only calibrates pixel detections of an edge detector: no frames, so no snapshots.
+    snaps = SnapshotTaker(store, camera_evidence(c for c in settings.cameras if c.url), background=True)
+    # Segments are written, and retention runs, in threads of their own: detection never waits for the disk.
+    recordings = Recordings(settings.recording, settings.cameras, store)
+    recordings.start_retention()
+    # Where each camera looks, written by a thread of its own (see routewatch.coverage).
+    coverage = CoverageRecorder(settings.cameras, store)
     writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps],
                     Journal(settings.store.journal_dir))
     db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
@@ -63,10 +72,12 @@ async def run_live(
         nonlocal files_left
         files_left -= 1
 
+    # Live drone cameras read their pose from the telemetry of a live link, fed in the link's thread.
+    pose_feeds, pose_tracks = live_poses(settings.cameras)
     for cfg in settings.sources:
         path = tlog_path(cfg)
         if path is None:
-            stats.append(start_link(cfg, hand, thread_stop).stats)
+            stats.append(start_link(cfg, hand, thread_stop, pose_feeds.get(cfg.name)).stats)
             continue
         st = MavlinkStats()
         stats.append(st)
@@ -79,7 +90,8 @@ async def run_live(
     gc.collect()
     gc.freeze()
     cameras, camera_files = start_cameras(settings.cameras, hand, thread_stop, lambda: _call_soon(loop, file_done),
-                                          snaps.cache_for)
+                                          snaps.cache_for, pose_tracks, record_for=recordings.for_camera,
+                                          coverage=coverage)
     files_left += camera_files
     mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop, cameras)
     web = _start_web(settings, store)
@@ -193,10 +205,18 @@ async def run_live(
             web.server.should_exit = True
             await web.task
         await loop.run_in_executor(db, snaps.close)
+        await loop.run_in_executor(db, recordings.close)
+        await loop.run_in_executor(db, coverage.close)
         db.shutdown(wait=True)
     summary.ingest.update(snaps.counts)
+    summary.ingest.update(recordings.counts())
+    summary.ingest.update(coverage.counts())
     summary.ingest["dropped_behind"] = hand.counters.dropped
     summary.ingest.update(cameras.totals())
+    for feed in pose_feeds.values():  # live drone poses: other vehicles, invalid gimbal reports, ...
+        summary.ingest.update(feed.counts)
+    for track in pose_tracks.values():
+        summary.ingest.update(track.counts)
     summary.ingest["store_errors"] = store_errors
     summary.ingest["positions_dropped"] = writer.positions_dropped
     return summarize(summary, pipeline, stats)
@@ -281,7 +301,8 @@ def _start_web(settings: Settings, store: Store) -> _Web | None:
     w = settings.web
     key = w.secret_key.get_secret_value().encode() if w.secret_key else None
     web_settings = WebSettings(secret_key=key, cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
-                               mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w))
+                               mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w),
+                               engine=settings.engine, alerts=settings.alerts)
     hub, metrics = LiveHub(store, poll_s=web_settings.live_poll_s), Metrics()
     app = create_app(store, web_settings, hub=hub, metrics=metrics)
     server = uvicorn.Server(uvicorn.Config(app, host=w.host, port=w.port, log_level="warning",

@@ -48,8 +48,7 @@ class CameraEvidence:
 
 def camera_evidence(cameras: Iterable[CameraConfig]) -> dict[str, CameraEvidence]:
     """Evidence state for every camera with snapshots enabled, by camera name."""
-    # A camera without a url only calibrates pixel detections published by an edge detector: no frames, no snapshots.
-    return {c.name: CameraEvidence.from_config(c.evidence) for c in cameras if c.evidence.enabled and c.url}
+    return {c.name: CameraEvidence.from_config(c.evidence) for c in cameras if c.evidence.enabled}
 
 
 class SnapshotTaker:

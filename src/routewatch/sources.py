@@ -11,13 +11,19 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from routewatch.bus import Delivery, to_delivery
 from routewatch.config.schema import CameraConfig, MqttInputConfig, SourceConfig
 from routewatch.framecache import FrameCache
 from routewatch.ingest.mavlink import MavlinkLink, MavlinkStats, TlogReader
 from routewatch.ingest.payloads import PixelToGround
+from routewatch.livepose import PoseFeed
 from routewatch.model import DeadLetter, InboundMessage, TelemetryEvent
+
+if TYPE_CHECKING:
+    from routewatch.coverage import CoverageRecorder
+    from routewatch.recording.recorder import FrameRecorder
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +52,14 @@ class Handoff:
         try:
             self.loop.call_soon_threadsafe(self._put_nowait, item)
         except RuntimeError:  # the loop has closed: we are shutting down
-            self.counters.dropped += len(item.events)
+            self.counters.dropped += len(item.events) + len(item.dead)
 
     def _put_nowait(self, item: Delivery) -> None:
         try:
             self.queue.put_nowait(item)
             self.counters.offered += len(item.events)
-        except asyncio.QueueFull:
-            self.counters.dropped += len(item.events)
+        except asyncio.QueueFull:  # dead letters too: what is lost is counted
+            self.counters.dropped += len(item.events) + len(item.dead)
 
     def put(self, item: Delivery, stop: threading.Event) -> bool:
         """Data that must not be lost (files, unacknowledged bus messages): wait for room."""
@@ -112,6 +118,7 @@ class Batcher:
                  period_s: float = LINK_BATCH_S) -> None:
         self.emit, self.stop, self.period_s = emit, stop, period_s
         self._lock = threading.Lock()
+        self._emitting = threading.Lock()
         self._buf: list[object] = []
         threading.Thread(target=self._tick, name="batcher", daemon=True).start()
 
@@ -123,11 +130,17 @@ class Batcher:
             self.flush()
 
     def flush(self) -> None:
-        """Hand over what is collected."""
-        with self._lock:
-            buf, self._buf = self._buf, []
-        if buf:
-            self.emit(buf)
+        """Hand over what is collected, batches in the order they were taken.
+
+        The callback thread (a full batch) and the ticker can both flush: without holding one lock
+        from taking a batch to handing it over, a later batch could be handed over first, and a
+        subject's newer fix would reach the pipeline before its older one (dropped as out of order).
+        """
+        with self._emitting:
+            with self._lock:
+                buf, self._buf = self._buf, []
+            if buf:
+                self.emit(buf)
 
     def _tick(self) -> None:
         while not self.stop.wait(self.period_s):
@@ -135,10 +148,13 @@ class Batcher:
         self.flush()
 
 
-def start_link(cfg: SourceConfig, hand: Handoff, stop: threading.Event) -> MavlinkLink:
-    """A live MAVLink link in a thread; its events are batched and offered (dropped if the loop lags)."""
+def start_link(cfg: SourceConfig, hand: Handoff, stop: threading.Event, pose: PoseFeed | None = None) -> MavlinkLink:
+    """A live MAVLink link in a thread; its events are batched and offered (dropped if the loop lags).
+
+    With `pose`, the link's thread also feeds the live pose tracks of the drone cameras it poses.
+    """
     batcher = Batcher(lambda items: hand.offer(Delivery(tuple(items))), stop)  # type: ignore[arg-type]
-    link = MavlinkLink(cfg, batcher)
+    link = MavlinkLink(cfg, batcher) if pose is None else MavlinkLink(cfg, pose.wrap(batcher), taps=pose.taps())
     threading.Thread(target=link.run, args=(stop,), name=f"mavlink-{cfg.name}", daemon=True).start()
     return link
 
@@ -162,11 +178,14 @@ def mqtt_receiver(cfg: MqttInputConfig, hand: Handoff, stop: threading.Event,
 
 
 def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: Callable[[], None],
-                 cache: FrameCache | None = None) -> Counter[str]:
-    """A fixed camera's video file in a thread: moving objects placed on the map, handed over in batches.
+                 cache: FrameCache | None = None, *, record: FrameRecorder | None = None,
+                 coverage: CoverageRecorder | None = None) -> Counter[str]:
+    """A camera's video file in a thread: moving objects placed on the map, handed over in batches.
 
+    A fixed camera is placed by its calibration, a drone camera by its pose file (as `analyze` does).
     With `realtime`, observations are handed over at the pace of the video's own time (x speed).
-    With `cache`, frames with tracks are cached for alert snapshots (see `snapshots`).
+    With `cache`, frames with tracks are cached for alert snapshots (see `snapshots`); with `record`,
+    processed frames are recorded (see `recording`); with `coverage`, the camera's footprints (see `coverage`).
     """
     from routewatch.vision import calibrate, observations
 
@@ -175,10 +194,20 @@ def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: 
     def run() -> None:
         try:
             assert cam.url is not None
-            calib = calibrate(cam)
+            path = Path(cam.url.removeprefix("file:"))
+            if cam.kind == "drone":
+                from routewatch.dronevision import DroneVision
+
+                found = DroneVision.for_videos([path], cam).observations(
+                    path, counts, cache=cache, record=record,
+                    footprints=coverage.drone(cam.name) if coverage is not None else None)
+            else:
+                calib = calibrate(cam)
+                found = observations(path, cam, calib, counts, cache=cache, record=record,
+                                     footprints=coverage.fixed(cam.name, calib) if coverage is not None else None)
             t0 = time.monotonic()
             batch: list[TelemetryEvent] = []
-            for obs in observations(Path(cam.url.removeprefix("file:")), cam, calib, counts, cache=cache):
+            for obs in found:
                 if stop.is_set():
                     return
                 if cam.realtime and cam.start_time is not None:

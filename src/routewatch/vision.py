@@ -9,11 +9,14 @@ from pathlib import Path
 
 from routewatch.app import Summary, count_opened, feed_chunk, new_pipeline, summarize
 from routewatch.config.schema import CameraConfig, Settings
+from routewatch.coverage import CoverageRecorder, FixedFootprints
 from routewatch.evidence import TrackBox
 from routewatch.framecache import CachedFrame, FrameCache
 from routewatch.geo.homography import Calibration, CalibrationError, GroundControlPoint
 from routewatch.ingest.video import Frame, VideoStats, iter_file
 from routewatch.model import Corridor, Observation
+from routewatch.recording.recorder import FrameRecorder
+from routewatch.recording.service import Recordings
 from routewatch.snapshots import SnapshotTaker, camera_evidence
 from routewatch.store import Store
 from routewatch.tracking.iou import Box, IouTracker
@@ -29,25 +32,33 @@ def calibrate(cam: CameraConfig) -> Calibration:
     """The camera's pixel-to-ground calibration; CalibrationError says which GCP is off and by how much."""
     if cam.kind != "fixed":
         raise CalibrationError(f"camera {cam.name} is a {cam.kind} camera, with no ground control points: "
-                               "drone videos are placed from their pose files by `routewatch analyze`")
+                               "drone frames are placed from the drone's pose, not a calibration")
     gcps = [GroundControlPoint(u, v, lon, lat) for u, v, lon, lat in cam.gcps]
     return Calibration.from_gcps(gcps, max_error_m=cam.max_error_m)
 
 
 def observations(path: Path, cam: CameraConfig, calib: Calibration, counts: Counter[str],
-                 video: VideoStats | None = None, *, cache: FrameCache | None = None) -> Iterator[Observation]:
+                 video: VideoStats | None = None, *, cache: FrameCache | None = None,
+                 record: FrameRecorder | None = None, footprints: FixedFootprints | None = None
+                 ) -> Iterator[Observation]:
     """Tracks of moving objects in a recorded video, placed on the ground (bottom centre of each box).
 
     With `cache`, each frame with tracks is cached (for alert snapshots) before its observations are yielded.
     """
     if cam.start_time is None:
         raise ValueError(f"camera {cam.name}: a recorded video needs `start_time` (its first frame's wall time)")
-    yield from track_frames(iter_file(path, cam.name, cam.start_time, video), cam, calib, counts, cache=cache)
+    yield from track_frames(iter_file(path, cam.name, cam.start_time, video), cam, calib, counts, cache=cache,
+                            record=record, footprints=footprints)
 
 
 def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration, counts: Counter[str], *,
-                 sample: bool = True, cache: FrameCache | None = None) -> Iterator[Observation]:
+                 sample: bool = True, cache: FrameCache | None = None,
+                 record: FrameRecorder | None = None, footprints: FixedFootprints | None = None
+                 ) -> Iterator[Observation]:
     """Per frame: motion gate, detector/tracker, ground point; from any source of timed frames.
+
+    With `record`, every processed frame goes to it with the boxes of all its tracks (see `recording`);
+    with `footprints`, every processed frame's time and size (see `coverage`).
 
     With `sample`, frames closer than 1/cam.fps to the last processed one are skipped (counted);
     live sources sample before their frame queue and pass False.
@@ -69,11 +80,15 @@ def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration,
             continue
         live_until = live_until or frame.time
         counts["frames_processed"] += 1
+        if footprints is not None:
+            footprints.frame(frame.time, frame.image.shape[1], frame.image.shape[0])
         regions = gate.regions(frame.image)
         if yolo is None:
             tracked = tracker.update([Box(r.x1, r.y1, r.x2, r.y2) for r in regions])
         elif det.gate and not regions and frame.time > live_until:
             counts["detector_skipped"] += 1  # a still scene and no live track: no inference (Frigate's saving)
+            if record is not None:
+                record.put(frame.time, frame.image, ())
             continue
         else:
             counts["detector_calls"] += 1
@@ -93,6 +108,9 @@ def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration,
             boxes.append(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2, t.box.y2, t.box.cls, t.box.conf))
         if cache is not None and boxes:  # cached first: an alert on these observations may look for it at once
             cache.put(CachedFrame(frame.time, frame.image, tuple(boxes)))
+        if record is not None:
+            record.put(frame.time, frame.image, tuple(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2,
+                                                               t.box.y2, t.box.cls, t.box.conf) for t in tracked))
         yield from out
 
 
@@ -110,13 +128,20 @@ def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings
     pipeline = new_pipeline(corridors, settings)
     snaps = SnapshotTaker(store, camera_evidence([cam]))
     cache = snaps.cache_for(cam.name)
+    # Recorded as fast as the disk allows (wait=True): a batch run loses no frame to a slow disk.
+    recordings = Recordings(settings.recording, [cam], store, wait=True)
+    record = recordings.for_camera(cam.name)
+    coverage = CoverageRecorder([cam], store)
+    fixed_fp = coverage.fixed(cam.name, calib) if drone is None else None
+    drone_fp = coverage.drone(cam.name) if drone is not None else None
     writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps])
     counts: Counter[str] = Counter()
     for n, path in enumerate(inputs):
         video = VideoStats()
         chunk: list[Observation] = []
-        found = (drone.observations(path, counts, video, cache=cache) if drone is not None
-                 else observations(path, cam, calib, counts, video, cache=cache))
+        found = (drone.observations(path, counts, video, cache=cache, footprints=drone_fp, record=record)
+                 if drone is not None
+                 else observations(path, cam, calib, counts, video, cache=cache, record=record, footprints=fixed_fp))
         for obs in found:
             chunk.append(obs)
             hurry = cache is not None and cache.hurry(chunk[0].time)
@@ -131,6 +156,10 @@ def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings
             progress(n + 1, len(inputs))
     writer.add(pipeline.finish(), [])
     writer.flush()
-    summary.ingest.update(counts + snaps.counts)
+    recordings.close()
+    coverage.close()
+    if record is not None:
+        recordings.retention_once()
+    summary.ingest.update(counts + snaps.counts + recordings.counts() + coverage.counts())
     return summarize(summary, pipeline, [])
 

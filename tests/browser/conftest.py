@@ -79,8 +79,11 @@ def ui_built() -> Path:
 
 
 @contextlib.contextmanager
-def run_server(tmp: Path, ui: Path, **web: Any) -> Iterator[Server]:
-    """`routewatch run` replaying the demo live, with a live radio link and the web part (`web` adds settings)."""
+def run_server(tmp: Path, ui: Path, *, corridors_file: Path | None = None, **web: Any) -> Iterator[Server]:
+    """`routewatch run` replaying the demo live, with a live radio link and the web part (`web` adds settings).
+
+    The database is `tmp / "rw.db"` (a test may fill it first); `corridors_file` replaces the demo's corridors.
+    """
     db = f"sqlite:///{tmp / 'rw.db'}"
     for name, role in USERS.items():
         add = subprocess.run([sys.executable, "-m", "routewatch", "users", "add", name, "--role", role, "--db", db,
@@ -95,7 +98,7 @@ def run_server(tmp: Path, ui: Path, **web: Any) -> Iterator[Server]:
     cfg.write_text(json.dumps({
         "sources": [{"name": "demo", "url": f"file:{tlog}", "realtime": True, "speed": 20},
                     {"name": "radio", "url": f"udpin:127.0.0.1:{radio}"}],
-        "corridors": {"file": str(corridors_path())},
+        "corridors": {"file": str(corridors_file or corridors_path())},
         "store": {"url": db, "flush_s": 0.2, "journal_dir": str(tmp / "journal")},
         "web": {"enabled": True, "port": port, "secret_key": "browser-test-secret-key", **web},
     }))

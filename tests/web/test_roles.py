@@ -20,6 +20,7 @@ PUBLIC = frozenset({"anonymous", *ROLES})
 READ = frozenset(ROLES)
 WRITE = frozenset({"planner", "admin"})
 ADMIN = frozenset({"admin"})
+COVERAGE = frozenset({"commander", "planner", "admin"})  # replay and corridor work, not the field
 PRINCIPALS = ("anonymous", *ROLES, *(f"token-{r}" for r in ROLES))
 
 
@@ -59,6 +60,7 @@ MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
     ("POST", "/api/corridors/import?filename=set.geojson", WRITE, 200,
      {"type": "FeatureCollection", "features": [feature("imp-{who}", 5.2)]}),
     ("POST", "/api/backtest", WRITE, 200, {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z"}),
+    ("GET", "/api/coverage?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z", COVERAGE, 200, None),
     ("GET", "/api/basemap", READ, 200, None),
     ("GET", "/api/basemap/borders", READ, 404, None),  # none configured in the matrix's app: 404 after the role check
     ("GET", "/api/tiles/0/0/0", READ, 404, None),  # likewise (tests/web/test_basemap.py serves real tiles)

@@ -37,6 +37,24 @@ export interface BacktestReport {
   added: Alert[]; removed: Alert[]; unchanged: Alert[];
 }
 
+/** One covered interval of a corridor: [from, to) with the fraction of it in some footprint, and by whom. */
+export interface CoverageInterval { from: string; to: string; seconds: number; fraction: number; cameras: string[]; version: number }
+export interface CoverageGap { from: string; to: string; seconds: number }
+
+/** One corridor (version) in a coverage answer: time in force, time covered, fractions, intervals and gaps. */
+export interface CorridorCoverage {
+  id: string; name: string; kind: string; version: number; measure: "area" | "length";
+  in_force_s: number; covered_s: number; covered_time_share: number;
+  mean_fraction: number; max_fraction: number; ever_fraction: number;
+  intervals: CoverageInterval[]; gaps: CoverageGap[];
+}
+
+/** GET /api/coverage: per corridor the table's numbers, and `layer` (features with `layer` "covered" or "interval"). */
+export interface CoverageReport {
+  from: string; to: string; versions: string; cameras: string[]; footprints: number;
+  corridors: CorridorCoverage[]; layer: FeatureCollection; layer_truncated: boolean;
+}
+
 export class ApiError extends Error {
   /** Seconds to wait from a Retry-After header (429), if any. */
   retryAfter: number | null = null;
@@ -97,6 +115,9 @@ export const api = {
   /** `corridors`: a draft set, or null for the set in force. */
   backtest: (from: string, to: string, corridors: FeatureCollection | null) =>
     call<BacktestReport>("POST", "/api/backtest", { from, to, corridors }),
+  /** `corridor`: one id or "" for all; `versions`: "current" (in force now) or "history" (as they were). */
+  coverage: (from: string, to: string, corridor: string, versions: string) => call<CoverageReport>("GET",
+    `/api/coverage?${new URLSearchParams({ from, to, versions, ...(corridor ? { corridor } : {}) })}`),
   updateCorridor: (id: string, f: Feature, comment: string) =>
     call<Feature>("PUT", `/api/corridors/${encodeURIComponent(id)}?comment=${encodeURIComponent(comment)}`, f),
 };

@@ -1,7 +1,9 @@
-// The operator page: wires the modules together. Map + alert feed at "#/", corridor editor at "#/editor".
+// The operator page: wires the modules together. Map + alert feed at "#/", corridor editor at "#/editor",
+// camera coverage at "#/coverage".
 import "./style.css";
 import { api } from "./api";
 import { setupBacktest } from "./backtest";
+import { setupCoverage } from "./coverage";
 import { $ } from "./dom";
 import { selectAlert, setupDetail } from "./detail";
 import { draftOnMap } from "./draft";
@@ -11,13 +13,14 @@ import { MapView } from "./map";
 import { route } from "./router";
 import { setupSession, showApp, showLogin, whoAmI } from "./session";
 import { setupSound } from "./sound";
-import { canEdit, state } from "./state";
+import { canEdit, canSeeCoverage, state } from "./state";
 import { connectLive } from "./stream";
 
 async function start(): Promise<void> {
   if (!(await whoAmI())) return showLogin();
   showApp();
   $("nav-editor").hidden = !canEdit();
+  $("nav-coverage").hidden = !canSeeCoverage();
   if (!state.view) {
     state.view = new MapView($("map"), await api.basemap().catch(() => null));
     state.view.onAlertClick = (id) => void selectAlert(id);
@@ -34,4 +37,5 @@ setupDetail();
 setupSound();
 setupEditor();
 setupBacktest();
+setupCoverage();
 void start();

@@ -1,10 +1,21 @@
-// The map view: corridors, the editor's draft and shown version, alert markers, an alert's path and
-// live tracks, over the local style of style.ts.
+// The map view: corridors, the editor's draft and shown version, alert markers, an alert's path, live tracks
+// and camera coverage, over the local style of style.ts.
 import maplibregl, { type GeoJSONSource } from "maplibre-gl";
 import "maplibre-gl/dist/maplibre-gl.css";
 import type { Alert, Feature, FeatureCollection, Position, TrackPoint } from "./api";
 import { type Basemap, empty, KIND_COLOURS, localStyle, SEVERITY_COLOURS } from "./style";
 import { TracksLayer } from "./tracks";
+
+/** The bounds of some features' coordinates. */
+function bounds(features: Feature[]): maplibregl.LngLatBounds {
+  const b = new maplibregl.LngLatBounds();
+  const walk = (c: unknown): void => {
+    if (Array.isArray(c) && typeof c[0] === "number") b.extend(c as [number, number]);
+    else if (Array.isArray(c)) c.forEach(walk);
+  };
+  features.forEach((f) => walk(f.geometry.coordinates));
+  return b;
+}
 
 export class MapView {
   readonly map: maplibregl.Map;
@@ -41,13 +52,7 @@ export class MapView {
     (await this.source("corridors")).setData(fc as never);
     if (!this.fitted && fc.features.length) {
       this.fitted = true;
-      const b = new maplibregl.LngLatBounds();
-      const walk = (c: unknown): void => {
-        if (Array.isArray(c) && typeof c[0] === "number") b.extend(c as [number, number]);
-        else if (Array.isArray(c)) c.forEach(walk);
-      };
-      fc.features.forEach((f) => walk(f.geometry.coordinates));
-      this.map.fitBounds(b, { padding: 30, animate: false });
+      this.map.fitBounds(bounds(fc.features), { padding: 30, animate: false });
     }
   }
 
@@ -63,6 +68,21 @@ export class MapView {
   /** Backtest markers: points with a `change` property ("added" or "removed"); an empty collection clears them. */
   async showBacktest(fc: FeatureCollection): Promise<void> {
     (await this.source("backtest")).setData(fc as never);
+  }
+
+  /** The coverage layer (GET /api/coverage's `layer`); an empty collection clears it (and the pick). */
+  async showCoverage(fc: FeatureCollection): Promise<void> {
+    (await this.source("coverage")).setData(fc as never);
+    if (!fc.features.length) this.pickCoverage(null, fc);
+  }
+
+  /** Outline one corridor's covered part (null: none) and bring it into view. */
+  pickCoverage(corridorId: string | null, fc: FeatureCollection): void {
+    if (!this.map.getLayer("coverage-picked")) return; // not loaded yet: nothing drawn to pick
+    this.map.setFilter("coverage-picked", ["all", ["==", ["get", "layer"], "covered"],
+      ["==", ["get", "corridor_id"], corridorId ?? ""]]);
+    const parts = fc.features.filter((f) => f.properties.layer === "covered" && f.properties.corridor_id === corridorId);
+    if (parts.length) this.map.fitBounds(bounds(parts), { padding: 40, maxZoom: 18, duration: 300 });
   }
 
   async showPath(points: TrackPoint[]): Promise<void> {

@@ -1,28 +1,47 @@
-// Hash routing: "#/" is the map with the alert feed (or one alert's detail), "#/editor" the corridor editor.
+// Hash routing: "#/" is the map with the alert feed (or one alert's detail), "#/editor" the corridor editor,
+// "#/coverage" the camera coverage of corridors.
 import { $ } from "./dom";
-import { canEdit, state } from "./state";
+import { canEdit, canSeeCoverage, state } from "./state";
 
 const listeners: ((editorShown: boolean) => void)[] = [];
+const coverageListeners: ((shown: boolean) => void)[] = [];
 
 export const onEditorPage = (): boolean => location.hash.startsWith("#/editor");
+export const onCoveragePage = (): boolean => location.hash.startsWith("#/coverage");
 
 /** Call `listener` after each routing with whether the editor is shown. */
 export function onRoute(listener: (editorShown: boolean) => void): void {
   listeners.push(listener);
 }
 
-/** Show the panels the hash and the selection ask for (the editor only to those who may edit). */
+/** Call `listener` after each routing with whether the coverage panel is shown. */
+export function onCoverageRoute(listener: (shown: boolean) => void): void {
+  coverageListeners.push(listener);
+}
+
+/** Show the panels the hash and the selection ask for (the editor and coverage only to those allowed). */
 export function route(): void {
   if (!state.me) return;
   const editor = onEditorPage();
+  const coverage = onCoveragePage();
   const allowed = editor && canEdit();
-  $("feed-panel").hidden = editor || state.selected !== null;
-  $("detail-panel").hidden = editor || state.selected === null;
+  const coverageAllowed = coverage && canSeeCoverage();
+  const page = editor || coverage;
+  $("feed-panel").hidden = page || state.selected !== null;
+  $("detail-panel").hidden = page || state.selected === null;
   $("editor-panel").hidden = !allowed;
-  $("forbidden-panel").hidden = !(editor && !allowed);
-  $("nav-map").classList.toggle("active", !editor);
+  $("coverage-panel").hidden = !coverageAllowed;
+  const forbidden = (editor && !allowed) || (coverage && !coverageAllowed);
+  $("forbidden-panel").hidden = !forbidden;
+  if (forbidden) {
+    $("forbidden-text").textContent = editor ? "The corridor editor is for planners."
+      : "Camera coverage is for commanders, planners and admins.";
+  }
+  $("nav-map").classList.toggle("active", !page);
   $("nav-editor").classList.toggle("active", editor);
+  $("nav-coverage").classList.toggle("active", coverage);
   for (const listener of listeners) listener(allowed);
+  for (const listener of coverageListeners) listener(coverageAllowed);
   state.view?.map.resize();
 }
 

@@ -14,3 +14,7 @@ export const state = {
 
 /** Whether the signed-in user may edit corridors. */
 export const canEdit = (): boolean => !!state.me?.permissions.includes("corridor_write");
+
+/** Whether the signed-in user may see camera coverage (commanders replay, planners judge corridors). */
+export const canSeeCoverage = (): boolean =>
+  !!state.me?.permissions.some((p) => p === "replay" || p === "corridor_write");

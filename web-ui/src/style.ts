@@ -14,6 +14,12 @@ export const SEVERITY_COLOURS: Record<string, string> = {
 /** Backtest markers: alerts a draft would add (filled) and those it would no longer raise (hollow). */
 export const BACKTEST_COLOURS = { added: "#0987a0", removed: "#1a202c" };
 
+/** Camera coverage: the part of a corridor covered at some time (yellow, unlike any corridor kind), and the picked one. */
+export const COVERAGE_COLOURS = { fill: "#ffd400", line: "#975a16", picked: "#1a202c" };
+const polygonal: ExpressionSpecification = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
+const linear: ExpressionSpecification = ["in", ["geometry-type"], ["literal", ["LineString", "MultiLineString"]]];
+const covered: ExpressionSpecification = ["==", ["get", "layer"], "covered"];
+
 export const empty = (): FeatureCollection => ({ type: "FeatureCollection", features: [] });
 const kindColour: ExpressionSpecification = [
   "match", ["get", "kind"],
@@ -42,6 +48,7 @@ export function localStyle(tileUrl?: string | null, bordersUrl?: string | null):
       draft: { type: "geojson", data: empty() as never },
       version: { type: "geojson", data: empty() as never },
       backtest: { type: "geojson", data: empty() as never },
+      coverage: { type: "geojson", data: empty() as never },
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#e8e4d8" } },
@@ -57,6 +64,14 @@ export function localStyle(tileUrl?: string | null, bordersUrl?: string | null):
         paint: { "line-color": kindColour, "line-width": 2.5, "line-dasharray": [3, 1] } },
       { id: "version-line", type: "line", source: "version",
         paint: { "line-color": "#d53f8c", "line-width": 3, "line-dasharray": [1, 1] } },
+      // Coverage (the picked corridor's part drawn thicker: its filter is set by MapView.pickCoverage).
+      { id: "coverage-fill", type: "fill", source: "coverage", filter: ["all", covered, polygonal],
+        paint: { "fill-color": COVERAGE_COLOURS.fill, "fill-opacity": 0.45 } },
+      { id: "coverage-line", type: "line", source: "coverage", filter: ["all", covered, ["any", polygonal, linear]],
+        paint: { "line-color": COVERAGE_COLOURS.line, "line-width": ["case", linear, 6, 1.5],
+                 "line-opacity": 0.9, "line-dasharray": [2, 1] } },
+      { id: "coverage-picked", type: "line", source: "coverage", filter: ["==", ["get", "corridor_id"], ""],
+        paint: { "line-color": COVERAGE_COLOURS.picked, "line-width": 4 } },
       { id: "alert-path", type: "line", source: "path", paint: { "line-color": "#1a202c", "line-width": 3 } },
       ...TRACK_LAYERS,
       { id: "draft-fill", type: "fill", source: "draft", filter: ["==", ["geometry-type"], "Polygon"],

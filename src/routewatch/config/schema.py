@@ -11,6 +11,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
 from routewatch.model import Severity
+from routewatch.redact import redact_url
 
 MAVLINK_SCHEMES = ("udpin", "udpout", "udp", "tcp", "tcpin", "serial", "file")
 _HOST_PORT = re.compile(r"^(?P<host>[^:\s/]+):(?P<port>\d{1,5})$")
@@ -225,6 +226,11 @@ class MqttInputConfig(_Section):
         description="Camera frames (routewatch/v1/frames/<camera>, JSON with base64 JPEG) larger than this are "
         "dead-lettered.",
     )
+    max_frame_pixels: int = Field(
+        8_294_400, ge=4096, le=67_108_864,
+        description="Camera frames with more pixels than this (width x height, from the JPEG header, before "
+        "decoding) are dead-lettered; the default is 3840 x 2160.",
+    )
     max_future_s: float = Field(
         300.0, ge=0, le=86400, description="Reports timed further ahead of our clock than this are dead-lettered."
     )
@@ -291,6 +297,104 @@ class EvidenceConfig(_Section):
         description="Recent frames with tracks kept per camera for snapshots (memory: frames x width x height x 3).",
     )
     cache_s: float = Field(10.0, gt=0, le=3600, description="Recent frames are kept at most this long (video time).")
+    cache_mb: float = Field(256.0, gt=0, le=65_536,
+                            description="Most memory the cached frames of this camera may hold (MiB); oldest go first.")
+
+
+class AlertTierConfig(_Section):
+    """Footage around alerts kept longer: segments overlapping [opened - before_s, closed + after_s]."""
+
+    min_severity: Severity = Field(Severity.INFO, description="Alerts of this severity or higher count for the tier.")
+    scope: Literal["camera", "all"] = Field(
+        "camera", description="camera: only alerts raised on this camera's tracks; all: any alert in the window.",
+    )
+    before_s: float = Field(30.0, ge=0, le=86_400, description="Seconds of footage kept before the alert opened.")
+    after_s: float = Field(30.0, ge=0, le=86_400, description="Seconds kept after it closed (or was last seen).")
+    max_age_s: float = Field(
+        30 * 86_400.0, gt=0, le=10 * 365 * 86_400.0,
+        description="Such footage is kept this long after it was recorded (unless the disk budget needs it).",
+    )
+
+
+class CameraRecordingConfig(_Section):
+    """Recording of a camera's processed frames in short segments, with every frame's time and tracked boxes."""
+
+    enabled: bool = Field(False, description="Record this camera (in `run`, and in `analyze --camera`).")
+    segment_s: float = Field(60.0, ge=1, le=3600, description="Length of one segment file (event time).")
+    codec: Literal["mp4v", "MJPG", "VP80"] = Field(
+        "mp4v", description="mp4v (MPEG-4 Part 2 in .mp4, cheapest), MJPG (.avi, large) or VP80 (.webm, plays in "
+        "browsers, about 20x the CPU).",
+    )
+    queue_frames: int = Field(
+        32, ge=1, le=10_000,
+        description="Frames waiting for the writer thread; when full (slow disk) frames are dropped and counted, "
+        "never blocking detection (memory: frames x width x height x 3).",
+    )
+    max_age_s: float = Field(
+        7 * 86_400.0, gt=0, le=10 * 365 * 86_400.0, description="Segments are deleted this long after recording."
+    )
+    max_bytes: int | None = Field(
+        50_000_000_000, ge=1_000_000, le=10**15,
+        description="Disk budget of this camera's segments; the oldest go first (footage near alerts last). "
+        "null: no budget.",
+    )
+    alert_tiers: list[AlertTierConfig] = Field(
+        default_factory=lambda: [AlertTierConfig()], max_length=10,
+        description="Footage around alerts kept longer; the longest max_age_s of the tiers a segment meets wins.",
+    )
+
+
+class CameraCoverageConfig(_Section):
+    """Where on the ground a camera looks, recorded while it runs, so `routewatch coverage` can tell when
+    each corridor was in some camera's view."""
+
+    enabled: bool = Field(True, description="Record this camera's ground footprint over time.")
+    max_range_m: float = Field(
+        1000.0, gt=0, le=50_000,
+        description="The footprint ends this far from the nearest ground in view (fixed) or from the point below "
+        "the drone: rays near the horizon meet the ground arbitrarily far away.",
+    )
+    max_gap_s: float = Field(
+        2.0, gt=0, le=3600,
+        description="No processed frame for this long (and two frame periods) ends a covered interval.",
+    )
+    sample_s: float = Field(
+        5.0, gt=0, le=3600, description="Drone cameras: a new footprint sample at least this often (event time)."
+    )
+    move_m: float = Field(
+        10.0, gt=0, le=10_000,
+        description="Drone cameras: a new footprint sample when the footprint has moved this far (metres).",
+    )
+
+
+class RecordingConfig(_Section):
+    """Where recordings go and how the disk is watched (per camera settings are in cameras[].recording)."""
+
+    dir: Path = Field(Path("recordings"), description="Root directory of segment files (<camera>/<day>/...).")
+    min_free_bytes: int = Field(
+        1_000_000_000, ge=0, le=10**15,
+        description="Recording stops (with a recording event and an error log) when the disk has less free space; "
+        "detection and alerts go on.",
+    )
+    resume_free_bytes: int = Field(
+        2_000_000_000, ge=0, le=10**15,
+        description="A stopped camera resumes recording once this much space is free again.",
+    )
+    retry_s: float = Field(60.0, gt=0, le=86_400, description="A stopped camera checks for free space this often.")
+    retention_interval_s: float = Field(
+        300.0, ge=1, le=86_400, description="Retention (age, budget, orphan files) runs this often during `run`."
+    )
+    orphan_grace_s: float = Field(
+        3600.0, ge=60, le=7 * 86_400,
+        description="A file in the recordings directory with no database row is deleted once this old.",
+    )
+
+    @model_validator(mode="after")
+    def _resume(self) -> RecordingConfig:
+        if self.resume_free_bytes < self.min_free_bytes:
+            raise ValueError(f"resume_free_bytes ({self.resume_free_bytes}) must be at least min_free_bytes "
+                             f"({self.min_free_bytes})")
+        return self
 
 
 CAMERA_STREAM_SCHEMES = ("rtsp", "rtsps", "http", "https")
@@ -306,7 +410,7 @@ def camera_source(url: str) -> Literal["file", "stream", "device", "mqtt"]:
              "a device number 0-99, or mqtt")
     text = url.strip()
     if text != url or not text:
-        raise ValueError(f"camera url {url!r} is empty or has surrounding spaces; use {forms}")
+        raise ValueError(f"camera url {redact_url(url)!r} is empty or has surrounding spaces; use {forms}")
     if text == "mqtt":
         return "mqtt"
     if text.isdigit():
@@ -319,14 +423,14 @@ def camera_source(url: str) -> Literal["file", "stream", "device", "mqtt"]:
             raise ValueError(f"unsupported camera url scheme {scheme!r}; use {forms}")
         host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
         if not host or any(c.isspace() for c in rest):
-            raise ValueError(f"camera url {url!r} needs a host and no spaces, e.g. rtsp://10.0.0.5:554/stream")
+            raise ValueError(f"camera url {redact_url(url)!r} needs a host and no spaces, e.g. rtsp://10.0.0.5:554/stream")
         return "stream"
     if text.startswith("file:"):
         if not text.removeprefix("file:"):
             raise ValueError("file: needs a path")
         return "file"
     if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*:", text) and not re.match(r"^[A-Za-z]:[\\/]", text):
-        raise ValueError(f"unsupported camera url {url!r}; use {forms}")
+        raise ValueError(f"unsupported camera url {redact_url(url)!r}; use {forms}")
     return "file"
 
 
@@ -355,6 +459,10 @@ class DroneConfig(_Section):
         1.0, gt=0, le=60, description="A frame without pose samples this close on each side is counted `no_pose` "
         "and not georeferenced.",
     )
+    max_range_m: float = Field(
+        3000.0, gt=0, le=100_000, description="Detections whose ground point is further than this from the drone "
+        "(just below the horizon a pixel spans kilometres) are counted `not_on_ground`, not placed.",
+    )
     time_offset_s: float = Field(
         0.0, ge=-86_400, le=86_400, description="Seconds added to frame times to read the pose file (fine alignment)."
     )
@@ -362,7 +470,19 @@ class DroneConfig(_Section):
         "receiver", description="Clock of start_time for a .tlog: `receiver` (its record times) or `vehicle` "
         "(the autopilot's UTC, from SYSTEM_TIME), e.g. a GPS-timed camera. KLV times are the sensor's own.",
     )
-    sysid: int | None = Field(None, ge=1, le=255, description="MAVLink system id of the drone if the tlog has several.")
+    sysid: int | None = Field(
+        None, ge=1, le=255, description="MAVLink system id of the drone if the tlog (or the live `pose_source`) "
+        "carries several; unset on a live link: the first vehicle heard.",
+    )
+    pose_source: str | None = Field(
+        None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
+        description="Live drone cameras in `run`: name of the live MAVLink source (in `sources`) that carries the "
+        "drone's position, attitude and gimbal; its telemetry is timed on arrival, frames by capture time.",
+    )
+    pose_wait_s: float = Field(
+        0.5, ge=0, le=10, description="Live drone cameras: how long past its capture time a frame may wait for "
+        "telemetry after it, so its pose is interpolated (never held or extrapolated); then it is `no_pose`.",
+    )
     mount_status_frame: Literal["body", "vehicle"] = Field(
         "body", description="How MOUNT_STATUS angles are read when there is no GIMBAL_DEVICE_ATTITUDE_STATUS: `body` "
         "(relative to the airframe, servo mounts) or `vehicle` (pitch/roll to the horizon, yaw to the heading).",
@@ -446,6 +566,8 @@ class CameraConfig(_Section):
     motion: MotionConfig = Field(default_factory=MotionConfig)
     detector: DetectorConfig = Field(default_factory=DetectorConfig)
     evidence: EvidenceConfig = Field(default_factory=EvidenceConfig)
+    recording: CameraRecordingConfig = Field(default_factory=CameraRecordingConfig)
+    coverage: CameraCoverageConfig = Field(default_factory=CameraCoverageConfig)
     drone: DroneConfig = Field(default_factory=DroneConfig)
 
     @field_validator("start_time")
@@ -540,6 +662,7 @@ class Settings(_Section):
     store: StoreConfig = Field(default_factory=StoreConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     web: WebConfig = Field(default_factory=WebConfig)
+    recording: RecordingConfig = Field(default_factory=RecordingConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("sources")
@@ -565,4 +688,32 @@ class Settings(_Section):
         fed = [c.name for c in self.cameras if c.url == "mqtt"]
         if fed and not self.mqtt.input.enabled:
             raise ValueError(f"camera(s) {fed} take frames from MQTT (url: mqtt): enable mqtt.input")
+        return self
+
+    @model_validator(mode="after")
+    def _drone_pose_sources(self) -> Settings:
+        sources = {s.name: s for s in self.sources}
+        for c in self.cameras:
+            if c.kind != "drone" or c.url is None:
+                continue
+            d, where = c.drone, f"cameras[{c.name}].drone"
+            if camera_source(c.url) == "file":
+                if d.pose_source is not None:
+                    raise ValueError(f"{where}.pose_source: a recorded drone video takes its pose from its pose "
+                                     "file (drone.pose_file, or VIDEO.tlog / VIDEO.klv beside it); pose_source is "
+                                     "for live drone cameras")
+                continue
+            if d.pose_source is None:
+                raise ValueError(f"{where}.pose_source: a live drone camera needs the name of the live MAVLink "
+                                 "source (in `sources`) that carries the drone's telemetry")
+            src = sources.get(d.pose_source)
+            if src is None:
+                raise ValueError(f"{where}.pose_source: {d.pose_source!r} is not a configured source "
+                                 f"(sources: {', '.join(sorted(sources)) or 'none'})")
+            if src.url.startswith("file:") or src.url.endswith(".tlog"):
+                raise ValueError(f"{where}.pose_source: source {src.name!r} replays a .tlog; a live camera needs "
+                                 "a live MAVLink link (udpin:, udpout:, tcp:, tcpin:, serial:)")
+            if d.hfov_deg is None and d.intrinsics is None:
+                raise ValueError(f"{where}: MAVLink telemetry carries no field of view: set drone.hfov_deg "
+                                 "(or drone.intrinsics)")
         return self

@@ -12,16 +12,20 @@ from routewatch.store.errors import (
 )
 from routewatch.store.migrate import current_revision, downgrade, head_revision, upgrade
 from routewatch.store.notify import CorridorListener
+from routewatch.store.recordings import AlertSpan, RecordedSegment, RecordingEvent
 from routewatch.store.records import AlertEvent, CorridorVersion, OutboxEvent, RunRecord
 from routewatch.store.repository import Store
 from routewatch.store.snapshots import Snapshot
 
 __all__ = [
     "AlertEvent",
+    "AlertSpan",
     "CorridorConflictError",
     "CorridorListener",
     "CorridorVersion",
     "OutboxEvent",
+    "RecordedSegment",
+    "RecordingEvent",
     "RunRecord",
     "Snapshot",
     "Store",

@@ -28,10 +28,12 @@ from routewatch.store import corridors as corridor_versions
 from routewatch.store import migrate, notify, writes
 from routewatch.store.coltypes import to_micros
 from routewatch.store.convert import alert_json, row_to_alert, row_to_observation
+from routewatch.store.coverage import CoverageMixin
 from routewatch.store.db import WRITE, make_engine
 from routewatch.store.errors import CorridorConflictError, StoreError, UnknownAlertError
 from routewatch.store.geoquery import SpatialMixin
 from routewatch.store.outbox import OutboxMixin
+from routewatch.store.recordings import RecordingsMixin
 from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
 from routewatch.store.recovery import RecoveryMixin
 from routewatch.store.snapshots import SnapshotsMixin
@@ -40,7 +42,8 @@ from routewatch.store.users import UsersMixin
 from routewatch.store.webextra import WebExtraMixin
 
 
-class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin, SnapshotsMixin):
+class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin, SnapshotsMixin,
+            RecordingsMixin, CoverageMixin):
     """Alerts, their events (the outbox), positions, dead letters, corridor versions and runs in one database."""
 
     def __init__(self, url: str, *, echo: bool = False) -> None:

@@ -79,13 +79,15 @@ class StoreCollector(Collector):
         lag.add_metric([], values["pipeline_lag_seconds"])
         yield lag
         frames = CounterMetricFamily("routewatch_camera_frames", "Live camera frames by camera and what became of "
-                                     "them (received, skipped, queued, dropped, processed, corrupt)",
+                                     "them (received, skipped, queued, dropped, processed, corrupt; drone cameras: "
+                                     "no_pose)",
                                      labels=["camera", "outcome"])
         reopens = CounterMetricFamily("routewatch_camera_reopens", "Live stream reopens", labels=["camera"])
         stale = GaugeMetricFamily("routewatch_camera_stale", "1 while a live camera has sent no frame for stale_s",
                                   labels=["camera"])
         for camera, counts in self._metrics.cameras().items():
-            for outcome in ("received", "skipped", "queued", "dropped", "processed", "corrupt"):
+            for outcome in ("received", "skipped", "queued", "dropped", "processed", "corrupt",
+                            *(("no_pose",) if "no_pose" in counts else ())):
                 frames.add_metric([camera, outcome], counts.get(outcome, 0))
             reopens.add_metric([camera], counts.get("reopens", 0))
             stale.add_metric([camera], counts.get("stale_now", 0))
