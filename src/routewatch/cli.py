@@ -318,6 +318,43 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
               + (f"; {report.not_evaluated} autopilot fence alert(s) not re-evaluated" if report.not_evaluated else ""))
 
 
+@main.command(name="export")
+@click.option("--alert", "alert_id", required=True, help="Id of the alert to export.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
+              help="Directory to write into (created; file names come from the sanitised alert id).")
+@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Settings file (its recording.dir is where the segments are).")
+@click.option("--before", "before_s", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
+              help="Seconds of video before the alert opened.")
+@click.option("--after", "after_s", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
+              help="Seconds of video after it closed (or was last seen).")
+@click.option("--boxes/--no-boxes", default=True, show_default=True, help="Burn the tracked boxes into the clip.")
+def export_cmd(alert_id: str, out_dir: Path, db: str, config: Path | None, before_s: float, after_s: float,
+               boxes: bool) -> None:
+    """An alert's MP4 clip, its subject's track (GeoJSON, KML) and a one-page HTML incident report."""
+    from routewatch.replay.export import ExportError, export_alert
+
+    settings = _settings(config)
+    store = open_store(_db_url(db))
+    try:
+        with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} frames"), TimeRemainingColumn(), console=err,
+                      transient=True) as bar:
+            task = bar.add_task("clip", total=None)
+            result = export_alert(store, settings.recording.dir, alert_id, out_dir, before_s=before_s,
+                                  after_s=after_s, boxes=boxes,
+                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+    except ExportError as exc:
+        _fail(str(exc))
+    finally:
+        store.close()
+    for path in (result.clip, result.geojson, result.kml, result.report):
+        if path is not None:
+            out.print(str(path), highlight=False)
+    out.print(f"{result.note}; {result.fixes} fixes", highlight=False)
+
+
 @main.command(name="coverage")
 @click.option("--from", "start", type=_IsoTime(), required=True, help="Window start (ISO 8601 with zone).")
 @click.option("--to", "end", type=_IsoTime(), required=True, help="Window end, exclusive.")

@@ -21,6 +21,7 @@ READ = frozenset(ROLES)
 WRITE = frozenset({"planner", "admin"})
 ADMIN = frozenset({"admin"})
 COVERAGE = frozenset({"commander", "planner", "admin"})  # replay and corridor work, not the field
+REPLAY = frozenset({"commander", "admin"})
 PRINCIPALS = ("anonymous", *ROLES, *(f"token-{r}" for r in ROLES))
 
 
@@ -61,6 +62,10 @@ MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
      {"type": "FeatureCollection", "features": [feature("imp-{who}", 5.2)]}),
     ("POST", "/api/backtest", WRITE, 200, {"from": "2026-03-01T00:00:00Z", "to": "2026-03-02T00:00:00Z"}),
     ("GET", "/api/coverage?from=2026-03-01T00:00:00Z&to=2026-03-02T00:00:00Z", COVERAGE, 200, None),
+    # No recordings in the matrix's app: 404 after the role check (tests/web/test_replay_api.py serves real ones).
+    ("GET", "/api/replay/frame?camera=gate&t=2026-03-01T12:00:00Z", REPLAY, 404, None),
+    ("GET", "/api/replay/boxes?camera=gate&from=2026-03-01T12:00:00Z&to=2026-03-01T12:01:00Z", REPLAY, 404, None),
+    ("GET", "/api/replay/positions?from=2026-03-01T12:00:00Z&to=2026-03-01T12:01:00Z", REPLAY, 200, None),
     ("GET", "/api/basemap", READ, 200, None),
     ("GET", "/api/basemap/borders", READ, 404, None),  # none configured in the matrix's app: 404 after the role check
     ("GET", "/api/tiles/0/0/0", READ, 404, None),  # likewise (tests/web/test_basemap.py serves real tiles)

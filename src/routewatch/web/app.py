@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, live, ops
+from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, live, ops, replay
 from routewatch.web.corridors import InvalidCorridor, invalid_response
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.live import LiveHub
@@ -80,7 +80,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.registry = make_registry(store, metrics)
     _errors(app)
-    for module in (auth, alerts, live, corridors, backtest, coverage, basemap, ops):
+    for module in (auth, alerts, live, corridors, backtest, coverage, basemap, replay, ops):
         app.include_router(module.router)
     mount_ui(app)
     return app

@@ -41,6 +41,8 @@ class WebSettings:
     login_limits: LoginLimits = field(default_factory=LoginLimits)
     engine: EngineConfig = field(default_factory=EngineConfig)  # the rules, for backtests
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    recordings_dir: Path | None = None  # recording.dir: segment files served by the replay API
+    max_replay_positions: int = 100_000
 
 
 
