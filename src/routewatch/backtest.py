@@ -9,8 +9,10 @@ the same ids as the run.
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,6 +25,7 @@ from routewatch.store import Store
 
 MAX_WINDOW = timedelta(days=31)
 READ_SLICE = timedelta(hours=1)
+MAX_WORKERS = 32
 DEFAULT_WARMUP_S = 3600.0
 
 
@@ -116,7 +119,8 @@ class BacktestReport:
 
 def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine: EngineConfig,
              alerts: AlertsConfig, *, warmup_s: float = DEFAULT_WARMUP_S,
-             progress: Callable[[int, int], None] | None = None, batch: int = 20_000) -> BacktestReport:
+             progress: Callable[[int, int], None] | None = None, batch: int = 20_000,
+             workers: int = 1) -> BacktestReport:
     """Re-run the rules (`engine`, `alerts` settings) with `corridors` over the stored fixes of `window`.
 
     The alerts the rules open in the window are compared with the stored alerts opened there.
@@ -125,32 +129,98 @@ def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine
     start continues (as it did live) rather than opening a new alert. Alerts opened before the
     window are not compared. The autopilot's own fence breaches come from telemetry that is not
     stored as fixes: they are counted as `not_evaluated`, not compared.
+
+    Rules hold state per subject, so with `workers` > 1 the subjects are shared out among that many
+    processes (each reads the window and keeps its share): the same alerts, sooner.
     """
     if not 0 <= warmup_s <= 7 * 86400:
         raise BacktestError(f"warm-up must be between 0 and 7 days, got {warmup_s} s")
+    if not 1 <= workers <= MAX_WORKERS:
+        raise BacktestError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
     began = time.perf_counter()
-    pipeline = Pipeline(corridors, engine, alerts)
     since = window.start - timedelta(seconds=warmup_s)
     total = store.count_positions_between(since, window.end)
-    opened: dict[str, Alert] = {}
-    done = 0
-    # Read in slices of event time, each in its own short transaction (a long read would hold
-    # SQLite's WAL from being checkpointed while the live pipeline writes).
-    start = since
-    while start < window.end:
-        stop = min(start + READ_SLICE, window.end)
-        for chunk in store.iter_positions(start, stop, batch=batch):
-            for change in pipeline.feed_many(chunk):
-                if change.alert.opened_at in window:
-                    opened[change.alert.id] = change.alert
-            pipeline.forget_before_watermark()  # as `run` does: long-silent subjects leave memory
-            done += len(chunk)
-            if progress is not None:
-                progress(done, total)
-        start = stop
+    job = _Job(tuple(corridors), window, since, engine, alerts, batch)
+    if workers == 1 or store.url in ("sqlite://", "sqlite:///:memory:"):
+        opened, done = _replay(store, job, None, lambda n: progress(n, total) if progress else None)
+    else:
+        opened, done = _replay_in_processes(store.url, job, workers, total, progress)
     live = store.list_alerts(since=window.start, until=window.end, limit=10_000_000)
     fence = [a for a in live if a.corridor_id == AUTOPILOT_FENCE]
     compared = [a for a in live if a.corridor_id != AUTOPILOT_FENCE]
     return BacktestReport(window=window, warmup_s=warmup_s, corridors=tuple(sorted(c.id for c in corridors)),
                           observations=done, diff=diff_alerts(opened.values(), compared),
                           not_evaluated=len(fence), elapsed_s=time.perf_counter() - began)
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    corridors: tuple[Corridor, ...]
+    window: Window
+    since: datetime
+    engine: EngineConfig
+    alerts: AlertsConfig
+    batch: int
+
+
+def _replay(store: Store, job: _Job, part: tuple[int, int] | None,
+            tick: Callable[[int], None]) -> tuple[dict[str, Alert], int]:
+    """The rules over the stored fixes (of one share of the subjects): alerts opened in the window."""
+    pipeline = Pipeline(job.corridors, job.engine, job.alerts)
+    opened: dict[str, Alert] = {}
+    done = 0
+    # Read in slices of event time, each in its own short transaction (a long read would hold
+    # SQLite's WAL from being checkpointed while the live pipeline writes).
+    start = job.since
+    while start < job.window.end:
+        stop = min(start + READ_SLICE, job.window.end)
+        for chunk in store.iter_positions(start, stop, batch=job.batch, part=part):
+            for change in pipeline.feed_many(chunk):
+                if change.alert.opened_at in job.window:
+                    opened[change.alert.id] = change.alert
+            done += len(chunk)
+            tick(done)
+        # Long-silent subjects leave memory, by the slices' clock: the same in every share of subjects.
+        pipeline.forget_silent_at(stop)
+        start = stop
+    return opened, done
+
+
+_progress: Any = None  # a worker process's shared counter (set by its initializer)
+
+
+def _count_into(counter: Any) -> None:
+    global _progress
+    _progress = counter
+
+
+def _worker(url: str, job: _Job, part: tuple[int, int]) -> tuple[dict[str, Alert], int]:
+    last = 0
+
+    def tick(done: int) -> None:
+        nonlocal last
+        with _progress.get_lock():
+            _progress.value += done - last
+        last = done
+
+    with Store(url) as store:
+        return _replay(store, job, part, tick)
+
+
+def _replay_in_processes(url: str, job: _Job, workers: int, total: int,
+                         progress: Callable[[int, int], None] | None) -> tuple[dict[str, Alert], int]:
+    ctx = multiprocessing.get_context("spawn")
+    counter = ctx.Value("q", 0)
+    opened: dict[str, Alert] = {}
+    done = 0
+    with ProcessPoolExecutor(workers, mp_context=ctx, initializer=_count_into, initargs=(counter,)) as pool:
+        pending = {pool.submit(_worker, url, job, (k, workers)) for k in range(workers)}
+        while pending:
+            finished, pending = wait(pending, timeout=0.5)
+            for f in finished:
+                part_opened, part_done = f.result()
+                opened.update(part_opened)
+                done += part_done
+            if progress is not None:
+                progress(int(counter.value), total)
+    return opened, done

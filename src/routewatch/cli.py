@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import signal
 import sys
 from datetime import UTC, datetime
@@ -280,8 +281,10 @@ class _IsoTime(click.ParamType[datetime]):
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Settings file (its engine and alerts sections are used).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
+@click.option("--workers", type=click.IntRange(0, 32), default=0, show_default=True,
+              help="Processes sharing out the subjects (0: one per CPU, at most 8; 1: this process only).")
 def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db: str, warmup_s: float,
-                 config: Path | None, as_json: bool) -> None:
+                 config: Path | None, as_json: bool, workers: int) -> None:
     """What a corridor set would have raised over stored history, beside what was raised: added, removed, unchanged."""
     from routewatch.backtest import BacktestError, Window, backtest
 
@@ -300,7 +303,8 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
                       disable=as_json) as bar:
             task = bar.add_task("backtest", total=None)
             report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=warmup_s,
-                              progress=lambda done, total: bar.update(task, completed=done, total=total))
+                              progress=lambda done, total: bar.update(task, completed=done, total=total),
+                              workers=workers or min(os.cpu_count() or 1, 8))
     finally:
         store.close()
     if as_json:

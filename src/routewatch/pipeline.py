@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from routewatch.alerts.manager import AlertManager
 from routewatch.config.schema import AlertsConfig, EngineConfig
@@ -153,7 +153,11 @@ class Pipeline:
         wm = self.engine.watermark_ts
         if wm == float("-inf"):
             return 0
-        gone = self.engine.expire(datetime.fromtimestamp(wm - self._forget_s, tz=UTC))
+        return self.forget_silent_at(datetime.fromtimestamp(wm, tz=UTC))
+
+    def forget_silent_at(self, now: datetime) -> int:
+        """As `forget_before_watermark`, with event time `now` given (e.g. a replay's own clock)."""
+        gone = self.engine.expire(now - timedelta(seconds=self._forget_s))
         for sid in gone:
             self.subjects.pop(sid, None)
             self.alerts.forget(sid)

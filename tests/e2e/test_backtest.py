@@ -91,7 +91,8 @@ def test_backtest_of_the_live_corridors_reproduces_the_live_alerts(patrol_db, tm
         live = {a.id for a in store.list_alerts(limit=10_000)}
         positions = store.count_positions()
     assert len(live) >= 5
-    for extra in ((), ("--corridors", str(corridors_path()))):  # the set in force, and the same set from a file
+    # The set in force, the same set from a file, and the subjects shared out among three processes.
+    for extra in (("--workers", "1"), ("--corridors", str(corridors_path()), "--workers", "1"), ("--workers", "3")):
         got = _backtest(patrol_db, *extra)
         assert got["counts"]["added"] == 0 and got["counts"]["removed"] == 0
         assert {a["id"] for a in got["unchanged"]} == live
@@ -158,3 +159,17 @@ def test_backtest_without_corridors_says_so(tmp_path):
     res = CliRunner().invoke(main, ["backtest", "--from", FROM, "--to", TO, "--db", f"sqlite:///{tmp_path / 'x.db'}"])
     assert res.exit_code == 2
     assert "no corridors" in res.output
+
+
+def test_subject_shares_split_the_fixes_without_loss(patrol_db):
+    with Store(patrol_db) as store:
+        since, until = START - timedelta(hours=1), START + timedelta(hours=1)
+        everything = [o for chunk in store.iter_positions(since, until) for o in chunk]
+        shares = [[o for chunk in store.iter_positions(since, until, part=(k, 3)) for o in chunk] for k in range(3)]
+        with pytest.raises(ValueError, match="part"):
+            next(store.iter_positions(since, until, part=(3, 3)))
+    key = lambda o: (o.time, o.subject_id)  # noqa: E731
+    assert sorted((o for share in shares for o in share), key=key) == everything  # nothing lost, nothing twice
+    assert all(share == sorted(share, key=key) for share in shares)  # each in time order
+    owners = [{o.subject_id for o in share} for share in shares]
+    assert not (owners[0] & owners[1] or owners[0] & owners[2] or owners[1] & owners[2])
