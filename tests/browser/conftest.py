@@ -79,10 +79,12 @@ def ui_built() -> Path:
 
 
 @contextlib.contextmanager
-def run_server(tmp: Path, ui: Path, *, corridors_file: Path | None = None, **web: Any) -> Iterator[Server]:
+def run_server(tmp: Path, ui: Path, *, corridors_file: Path | None = None, config: dict[str, Any] | None = None,
+               **web: Any) -> Iterator[Server]:
     """`routewatch run` replaying the demo live, with a live radio link and the web part (`web` adds settings).
 
-    The database is `tmp / "rw.db"` (a test may fill it first); `corridors_file` replaces the demo's corridors.
+    The database is `tmp / "rw.db"` (a test may fill it first); `corridors_file` replaces the demo's corridors;
+    `config` adds top-level settings (e.g. `recording`).
     """
     db = f"sqlite:///{tmp / 'rw.db'}"
     for name, role in USERS.items():
@@ -101,6 +103,7 @@ def run_server(tmp: Path, ui: Path, *, corridors_file: Path | None = None, **web
         "corridors": {"file": str(corridors_file or corridors_path())},
         "store": {"url": db, "flush_s": 0.2, "journal_dir": str(tmp / "journal")},
         "web": {"enabled": True, "port": port, "secret_key": "browser-test-secret-key", **web},
+        **(config or {}),
     }))
     log = tmp / "routewatch.log"
     with log.open("w") as out:

@@ -55,6 +55,16 @@ export interface CoverageReport {
   corridors: CorridorCoverage[]; layer: FeatureCollection; layer_truncated: boolean;
 }
 
+/** One recorded frame (GET /api/replay/boxes): its time and its tracked boxes in full-frame pixels. */
+export interface ReplayFrame {
+  time: string; boxes: { track: string; cls: string; conf: number; x1: number; y1: number; x2: number; y2: number }[];
+}
+/** A stored position (GET /api/replay/positions), oldest first. */
+export interface ReplayPosition {
+  subject_id: string; time: string; lon: number; lat: number; alt_m: number | null; class: string | null;
+  role: string; heading_deg: number | null; speed_m_s: number | null;
+}
+
 export class ApiError extends Error {
   /** Seconds to wait from a Retry-After header (429), if any. */
   retryAfter: number | null = null;
@@ -118,6 +128,13 @@ export const api = {
   /** `corridor`: one id or "" for all; `versions`: "current" (in force now) or "history" (as they were). */
   coverage: (from: string, to: string, corridor: string, versions: string) => call<CoverageReport>("GET",
     `/api/coverage?${new URLSearchParams({ from, to, versions, ...(corridor ? { corridor } : {}) })}`),
+  /** Alerts opened in [since, until) (at most 500). */
+  alertsBetween: (since: string, until: string) =>
+    call<{ items: Alert[] }>("GET", `/api/alerts?${new URLSearchParams({ since, until, limit: "500" })}`),
+  replayBoxes: (camera: string, from: string, to: string) => call<{ camera: string; frames: ReplayFrame[] }>("GET",
+    `/api/replay/boxes?${new URLSearchParams({ camera, from, to })}`),
+  replayPositions: (from: string, to: string) => call<{ truncated: boolean; positions: ReplayPosition[] }>("GET",
+    `/api/replay/positions?${new URLSearchParams({ from, to })}`),
   updateCorridor: (id: string, f: Feature, comment: string) =>
     call<Feature>("PUT", `/api/corridors/${encodeURIComponent(id)}?comment=${encodeURIComponent(comment)}`, f),
 };

@@ -1,5 +1,5 @@
 // The operator page: wires the modules together. Map + alert feed at "#/", corridor editor at "#/editor",
-// camera coverage at "#/coverage".
+// camera coverage at "#/coverage", replay at "#/replay".
 import "./style.css";
 import { api } from "./api";
 import { setupBacktest } from "./backtest";
@@ -10,10 +10,11 @@ import { draftOnMap } from "./draft";
 import { loadCorridors, setupEditor } from "./editor";
 import { loadAlerts, setupFeed } from "./feed";
 import { MapView } from "./map";
+import { setupReplay } from "./replay";
 import { route } from "./router";
 import { setupSession, showApp, showLogin, whoAmI } from "./session";
 import { setupSound } from "./sound";
-import { canEdit, canSeeCoverage, state } from "./state";
+import { canEdit, canReplay, canSeeCoverage, state } from "./state";
 import { connectLive } from "./stream";
 
 async function start(): Promise<void> {
@@ -21,6 +22,7 @@ async function start(): Promise<void> {
   showApp();
   $("nav-editor").hidden = !canEdit();
   $("nav-coverage").hidden = !canSeeCoverage();
+  $("nav-replay").hidden = !canReplay();
   if (!state.view) {
     state.view = new MapView($("map"), await api.basemap().catch(() => null));
     state.view.onAlertClick = (id) => void selectAlert(id);
@@ -38,4 +40,5 @@ setupSound();
 setupEditor();
 setupBacktest();
 setupCoverage();
+setupReplay();
 void start();

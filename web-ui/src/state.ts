@@ -18,3 +18,6 @@ export const canEdit = (): boolean => !!state.me?.permissions.includes("corridor
 /** Whether the signed-in user may see camera coverage (commanders replay, planners judge corridors). */
 export const canSeeCoverage = (): boolean =>
   !!state.me?.permissions.some((p) => p === "replay" || p === "corridor_write");
+
+/** Whether the signed-in user may replay recorded patrols (commanders and admins). */
+export const canReplay = (): boolean => !!state.me?.permissions.includes("replay");

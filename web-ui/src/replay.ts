@@ -1,0 +1,367 @@
+// The commander's replay ("#/replay", commanders and admins): a camera and a UTC window (or an alert: its
+// opening − 10 s to its closing + 10 s), the recorded frame at the chosen time (GET /api/replay/frame) with the
+// stored boxes drawn over it on a canvas (GET /api/replay/boxes, toggleable), a timeline with alert markers,
+// play at 0.25x–8x paced by the recorded frame times (one frame request in flight), frame steps, alert jumps,
+// and the subjects' stored positions at that time as map markers (GET /api/replay/positions).
+import maplibregl from "maplibre-gl";
+import { type Alert, api, ApiError, type ReplayFrame, type ReplayPosition } from "./api";
+import { utc, utcValue } from "./backtest";
+import { $, errorText, escapeHtml, input } from "./dom";
+import { onReplayRoute } from "./router";
+import { state } from "./state";
+
+/** The colour of client-drawn boxes (pure cyan: unlike the rendered scenes and the burned-in magenta). */
+export const BOX_COLOUR = "#00ffff";
+const PAD_MS = 10_000; // an alert's window: opened − 10 s to closed + 10 s
+const STALE_MS = 5_000; // a subject's marker is dropped this long after its last stored position
+const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
+
+interface Frame { time: string; ms: number; boxes: ReplayFrame["boxes"] }
+
+const p = {
+  camera: "", from: 0, to: 0,
+  frames: [] as Frame[], alerts: [] as Alert[], positions: [] as ReplayPosition[],
+  /** The time asked for (ms) and the frame shown (its index in `frames`, or -1). */
+  t: 0, shown: -1,
+  playing: false, speed: 1, showBoxes: true,
+  inFlight: false, pending: null as string | null, // one frame request at a time; the latest wish waits
+  load: 0, // the load whose answers are awaited (a newer load or leaving the page drops late ones)
+  timer: 0, lastShownAt: 0, objectUrl: "",
+  markers: new Map<string, maplibregl.Marker>(),
+};
+/** Alerts ever listed (so a row can be chosen though the feed never saw it). */
+const listed = new Map<string, Alert>();
+
+/** The camera of an alert raised from video (subject "<camera>/<track>", with a camera snapshot), or null.
+ * (Telemetry subjects are "<source>/<sysid>" too: the snapshot tells a camera's alert apart.) */
+export const cameraOf = (a: Alert): string | null =>
+  (a.snapshot_url && a.subject_id.includes("/") ? a.subject_id.split("/", 1)[0]! : null);
+
+const iso = (ms: number): string => new Date(ms).toISOString();
+const inputValue = (ms: number): string => iso(ms).slice(0, 19);
+
+function status(line: string, error = false): void {
+  const el = $("rp-status");
+  el.textContent = line;
+  el.classList.toggle("error", error);
+}
+
+function errorLine(err: unknown): string {
+  if (!(err instanceof ApiError)) return errorText(err);
+  if (err.status === 403) return "Replay is for commanders and admins (403).";
+  return `${err.message} (HTTP ${err.status})`;
+}
+
+/** The index of the last frame at or before `ms` (-1 when none). */
+function frameAt(ms: number): number {
+  let lo = 0, hi = p.frames.length - 1, found = -1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    if (p.frames[mid]!.ms <= ms) { found = mid; lo = mid + 1; } else hi = mid - 1;
+  }
+  return found;
+}
+
+// ---- the frame view ----
+
+/** Draw the boxes of the shown frame over the image (scaled to its drawn size), or nothing when off. */
+function drawBoxes(): void {
+  const img = $<HTMLImageElement>("rp-img");
+  const canvas = $<HTMLCanvasElement>("rp-canvas");
+  const w = img.clientWidth, h = img.clientHeight;
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext("2d")!;
+  ctx.clearRect(0, 0, w, h);
+  const frame = p.frames[p.shown];
+  if (!p.showBoxes || !frame || !img.naturalWidth || img.dataset.frameTime !== frame.time) return;
+  const sx = w / img.naturalWidth, sy = h / img.naturalHeight;
+  ctx.strokeStyle = BOX_COLOUR;
+  ctx.fillStyle = "#ffffff"; // labels in white: only the boxes carry BOX_COLOUR
+  ctx.lineWidth = 2;
+  ctx.font = "11px sans-serif";
+  for (const b of frame.boxes) {
+    ctx.strokeRect(b.x1 * sx, b.y1 * sy, (b.x2 - b.x1) * sx, (b.y2 - b.y1) * sy);
+    ctx.fillText(`${b.cls} #${b.track}`, b.x1 * sx + 2, Math.max(10, b.y1 * sy - 3));
+  }
+}
+
+/** Ask for the frame shown at `t` (ISO); while one is on its way, the newest wish waits for it. */
+function request(t: string): void {
+  if (p.inFlight) { p.pending = t; return; }
+  p.inFlight = true;
+  const load = p.load;
+  const url = `/api/replay/frame?${new URLSearchParams({ camera: p.camera, t })}`;
+  void fetch(url, { credentials: "same-origin" }).then(async (res) => {
+    if (load !== p.load) return;
+    if (!res.ok) {
+      const body = await res.json().catch(() => ({ detail: `HTTP ${res.status}` })) as { detail?: string };
+      status(`${body.detail ?? "no frame"} (HTTP ${res.status})`, res.status !== 404);
+      if (p.playing) schedule();
+      return;
+    }
+    const frameTime = res.headers.get("X-Frame-Time") ?? "";
+    const blob = await res.blob();
+    if (load !== p.load) return;
+    await show(blob, frameTime);
+  }).catch((err: unknown) => {
+    if (load === p.load) { status(errorText(err), true); pause(); }
+  }).finally(() => {
+    if (load !== p.load) return;
+    p.inFlight = false;
+    const next = p.pending;
+    p.pending = null;
+    if (next !== null) request(next);
+  });
+}
+
+async function show(blob: Blob, frameTime: string): Promise<void> {
+  const img = $<HTMLImageElement>("rp-img");
+  const url = URL.createObjectURL(blob);
+  img.src = url;
+  await img.decode().catch(() => undefined);
+  if (p.objectUrl) URL.revokeObjectURL(p.objectUrl);
+  p.objectUrl = url;
+  const ms = Date.parse(frameTime);
+  const i = frameAt(ms);
+  p.shown = i >= 0 && p.frames[i]!.ms === ms ? i : -1;
+  img.dataset.frameTime = p.shown >= 0 ? p.frames[p.shown]!.time : frameTime;
+  $("rp-view").dataset.frameTime = img.dataset.frameTime;
+  $("rp-frame-time").textContent = Number.isFinite(ms) ? `frame ${utc(frameTime).replace(" UTC", "")}.${
+    String(ms % 1000).padStart(3, "0")} UTC` : "";
+  if (Number.isFinite(ms) && (p.playing || ms > p.t)) p.t = Math.max(p.t, ms);
+  status("");
+  drawBoxes();
+  updateClock();
+  moveMarkers();
+  p.lastShownAt = performance.now();
+  if (p.playing) schedule();
+}
+
+// ---- time, timeline and play ----
+
+function updateClock(): void {
+  const slider = input("rp-slider");
+  slider.value = String(Math.round(p.t - p.from));
+  $("rp-time").textContent = `${inputValue(p.t).replace("T", " ")}.${String(p.t % 1000).padStart(3, "0")} UTC`;
+}
+
+/** Show the frame at `ms` (clamped to the window). */
+export function seek(ms: number): void {
+  p.t = Math.min(p.to, Math.max(p.from, Math.round(ms)));
+  updateClock();
+  const i = frameAt(p.t);
+  request(i >= 0 ? p.frames[i]!.time : iso(p.t));
+}
+
+/** One recorded frame back (-1) or forward (+1) from the one shown. */
+function step(dir: -1 | 1): void {
+  pause();
+  const at = p.shown >= 0 ? p.shown : frameAt(p.t);
+  const next = p.frames[at + dir];
+  if (!next) return;
+  p.t = next.ms;
+  updateClock();
+  request(next.time);
+}
+
+/** While playing: the next recorded frame, after its gap to the shown one at the chosen speed. */
+function schedule(): void {
+  window.clearTimeout(p.timer);
+  const at = p.shown >= 0 ? p.shown : frameAt(p.t);
+  const next = p.frames[at + 1];
+  if (!next) { pause(); return; }
+  const gap = at >= 0 ? (next.ms - p.frames[at]!.ms) / p.speed : 0;
+  const wait = Math.max(0, gap - (performance.now() - p.lastShownAt));
+  p.timer = window.setTimeout(() => {
+    if (!p.playing) return;
+    p.t = next.ms;
+    updateClock();
+    request(next.time);
+  }, wait);
+}
+
+function play(): void {
+  if (!p.frames.length) return status("Nothing recorded in this window.", true);
+  if (frameAt(p.t) >= p.frames.length - 1) seek(p.from); // at the end: from the start
+  p.playing = true;
+  $("rp-play").textContent = "Pause";
+  $("rp-play").setAttribute("aria-pressed", "true");
+  if (!p.inFlight) schedule();
+}
+
+function pause(): void {
+  p.playing = false;
+  window.clearTimeout(p.timer);
+  $("rp-play").textContent = "Play";
+  $("rp-play").setAttribute("aria-pressed", "false");
+}
+
+/** Seek to the opening of the alert after (+1) or before (-1) the time shown. */
+function jumpAlert(dir: -1 | 1): void {
+  pause();
+  const opened = p.alerts.map((a) => Date.parse(a.opened_at)).sort((a, b) => a - b);
+  const target = dir > 0 ? opened.find((t) => t > p.t + 1) : [...opened].reverse().find((t) => t < p.t - 250);
+  if (target !== undefined) seek(target);
+}
+
+function drawMarks(): void {
+  const span = p.to - p.from;
+  $("rp-marks").innerHTML = p.alerts.map((a) => {
+    const left = (100 * (Date.parse(a.opened_at) - p.from)) / span;
+    return left < 0 || left > 100 ? "" : `<button type="button" class="rp-mark" style="left:${left.toFixed(2)}%"
+      data-alert-id="${escapeHtml(a.id)}" title="${escapeHtml(`${a.kind} ${a.subject_id} ${utc(a.opened_at)}`)}"
+      aria-label="alert ${escapeHtml(a.id)}"></button>`;
+  }).join("");
+}
+
+// ---- the map ----
+
+/** Each subject's marker at its last stored position at or before the time shown (within STALE_MS). */
+function moveMarkers(): void {
+  const map = state.view?.map;
+  if (!map) return;
+  const latest = new Map<string, ReplayPosition>();
+  for (const f of p.positions) {
+    const ms = Date.parse(f.time);
+    if (ms > p.t) break; // oldest first
+    if (p.t - ms <= STALE_MS) latest.set(f.subject_id, f);
+    else latest.delete(f.subject_id);
+  }
+  for (const [id, m] of p.markers) if (!latest.has(id)) { m.remove(); p.markers.delete(id); }
+  for (const [id, f] of latest) {
+    let m = p.markers.get(id);
+    if (!m) {
+      const el = document.createElement("div");
+      el.className = "rp-subject";
+      el.dataset.subjectId = id;
+      el.title = `${f.class ?? f.role} ${id}`;
+      m = new maplibregl.Marker({ element: el }).setLngLat([f.lon, f.lat]).addTo(map);
+      p.markers.set(id, m);
+    }
+    m.setLngLat([f.lon, f.lat]);
+  }
+}
+
+function clearMarkers(): void {
+  for (const m of p.markers.values()) m.remove();
+  p.markers.clear();
+}
+
+// ---- loading a window ----
+
+function alertRow(a: Alert): string {
+  const end = a.closed_at ? ` – ${utc(a.closed_at)}` : " (open)";
+  return `<li><button type="button" class="rp-alert" data-alert-id="${escapeHtml(a.id)}">
+    ${escapeHtml(a.kind)} · ${escapeHtml(a.subject_id)}<small>${utc(a.opened_at)}${end}</small></button></li>`;
+}
+
+function listAlerts(alerts: Alert[]): void {
+  const cams = alerts.filter((a) => cameraOf(a) !== null);
+  for (const a of cams) listed.set(a.id, a);
+  $("rp-alerts").innerHTML = cams.length ? cams.map(alertRow).join("")
+    : `<li class="muted">No alerts from cameras in this window.</li>`;
+  const known = new Set([...cams.map((a) => cameraOf(a)!), ...[...state.alerts.values()].flatMap((a) => cameraOf(a) ?? [])]);
+  $("rp-cameras").innerHTML = [...known].sort().map((c) => `<option value="${escapeHtml(c)}">`).join("");
+}
+
+/** Load the window in the form: the frame times and boxes, the alerts, the positions; then show `at` (ms). */
+async function load(at?: number, relist = true): Promise<void> {
+  pause();
+  const camera = input("rp-camera").value.trim();
+  const from = utcValue(input("rp-from").value), to = utcValue(input("rp-to").value);
+  if (!camera) return status("Choose a camera.", true);
+  if (!from || !to) return status("Set both From and To (UTC).", true);
+  const mine = ++p.load;
+  p.inFlight = false;
+  p.pending = null;
+  status("Loading…");
+  try {
+    const [boxes, alerts, positions] = await Promise.all([
+      api.replayBoxes(camera, from, to), api.alertsBetween(from, to), api.replayPositions(from, to)]);
+    if (mine !== p.load) return;
+    Object.assign(p, {
+      camera, from: Date.parse(from), to: Date.parse(to), shown: -1,
+      frames: boxes.frames.map((f) => ({ ...f, ms: Date.parse(f.time) })),
+      alerts: alerts.items.filter((a) => cameraOf(a) === camera), positions: positions.positions,
+    });
+    if (relist) listAlerts(alerts.items);
+    const first = p.positions.find((f) => Date.parse(f.time) >= (at ?? p.from)) ?? p.positions[0];
+    if (first) state.view?.map.jumpTo({ center: [first.lon, first.lat], zoom: Math.max(state.view.map.getZoom(), 16) });
+    const slider = input("rp-slider");
+    slider.max = String(p.to - p.from);
+    $("rp-player").hidden = false;
+    drawMarks();
+    status(p.frames.length ? "" : "Nothing recorded in this window.", !p.frames.length);
+    $("rp-count").textContent = `${p.frames.length} frames · ${p.alerts.length} alert(s)${
+      positions.truncated ? " · positions truncated" : ""}`;
+    seek(at ?? p.from);
+  } catch (err) {
+    if (mine === p.load) status(errorLine(err), true);
+  }
+}
+
+/** Replay an alert: its camera, the window around it, at its opening. */
+export function chooseAlert(a: Alert): void {
+  const camera = cameraOf(a);
+  if (!camera) return status(`Alert ${a.id} was not raised from a camera.`, true);
+  const opened = Date.parse(a.opened_at);
+  const closed = Date.parse(a.closed_at ?? a.last_seen);
+  input("rp-camera").value = camera;
+  input("rp-from").value = inputValue(opened - PAD_MS);
+  input("rp-to").value = inputValue(Math.ceil((closed + PAD_MS) / 1000) * 1000);
+  document.querySelectorAll("#rp-alerts .rp-alert").forEach((b) =>
+    b.classList.toggle("picked", (b as HTMLElement).dataset.alertId === a.id));
+  void load(opened, false);
+}
+
+/** On opening: the camera alerts the feed knows listed, and the newest chosen. */
+function openDefault(): void {
+  const cams = [...state.alerts.values()].filter((a) => cameraOf(a) !== null)
+    .sort((a, b) => Date.parse(b.opened_at) - Date.parse(a.opened_at));
+  listAlerts(cams);
+  if (cams[0]) chooseAlert(cams[0]);
+  else status("No camera alerts yet: choose a camera and a window.");
+}
+
+function close(): void {
+  pause();
+  p.load += 1;
+  p.inFlight = false;
+  p.pending = null;
+  clearMarkers();
+}
+
+export function setupReplay(): void {
+  let shown = false;
+  onReplayRoute((now) => {
+    if (now && !shown) {
+      if (input("rp-camera").value && input("rp-from").value) void load(p.t || undefined);
+      else openDefault();
+    }
+    if (!now && shown) close();
+    shown = now;
+  });
+  $("rp-form").addEventListener("submit", (e) => { e.preventDefault(); void load(); });
+  $("rp-alerts").addEventListener("click", (e) => {
+    const id = (e.target as HTMLElement).closest<HTMLElement>(".rp-alert")?.dataset.alertId;
+    const a = id ? listed.get(id) : undefined;
+    if (a) chooseAlert(a);
+  });
+  $("rp-marks").addEventListener("click", (e) => {
+    const id = (e.target as HTMLElement).closest<HTMLElement>(".rp-mark")?.dataset.alertId;
+    const a = p.alerts.find((x) => x.id === id);
+    if (a) { pause(); seek(Date.parse(a.opened_at)); }
+  });
+  input("rp-slider").addEventListener("input", () => { pause(); seek(p.from + Number(input("rp-slider").value)); });
+  $("rp-play").addEventListener("click", () => (p.playing ? pause() : play()));
+  $("rp-back").addEventListener("click", () => step(-1));
+  $("rp-forward").addEventListener("click", () => step(1));
+  $("rp-prev-alert").addEventListener("click", () => jumpAlert(-1));
+  $("rp-next-alert").addEventListener("click", () => jumpAlert(1));
+  const speed = input<HTMLSelectElement>("rp-speed");
+  speed.innerHTML = SPEEDS.map((s) => `<option value="${s}"${s === 1 ? " selected" : ""}>${s}x</option>`).join("");
+  speed.addEventListener("change", () => { p.speed = Number(speed.value) || 1; });
+  input("rp-boxes").addEventListener("change", () => { p.showBoxes = input<HTMLInputElement>("rp-boxes").checked; drawBoxes(); });
+  window.addEventListener("resize", drawBoxes);
+}
