@@ -113,6 +113,46 @@ def shared_data() -> Path:
     return path
 
 
+def detect_model(shared_data: Path) -> str:
+    """The shared yolo11n int8 OpenVINO model's path; without the detect extra skip (fail on CI), without the
+    file skip."""
+    import importlib.util
+
+    if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("openvino") is None:
+        skip_or_fail("the detect extra (ultralytics, openvino) is not installed")
+    path = shared_data / "models" / "yolo11n_int8_openvino_model"
+    if not path.is_dir():
+        pytest.skip(f"no model at {path}")
+    return str(path)
+
+
+@pytest.fixture
+def openvino_model(shared_data: Path) -> str:
+    """See `detect_model`."""
+    return detect_model(shared_data)
+
+
+def wait_udp_bound(port: int, proc: object = None, timeout_s: float = 60.0) -> None:
+    """Wait until a process has bound UDP `port` (our own bind is then refused), however slow its start.
+
+    With `proc` (a Popen), fail as soon as it has exited.
+    """
+    import socket
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:  # type: ignore[attr-defined]
+            break
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            try:
+                probe.bind(("127.0.0.1", port))
+            except OSError:
+                return
+        time.sleep(0.1)
+    raise AssertionError(f"routewatch did not bind udp port {port}")
+
+
 @pytest.fixture
 def postgres_db_url(request: pytest.FixtureRequest) -> str:
     """URL of an empty PostgreSQL database (the postgres half of db_url, for PostgreSQL-only tests)."""

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -105,3 +106,19 @@ class MjpegServer:
             with self._lock:
                 self._down_until = time.monotonic() + self.outage_s
         h.close_connection = True
+
+
+def video_jpegs(video: Path, quality: int = 90) -> list[bytes]:
+    """Every frame of a video file as JPEG bytes (what a camera would publish on MQTT)."""
+    cap = cv2.VideoCapture(str(video))
+    out = []
+    try:
+        while True:
+            ok, img = cap.read()
+            if not ok:
+                break
+            ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, quality])
+            out.append(buf.tobytes())
+    finally:
+        cap.release()
+    return out

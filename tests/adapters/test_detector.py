@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from collections import Counter
 from datetime import UTC, datetime
 
@@ -10,22 +9,7 @@ import pytest
 
 from routewatch.config.schema import CameraConfig
 
-from ..conftest import services_required
-
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def openvino_model(shared_data):
-    if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("openvino") is None:
-        reason = "the detect extra (ultralytics, openvino) is not installed"
-        if services_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    path = shared_data / "models" / "yolo11n_int8_openvino_model"
-    if not path.is_dir():
-        pytest.skip(f"no model at {path}")
-    return str(path)
 
 
 def test_people_are_detected_and_tracked_with_stable_ids(shared_data, openvino_model, monkeypatch):

@@ -7,7 +7,6 @@ position must lie in the camera's footprint, and a telemetry gap must leave fram
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import statistics
 from collections import Counter
@@ -21,8 +20,6 @@ from routewatch.config.schema import CameraConfig
 from routewatch.dronevision import DroneVision
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.mavlink import TlogWriter
-
-from ..conftest import services_required
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 FRAME = LocalFrame(-1.25, 51.75)
@@ -45,20 +42,8 @@ def footprint(width: int, height: int) -> Polygon:
     return Polygon(corners)
 
 
-@pytest.fixture
-def model(shared_data):
-    if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("openvino") is None:
-        reason = "the detect extra (ultralytics, openvino) is not installed"
-        if services_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    path = shared_data / "models" / "yolo11n_int8_openvino_model"
-    if not path.is_dir():
-        pytest.skip(f"no model at {path}")
-    return str(path)
-
-
-def test_real_video_from_a_hovering_drone(shared_data, model, tmp_path, monkeypatch):
+def test_real_video_from_a_hovering_drone(shared_data, openvino_model, tmp_path, monkeypatch):
+    model = openvino_model
     monkeypatch.setenv("YOLO_OFFLINE", "1")
     video = tmp_path / "street.mp4"
     video.symlink_to(shared_data / "video" / "traffic_topdown.mp4")

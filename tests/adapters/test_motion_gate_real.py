@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
@@ -14,7 +13,7 @@ import pytest
 from routewatch.config.schema import CameraConfig
 from routewatch.geo.crs import LocalFrame
 
-from ..conftest import services_required
+from ..conftest import detect_model
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 FRAME = LocalFrame(10.0, 50.0)
@@ -25,14 +24,7 @@ FIRST, LAST, STILL_FROM = 560, 733, 655
 
 @pytest.fixture
 def clip(shared_data, tmp_path, monkeypatch) -> tuple[Path, str]:
-    if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("openvino") is None:
-        reason = "the detect extra (ultralytics, openvino) is not installed"
-        if services_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    model = shared_data / "models" / "yolo11n_int8_openvino_model"
-    if not model.is_dir():
-        pytest.skip(f"no model at {model}")
+    model = Path(detect_model(shared_data))
     monkeypatch.setenv("YOLO_OFFLINE", "1")
     cap = cv2.VideoCapture(str(shared_data / "video" / "traffic_topdown.mp4"))
     fps = cap.get(cv2.CAP_PROP_FPS)

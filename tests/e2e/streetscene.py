@@ -31,7 +31,6 @@ from routewatch.model import Corridor, CorridorKind, Direction
 FRAME = LocalFrame(-105.0, 39.75)
 T0 = datetime(2016, 11, 17, 16, 0, tzinfo=UTC)  # first frame's wall time (arbitrary; the clip has none)
 VIDEO = "traffic_topdown.mp4"
-MODEL = "yolo11n_int8_openvino_model"
 CLASSES = ["car", "truck", "bus", "motorcycle"]
 
 # How the ground control points were chosen. Street geometry assumed: 10.4 m curb to curb (two

@@ -12,8 +12,6 @@ from routewatch.demo.camera import SPEED_M_S, WALK_FROM_S, WALK_X, WALK_Y0, came
 from routewatch.demo.scenario import FRAME, START, corridors_path
 from routewatch.store import Store
 
-from ..adapters.test_detector import openvino_model  # noqa: F401  (a fixture)
-
 CROSS_S = WALK_FROM_S + (0.0 - WALK_Y0) / SPEED_M_S  # the feet reach the border (y = 0)
 
 
@@ -49,7 +47,7 @@ def test_demo_camera_raises_the_expected_alerts_by_motion(tmp_path, db_url):
     _check_cross(alerts, db_url)
 
 
-def test_demo_camera_with_yolo_sees_a_person(tmp_path, openvino_model, monkeypatch):  # noqa: F811
+def test_demo_camera_with_yolo_sees_a_person(tmp_path, openvino_model, monkeypatch):
     monkeypatch.setenv("YOLO_OFFLINE", "1")
     db_url = f"sqlite:///{tmp_path / 'yolo.db'}"
     alerts = _analyze(tmp_path, db_url, model=openvino_model)

@@ -17,7 +17,6 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
 import httpx
 from shapely.geometry import LineString
 
@@ -25,7 +24,7 @@ from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Corridor, CorridorKind
 from routewatch.store import Store
 from tests.conftest import free_port
-from tests.mjpeg import MjpegServer
+from tests.mjpeg import MjpegServer, video_jpegs
 from tests.mqtt_broker import private_broker
 
 from .mqttkit import client, wait_for, wait_online
@@ -39,15 +38,7 @@ def scene_jpegs(tmp_path: Path, fps: float) -> list[bytes]:
     """The gate scene (25 s) as JPEG frames, rendered by test_vision_fixed's renderer."""
     video = tmp_path / "scene.avi"
     render(video, seconds=25.0, fps=fps)
-    cap = cv2.VideoCapture(str(video))
-    out = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        out.append(buf.tobytes())
-    cap.release()
+    out = video_jpegs(video)
     assert len(out) == int(25 * fps)
     return out
 

@@ -19,14 +19,14 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import cv2
 import httpx
 import pytest
 from click.testing import CliRunner
 
 from routewatch.cli import main
 from routewatch.store import Store
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_udp_bound
+from tests.mjpeg import video_jpegs
 from tests.mqtt_broker import private_broker
 
 from . import dronescene as scene
@@ -117,33 +117,6 @@ def b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def flight_jpegs(video: Path) -> list[bytes]:
-    cap = cv2.VideoCapture(str(video))
-    out = []
-    while True:
-        ok, img = cap.read()
-        if not ok:
-            break
-        ok, buf = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
-        out.append(buf.tobytes())
-    cap.release()
-    assert len(out) == int(scene.SECONDS * scene.FPS)
-    return out
-
-
-def wait_bound_udp(port: int, timeout_s: float = 60.0) -> None:
-    """Wait until routewatch has bound its UDP port (our own bind is then refused)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"routewatch did not bind udp port {port}")
-
-
 def camera_metrics(port: int) -> dict[str, float]:
     text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
     pat = r'^routewatch_camera_frames_total\{camera="uav",outcome="(\w+)"\} (\S+)$'
@@ -151,7 +124,8 @@ def camera_metrics(port: int) -> dict[str, float]:
 
 
 def test_live_drone_video_is_placed_from_live_telemetry(flight: Path, tmp_path: Path):
-    jpegs = flight_jpegs(flight)
+    jpegs = video_jpegs(flight)
+    assert len(jpegs) == int(scene.SECONDS * scene.FPS)
     packets = [(t, p) for t, p in tlog_packets(flight.with_suffix(".tlog"))
                if (t - scene.T0).total_seconds() >= TELEMETRY_FROM_S]
     udp, web = free_port(socket.SOCK_DGRAM), free_port()
@@ -168,7 +142,7 @@ def test_live_drone_video_is_placed_from_live_telemetry(flight: Path, tmp_path: 
         pub = None
         try:
             wait_online(broker.port, "rw-drone")
-            wait_bound_udp(udp)
+            wait_udp_bound(udp)
             pub = client(broker.port, "drone-camera", clean=True)
             # The flight replayed in real time from `base`: frame i is captured (and stamped) at base + i/FPS,
             # a telemetry record of scene time t is sent at base + t; both on this machine's clock.

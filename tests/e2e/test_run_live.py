@@ -14,7 +14,7 @@ from pathlib import Path
 
 from routewatch.ingest.mavlink import TlogWriter
 from routewatch.store import Store
-from tests.conftest import free_port
+from tests.conftest import free_port, wait_udp_bound
 
 from ..unit.enginekit import FRAME
 
@@ -38,19 +38,6 @@ def flight(t0: datetime) -> TlogWriter:
     return w
 
 
-def _wait_bound(port: int, proc: subprocess.Popen[str], timeout_s: float = 60.0) -> None:
-    """Wait until the process has bound its UDP port (our own bind is refused), however slow its start."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline and proc.poll() is None:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                return
-        time.sleep(0.1)
-    raise AssertionError(f"routewatch did not bind udp port {port} (exit code {proc.poll()})")
-
-
 def test_run_live_udp_until_sigint(tmp_path: Path):
     port = free_port(socket.SOCK_DGRAM)
     db = tmp_path / "live.db"
@@ -69,7 +56,7 @@ def test_run_live_udp_until_sigint(tmp_path: Path):
     try:
         w = flight(datetime.now(UTC))
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            _wait_bound(port, proc)
+            wait_udp_bound(port, proc)
             start = time.monotonic()
             t_first = w.packets()[0][0]
             for t, data in w.packets():  # paced like the radio link it stands for

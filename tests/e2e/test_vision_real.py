@@ -7,7 +7,6 @@ eye are in streetscene.py: the expected alerts come from there, not from routewa
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 import statistics
@@ -24,7 +23,7 @@ from routewatch.geo.corridors import dumps_geojson
 from routewatch.geo.homography import Calibration, GroundControlPoint
 from routewatch.model import Observation
 from routewatch.store import Store
-from tests.conftest import services_required
+from tests.conftest import detect_model
 from tests.e2e import streetscene as scene
 
 
@@ -38,15 +37,7 @@ def video(shared_data: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def model(shared_data: Path) -> str:
-    if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("openvino") is None:
-        reason = "the detect extra (ultralytics, openvino) is not installed"
-        if services_required():
-            pytest.fail(reason)
-        pytest.skip(reason)
-    path = shared_data / "models" / scene.MODEL
-    if not path.is_dir():
-        pytest.skip(f"no model at {path}")
-    return str(path)
+    return detect_model(shared_data)
 
 
 @pytest.fixture(scope="module")
