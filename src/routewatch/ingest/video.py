@@ -129,7 +129,7 @@ def iter_stream(url: str, camera: str, stats: VideoStats | None = None, *, stop:
         if not st.is_stale and time.monotonic() - last_frame > stale_s:
             st.is_stale = True
             st.stale += 1
-            log.warning("camera %s: stale: no frame for %.1f s from %s", camera, stale_s, _safe_url(url))
+            log.warning("camera %s: stale: no frame for %.1f s from %s", camera, stale_s, redact_url(url))
 
     def backoff() -> bool:
         """Wait `delay` (watching for staleness); False if stopped meanwhile."""
@@ -149,7 +149,7 @@ def iter_stream(url: str, camera: str, stats: VideoStats | None = None, *, stop:
             cap.release()
             st.open_failures += 1
             check_stale()
-            log.warning("camera %s: cannot open %s; retrying in %.1f s", camera, _safe_url(url), delay)
+            log.warning("camera %s: cannot open %s; retrying in %.1f s", camera, redact_url(url), delay)
             if not backoff():
                 break
             delay = min(delay * 2, reopen_max_s)
@@ -168,7 +168,7 @@ def iter_stream(url: str, camera: str, stats: VideoStats | None = None, *, stop:
                     last_frame = time.monotonic()
                     if st.is_stale:
                         st.is_stale = False
-                        log.warning("camera %s: frames again from %s", camera, _safe_url(url))
+                        log.warning("camera %s: frames again from %s", camera, redact_url(url))
                     st.frames += 1
                     yield Frame(camera, index, now, _freeze(np.asarray(img, dtype=np.uint8)))
                     index += 1
@@ -185,12 +185,7 @@ def iter_stream(url: str, camera: str, stats: VideoStats | None = None, *, stop:
         st.drops += 1
         if got:
             delay = reopen_s
-        log.warning("camera %s: stream %s dropped; reopening in %.1f s", camera, _safe_url(url), delay)
+        log.warning("camera %s: stream %s dropped; reopening in %.1f s", camera, redact_url(url), delay)
         if not backoff():
             break
         delay = min(delay * 2, reopen_max_s)
-
-
-def _safe_url(url: str) -> str:
-    """The url without its password or credential-like query values, for logs."""
-    return redact_url(url)
