@@ -197,6 +197,45 @@ def test_positions_are_idempotent_and_filtered_by_time(store: Store) -> None:
     assert store.positions("s1") == fixes[4:]
 
 
+
+READ_CASES: list[tuple[str, float, float, tuple[int, int] | None, int]] = [
+    # name, since, until (seconds), part, batch
+    ("whole", 0, 60, None, 20_000),
+    ("small batches", 0, 60, None, 7),
+    ("until exclusive", 10, 20, None, 5),
+    ("empty window", 61, 90, None, 100),
+    ("share 0 of 2", 0, 60, (0, 2), 3),
+    ("share 1 of 2", 5, 45, (1, 2), 1000),
+    ("share of 7", 0, 60, (3, 7), 4),
+]
+
+
+@pytest.mark.parametrize(("since", "until", "part", "batch"), [c[1:] for c in READ_CASES],
+                         ids=[c[0] for c in READ_CASES])
+def test_iter_positions_reads_what_positions_reads(store: Store, since: float, until: float,
+                                                   part: tuple[int, int] | None, batch: int) -> None:
+    from routewatch.store.recovery import subject_share
+
+    fixes = [fix(f"s{k}", i, alt_m=None if k % 2 else 10.0 + k, subject_class=("car", "person")[k % 2],
+                 role=(Role.TARGET, Role.PATROL)[k % 2], confidence=0.5 + k / 100, source=f"cam{k % 3}",
+                 speed_m_s=None if i % 3 else 1.5, heading_deg=float(i), accuracy_m=None)
+             for i in range(60) for k in range(9)]
+    store.write([], fixes)
+    want = sorted((f for f in fixes if at(since) <= f.time < at(until)
+                   and (part is None or subject_share(f.subject_id, part[1]) == part[0])),
+                  key=lambda f: (f.time, f.subject_id))
+    chunks = list(store.iter_positions(at(since), at(until), batch=batch, part=part))
+    got = [f for c in chunks for f in c]
+    assert got == want
+    assert all(type(f) is Observation and f.time.tzinfo is not None for f in got)
+    assert all(0 < len(c) <= batch for c in chunks[:-1])
+
+
+@pytest.mark.parametrize(("part", "batch"), [((2, 2), 10), ((-1, 2), 10), ((0, 0), 10), (None, 0)])
+def test_iter_positions_refuses_bad_arguments(store: Store, part: tuple[int, int] | None, batch: int) -> None:
+    with pytest.raises(ValueError, match=r"part|batch"):
+        list(store.iter_positions(at(0), at(1), batch=batch, part=part))
+
 ALERTS = {
     "a1": make_alert("s1", "c1", AlertKind.ENTER, 0),
     "a2": make_alert("s2", "c1", AlertKind.DWELL, 10, state=AlertState.CLOSED, closed_at=at(15)),

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, func, or_, select, type_coerce
+from sqlalchemy import BigInteger, Connection, Engine, Select, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
 from routewatch.model import Alert, AlertState, Observation, Role
-from routewatch.store.coltypes import from_micros
+from routewatch.store.coltypes import from_micros, to_micros
 from routewatch.store.convert import row_to_alert, row_to_observation
 from routewatch.store.tables import AlertRow, PositionRow
 
@@ -59,10 +60,12 @@ class RecoveryMixin:
         keep: frozenset[str] | None = None
         micros = self.engine.dialect.name == "sqlite"  # the column holds integer microseconds there
         when: Any = type_coerce(t.time, BigInteger) if micros else t.time
+        # On SQLite the bounds are bound as plain integers, so the statement needs no bind processing.
+        lo, hi = (to_micros(since), to_micros(until)) if micros else (since, until)
         query = (select(t.subject_id, when, t.lon, t.lat, t.alt_m, t.subject_class, t.role, t.confidence,
                         t.source, t.speed_m_s, t.heading_deg, t.accuracy_m)
-                 .where(t.time >= since, t.time < until)
-                 .order_by(t.time, t.subject_id))
+                 .where(when >= lo, when < hi)
+                 .order_by(when, t.subject_id))
         if part is not None:  # only this share's subjects are read at all
             with self.engine.connect() as conn:
                 present = conn.scalars(select(t.subject_id).where(t.time >= since, t.time < until).distinct())
@@ -75,9 +78,9 @@ class RecoveryMixin:
                 keep = frozenset(subjects)
         roles = {r.value: r for r in Role}
         times: dict[Any, datetime] = {}
+        make = observation_maker()
         with self.engine.connect() as conn:
-            result = conn.execution_options(stream_results=True, yield_per=batch).execute(query)
-            for rows in result.partitions():
+            for rows in _row_batches(conn, query, batch, raw=micros):
                 out = []
                 for sid, tm, lon, lat, alt, cls, role, conf, src, spd, hdg, acc in rows:
                     if keep is not None and sid not in keep:
@@ -87,7 +90,7 @@ class RecoveryMixin:
                         if len(times) >= 100_000:
                             times.clear()
                         at = times[tm] = from_micros(tm) if micros else tm
-                    out.append(Observation(sid, at, lon, lat, alt, cls, roles[role], conf, src, spd, hdg, acc))
+                    out.append(make(sid, at, lon, lat, alt, cls, roles[role], conf, src, spd, hdg, acc))
                 yield out
 
     def alerts_to_continue(self, closed_since: datetime) -> list[Alert]:
@@ -96,6 +99,56 @@ class RecoveryMixin:
                                            AlertRow.closed_at >= closed_since))
         with Session(self.engine) as session:
             return [row_to_alert(row) for row in session.scalars(query.order_by(AlertRow.opened_at, AlertRow.id))]
+
+
+def _row_batches(conn: Connection, query: Select[Any], batch: int, *, raw: bool) -> Iterator[Sequence[Any]]:
+    """The query's rows as tuples, `batch` at a time.
+
+    With `raw` (SQLite, where every bound value is a plain int or str) the statement compiled by
+    SQLAlchemy runs on the driver's cursor: building SQLAlchemy Row objects costs a backtest as
+    much as reading the rows does.
+    """
+    if not raw:
+        yield from conn.execution_options(stream_results=True, yield_per=batch).execute(query).partitions()
+        return
+    compiled = query.compile(conn, compile_kwargs={"render_postcompile": True})
+    params = compiled.construct_params()
+    args = tuple(params[name] for name in compiled.positiontup or ())
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(str(compiled), args)
+        while rows := cursor.fetchmany(batch):
+            yield rows
+    finally:
+        cursor.close()
+
+
+def observation_maker() -> Callable[..., Observation]:
+    """A constructor of `Observation` taking every field positionally, about twice as fast as the class.
+
+    A frozen dataclass sets each field through `object.__setattr__`; this sets the slots directly.
+    Backtests build millions of observations from stored rows, which are already valid values.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2026, 5, 1, tzinfo=UTC)
+    >>> observation_maker()("a", t, 5.0, 52.0, None, "car", Role.TARGET, 1.0, "s", None, None, None) == \\
+    ...     Observation("a", t, 5.0, 52.0, None, "car", Role.TARGET, 1.0, "s")
+    True
+    """
+    setters = tuple(Observation.__dict__[f.name].__set__ for f in dataclasses.fields(Observation))
+    if len(setters) != 12:
+        raise RuntimeError("Observation's fields changed: update observation_maker and its callers")
+    s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11 = setters
+    new = object.__new__
+
+    def make(sid: str, at: datetime, lon: float, lat: float, alt: float | None, cls: str, role: Role,
+             conf: float, src: str, spd: float | None, hdg: float | None, acc: float | None) -> Observation:
+        o = new(Observation)
+        s0(o, sid), s1(o, at), s2(o, lon), s3(o, lat), s4(o, alt), s5(o, cls)
+        s6(o, role), s7(o, conf), s8(o, src), s9(o, spd), s10(o, hdg), s11(o, acc)
+        return o
+
+    return make
 
 
 def subject_share(subject_id: str, shares: int) -> int:
