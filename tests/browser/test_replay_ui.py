@@ -4,6 +4,10 @@ tests/e2e/recorded.py) in the database `routewatch run` serves, with `recording.
 The commander chooses the walker's alert: the frame at its opening is shown with its box drawn over it
 (checked on a screenshot), frame steps follow the recorded frame times, and 8x play advances the time with one
 frame request in flight at a time. A field user gets no link and a refusal.
+
+A drone sortie over the gate (fixes, its camera's footprints and a corridor changed mid-run, stored through the
+store API): chosen from the list, the map shows the drone and the footprint where they were at the time shown
+(checked on a screenshot and in the rendered layers) and the corridor version in force then.
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -19,7 +23,11 @@ from urllib.parse import urlencode
 import cv2
 import numpy as np
 import pytest
+from shapely.geometry import box
 
+from routewatch.geo.footprint import Footprint
+from routewatch.model import Corridor, Observation, Role
+from routewatch.store import Store
 from tests.browser.conftest import PASSWORD, Server, run_server, sign_in
 from tests.e2e.recorded import record_gate_run
 
@@ -27,6 +35,36 @@ COMMANDER = "cora"
 PERIOD = timedelta(seconds=0.2)  # the recorded run is 5 fps
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 FRAME_TIME = "() => document.getElementById('rp-img').dataset.frameTime || ''"
+DRAWN = "() => window.routewatchReplay.drawn()"
+# The drone sortie added over the recorded run (03:00:00 - 03:00:24.8): a fix every 0.5 s flying east north of
+# the gate, its camera's footprint sampled every 2 s 55 m north of it, and a zone redrawn at 03:00:12.
+T0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
+DRONE, DRONE_CAM, ZONE = "uav/7", "uavcam", "rp-zone"
+ZONE_CHANGED = T0 + timedelta(seconds=12)
+ZONE_V1, ZONE_V2 = box(23.4990, 17.1990, 23.4995, 17.1995), box(23.5005, 17.1990, 23.5012, 17.1996)
+
+
+def drone_at(s: float) -> tuple[float, float]:
+    return 23.4995 + s * 1e-4, 17.2010
+
+
+def footprint_at(s: float) -> Any:
+    lon, lat = drone_at(s)
+    return box(lon - 0.0002, lat + 0.0003, lon + 0.0002, lat + 0.0007)
+
+
+def add_sortie(db: str) -> None:
+    """The drone's fixes and camera footprints, and the zone's two versions, written as the pipeline would."""
+    with Store(db) as store:
+        fixes = [Observation(DRONE, T0 + timedelta(seconds=i / 2), *drone_at(i / 2), alt_m=80.0, subject_class="drone",
+                             role=Role.PATROL, source="radio") for i in range(50)]
+        store.write([], fixes)
+        store.put_footprints([Footprint(DRONE_CAM, T0 + timedelta(seconds=s), T0 + timedelta(seconds=s + 2),
+                                        footprint_at(s), "drone") for s in range(0, 25, 2)])
+        store.save_corridors([Corridor(ZONE, ZONE_V1, name="zone")], author="p", comment="v1",
+                             at=T0 - timedelta(hours=1), replace=False)
+        store.save_corridors([Corridor(ZONE, ZONE_V2, name="zone")], author="p", comment="v2", at=ZONE_CHANGED,
+                             replace=False)
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
     tmp = tmp_path_factory.mktemp("replay-ui")
     db = f"sqlite:///{tmp / 'rw.db'}"  # the database run_server uses
     run = record_gate_run(tmp, db)
+    add_sortie(db)
     add = subprocess.run([sys.executable, "-m", "routewatch", "users", "add", COMMANDER, "--role", "commander",
                           "--db", db, "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
                          timeout=60)
@@ -166,3 +205,110 @@ def test_a_field_user_gets_no_replay(browser: Any, server: Server) -> None:
     assert page.inner_text("#forbidden-text") == "Replay is for commanders and admins."
     assert page.is_hidden("#replay-panel")
     assert page.request.get(server.base + "/api/replay/frame?camera=gate&t=2026-05-01T03:00:05Z").status == 403
+
+
+def seek_to(page: Any, at: datetime) -> None:
+    """Move the timeline's slider to `at` (as a drag would)."""
+    page.evaluate("""(ms) => { const s = document.getElementById('rp-slider');
+        s.value = String(ms); s.dispatchEvent(new Event('input')); }""",
+                  round((at - datetime.fromisoformat(page.input_value("#rp-from") + "+00:00")).total_seconds() * 1000))
+
+
+def rendered(page: Any, layer: str) -> list[dict[str, Any]]:
+    return page.evaluate("(l) => window.routewatchMap.queryRenderedFeatures({layers: [l]}).map((f) => f.properties)",
+                         layer)
+
+
+def on_screen(page: Any, lon: float, lat: float) -> tuple[float, float]:
+    """Where (lon, lat) is in the page (CSS pixels)."""
+    point = page.evaluate("(c) => window.routewatchMap.project(c)", [lon, lat])
+    m = page.locator("#map").bounding_box()
+    return m["x"] + point["x"], m["y"] + point["y"]
+
+
+def map_colour(page: Any, lon: float, lat: float) -> tuple[int, int, int]:
+    """The map's (r, g, b) at (lon, lat), from a screenshot."""
+    shot = cv2.imdecode(np.frombuffer(page.locator("#map").screenshot(), np.uint8), cv2.IMREAD_COLOR)
+    point = page.evaluate("(c) => window.routewatchMap.project(c)", [lon, lat])
+    b, g, r = shot[round(point["y"]), round(point["x"])]
+    return int(r), int(g), int(b)
+
+
+def test_a_sortie_moves_the_drone_its_footprint_and_the_corridors_with_the_time(browser: Any, server: Server,
+                                                                             artifacts: Path) -> None:
+    page = sign_in(browser, server, COMMANDER)
+    page.goto(server.base + "/#/replay")
+    page.wait_for_selector("#replay-panel:not([hidden])")
+    # The recorded cameras are offered with their extents (not guessed from alerts).
+    page.wait_for_function("() => document.querySelectorAll('#rp-cameras option').length > 0")
+    assert page.get_attribute("#rp-cameras option[value='gate']", "label").startswith("gate: 2026-05-01 03:00:00 UTC")
+    # The sorties in the recorded window: the drone's, followed by its camera.
+    page.fill("#rp-from", "2026-05-01T03:00:00")
+    page.fill("#rp-to", "2026-05-01T03:00:25")
+    page.click("#rp-find-sorties")
+    row = page.locator(f"#rp-sorties .rp-sortie[data-drone='{DRONE}']")
+    row.wait_for(timeout=15_000)
+    assert "50 fixes" in row.inner_text() and f"camera {DRONE_CAM}" in row.inner_text()
+    before = len(page.responses)  # (opening the page loaded the newest alert's window)
+    row.click()
+    page.wait_for_function(f"() => ({DRAWN})().footprint !== null", timeout=15_000)
+    assert page.input_value("#rp-camera") == DRONE_CAM
+    chosen = [datetime.fromisoformat(page.input_value(i) + "+00:00") for i in ("#rp-from", "#rp-to")]
+    assert chosen == [T0, T0 + timedelta(seconds=25)]  # whole seconds around its fixes (0 - 24.5 s)
+    assert "the map alone" in page.inner_text("#rp-status")  # nothing of the drone's camera was recorded
+    # At 5.2 s: the drone at its fix of 5.0 s, the footprint sampled at 4 s, the zone's first version.
+    at = T0 + timedelta(seconds=5.2)
+    seek_to(page, at)
+    page.wait_for_function(f"() => ({DRAWN})().footprint?.start === {(T0 + timedelta(seconds=4)).isoformat()!r}")
+    page.wait_for_function(f"() => ({DRAWN})().corridors !== null")
+    drawn = page.evaluate(DRAWN)
+    assert drawn["t"] == at.isoformat().replace("+00:00", "Z").replace(".200000", ".200")
+    four, six = (T0 + timedelta(seconds=4)).isoformat(), (T0 + timedelta(seconds=6)).isoformat()
+    assert drawn["footprint"] == {"camera": DRONE_CAM, "kind": "drone", "start": four, "end": six}
+    assert drawn["corridors"] == [{"id": ZONE, "version": 1}] and DRONE in drawn["paths"]
+    page.wait_for_timeout(300)  # the map renders the new data
+    marker = page.locator(f".rp-drone[data-subject-id='{DRONE}']").bounding_box()
+    x, y = on_screen(page, *drone_at(5.0))
+    assert abs(marker["x"] + marker["width"] / 2 - x) <= 2 and abs(marker["y"] + marker["height"] / 2 - y) <= 2
+    assert {p["start"] for p in rendered(page, "rp-footprint-fill")} == {four}  # (once per tile it spans)
+    assert {p["version"] for p in rendered(page, "rp-corridor-fill")} == {1}
+    centre = footprint_at(4).centroid
+    r, g, b = map_colour(page, centre.x, centre.y)
+    assert r > 200 and b > 180 and g < r - 40, (r, g, b)  # the footprint's magenta over the background
+    old = footprint_at(0).centroid  # the first sample (0-2 s) is no longer drawn there
+    assert not footprint_at(4).contains(old)
+    r, g, b = map_colour(page, old.x, old.y)
+    assert g > r - 40, (r, g, b)
+    page.screenshot(path=str(artifacts / "replay-sortie.png"))
+    # Past the zone's change: its second version, and the drone and footprint moved on.
+    seek_to(page, T0 + timedelta(seconds=15.1))
+    page.wait_for_function(f"() => ({DRAWN})().corridors?.[0]?.version === 2")
+    page.wait_for_function(f"() => ({DRAWN})().footprint?.start === {(T0 + timedelta(seconds=14)).isoformat()!r}")
+    page.wait_for_timeout(300)
+    assert {p["version"] for p in rendered(page, "rp-corridor-fill")} == {2}
+    marker = page.locator(f".rp-drone[data-subject-id='{DRONE}']").bounding_box()
+    x, y = on_screen(page, *drone_at(15.0))
+    assert abs(marker["x"] + marker["width"] / 2 - x) <= 2 and abs(marker["y"] + marker["height"] / 2 - y) <= 2
+    # Back before the change: the first version again, from what was already fetched (no new request).
+    seek_to(page, T0 + timedelta(seconds=3))
+    page.wait_for_function(f"() => ({DRAWN})().corridors?.[0]?.version === 1")
+    asked = [r.url for r in page.responses[before:] if "/api/replay/corridors?" in r.url]
+    assert len(asked) == 2, asked  # at the start (v1 holds until 12 s), and past 12 s (v2 from then on)
+    # The recorded camera over the same window: the video and the map together (its fixed footprint, the drone).
+    page.fill("#rp-camera", "gate")
+    page.click("#rp-load")
+    page.wait_for_function(f"() => ({FRAME_TIME})() !== '' && ({DRAWN})().footprint?.camera === 'gate'",
+                           timeout=15_000)
+    assert page.locator(f".rp-drone[data-subject-id='{DRONE}']").count() == 1
+    # An area: the map's view keeps the sortie; a view elsewhere finds none.
+    page.click("#rp-use-view")
+    assert page.inner_text("#rp-area").startswith("area 23.")
+    page.click("#rp-find-sorties")
+    page.locator(f"#rp-sorties .rp-sortie[data-drone='{DRONE}']").wait_for()
+    page.evaluate("() => window.routewatchMap.jumpTo({center: [10, 50], zoom: 14})")
+    page.click("#rp-use-view")
+    page.click("#rp-find-sorties")
+    page.wait_for_selector("#rp-sorties li.muted:has-text('No drone sorties in this window and area')")
+    page.click("#rp-clear-area")
+    assert page.inner_text("#rp-area") == "any area"
+    assert page.js_errors == []

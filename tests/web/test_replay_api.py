@@ -1,21 +1,30 @@
-"""The replay API over a recorded synthetic run: frames, boxes and positions that agree in time; bad windows refused."""
+"""The replay API over a recorded synthetic run: frames, boxes and positions that agree in time; bad windows refused.
+
+Choosing a patrol and the map as it was (sorties, cameras, corridors in force, footprints, areas) over data
+stored through the store API, on SQLite and PostgreSQL.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from shapely.geometry import box, shape
 
+from routewatch.geo.footprint import Footprint
+from routewatch.model import Corridor, CorridorKind, Observation, Role
 from routewatch.recording.boxlog import as_stored
 from routewatch.recording.read import frames_between
-from routewatch.store import Store
+from routewatch.store import RecordedSegment, Store
 from routewatch.store.users import create_user
 from routewatch.web import WebSettings, create_app
+from routewatch.web import replay as replay_api
 from tests.e2e.recorded import RecordedRun, record_gate_run
 from tests.e2e.test_recording import decode
 from tests.web.conftest import PASSWORD
@@ -122,3 +131,247 @@ def test_a_field_user_may_not_replay(client: TestClient, store: Store) -> None:
     client.cookies.clear()
     client.post("/api/login", json={"username": "field", "password": PASSWORD})
     assert client.get("/api/replay/frame?camera=gate&t=2026-05-01T03:00:05Z").status_code == 403
+
+
+# ---- choosing a patrol, and the map as it was: sorties, cameras, corridors in force, footprints, areas ----
+
+T = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
+SEC = timedelta(seconds=1)
+GATE_VIEW = box(5.0028, 51.9998, 5.0032, 52.0002)  # the fixed camera's view: drone 1 passes it at T+28..32 s
+C1_V1, C1_V2, C2 = box(5.0, 52.0, 5.01, 52.01), box(5.0, 52.0, 5.02, 52.02), box(6.0, 52.0, 6.01, 52.01)
+SAVES = (T - 3600 * SEC, T + 30 * SEC, T + 90 * SEC)  # c1 v1 and c2; c1 v2; c1 deleted
+
+
+def at_s(s: float) -> str:
+    return q(T + s * SEC)
+
+
+def drone_fix(subject: str, s: float, lat: float) -> Observation:
+    return Observation(subject, T + s * SEC, 5.0 + s * 1e-4, lat, alt_m=100.0, subject_class="drone",
+                       role=Role.PATROL, source="demo")
+
+
+def segment(camera: str, start: float, end: float) -> RecordedSegment:
+    return RecordedSegment(camera, f"{camera}/{start:.0f}.mkv", T + start * SEC, T + end * SEC, int(end - start) * 5,
+                           1000, "mp4v", 320, 180, T + end * SEC)
+
+
+@pytest.fixture
+def patrol_store(db_url: str) -> Iterator[Store]:
+    """Two drones' sorties (drone 1: 0-60 s and 300-330 s along lat 52.0; drone 2: 10-40 s along lat 52.1), a
+    walker under the gate camera, each drone camera's footprints following its drone, two recorded cameras, and
+    corridor c1 saved, changed and deleted (see SAVES), all through the store API."""
+    with Store(db_url) as s:
+        s.upgrade(postgis=False)
+        create_user(s, "commander", PASSWORD, "commander", at=T)
+        one = [drone_fix("demo/1", x, 52.0) for x in [*range(61), *range(300, 331)]]
+        two = [drone_fix("demo/2", x, 52.1) for x in range(10, 41)]
+        walker = [Observation("gate/7", T + x * SEC, 5.003, 52.0005, subject_class="person") for x in range(61)]
+        s.write([], [*one, *two, *walker])
+        s.put_footprints([Footprint("gate", T - 100 * SEC, T + 3600 * SEC, GATE_VIEW, "fixed")]
+                         + [Footprint(cam, T + x * SEC, T + (x + 5) * SEC,
+                                      box(5.0 + x * 1e-4, lat - 0.001, 5.002 + x * 1e-4, lat + 0.001), "drone")
+                            for cam, lat, xs in (("dcam1", 52.0, range(0, 60, 5)), ("dcam2", 52.1, range(10, 40, 5)))
+                            for x in xs])
+        for seg in (segment("dcam1", 0, 30), segment("dcam1", 30, 60), segment("gate", -100, 400)):
+            s.put_recording_segment(seg)
+        s.save_corridors([Corridor("c1", C1_V1, name="first"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
+                         author="p", comment="v1", at=SAVES[0])
+        s.save_corridors([Corridor("c1", C1_V2, name="wider"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
+                         author="p", comment="v2", at=SAVES[1])
+        s.save_corridors([Corridor("c2", C2, kind=CorridorKind.EXCLUSION)], author="p", comment="gone", at=SAVES[2])
+        yield s
+
+
+@pytest.fixture
+def patrol_client(patrol_store: Store) -> Iterator[TestClient]:
+    with TestClient(create_app(patrol_store, WebSettings(secret_key=b"k" * 32))) as c:
+        r = c.post("/api/login", json={"username": "commander", "password": PASSWORD})
+        assert r.status_code == 200, r.text
+        yield c
+
+
+def ok(client: TestClient, path: str) -> Any:
+    r = client.get(path)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_sorties_are_cut_from_the_drone_fixes_with_their_cameras(patrol_client: TestClient) -> None:
+    got = ok(patrol_client, f"/api/replay/sorties?from={at_s(-60)}&to={at_s(3600)}")
+    assert not got["truncated"] and not got["footprints_truncated"] and got["gap_s"] == 120
+    assert all(s["cameras_checked"] for s in got["sorties"])
+    summary = [(s["drone"], s["start"], s["end"], s["fixes"], s["following"], s["seen_by"], s["recorded"],
+                s["camera"]) for s in got["sorties"]]
+    iso = lambda x: (T + x * SEC).isoformat()  # noqa: E731
+    assert summary == [
+        ("demo/1", iso(0), iso(60), 61, ["dcam1"], ["gate"], ["dcam1", "gate"], "dcam1"),
+        # dcam1 recorded then too, but it flew on drone 1: drone 2's own camera is chosen (though not recorded).
+        ("demo/2", iso(10), iso(40), 31, ["dcam2"], [], ["dcam1", "gate"], "dcam2"),
+        ("demo/1", iso(300), iso(330), 31, [], [], ["gate"], None),
+    ]
+    first = got["sorties"][0]
+    assert first["class"] == "drone"
+    assert first["bbox"] == pytest.approx([5.0, 52.0, 5.006, 52.0])
+    # A longer gap joins drone 1's two runs; an area keeps the sorties with a fix inside it.
+    joined = ok(patrol_client, f"/api/replay/sorties?from={at_s(-60)}&to={at_s(3600)}&gap_s=300")["sorties"]
+    assert [(s["drone"], s["fixes"]) for s in joined] == [("demo/1", 92), ("demo/2", 31)]
+    north = ok(patrol_client, f"/api/replay/sorties?from={at_s(-60)}&to={at_s(3600)}&bbox=4.9,52.05,5.1,52.15")
+    assert [s["drone"] for s in north["sorties"]] == ["demo/2"]
+    # Only drone 1's late run lies east of 5.03 (its fixes reach 5.033).
+    east = ok(patrol_client, f"/api/replay/sorties?from={at_s(-60)}&to={at_s(3600)}&bbox=5.03,51.9,5.1,52.15")
+    assert [(s["drone"], s["start"]) for s in east["sorties"]] == [("demo/1", iso(300))]
+    # The window cuts sorties: what lies in [from, to).
+    part = ok(patrol_client, f"/api/replay/sorties?from={at_s(20)}&to={at_s(35)}")["sorties"]
+    assert [(s["drone"], s["start"], s["end"]) for s in part] == [("demo/1", iso(20), iso(34)),
+                                                                  ("demo/2", iso(20), iso(34))]
+    # Nothing flying: no sorties.
+    assert ok(patrol_client, f"/api/replay/sorties?from={at_s(100)}&to={at_s(200)}")["sorties"] == []
+
+
+def test_sorties_say_when_the_fixes_read_were_capped(patrol_client: TestClient,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay_api, "MAX_SORTIE_FIXES", 50)
+    got = ok(patrol_client, f"/api/replay/sorties?from={at_s(-60)}&to={at_s(3600)}")
+    assert got["truncated"] and not got["footprints_truncated"]
+    assert sum(s["fixes"] for s in got["sorties"]) == 50  # the oldest 50: drone 1 from 0 s, drone 2 from 10 s
+    assert [(s["drone"], s["fixes"]) for s in got["sorties"]] == [("demo/1", 30), ("demo/2", 20)]
+
+
+def test_sortie_cameras_are_checked_for_the_first_sorties_from_their_first_footprints(
+        patrol_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(replay_api, "MATCHED_SORTIES", 2)
+    monkeypatch.setattr(replay_api, "SORTIE_FOOTPRINTS", 4)
+    got = ok(patrol_client, f"/api/replay/sorties?from={at_s(-60)}&to={at_s(3600)}")
+    assert not got["truncated"] and got["footprints_truncated"]  # drone 1's first run spans gate's and 12 dcam1's
+    assert [(s["drone"], s["cameras_checked"]) for s in got["sorties"]] == [
+        ("demo/1", True), ("demo/2", True), ("demo/1", False)]
+    # From the first 4 over drone 1's run (gate's and dcam1's from 0, 5 and 10 s): still its own camera.
+    assert [(s["following"], s["seen_by"]) for s in got["sorties"][:2]] == [(["dcam1"], ["gate"]), (["dcam2"], [])]
+
+
+@pytest.mark.parametrize(("t", "expected", "since", "until"), [
+    (-7200, [], None, 0),  # before anything was saved
+    (-3600, [("c1", 1, "first", C1_V1), ("c2", 1, "", C2)], 0, 1),  # saved at that very time: in force
+    (0, [("c1", 1, "first", C1_V1), ("c2", 1, "", C2)], 0, 1),
+    (30, [("c1", 2, "wider", C1_V2), ("c2", 1, "", C2)], 1, 2),
+    (60, [("c1", 2, "wider", C1_V2), ("c2", 1, "", C2)], 1, 2),
+    (90, [("c2", 1, "", C2)], 2, None),  # c1's tombstone: gone
+    (86_400, [("c2", 1, "", C2)], 2, None),
+])
+def test_the_corridors_in_force_at_a_time(patrol_client: TestClient, t: float, expected: list[Any],
+                                          since: int | None, until: int | None) -> None:
+    got = ok(patrol_client, f"/api/replay/corridors?t={at_s(t)}")
+    assert got["type"] == "FeatureCollection" and got["t"] == (T + t * SEC).isoformat()
+    assert [(f["properties"]["id"], f["properties"]["version"], f["properties"]["name"], shape(f["geometry"]))
+            for f in got["features"]] == expected
+    kinds = {"c1": "corridor", "c2": "exclusion"}
+    assert all(f["id"] == f["properties"]["id"] and f["properties"]["kind"] == kinds[f["id"]] for f in got["features"])
+    assert got["since"] == (SAVES[since].isoformat() if since is not None else None)
+    assert got["until"] == (SAVES[until].isoformat() if until is not None else None)
+
+
+def test_footprints_in_a_window(patrol_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    every = ok(patrol_client, f"/api/replay/footprints?from={at_s(0)}&to={at_s(60)}")
+    assert every["type"] == "FeatureCollection" and not every["truncated"]
+    assert len(every["features"]) == 1 + 12 + 6  # gate; dcam1 every 5 s; dcam2 from 10 s to 35 s
+    mine = ok(patrol_client, f"/api/replay/footprints?from={at_s(12)}&to={at_s(21)}&camera=dcam1")["features"]
+    # [start, end) rows overlapping [12 s, 21 s): the samples from 10, 15 and 20 s, by start.
+    assert [f["properties"]["start"] for f in mine] == [(T + x * SEC).isoformat() for x in (10, 15, 20)]
+    assert mine[0]["properties"] == {"camera": "dcam1", "kind": "drone", "start": (T + 10 * SEC).isoformat(),
+                                     "end": (T + 15 * SEC).isoformat()}
+    assert shape(mine[0]["geometry"]).equals(box(5.001, 51.999, 5.003, 52.001))
+    (gate,) = ok(patrol_client, f"/api/replay/footprints?from={at_s(0)}&to={at_s(60)}&camera=gate")["features"]
+    assert gate["properties"]["kind"] == "fixed" and shape(gate["geometry"]).equals(GATE_VIEW)
+    monkeypatch.setattr(replay_api, "MAX_FOOTPRINTS", 4)
+    capped = ok(patrol_client, f"/api/replay/footprints?from={at_s(0)}&to={at_s(60)}&camera=dcam1")
+    assert capped["truncated"] and len(capped["features"]) == 4
+
+
+def test_recorded_cameras_and_their_extents(patrol_client: TestClient) -> None:
+    every = ok(patrol_client, "/api/replay/cameras")["cameras"]
+    assert every == [
+        {"camera": "dcam1", "first": T.isoformat(), "last": (T + 60 * SEC).isoformat(), "segments": 2,
+         "frames": 300},
+        {"camera": "gate", "first": (T - 100 * SEC).isoformat(), "last": (T + 400 * SEC).isoformat(),
+         "segments": 1, "frames": 2500},
+    ]
+    # In a window: the segments overlapping it.
+    later = ok(patrol_client, f"/api/replay/cameras?from={at_s(45)}&to={at_s(200)}")["cameras"]
+    assert [(c["camera"], c["first"], c["segments"]) for c in later] == [
+        ("dcam1", (T + 30 * SEC).isoformat(), 1), ("gate", (T - 100 * SEC).isoformat(), 1)]
+    assert ok(patrol_client, f"/api/replay/cameras?from={at_s(500)}&to={at_s(600)}")["cameras"] == []
+
+
+def test_the_recorded_run_lists_its_camera(client: TestClient, store: Store) -> None:
+    segs = store.recording_segments("gate")
+    (gate,) = ok(client, "/api/replay/cameras")["cameras"]
+    assert gate == {"camera": "gate", "first": segs[0].start.isoformat(), "last": segs[-1].end.isoformat(),
+                    "segments": len(segs), "frames": sum(s.frames for s in segs)}
+    assert gate["frames"] in (125, 126)  # 25 s at 5 fps
+
+
+@pytest.mark.parametrize(("bbox", "subject", "expected"), [
+    (None, None, {"demo/1": 61, "demo/2": 31, "gate/7": 61}),
+    ("5.0025,51.99,5.0035,52.01", None, {"demo/1": 11, "gate/7": 61}),  # drone 1 passes at 25..35 s
+    ("4.9,52.05,5.1,52.15", None, {"demo/2": 31}),
+    ("5.0025,51.99,5.0035,52.01", "demo/1", {"demo/1": 11}),
+    ("5.0025,51.99,5.0035,52.01", "demo/2", {}),
+    ("-180,-90,180,90", "gate/7", {"gate/7": 61}),
+])
+def test_positions_in_an_area(patrol_client: TestClient, bbox: str | None, subject: str | None,
+                              expected: dict[str, int]) -> None:
+    extra = (f"&bbox={bbox}" if bbox else "") + (f"&subject={subject}" if subject else "")
+    got = ok(patrol_client, f"/api/replay/positions?from={at_s(0)}&to={at_s(61)}{extra}")
+    counts: dict[str, int] = {}
+    for f in got["positions"]:
+        counts[f["subject_id"]] = counts.get(f["subject_id"], 0) + 1
+    assert counts == expected and not got["truncated"]
+    times = [f["time"] for f in got["positions"]]
+    assert times == sorted(times)
+    if bbox:
+        area = [float(x) for x in bbox.split(",")]
+        assert all(area[0] <= f["lon"] <= area[2] and area[1] <= f["lat"] <= area[3] for f in got["positions"])
+
+
+def test_positions_in_an_area_are_capped_inside_it(patrol_store: Store) -> None:
+    with TestClient(create_app(patrol_store, WebSettings(secret_key=b"k" * 32, max_replay_positions=5))) as c:
+        c.post("/api/login", json={"username": "commander", "password": PASSWORD})
+        got = ok(c, f"/api/replay/positions?from={at_s(0)}&to={at_s(61)}&bbox=4.9,52.05,5.1,52.15")
+    assert got["truncated"] and [f["subject_id"] for f in got["positions"]] == ["demo/2"] * 5
+
+
+WINDOW = f"from={at_s(0)}&to={at_s(60)}"
+
+
+@pytest.mark.parametrize(("path", "status", "says"), [
+    (f"/api/replay/sorties?from={at_s(10)}&to={at_s(0)}", 422, "reversed"),
+    (f"/api/replay/sorties?from={at_s(0)}&to={at_s(0)}", 422, "empty"),
+    (f"/api/replay/sorties?from={at_s(0)}&to={at_s(7 * 3600)}", 422, "longer than 6 h"),
+    ("/api/replay/sorties?from=2026-05-01T03:00:00&to=2026-05-01T03:01:00Z", 422, "time zone"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=0", 422, "gap_s"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=nan", 422, "gap_s"),
+    (f"/api/replay/sorties?{WINDOW}&bbox=5,52,6", 422, "4 numbers"),
+    (f"/api/replay/sorties?{WINDOW}&bbox=6,52,5,53", 422, "minlon (6.0) must be less than maxlon"),
+    (f"/api/replay/positions?{WINDOW}&bbox=a,b,c,d", 422, "not 4 comma-separated numbers"),
+    (f"/api/replay/positions?{WINDOW}&bbox=nan,52,6,53", 422, "finite"),
+    (f"/api/replay/positions?{WINDOW}&bbox=5,52,200,53", 422, "maxlon"),
+    (f"/api/replay/positions?{WINDOW}&bbox=5,-95,6,53", 422, "minlat"),
+    (f"/api/replay/positions?{WINDOW}&bbox=5,53,6,53", 422, "minlat (53.0) must be less than maxlat"),
+    (f"/api/replay/positions?{WINDOW}&bbox=" + "1" * 201, 422, "bbox"),
+    ("/api/replay/corridors?t=2026-05-01T03:00:00", 422, "time zone"),
+    ("/api/replay/corridors?t=yesterday", 422, "t"),
+    ("/api/replay/corridors", 422, "t"),
+    (f"/api/replay/footprints?from={at_s(10)}&to={at_s(0)}", 422, "reversed"),
+    (f"/api/replay/footprints?from={at_s(0)}&to={at_s(7 * 3600)}", 422, "longer than 6 h"),
+    (f"/api/replay/footprints?{WINDOW}&camera=nope", 404, "nope"),
+    (f"/api/replay/footprints?{WINDOW}&camera=", 422, "camera"),
+    (f"/api/replay/cameras?from={at_s(0)}", 422, "both"),
+    (f"/api/replay/cameras?to={at_s(0)}", 422, "both"),
+    (f"/api/replay/cameras?from={at_s(10)}&to={at_s(0)}", 422, "reversed"),
+    (f"/api/replay/cameras?from={at_s(0)}&to={at_s(7 * 3600)}", 422, "longer than 6 h"),
+])
+def test_bad_patrol_requests_are_refused(patrol_client: TestClient, path: str, status: int, says: str) -> None:
+    r = patrol_client.get(path)
+    assert r.status_code == status, r.text
+    assert says in str(r.json()["detail"])

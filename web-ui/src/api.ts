@@ -65,6 +65,18 @@ export interface ReplayPosition {
   role: string; heading_deg: number | null; speed_m_s: number | null;
 }
 
+/** A recorded camera (GET /api/replay/cameras): its first and last frame time, segments and frames. */
+export interface ReplayCamera { camera: string; first: string; last: string; segments: number; frames: number }
+/** A drone sortie (GET /api/replay/sorties): `camera` is the one to replay it with (null: none followed it). */
+export interface Sortie {
+  drone: string; class: string; start: string; end: string; fixes: number; bbox: [number, number, number, number];
+  cameras_checked: boolean; following: string[]; seen_by: string[]; recorded: string[]; camera: string | null;
+}
+/** The corridors in force at `t` (GET /api/replay/corridors), holding from `since` until `until` (null: open). */
+export interface CorridorsAt extends FeatureCollection { t: string; since: string | null; until: string | null }
+/** Footprints (GET /api/replay/footprints): polygons with camera, kind, start and end (exclusive). */
+export interface Footprints extends FeatureCollection { truncated: boolean }
+
 export class ApiError extends Error {
   /** Seconds to wait from a Retry-After header (429), if any. */
   retryAfter: number | null = null;
@@ -133,8 +145,15 @@ export const api = {
     call<{ items: Alert[] }>("GET", `/api/alerts?${new URLSearchParams({ since, until, limit: "500" })}`),
   replayBoxes: (camera: string, from: string, to: string) => call<{ camera: string; frames: ReplayFrame[] }>("GET",
     `/api/replay/boxes?${new URLSearchParams({ camera, from, to })}`),
-  replayPositions: (from: string, to: string) => call<{ truncated: boolean; positions: ReplayPosition[] }>("GET",
-    `/api/replay/positions?${new URLSearchParams({ from, to })}`),
+  /** `bbox`: "minlon,minlat,maxlon,maxlat" (only positions inside), or "" for anywhere. */
+  replayPositions: (from: string, to: string, bbox = "") => call<{ truncated: boolean; positions: ReplayPosition[] }>(
+    "GET", `/api/replay/positions?${new URLSearchParams({ from, to, ...(bbox ? { bbox } : {}) })}`),
+  replayCameras: () => call<{ cameras: ReplayCamera[] }>("GET", "/api/replay/cameras"),
+  replaySorties: (from: string, to: string, bbox = "") => call<{ truncated: boolean; sorties: Sortie[] }>("GET",
+    `/api/replay/sorties?${new URLSearchParams({ from, to, ...(bbox ? { bbox } : {}) })}`),
+  replayCorridors: (t: string) => call<CorridorsAt>("GET", `/api/replay/corridors?${new URLSearchParams({ t })}`),
+  replayFootprints: (from: string, to: string, camera: string) => call<Footprints>("GET",
+    `/api/replay/footprints?${new URLSearchParams({ from, to, camera })}`),
   updateCorridor: (id: string, f: Feature, comment: string) =>
     call<Feature>("PUT", `/api/corridors/${encodeURIComponent(id)}?comment=${encodeURIComponent(comment)}`, f),
 };

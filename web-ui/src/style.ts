@@ -16,6 +16,9 @@ export const BACKTEST_COLOURS = { added: "#0987a0", removed: "#1a202c" };
 
 /** Camera coverage: the part of a corridor covered at some time (yellow, unlike any corridor kind), and the picked one. */
 export const COVERAGE_COLOURS = { fill: "#ffd400", line: "#975a16", picked: "#1a202c" };
+
+/** Replay: the chosen camera's footprint in force (pure magenta), the subjects' paths, the drones' short trails. */
+export const REPLAY_COLOURS = { footprint: "#ff00ff", track: "#00b5d8", drone: "#ff7f00" };
 const polygonal: ExpressionSpecification = ["in", ["geometry-type"], ["literal", ["Polygon", "MultiPolygon"]]];
 const linear: ExpressionSpecification = ["in", ["geometry-type"], ["literal", ["LineString", "MultiLineString"]]];
 const covered: ExpressionSpecification = ["==", ["get", "layer"], "covered"];
@@ -49,6 +52,9 @@ export function localStyle(tileUrl?: string | null, bordersUrl?: string | null):
       version: { type: "geojson", data: empty() as never },
       backtest: { type: "geojson", data: empty() as never },
       coverage: { type: "geojson", data: empty() as never },
+      "rp-corridors": { type: "geojson", data: empty() as never },
+      "rp-footprint": { type: "geojson", data: empty() as never },
+      "rp-tracks": { type: "geojson", data: empty() as never },
     },
     layers: [
       { id: "background", type: "background", paint: { "background-color": "#e8e4d8" } },
@@ -72,6 +78,24 @@ export function localStyle(tileUrl?: string | null, bordersUrl?: string | null):
                  "line-opacity": 0.9, "line-dasharray": [2, 1] } },
       { id: "coverage-picked", type: "line", source: "coverage", filter: ["==", ["get", "corridor_id"], ""],
         paint: { "line-color": COVERAGE_COLOURS.picked, "line-width": 4 } },
+      // Replay (replaymap.ts): the corridors as they were at the time shown, the footprint, paths and trails.
+      { id: "rp-corridor-fill", type: "fill", source: "rp-corridors", filter: ["==", ["geometry-type"], "Polygon"],
+        paint: { "fill-color": kindColour, "fill-opacity": 0.18 } },
+      { id: "rp-corridor-outline", type: "line", source: "rp-corridors", filter: ["==", ["geometry-type"], "Polygon"],
+        paint: { "line-color": kindColour, "line-width": 2 } },
+      { id: "rp-corridor-band", type: "line", source: "rp-corridors",
+        filter: ["all", ["==", ["geometry-type"], "LineString"], ["has", "width_m"]],
+        layout: { "line-cap": "round", "line-join": "round" },
+        paint: { "line-color": kindColour, "line-opacity": 0.25, "line-width": widthPx } },
+      { id: "rp-corridor-line", type: "line", source: "rp-corridors", filter: ["==", ["geometry-type"], "LineString"],
+        paint: { "line-color": kindColour, "line-width": 2.5, "line-dasharray": [3, 1] } },
+      { id: "rp-footprint-fill", type: "fill", source: "rp-footprint",
+        paint: { "fill-color": REPLAY_COLOURS.footprint, "fill-opacity": 0.3 } },
+      { id: "rp-footprint-line", type: "line", source: "rp-footprint",
+        paint: { "line-color": REPLAY_COLOURS.footprint, "line-width": 2 } },
+      { id: "rp-tracks", type: "line", source: "rp-tracks", layout: { "line-cap": "round", "line-join": "round" },
+        paint: { "line-color": ["match", ["get", "role"], "patrol", REPLAY_COLOURS.drone, REPLAY_COLOURS.track],
+                 "line-width": ["match", ["get", "role"], "patrol", 3, 2], "line-opacity": 0.85 } },
       { id: "alert-path", type: "line", source: "path", paint: { "line-color": "#1a202c", "line-width": 3 } },
       ...TRACK_LAYERS,
       { id: "draft-fill", type: "fill", source: "draft", filter: ["==", ["geometry-type"], "Polygon"],

@@ -99,16 +99,24 @@ class CoverageMixin:
                 again = {k: stmt.excluded[k] for k in ("kind", "end", "polygon", "version")}
                 conn.execute(stmt.on_conflict_do_update(index_elements=["camera", "start"], set_=again))
 
-    def footprints_between(self, start: datetime, end: datetime, *, limit: int | None = None) -> list[Footprint]:
-        """Footprints overlapping [start, end), by (start, camera); at most `limit` of them."""
+    def footprints_between(self, start: datetime, end: datetime, *, limit: int | None = None,
+                           camera: str | None = None) -> list[Footprint]:
+        """Footprints overlapping [start, end) (of one camera, or all), by (start, camera); at most `limit`."""
         f = FootprintRow
         query = (select(f.camera, f.kind, f.start, f.end, f.polygon)
                  .where(f.start < end, f.end > start).order_by(f.start, f.camera))
+        if camera is not None:
+            query = query.where(f.camera == camera)
         if limit is not None:
             query = query.limit(limit)
         with self.engine.connect() as conn:
             return [Footprint(r.camera, r.start, r.end, shapely.from_wkb(bytes(r.polygon)), r.kind)
                     for r in conn.execute(query)]
+
+    def footprint_cameras(self) -> list[str]:
+        """Cameras with stored footprints, by name."""
+        with self.engine.connect() as conn:
+            return list(conn.scalars(select(FootprintRow.camera).distinct().order_by(FootprintRow.camera)))
 
     def count_footprints(self, start: datetime | None = None, end: datetime | None = None) -> int:
         """Number of stored footprints (overlapping [start, end) when given)."""

@@ -12,7 +12,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
 
-from routewatch.model import Alert, Observation
+from routewatch.model import Alert, Observation, Role
 from routewatch.store import spatial
 from routewatch.store.convert import row_to_alert, row_to_observation
 from routewatch.store.errors import StoreError
@@ -66,6 +66,34 @@ class SpatialMixin:
             query = query.where(*spatial.in_bbox(PositionRow.lon, PositionRow.lat, area))
             rows = conn.execution_options(yield_per=_FETCH).execute(query)
             return [row_to_observation(row) for row in spatial.exactly_within(rows, area, _lonlat)]
+
+    def positions_in(
+        self, since: datetime, until: datetime, *, bbox: tuple[float, float, float, float] | None = None,
+        subject: str | None = None, role: Role | None = None, limit: int | None = None,
+    ) -> list[Observation]:
+        """Stored fixes with time in [since, until), by (time, subject); at most `limit` (the oldest).
+
+        Only those of one subject, of one role, or inside a (min_lon, min_lat, max_lon, max_lat) box
+        (border included) when given: plain column tests, exact for a box on either database.
+        """
+        t = PositionRow
+        query = (select(t.subject_id, t.time, t.lon, t.lat, t.alt_m, t.subject_class, t.role, t.confidence, t.source,
+                        t.speed_m_s, t.heading_deg, t.accuracy_m)
+                 .where(t.time >= since, t.time < until))
+        if subject is not None:
+            query = query.where(t.subject_id == subject)
+        if role is not None:
+            query = query.where(t.role == role.value)
+        if bbox is not None:
+            min_lon, min_lat, max_lon, max_lat = bbox
+            query = query.where(t.lon >= min_lon, t.lon <= max_lon, t.lat >= min_lat, t.lat <= max_lat)
+        query = query.order_by(t.time, t.subject_id)
+        if limit is not None:
+            query = query.limit(limit)
+        roles = {r.value: r for r in Role}
+        with self.engine.connect() as conn:  # built positionally: a sortie list reads 200,000 rows
+            return [Observation(sid, at, lon, lat, alt, cls, roles[role], conf, src, spd, hdg, acc)
+                    for sid, at, lon, lat, alt, cls, role, conf, src, spd, hdg, acc in conn.execute(query)]
 
     def _alerts_within(
         self, query: Select[AlertRow], within: BaseGeometry, *, limit: int, offset: int

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Index, Integer, LargeBinary, String, Text, delete, or_, select
+from sqlalchemy import BigInteger, Engine, Index, Integer, LargeBinary, String, Text, delete, func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -126,6 +126,17 @@ class AlertSpan:
     source: str
 
 
+@dataclass(frozen=True, slots=True)
+class RecordingExtent:
+    """What is recorded of a camera: its first and last frame time, its segments and their frames."""
+
+    camera: str
+    first: datetime
+    last: datetime
+    segments: int
+    frames: int
+
+
 _SEGMENT_COLUMNS = ("id", "camera", "path", "start", "end", "frames", "size_bytes", "codec", "width", "height",
                     "created_at")
 
@@ -181,6 +192,30 @@ class RecordingsMixin:
         with self.engine.connect() as conn:
             cam = RecordingSegmentRow.camera
             return list(conn.scalars(select(cam).distinct().order_by(cam)))
+
+    def recording_extents(self, since: datetime | None = None, until: datetime | None = None
+                          ) -> list[RecordingExtent]:
+        """Each recorded camera's extent (of its segments overlapping [since, until] when given), by camera."""
+        s = RecordingSegmentRow
+        query = select(s.camera, func.min(s.start), func.max(s.end), func.count(), func.sum(s.frames))
+        if since is not None:
+            query = query.where(s.end >= since)
+        if until is not None:
+            query = query.where(s.start <= until)
+        with self.engine.connect() as conn:
+            rows = conn.execute(query.group_by(s.camera).order_by(s.camera)).all()
+        return [RecordingExtent(r[0], r[1], r[2], int(r[3]), int(r[4] or 0)) for r in rows]
+
+    def recording_spans(self, since: datetime, until: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+        """Each camera's segments overlapping [since, until] as (first frame, last frame), oldest first."""
+        s = RecordingSegmentRow
+        query = (select(s.camera, s.start, s.end).where(s.end >= since, s.start <= until)
+                 .order_by(s.camera, s.start, s.id))
+        out: dict[str, list[tuple[datetime, datetime]]] = {}
+        with self.engine.connect() as conn:
+            for r in conn.execute(query):
+                out.setdefault(r.camera, []).append((r.start, r.end))
+        return out
 
     def recording_paths(self, camera: str | None = None) -> set[str]:
         """Paths of the stored segments (of one camera, or all)."""

@@ -1,7 +1,9 @@
-"""Replay for commanders: recorded frames by time, the boxes of every frame, and positions, over a window.
+"""Replay for commanders: recorded frames by time, the boxes of every frame, positions, and the patrol's map.
 
+Choosing a patrol: the recorded cameras and their extents, the drone sorties cut from stored patrol
+fixes; on the map, as time moves: the corridors in force at a time and the cameras' footprints.
 Windows are checked alike: a time zone is required, and an empty, reversed or over-6-hour window
-is refused (422); an unknown camera is 404.
+is refused (422); an unknown camera is 404; an area is `bbox=minlon,minlat,maxlon,maxlat` (422 if bad).
 """
 
 from __future__ import annotations
@@ -12,9 +14,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
+from shapely.geometry import mapping
 
 from routewatch.evidence import TrackBox, encode_jpeg
+from routewatch.geo.corridors import to_geojson
+from routewatch.geo.coverage import spans_in_force
+from routewatch.geo.footprint import Footprint
+from routewatch.model import Observation, Role
 from routewatch.recording.read import MAX_RANGE_S, frames_between
+from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
 from routewatch.web.security import Perm, Principal, require
 from routewatch.web.settings import WebSettings, WebStore
@@ -24,6 +32,13 @@ Commander = Annotated[Principal, Depends(require(Perm.REPLAY))]
 Camera = Annotated[str, Query(min_length=1, max_length=64, description="Camera name.")]
 From = Annotated[datetime, Query(alias="from", description="Window start, ISO 8601 with a time zone.")]
 To = Annotated[datetime, Query(alias="to", description="Window end, ISO 8601 with a time zone.")]
+Area = Annotated[str | None, Query(max_length=200, description="Only what lies in minlon,minlat,maxlon,maxlat.")]
+MAX_SORTIE_FIXES = 200_000  # patrol fixes read for sorties (6 h of one drone at 10 Hz is 216,000)
+MAX_FOOTPRINTS = 2000  # footprint rows per answer (a drone camera's samples: ask again from the last one)
+# Cameras are matched for the first sorties only, each from the first footprints over its span.
+MATCHED_SORTIES, SORTIE_FOOTPRINTS = 50, 500
+# A microsecond: "in force at t" is "overlapping [t, t + 1 us)".
+_INSTANT = timedelta(microseconds=1)
 
 
 def _aware(t: datetime, name: str) -> datetime:
@@ -42,6 +57,20 @@ def window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if end - start > timedelta(seconds=MAX_RANGE_S):
         raise HTTPException(422, f"window longer than {MAX_RANGE_S / 3600:.0f} h; ask for less")
     return start, end
+
+
+def _area(bbox: str | None) -> patrols.BBox | None:
+    if bbox is None:
+        return None
+    try:
+        return patrols.parse_bbox(bbox)
+    except patrols.PatrolError as exc:
+        raise HTTPException(422, str(exc)) from None
+
+
+def _fix(f: Observation) -> dict[str, Any]:
+    return {"subject_id": f.subject_id, "time": f.time.isoformat(), "lon": f.lon, "lat": f.lat, "alt_m": f.alt_m,
+            "class": f.subject_class, "role": f.role.value, "heading_deg": f.heading_deg, "speed_m_s": f.speed_m_s}
 
 
 def _known(store: WebStore, camera: str) -> None:
@@ -99,14 +128,20 @@ async def frame_boxes(request: Request, _: Commander, camera: Camera, start: Fro
 
 @router.get("/positions")
 async def positions(request: Request, _: Commander, start: From, end: To,
-                    subject: Annotated[str | None, Query(min_length=1, max_length=128)] = None) -> dict[str, Any]:
-    """Stored positions with time in [from, to) (of one subject, or all), oldest first; `truncated` past the cap."""
+                    subject: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+                    bbox: Area = None) -> dict[str, Any]:
+    """Stored positions with time in [from, to) (of one subject, or all; in `bbox`, or anywhere), oldest first;
+    `truncated` past the cap."""
     store: WebStore = request.app.state.store
     settings: WebSettings = request.app.state.settings
     since, until = window(start, end)
+    area = _area(bbox)
     cap = settings.max_replay_positions
 
     def load() -> tuple[list[Any], bool]:
+        if area is not None:  # filtered in the query, so the cap counts only fixes inside
+            got = store.positions_in(since, until, bbox=area.as_tuple(), subject=subject, limit=cap + 1)
+            return got[:cap], len(got) > cap
         if subject is not None:
             got = store.positions(subject, since, until)
             return got[:cap], len(got) > cap
@@ -118,7 +153,108 @@ async def positions(request: Request, _: Commander, start: From, end: To,
         return out, False
 
     fixes, truncated = await run_in_threadpool(load)
-    return {"truncated": truncated, "positions": [
-        {"subject_id": f.subject_id, "time": f.time.isoformat(), "lon": f.lon, "lat": f.lat, "alt_m": f.alt_m,
-         "class": f.subject_class, "role": f.role.value, "heading_deg": f.heading_deg, "speed_m_s": f.speed_m_s}
-        for f in fixes]}
+    return {"truncated": truncated, "positions": [_fix(f) for f in fixes]}
+
+
+@router.get("/cameras")
+async def cameras(request: Request, _: Commander, start: Annotated[datetime | None, Query(
+                      alias="from", description="Window start (with `to`): only segments overlapping it.")] = None,
+                  end: Annotated[datetime | None, Query(alias="to", description="Window end.")] = None,
+                  ) -> dict[str, Any]:
+    """Recorded cameras with their first and last frame time, segment and frame counts (in the window, if given)."""
+    store: WebStore = request.app.state.store
+    if (start is None) != (end is None):
+        raise HTTPException(422, "give both 'from' and 'to', or neither")
+    since, until = window(start, end) if start is not None and end is not None else (None, None)
+    extents = await run_in_threadpool(store.recording_extents, since, until)
+    return {"cameras": [{"camera": e.camera, "first": e.first.isoformat(), "last": e.last.isoformat(),
+                         "segments": e.segments, "frames": e.frames} for e in extents]}
+
+
+def _sortie(s: patrols.Sortie, footprints: list[Footprint] | None,
+            spans: dict[str, list[tuple[datetime, datetime]]]) -> dict[str, Any]:
+    """A sortie's answer; `footprints` None: its cameras were not checked (past MATCHED_SORTIES)."""
+    follow = patrols.following(s, footprints or [])
+    recorded = patrols.recorded_during(spans, s.start, s.end)
+    return {"drone": s.drone, "class": s.subject_class, "start": s.start.isoformat(), "end": s.end.isoformat(),
+            "fixes": s.count, "bbox": list(s.bbox.as_tuple()), "cameras_checked": footprints is not None,
+            "following": list(follow), "seen_by": list(patrols.seen_by(s, footprints or [])),
+            "recorded": list(recorded), "camera": patrols.pick_camera(follow, recorded)}
+
+
+@router.get("/sorties")
+async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Area = None,
+                  gap_s: Annotated[float, Query(gt=0, le=3600, description="A longer gap between two fixes of "
+                                                "a patrol asset ends its sortie.")] = 120.0) -> dict[str, Any]:
+    """Sorties of patrol assets (runs of one's stored fixes with no gap over `gap_s`) in the window, by start.
+
+    Each: its drone, time span, fix count and box; `following` (drone cameras whose footprints lay near
+    it), `seen_by` (fixed cameras that had it in view), `recorded` (cameras recorded while it flew) and
+    `camera` (the one to replay it with, or null). With `bbox`, only sorties with a fix inside. At most
+    MAX_SORTIE_FIXES fixes (the oldest) are read (`truncated`); cameras are checked for the first
+    MATCHED_SORTIES sorties (`cameras_checked`), each from at most SORTIE_FOOTPRINTS footprints over its
+    span (`footprints_truncated` when one had more).
+    """
+    store: WebStore = request.app.state.store
+    since, until = window(start, end)
+    area = _area(bbox)
+
+    def load() -> dict[str, Any]:
+        fixes = store.positions_in(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
+        spans = store.recording_spans(since, until)
+        found = patrols.sorties(fixes[:MAX_SORTIE_FIXES], timedelta(seconds=gap_s))
+        if area is not None:
+            found = [s for s in found if s.touches(area)]
+        # Per sortie, so a sortie late in a long window is matched as well as an early one.
+        over = [store.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
+                for s in found[:MATCHED_SORTIES]]
+        return {"gap_s": gap_s, "truncated": len(fixes) > MAX_SORTIE_FIXES,
+                "footprints_truncated": any(len(f) > SORTIE_FOOTPRINTS for f in over),
+                "sorties": [_sortie(s, over[i][:SORTIE_FOOTPRINTS] if i < len(over) else None, spans)
+                            for i, s in enumerate(found)]}
+
+    return await run_in_threadpool(load)
+
+
+@router.get("/corridors")
+async def corridors(request: Request, _: Commander,
+                    t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")]) -> dict[str, Any]:
+    """The corridors in force at `t` (each id's newest version saved at or before it; deleted ones left out).
+
+    A GeoJSON FeatureCollection (properties id, version, kind, name, ...), with `since` and `until`: the
+    saves around `t` between which this set holds (null: none before / none after), so a player asks again
+    only when its time leaves [since, until).
+    """
+    store: WebStore = request.app.state.store
+    at = _aware(t, "t")
+    versions = await run_in_threadpool(store.corridor_versions)
+    in_force = [s.corridor for s in spans_in_force(versions, at, at + _INSTANT)]
+    saves = sorted({saved for _, saved, _ in versions})
+    before = [x for x in saves if x <= at]
+    after = [x for x in saves if x > at]
+    collection = to_geojson(in_force)
+    for f, c in zip(collection["features"], in_force, strict=True):
+        f["properties"]["name"] = c.name
+    return {**collection, "t": at.isoformat(), "since": before[-1].isoformat() if before else None,
+            "until": after[0].isoformat() if after else None}
+
+
+@router.get("/footprints", responses={404: {"description": "unknown camera"}})
+async def footprints(request: Request, _: Commander, start: From, end: To,
+                     camera: Annotated[str | None, Query(min_length=1, max_length=64)] = None) -> dict[str, Any]:
+    """Camera footprints overlapping the window (of one camera, or all), by start: a GeoJSON FeatureCollection
+    of polygons with camera, kind, start and end (exclusive). At most MAX_FOOTPRINTS: `truncated` then (ask
+    again from the last one's start)."""
+    store: WebStore = request.app.state.store
+    since, until = window(start, end)
+
+    def load() -> list[Footprint]:
+        if camera is not None and camera not in store.footprint_cameras() and camera not in store.recording_cameras():
+            raise HTTPException(404, f"no footprints or recordings of camera {camera!r}")
+        return store.footprints_between(since, until, limit=MAX_FOOTPRINTS + 1, camera=camera)
+
+    rows = await run_in_threadpool(load)
+    return {"type": "FeatureCollection", "truncated": len(rows) > MAX_FOOTPRINTS, "features": [
+        {"type": "Feature", "geometry": mapping(fp.polygon),
+         "properties": {"camera": fp.camera, "kind": fp.kind, "start": fp.start.isoformat(),
+                        "end": fp.end.isoformat()}} for fp in rows[:MAX_FOOTPRINTS]]}

@@ -1,0 +1,225 @@
+"""Patrols to replay: drone sorties cut from stored fixes, the cameras that saw each, and area boxes. Pure.
+
+A sortie is a run of one patrol asset's fixes with no gap longer than `max_gap` between two of
+them (a drone landed, or its link went quiet, for longer than that). The cameras of a sortie:
+- `following`: drone cameras whose sampled footprints lay near the drone while it flew (a camera
+  carried by another drone in the air at the same time lies elsewhere, so time overlap is not enough);
+- `seen_by`: fixed cameras whose footprint held one of its fixes while that footprint was in force.
+
+    >>> from datetime import UTC, datetime, timedelta
+    >>> from routewatch.model import Observation, Role
+    >>> t0 = datetime(2026, 5, 1, tzinfo=UTC)
+    >>> fixes = [Observation("uav/1", t0 + timedelta(seconds=s), 5.0, 52.0, role=Role.PATROL) for s in (0, 1, 500)]
+    >>> [(s.drone, s.count) for s in sorties(fixes)]
+    [('uav/1', 2), ('uav/1', 1)]
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from shapely.geometry import Point
+
+from routewatch.geo.footprint import Footprint
+from routewatch.model import Observation
+
+DEFAULT_GAP = timedelta(seconds=120)
+# A drone camera's footprint this close to the drone (metres, on the ground) counts as the drone's own.
+NEAR_M = 1500.0
+# A footprint sample is matched to the drone's fix nearest in time only when that fix is this close in time.
+MATCH_DT = timedelta(seconds=10)
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON = 111_320.0
+_ORIGIN = Point(0.0, 0.0)
+
+
+class PatrolError(ValueError):
+    """Input a patrol cannot be made of; the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class BBox:
+    """A lon/lat box, border included."""
+
+    min_lon: float
+    min_lat: float
+    max_lon: float
+    max_lat: float
+
+    def contains(self, lon: float, lat: float) -> bool:
+        """Whether (lon, lat) lies in the box (or on its border)."""
+        return self.min_lon <= lon <= self.max_lon and self.min_lat <= lat <= self.max_lat
+
+    def as_tuple(self) -> tuple[float, float, float, float]:
+        """(min_lon, min_lat, max_lon, max_lat)."""
+        return (self.min_lon, self.min_lat, self.max_lon, self.max_lat)
+
+
+def parse_bbox(text: str) -> BBox:
+    """`minlon,minlat,maxlon,maxlat` as a BBox; PatrolError saying what is wrong otherwise.
+
+    >>> parse_bbox("5,52,5.5,52.25")
+    BBox(min_lon=5.0, min_lat=52.0, max_lon=5.5, max_lat=52.25)
+    >>> try:
+    ...     parse_bbox("5,52,4,53")
+    ... except PatrolError as exc:
+    ...     print(exc)
+    bbox: minlon (5.0) must be less than maxlon (4.0)
+    """
+    parts = text.split(",")
+    if len(parts) != 4:
+        raise PatrolError(f"bbox: expected minlon,minlat,maxlon,maxlat (4 numbers), got {len(parts)} part(s)")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        raise PatrolError(f"bbox: {text[:100]!r} is not 4 comma-separated numbers") from None
+    if not all(math.isfinite(v) for v in values):
+        raise PatrolError("bbox: the numbers must be finite")
+    min_lon, min_lat, max_lon, max_lat = values
+    for name, v, bound in (("minlon", min_lon, 180), ("maxlon", max_lon, 180),
+                           ("minlat", min_lat, 90), ("maxlat", max_lat, 90)):
+        if not -bound <= v <= bound:
+            raise PatrolError(f"bbox: {name} ({v}) must be within -{bound}..{bound}")
+    if min_lon >= max_lon:
+        raise PatrolError(f"bbox: minlon ({min_lon}) must be less than maxlon ({max_lon})")
+    if min_lat >= max_lat:
+        raise PatrolError(f"bbox: minlat ({min_lat}) must be less than maxlat ({max_lat})")
+    return BBox(min_lon, min_lat, max_lon, max_lat)
+
+
+@dataclass(frozen=True, slots=True)
+class Sortie:
+    """One patrol asset's run of fixes (oldest first) with no gap longer than the threshold."""
+
+    drone: str
+    subject_class: str
+    fixes: tuple[Observation, ...] = field(repr=False)
+
+    @property
+    def start(self) -> datetime:
+        """The time of its first fix."""
+        return self.fixes[0].time
+
+    @property
+    def end(self) -> datetime:
+        """The time of its last fix."""
+        return self.fixes[-1].time
+
+    @property
+    def count(self) -> int:
+        """How many fixes it has."""
+        return len(self.fixes)
+
+    @property
+    def bbox(self) -> BBox:
+        """The box of its fixes."""
+        lons = [f.lon for f in self.fixes]
+        lats = [f.lat for f in self.fixes]
+        return BBox(min(lons), min(lats), max(lons), max(lats))
+
+    def touches(self, area: BBox) -> bool:
+        """Whether some fix of it lies in `area`."""
+        return any(area.contains(f.lon, f.lat) for f in self.fixes)
+
+
+def sorties(fixes: Iterable[Observation], max_gap: timedelta = DEFAULT_GAP) -> list[Sortie]:
+    """The sorties in `fixes`, by (start, drone).
+
+    Each subject's fixes must come in time order (as the store gives them); PatrolError otherwise,
+    and when `max_gap` is not positive. Fixes of any role are taken: pass only the patrol assets'.
+    """
+    if max_gap <= timedelta(0):
+        raise PatrolError(f"the gap between sorties must be positive, got {max_gap}")
+    runs: dict[str, list[list[Observation]]] = {}
+    for fix in fixes:
+        mine = runs.setdefault(fix.subject_id, [])
+        if mine:
+            last = mine[-1][-1]
+            if fix.time < last.time:
+                raise PatrolError(f"fixes of {fix.subject_id} are not in time order: "
+                                  f"{fix.time.isoformat()} after {last.time.isoformat()}")
+            if fix.time - last.time <= max_gap:
+                mine[-1].append(fix)
+                continue
+        mine.append([fix])
+    out = [Sortie(drone, run[0].subject_class, tuple(run)) for drone, rs in runs.items() for run in rs]
+    return sorted(out, key=lambda s: (s.start, s.drone))
+
+
+def _metres(lon0: float, lat0: float) -> npt.NDArray[np.float64]:
+    return np.array([_M_PER_DEG_LON * math.cos(math.radians(lat0)), _M_PER_DEG_LAT])
+
+
+def distance_m(fp: Footprint, lon: float, lat: float) -> float:
+    """Ground distance (m, local flat approximation) from (lon, lat) to the footprint polygon (0 inside it)."""
+    scale, origin = _metres(lon, lat), np.array([lon, lat])
+    local = shapely.transform(fp.polygon, lambda xy: (xy - origin) * scale)
+    return float(local.distance(_ORIGIN))
+
+
+def _nearest(times: Sequence[datetime], t: datetime) -> int:
+    """The index of the time in (sorted, non-empty) `times` nearest to `t`."""
+    i = bisect.bisect_left(times, t)
+    if i == 0:
+        return 0
+    if i == len(times):
+        return i - 1
+    return i if times[i] - t < t - times[i - 1] else i - 1
+
+
+def following(sortie: Sortie, footprints: Iterable[Footprint], near_m: float = NEAR_M) -> tuple[str, ...]:
+    """Drone cameras that followed the sortie, those with more matching footprints first (then by name).
+
+    A drone camera's footprint sample overlapping the sortie matches when the drone's fix nearest
+    to the sample's start (within MATCH_DT) is within `near_m` of it; a camera follows when at
+    least half of its samples overlapping the sortie match.
+    """
+    times = [f.time for f in sortie.fixes]
+    seen: Counter[str] = Counter()
+    near: Counter[str] = Counter()
+    for fp in footprints:
+        if fp.kind != "drone" or fp.end < sortie.start or fp.start > sortie.end:
+            continue
+        seen[fp.camera] += 1
+        fix = sortie.fixes[_nearest(times, fp.start)]
+        if abs(fix.time - fp.start) <= MATCH_DT and distance_m(fp, fix.lon, fix.lat) <= near_m:
+            near[fp.camera] += 1
+    kept = [c for c in seen if near[c] and 2 * near[c] >= seen[c]]
+    return tuple(sorted(kept, key=lambda c: (-near[c], c)))
+
+
+def seen_by(sortie: Sortie, footprints: Iterable[Footprint]) -> tuple[str, ...]:
+    """Fixed cameras whose footprint held a fix of the sortie while in force ([start, end)), by name."""
+    times = [f.time for f in sortie.fixes]
+    out: set[str] = set()
+    for fp in footprints:
+        if fp.kind != "fixed" or fp.camera in out:
+            continue
+        lo, hi = bisect.bisect_left(times, fp.start), bisect.bisect_left(times, fp.end)
+        if lo >= hi:
+            continue
+        xs = np.array([f.lon for f in sortie.fixes[lo:hi]])
+        ys = np.array([f.lat for f in sortie.fixes[lo:hi]])
+        if bool(shapely.intersects_xy(fp.polygon, xs, ys).any()):
+            out.add(fp.camera)
+    return tuple(sorted(out))
+
+
+def recorded_during(spans: Mapping[str, Sequence[tuple[datetime, datetime]]], start: datetime,
+                    end: datetime) -> tuple[str, ...]:
+    """Cameras (by name) with a recorded span [first frame, last frame] overlapping [start, end]."""
+    return tuple(sorted(c for c, ss in spans.items() if any(a <= end and b >= start for a, b in ss)))
+
+
+def pick_camera(follow: Sequence[str], recorded: Sequence[str]) -> str | None:
+    """The camera to replay a sortie with: the first following camera that recorded, else the first following."""
+    kept = set(recorded)
+    return next((c for c in follow if c in kept), follow[0] if follow else None)
