@@ -23,6 +23,7 @@ from routewatch.config.loader import settings_reference
 from routewatch.config.schema import Settings, SourceConfig, StoreConfig
 from routewatch.console import AlertPrinter, alert_dict, print_summary
 from routewatch.geo.area import load_area
+from routewatch.geo.bbox import BBox, parse_bbox
 from routewatch.geo.corridors import CorridorError, dumps_geojson, load_corridors, to_kml
 from routewatch.ingest.mavlink import MavlinkError
 from routewatch.model import AlertKind, AlertState, Corridor
@@ -322,23 +323,61 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
               + (f"; {report.not_evaluated} autopilot fence alert(s) not re-evaluated" if report.not_evaluated else ""))
 
 
+class _Area(click.ParamType[BBox]):
+    """A lon/lat box: minlon,minlat,maxlon,maxlat."""
+
+    name = "BBOX"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> BBox:
+        if isinstance(value, BBox):
+            return value
+        try:
+            return parse_bbox(str(value), label="area")
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
 @main.command(name="export")
-@click.option("--alert", "alert_id", required=True, help="Id of the alert to export.")
+@click.option("--alert", "alert_id", help="Id of the alert to export (or give --camera, --from and --to).")
+@click.option("--camera", help="Camera whose time range to export (with --from and --to).")
+@click.option("--from", "start", type=_IsoTime(), help="Range start (ISO 8601 with zone), with --camera.")
+@click.option("--to", "end", type=_IsoTime(), help="Range end (ISO 8601 with zone), with --camera; at most 1 h on.")
+@click.option("--area", type=_Area(), help="With --camera: only tracks with a fix (and alerts) inside this lon/lat "
+              "box, minlon,minlat,maxlon,maxlat.")
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
-              help="Directory to write into (created; file names come from the sanitised alert id).")
+              help="Directory to write into (created; file names come from the sanitised alert id, or camera "
+              "and times).")
 @click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Settings file (its recording.dir is where the segments are).")
 @click.option("--before", "before_s", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
-              help="Seconds of video before the alert opened.")
+              help="With --alert: seconds of video before the alert opened.")
 @click.option("--after", "after_s", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
-              help="Seconds of video after it closed (or was last seen).")
+              help="With --alert: seconds of video after it closed (or was last seen).")
 @click.option("--boxes/--no-boxes", default=True, show_default=True, help="Burn the tracked boxes into the clip.")
-def export_cmd(alert_id: str, out_dir: Path, db: str, config: Path | None, before_s: float, after_s: float,
-               boxes: bool) -> None:
-    """An alert's MP4 clip, its subject's track (GeoJSON, KML) and a one-page HTML incident report."""
-    from routewatch.replay.export import ExportError, export_alert
+@click.pass_context
+def export_cmd(ctx: click.Context, alert_id: str | None, camera: str | None, start: datetime | None,
+               end: datetime | None, area: BBox | None, out_dir: Path, db: str, config: Path | None, before_s: float,
+               after_s: float, boxes: bool) -> None:
+    """An alert's (or a camera's time range's) MP4 clip, the tracks (GeoJSON, KML) and a one-page HTML report.
 
+    An alert: its clip from --before its opening to --after its closing, its subject's track. A range
+    (--camera, --from, --to): the camera's clip over it, every track with positions in it, and a report
+    of the alerts opened in it.
+    """
+    from routewatch.replay.export import ExportError, export_alert
+    from routewatch.replay.rangeexport import export_range
+
+    given = {name for name in ("before_s", "after_s")
+             if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT}
+    if (alert_id is None) == (camera is None):
+        _fail("give either --alert ID, or --camera NAME with --from and --to (not both)")
+    if alert_id is not None and (start is not None or end is not None or area is not None):
+        _fail("--from, --to and --area go with --camera, not --alert")
+    if camera is not None and (start is None or end is None):
+        _fail("--camera needs --from and --to")
+    if camera is not None and given:
+        _fail("--before and --after go with --alert; with --camera give the range with --from and --to")
     settings = _settings(config)
     store = open_store(_db_url(db))
     try:
@@ -346,17 +385,28 @@ def export_cmd(alert_id: str, out_dir: Path, db: str, config: Path | None, befor
                       TextColumn("{task.completed}/{task.total} frames"), TimeRemainingColumn(), console=err,
                       transient=True) as bar:
             task = bar.add_task("clip", total=None)
-            result = export_alert(store, settings.recording.dir, alert_id, out_dir, before_s=before_s,
-                                  after_s=after_s, boxes=boxes,
-                                  progress=lambda done, total: bar.update(task, completed=done, total=total))
+
+            def progress(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            if alert_id is not None:
+                one = export_alert(store, settings.recording.dir, alert_id, out_dir, before_s=before_s,
+                                   after_s=after_s, boxes=boxes, progress=progress)
+                paths, note, summary = (one.clip, one.geojson, one.kml, one.report), one.note, f"{one.fixes} fixes"
+            else:
+                assert camera is not None and start is not None and end is not None
+                rng = export_range(store, settings.recording.dir, camera, start, end, out_dir, boxes=boxes,
+                                   area=area, progress=progress)
+                paths, note = (rng.clip, rng.geojson, rng.kml, rng.report), rng.note
+                summary = f"{rng.fixes} fixes of {rng.tracks} track(s), {rng.alerts} alert(s)"
     except ExportError as exc:
         _fail(str(exc))
     finally:
         store.close()
-    for path in (result.clip, result.geojson, result.kml, result.report):
+    for path in paths:
         if path is not None:
             out.print(str(path), highlight=False)
-    out.print(f"{result.note}; {result.fixes} fixes", highlight=False)
+    out.print(f"{note}; {summary}", highlight=False)
 
 
 @main.command(name="coverage")

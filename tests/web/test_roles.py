@@ -65,7 +65,17 @@ MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
     # No recordings in the matrix's app: 404 after the role check (tests/web/test_replay_api.py serves real ones).
     ("GET", "/api/replay/frame?camera=gate&t=2026-03-01T12:00:00Z", REPLAY, 404, None),
     ("GET", "/api/replay/boxes?camera=gate&from=2026-03-01T12:00:00Z&to=2026-03-01T12:01:00Z", REPLAY, 404, None),
+    # Export jobs: no recordings in the matrix's app, and no such job: 404 after the role check
+    # (tests/web/test_export_api.py runs real jobs).
+    ("POST", "/api/replay/exports", REPLAY, 404,
+     {"camera": "gate", "from": "2026-03-01T12:00:00Z", "to": "2026-03-01T12:01:00Z"}),
+    ("GET", "/api/replay/exports/no-such-export-job-0", REPLAY, 404, None),
+    ("GET", "/api/replay/exports/no-such-export-job-0/download", REPLAY, 404, None),
     ("GET", "/api/replay/positions?from=2026-03-01T12:00:00Z&to=2026-03-01T12:01:00Z", REPLAY, 200, None),
+    ("GET", "/api/replay/cameras", REPLAY, 200, None),
+    ("GET", "/api/replay/sorties?from=2026-03-01T12:00:00Z&to=2026-03-01T12:01:00Z", REPLAY, 200, None),
+    ("GET", "/api/replay/corridors?t=2026-03-01T12:00:00Z", REPLAY, 200, None),
+    ("GET", "/api/replay/footprints?from=2026-03-01T12:00:00Z&to=2026-03-01T12:01:00Z", REPLAY, 200, None),
     ("GET", "/api/basemap", READ, 200, None),
     ("GET", "/api/basemap/borders", READ, 404, None),  # none configured in the matrix's app: 404 after the role check
     ("GET", "/api/tiles/0/0/0", READ, 404, None),  # likewise (tests/web/test_basemap.py serves real tiles)
@@ -155,7 +165,9 @@ def test_every_route_is_in_the_matrix(client: TestClient) -> None:
                  "/api/corridors/c2": "/api/corridors/{corridor_id}",
                  "/api/corridors/c1/history": "/api/corridors/{corridor_id}/history",
                  "/api/corridors/c1/versions/1": "/api/corridors/{corridor_id}/versions/{version}",
-                 "/api/tiles/0/0/0": "/api/tiles/{z}/{x}/{y}"}
+                 "/api/tiles/0/0/0": "/api/tiles/{z}/{x}/{y}",
+                 "/api/replay/exports/no-such-export-job-0": "/api/replay/exports/{job_id}",
+                 "/api/replay/exports/no-such-export-job-0/download": "/api/replay/exports/{job_id}/download"}
     covered = {(m, normalise.get(p, p).replace("{alert}", "{alert_id}")) for m, p in covered}
     covered.add(("POST", "/api/login"))  # tested in test_api: it is how credentials are made
     missing = {r for r in routes if r not in covered and not r[1].startswith("/docs/oauth2") and r[1] != "/redoc"}

@@ -2,11 +2,15 @@
 // opening − 10 s to its closing + 10 s), the recorded frame at the chosen time (GET /api/replay/frame) with the
 // stored boxes drawn over it on a canvas (GET /api/replay/boxes, toggleable), a timeline with alert markers,
 // play at 0.25x–8x paced by the recorded frame times (one frame request in flight), frame steps, alert jumps,
-// and the subjects' stored positions at that time as map markers (GET /api/replay/positions).
+// and the subjects' stored positions at that time as map markers (GET /api/replay/positions; drones marked apart).
+// Or a drone sortie (its window and camera); with no camera, the map alone replays. The map layers that move with
+// the time (paths, footprint, corridors as they were) and the patrol chooser are in replaymap.ts.
 import maplibregl from "maplibre-gl";
-import { type Alert, api, ApiError, type ReplayFrame, type ReplayPosition } from "./api";
+import { type Alert, api, ApiError, type ReplayFrame, type ReplayPosition, type Sortie } from "./api";
 import { utc, utcValue } from "./backtest";
 import { $, errorText, escapeHtml, input } from "./dom";
+import { mountExport } from "./exporting";
+import { areaParam, listCameras, mapAt, mapClose, mapWindow, setupPatrols } from "./replaymap";
 import { onReplayRoute } from "./router";
 import { state } from "./state";
 
@@ -133,7 +137,6 @@ async function show(blob: Blob, frameTime: string): Promise<void> {
   status("");
   drawBoxes();
   updateClock();
-  moveMarkers();
   p.lastShownAt = performance.now();
   if (p.playing) schedule();
 }
@@ -144,6 +147,8 @@ function updateClock(): void {
   const slider = input("rp-slider");
   slider.value = String(Math.round(p.t - p.from));
   $("rp-time").textContent = `${inputValue(p.t).replace("T", " ")}.${String(p.t % 1000).padStart(3, "0")} UTC`;
+  moveMarkers();
+  mapAt(p.t);
 }
 
 /** Show the frame at `ms` (clamped to the window). */
@@ -151,7 +156,7 @@ export function seek(ms: number): void {
   p.t = Math.min(p.to, Math.max(p.from, Math.round(ms)));
   updateClock();
   const i = frameAt(p.t);
-  request(i >= 0 ? p.frames[i]!.time : iso(p.t));
+  if (p.frames.length) request(i >= 0 ? p.frames[i]!.time : iso(p.t)); // else nothing recorded: the map alone
 }
 
 /** One recorded frame back (-1) or forward (+1) from the one shown. */
@@ -168,6 +173,11 @@ function step(dir: -1 | 1): void {
 /** While playing: the next recorded frame, after its gap to the shown one at the chosen speed. */
 function schedule(): void {
   window.clearTimeout(p.timer);
+  if (!p.frames.length) { // the map alone: 5 steps a second of play
+    if (p.t >= p.to) return pause();
+    p.timer = window.setTimeout(() => { if (p.playing) { seek(p.t + 200 * p.speed); schedule(); } }, 200);
+    return;
+  }
   const at = p.shown >= 0 ? p.shown : frameAt(p.t);
   const next = p.frames[at + 1];
   if (!next) { pause(); return; }
@@ -182,8 +192,8 @@ function schedule(): void {
 }
 
 function play(): void {
-  if (!p.frames.length) return status("Nothing recorded in this window.", true);
-  if (frameAt(p.t) >= p.frames.length - 1) seek(p.from); // at the end: from the start
+  if (!p.to) return status("Load a window first.", true);
+  if (p.frames.length ? frameAt(p.t) >= p.frames.length - 1 : p.t >= p.to) seek(p.from); // at the end: from the start
   p.playing = true;
   $("rp-play").textContent = "Pause";
   $("rp-play").setAttribute("aria-pressed", "true");
@@ -233,7 +243,8 @@ function moveMarkers(): void {
     let m = p.markers.get(id);
     if (!m) {
       const el = document.createElement("div");
-      el.className = "rp-subject";
+      el.className = f.role === "patrol" ? "rp-subject rp-drone" : "rp-subject";
+      if (f.role === "patrol") el.style.background = "#ff7f00"; // REPLAY_COLOURS.drone, like its trail
       el.dataset.subjectId = id;
       el.title = `${f.class ?? f.role} ${id}`;
       m = new maplibregl.Marker({ element: el }).setLngLat([f.lon, f.lat]).addTo(map);
@@ -261,8 +272,6 @@ function listAlerts(alerts: Alert[]): void {
   for (const a of cams) listed.set(a.id, a);
   $("rp-alerts").innerHTML = cams.length ? cams.map(alertRow).join("")
     : `<li class="muted">No alerts from cameras in this window.</li>`;
-  const known = new Set([...cams.map((a) => cameraOf(a)!), ...[...state.alerts.values()].flatMap((a) => cameraOf(a) ?? [])]);
-  $("rp-cameras").innerHTML = [...known].sort().map((c) => `<option value="${escapeHtml(c)}">`).join("");
 }
 
 /** Load the window in the form: the frame times and boxes, the alerts, the positions; then show `at` (ms). */
@@ -270,29 +279,43 @@ async function load(at?: number, relist = true): Promise<void> {
   pause();
   const camera = input("rp-camera").value.trim();
   const from = utcValue(input("rp-from").value), to = utcValue(input("rp-to").value);
-  if (!camera) return status("Choose a camera.", true);
   if (!from || !to) return status("Set both From and To (UTC).", true);
   const mine = ++p.load;
   p.inFlight = false;
   p.pending = null;
   status("Loading…");
   try {
+    // A camera with nothing recorded (e.g. a sortie's unrecorded camera) leaves the map to replay alone.
+    const none = { camera, frames: [] as ReplayFrame[] };
     const [boxes, alerts, positions] = await Promise.all([
-      api.replayBoxes(camera, from, to), api.alertsBetween(from, to), api.replayPositions(from, to)]);
+      camera ? api.replayBoxes(camera, from, to).catch((e: unknown) => {
+        if (e instanceof ApiError && e.status === 404) return none;
+        throw e;
+      }) : none,
+      api.alertsBetween(from, to), api.replayPositions(from, to, areaParam())]);
     if (mine !== p.load) return;
     Object.assign(p, {
       camera, from: Date.parse(from), to: Date.parse(to), shown: -1,
       frames: boxes.frames.map((f) => ({ ...f, ms: Date.parse(f.time) })),
-      alerts: alerts.items.filter((a) => cameraOf(a) === camera), positions: positions.positions,
+      positions: positions.positions,
     });
+    // The timeline marks the camera's alerts, or with no video (the map alone) every alert in the window.
+    p.alerts = p.frames.length ? alerts.items.filter((a) => cameraOf(a) === camera) : alerts.items;
+    const img = $<HTMLImageElement>("rp-img"); // no frame of another window left on show
+    delete img.dataset.frameTime;
+    $("rp-frame-time").textContent = "";
+    if (!p.frames.length) img.removeAttribute("src");
+    $("rp-view").hidden = !p.frames.length;
     if (relist) listAlerts(alerts.items);
+    mapWindow(p.from, p.to, camera, p.positions);
     const first = p.positions.find((f) => Date.parse(f.time) >= (at ?? p.from)) ?? p.positions[0];
     if (first) state.view?.map.jumpTo({ center: [first.lon, first.lat], zoom: Math.max(state.view.map.getZoom(), 16) });
     const slider = input("rp-slider");
     slider.max = String(p.to - p.from);
     $("rp-player").hidden = false;
     drawMarks();
-    status(p.frames.length ? "" : "Nothing recorded in this window.", !p.frames.length);
+    status(p.frames.length ? "" : camera ? `Nothing of ${camera} recorded in this window: the map alone.`
+      : "No camera chosen: the map alone.", camera !== "" && !p.frames.length);
     $("rp-count").textContent = `${p.frames.length} frames · ${p.alerts.length} alert(s)${
       positions.truncated ? " · positions truncated" : ""}`;
     seek(at ?? p.from);
@@ -315,6 +338,15 @@ export function chooseAlert(a: Alert): void {
   void load(opened, false);
 }
 
+/** Replay a sortie: its window (whole seconds around it) and the camera that followed it, from its start. */
+function chooseSortie(s: Sortie): void {
+  const start = Date.parse(s.start), end = Date.parse(s.end);
+  input("rp-camera").value = s.camera ?? "";
+  input("rp-from").value = inputValue(Math.floor(start / 1000) * 1000);
+  input("rp-to").value = inputValue(Math.floor(end / 1000) * 1000 + 1000);
+  void load(start);
+}
+
 /** On opening: the camera alerts the feed knows listed, and the newest chosen. */
 function openDefault(): void {
   const cams = [...state.alerts.values()].filter((a) => cameraOf(a) !== null)
@@ -330,19 +362,25 @@ function close(): void {
   p.inFlight = false;
   p.pending = null;
   clearMarkers();
+  mapClose();
 }
 
 export function setupReplay(): void {
   let shown = false;
   onReplayRoute((now) => {
     if (now && !shown) {
-      if (input("rp-camera").value && input("rp-from").value) void load(p.t || undefined);
+      listCameras().catch((err: unknown) => status(errorLine(err), true));
+      if (input("rp-from").value && input("rp-to").value) void load(p.t || undefined);
       else openDefault();
     }
     if (!now && shown) close();
     shown = now;
   });
   $("rp-form").addEventListener("submit", (e) => { e.preventDefault(); void load(); });
+  setupPatrols(() => {
+    const from = utcValue(input("rp-from").value), to = utcValue(input("rp-to").value);
+    return from && to ? [from, to] : null;
+  }, chooseSortie);
   $("rp-alerts").addEventListener("click", (e) => {
     const id = (e.target as HTMLElement).closest<HTMLElement>(".rp-alert")?.dataset.alertId;
     const a = id ? listed.get(id) : undefined;
@@ -364,4 +402,6 @@ export function setupReplay(): void {
   speed.addEventListener("change", () => { p.speed = Number(speed.value) || 1; });
   input("rp-boxes").addEventListener("change", () => { p.showBoxes = input<HTMLInputElement>("rp-boxes").checked; drawBoxes(); });
   window.addEventListener("resize", drawBoxes);
+  mountExport($("replay-panel"), () => ({ camera: p.camera, from: p.to ? iso(p.from) : "", to: p.to ? iso(p.to) : "",
+    alertId: document.querySelector<HTMLElement>("#rp-alerts .rp-alert.picked")?.dataset.alertId ?? null }));
 }

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, live, ops, replay
+from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, export, live, ops, replay
 from routewatch.web.corridors import InvalidCorridor, invalid_response
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.live import LiveHub
@@ -58,6 +58,7 @@ def create_app(
     settings = settings or WebSettings()
     hub = hub or LiveHub(store, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
     metrics = metrics or Metrics()
+    exports = export.ExportJobs(clock)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -66,6 +67,7 @@ def create_app(
             yield
         finally:
             hub.close()
+            await asyncio.to_thread(exports.close)  # stops a running export, removes every file
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -78,9 +80,10 @@ def create_app(
     app.state.login_limiter = LoginLimiter(settings.login_limits)
     app.state.hub = hub
     app.state.metrics = metrics
+    app.state.exports = exports
     app.state.registry = make_registry(store, metrics)
     _errors(app)
-    for module in (auth, alerts, live, corridors, backtest, coverage, basemap, replay, ops):
+    for module in (auth, alerts, live, corridors, backtest, coverage, basemap, replay, export, ops):
         app.include_router(module.router)
     mount_ui(app)
     return app
