@@ -9,15 +9,14 @@ import pytest
 from shapely.geometry import box
 
 import routewatch.replay.patrols
+from routewatch.geo.bbox import BBox
 from routewatch.geo.footprint import Footprint
 from routewatch.model import Observation, Role
 from routewatch.replay.patrols import (
-    BBox,
     PatrolError,
     Sortie,
     distance_m,
     following,
-    parse_bbox,
     pick_camera,
     recorded_during,
     seen_by,
@@ -78,33 +77,6 @@ def test_a_sortie_knows_its_box_and_whether_it_touches_an_area() -> None:
     assert s.touches(BBox(5.005, 52.015, 5.1, 52.1))
     assert s.touches(BBox(5.01, 52.02, 5.1, 52.1))  # the border counts
     assert not s.touches(BBox(5.0001, 52.0001, 5.0002, 52.0002))  # inside its box, but no fix there
-
-
-@pytest.mark.parametrize(("text", "expected"), [
-    ("5,52,5.5,52.25", BBox(5.0, 52.0, 5.5, 52.25)),
-    ("-180,-90,180,90", BBox(-180.0, -90.0, 180.0, 90.0)),
-    (" 5 , 52 , 6 , 53 ", BBox(5.0, 52.0, 6.0, 53.0)),
-    ("", "4 numbers"),
-    ("5,52,6", "4 numbers"),
-    ("5,52,6,53,1", "4 numbers"),
-    ("a,b,c,d", "not 4 comma-separated numbers"),
-    ("5,52,6,", "not 4 comma-separated numbers"),
-    ("nan,52,6,53", "finite"),
-    ("5,52,inf,53", "finite"),
-    ("-181,52,6,53", "minlon"),
-    ("5,52,181,53", "maxlon"),
-    ("5,-91,6,53", "minlat"),
-    ("5,52,6,90.5", "maxlat"),
-    ("6,52,5,53", "minlon (6.0) must be less than maxlon"),
-    ("5,52,5,53", "minlon (5.0) must be less than maxlon"),
-    ("5,53,6,52", "minlat (53.0) must be less than maxlat"),
-])
-def test_bbox_strings_are_checked(text: str, expected: BBox | str) -> None:
-    if isinstance(expected, BBox):
-        assert parse_bbox(text) == expected
-    else:
-        with pytest.raises(PatrolError, match=expected.replace("(", r"\(").replace(")", r"\)")):
-            parse_bbox(text)
 
 
 def square(lon: float, lat: float, half: float = 0.001) -> object:

@@ -28,6 +28,7 @@ import numpy.typing as npt
 import shapely
 from shapely.geometry import Point
 
+from routewatch.geo.bbox import BBox
 from routewatch.geo.footprint import Footprint
 from routewatch.model import Observation
 
@@ -43,56 +44,6 @@ _ORIGIN = Point(0.0, 0.0)
 
 class PatrolError(ValueError):
     """Input a patrol cannot be made of; the message says why."""
-
-
-@dataclass(frozen=True, slots=True)
-class BBox:
-    """A lon/lat box, border included."""
-
-    min_lon: float
-    min_lat: float
-    max_lon: float
-    max_lat: float
-
-    def contains(self, lon: float, lat: float) -> bool:
-        """Whether (lon, lat) lies in the box (or on its border)."""
-        return self.min_lon <= lon <= self.max_lon and self.min_lat <= lat <= self.max_lat
-
-    def as_tuple(self) -> tuple[float, float, float, float]:
-        """(min_lon, min_lat, max_lon, max_lat)."""
-        return (self.min_lon, self.min_lat, self.max_lon, self.max_lat)
-
-
-def parse_bbox(text: str) -> BBox:
-    """`minlon,minlat,maxlon,maxlat` as a BBox; PatrolError saying what is wrong otherwise.
-
-    >>> parse_bbox("5,52,5.5,52.25")
-    BBox(min_lon=5.0, min_lat=52.0, max_lon=5.5, max_lat=52.25)
-    >>> try:
-    ...     parse_bbox("5,52,4,53")
-    ... except PatrolError as exc:
-    ...     print(exc)
-    bbox: minlon (5.0) must be less than maxlon (4.0)
-    """
-    parts = text.split(",")
-    if len(parts) != 4:
-        raise PatrolError(f"bbox: expected minlon,minlat,maxlon,maxlat (4 numbers), got {len(parts)} part(s)")
-    try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        raise PatrolError(f"bbox: {text[:100]!r} is not 4 comma-separated numbers") from None
-    if not all(math.isfinite(v) for v in values):
-        raise PatrolError("bbox: the numbers must be finite")
-    min_lon, min_lat, max_lon, max_lat = values
-    for name, v, bound in (("minlon", min_lon, 180), ("maxlon", max_lon, 180),
-                           ("minlat", min_lat, 90), ("maxlat", max_lat, 90)):
-        if not -bound <= v <= bound:
-            raise PatrolError(f"bbox: {name} ({v}) must be within -{bound}..{bound}")
-    if min_lon >= max_lon:
-        raise PatrolError(f"bbox: minlon ({min_lon}) must be less than maxlon ({max_lon})")
-    if min_lat >= max_lat:
-        raise PatrolError(f"bbox: minlat ({min_lat}) must be less than maxlat ({max_lat})")
-    return BBox(min_lon, min_lat, max_lon, max_lat)
 
 
 @dataclass(frozen=True, slots=True)

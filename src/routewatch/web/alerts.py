@@ -8,9 +8,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
-from shapely.geometry import box
 
 from routewatch.codec import alert_to_dict
+from routewatch.geo.bbox import parse_bbox
 from routewatch.model import Alert, AlertKind, AlertState
 from routewatch.store import UnknownAlertError
 from routewatch.store.records import AlertEvent
@@ -30,19 +30,12 @@ class Comment(BaseModel):
     comment: str = Field(default="", max_length=2000)
 
 
-def parse_bbox(text: str) -> Any:
+def parse_area(text: str) -> Any:
     """A lon/lat box polygon from 'minlon,minlat,maxlon,maxlat', or 422 saying what is wrong."""
-    parts = text.split(",")
     try:
-        values = [float(p) for p in parts]
-    except ValueError:
-        values = []
-    if len(values) != 4 or not all(math.isfinite(v) for v in values):
-        raise HTTPException(422, "bbox must be four numbers: minlon,minlat,maxlon,maxlat")
-    minlon, minlat, maxlon, maxlat = values
-    if not (-180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90):
-        raise HTTPException(422, "bbox needs -180 <= minlon < maxlon <= 180 and -90 <= minlat < maxlat <= 90")
-    return box(minlon, minlat, maxlon, maxlat)
+        return parse_bbox(text).polygon()
+    except ValueError as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def _aware(name: str, value: datetime | None) -> datetime | None:
@@ -112,7 +105,7 @@ def list_alerts(
     if since is not None and until is not None and until <= since:
         raise HTTPException(422, "until must be after since")
     if bbox is not None:
-        filters["within"] = parse_bbox(bbox)
+        filters["within"] = parse_area(bbox)
     items = _page(request.app.state.store, filters, cls, limit + 1, offset)
     more = len(items) > limit
     return {

@@ -17,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from shapely.geometry import mapping
 
 from routewatch.evidence import TrackBox, encode_jpeg
+from routewatch.geo.bbox import BBox, parse_bbox
 from routewatch.geo.corridors import to_geojson
 from routewatch.geo.coverage import spans_in_force
 from routewatch.geo.footprint import Footprint
@@ -59,12 +60,12 @@ def window(start: datetime, end: datetime) -> tuple[datetime, datetime]:
     return start, end
 
 
-def _area(bbox: str | None) -> patrols.BBox | None:
+def _area(bbox: str | None) -> BBox | None:
     if bbox is None:
         return None
     try:
-        return patrols.parse_bbox(bbox)
-    except patrols.PatrolError as exc:
+        return parse_bbox(bbox)
+    except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
 
 
