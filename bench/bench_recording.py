@@ -1,13 +1,14 @@
 """Recording cost per camera: CPU and disk bytes per hour with recording, against the same processing without.
 
 Usage: YOLO_OFFLINE=1 python bench/bench_recording.py [--video traffic_topdown.mp4] [--no-model]
-       [--codecs mp4v,MJPG,VP80] [--repeat 3]
+       [--codecs mp4v,MJPG,VP80,copy] [--repeat 3]
 
 A real video goes through the fixed-camera path at 5 fps (decode, motion gate, detector + tracker
 when the model is there, ground points, corridor rules), once without recording and once per codec
 with it (segment files + frame index + box log in a SQLite store, the writer waiting for the disk
-so every frame is recorded). CPU is process time (all threads: the writer's and OpenCV's too),
-the median of --repeat runs each. Prints one JSON line:
+so every frame is recorded). `copy` is recording.mode copy: the file's own H.264 packets remuxed
+(PyAV), every source frame kept, no encoding. CPU is process time (all threads: the writer's and
+OpenCV's too), the median of --repeat runs each. Prints one JSON line:
 - baseline_cpu_s_per_video_s: processing without recording;
 - per codec: cpu_s_per_video_s, cpu_ratio (with / without), extra_cores_per_camera, disk_bytes_per_hour
   (segment files), db_bytes_per_hour (frame times + boxes), frames recorded vs processed.
@@ -31,6 +32,7 @@ import cv2
 from routewatch.config.schema import CameraConfig, CameraRecordingConfig, RecordingConfig, Settings
 from routewatch.geo.crs import LocalFrame
 from routewatch.pipeline import Pipeline
+from routewatch.recording.copyrecorder import CopyRecorder
 from routewatch.recording.recorder import CameraRecorder
 from routewatch.store import Store
 from routewatch.vision import calibrate, observations
@@ -61,11 +63,13 @@ def once(video: Path, cam: CameraConfig, codec: str | None, work: Path) -> dict[
     counts: Counter[str] = Counter()
     store = Store(f"sqlite:///{work / 'bench.db'}")
     store.upgrade()
-    rec = None
-    if codec is not None:
+    rec: CameraRecorder | None = None
+    disk = RecordingConfig(dir=work / "rec", min_free_bytes=0, resume_free_bytes=0)
+    if codec == "copy":
+        rec = CopyRecorder("bench", CameraRecordingConfig(enabled=True, mode="copy"), disk, store, fps=FPS, wait=True)
+    elif codec is not None:
         rec = CameraRecorder("bench", CameraRecordingConfig(enabled=True, codec=codec),  # type: ignore[arg-type]
-                             RecordingConfig(dir=work / "rec", min_free_bytes=0, resume_free_bytes=0), store,
-                             fps=FPS, wait=True)
+                             disk, store, fps=FPS, wait=True)
     c0, t0 = time.process_time(), time.perf_counter()
     for obs in observations(video, cam, calib, counts, record=rec):
         pipeline.feed(obs)
@@ -96,7 +100,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--video", default=str(SHARED / "video" / "traffic_topdown.mp4"))
     ap.add_argument("--no-model", action="store_true", help="Motion gate and IoU tracker only (no detector).")
-    ap.add_argument("--codecs", default="mp4v,MJPG,VP80")
+    ap.add_argument("--codecs", default="mp4v,MJPG,VP80,copy")
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     os.environ.setdefault("YOLO_OFFLINE", "1")

@@ -219,7 +219,7 @@ def start_live_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event,
         if pose is None:
             raise ValueError("a live drone camera needs drone.pose_source, a live MAVLink source of its telemetry")
         track = live_tracker(cam, pose, counts, cache,
-                             footprints=coverage.drone(cam.name) if coverage is not None else None)
+                             footprints=coverage.drone(cam.name) if coverage is not None else None, record=record)
     else:
         calib = calibrate(cam)
         footprints = coverage.fixed(cam.name, calib) if coverage is not None else None

@@ -31,7 +31,7 @@ from routewatch.geo.poseinterp import Pose, PoseTrack
 from routewatch.ingest.posefile import PoseFile, PoseFileError, find_pose_file, read_pose_file
 from routewatch.ingest.video import Frame, VideoStats, iter_file
 from routewatch.model import Observation
-from routewatch.recording.recorder import FrameRecorder
+from routewatch.recording.recorder import FrameRecorder, follow_source
 from routewatch.tracking.egomotion import CompensatedMotion
 from routewatch.tracking.groundtrack import GroundTracker
 from routewatch.tracking.iou import Box
@@ -132,6 +132,7 @@ class DroneVision:
         track = self._track(pf)
         ground_alt = pf.home_alt_m if d.ground_alt_m == "home" else d.ground_alt_m
         assert ground_alt is not None
+        follow_source(record, path, cam.start_time)  # a stream-copy recorder copies this file's own video
         yield from self.track_frames(iter_file(path, cam.name, cam.start_time, video), track.at,
                                      lambda: ground_alt, counts, cache=cache, footprints=footprints, record=record)
 

@@ -46,6 +46,7 @@ from routewatch.ingest.mavlink.frame import Handler
 from routewatch.ingest.posefile import gimbal_device_id, gimbal_device_sample, home_alt_m, mount_status_sample
 from routewatch.ingest.video import Frame
 from routewatch.model import Attitude, Observation, Role, TelemetryEvent
+from routewatch.recording.recorder import FrameRecorder
 
 log = logging.getLogger(__name__)
 
@@ -397,9 +398,10 @@ def live_poses(cameras: Iterable[CameraConfig]) -> tuple[dict[str, PoseFeed], di
 
 
 def live_tracker(cam: CameraConfig, track: LivePoseTrack, counts: Counter[str], cache: FrameCache | None = None,
-                 footprints: DroneFootprints | None = None) -> Callable[[Iterator[Frame]], Iterator[Observation]]:
+                 footprints: DroneFootprints | None = None, record: FrameRecorder | None = None,
+                 ) -> Callable[[Iterator[Frame]], Iterator[Observation]]:
     """The vision path of a live drone camera: frames (in time order) placed from its live pose track
-    (with `footprints`, each frame's ground footprint recorded)."""
+    (with `footprints`, each frame's ground footprint recorded; with `record`, each processed frame)."""
     from routewatch.dronevision import DroneVision
 
     d = cam.drone
@@ -424,6 +426,7 @@ def live_tracker(cam: CameraConfig, track: LivePoseTrack, counts: Counter[str], 
         return pose
 
     def run(frames: Iterator[Frame]) -> Iterator[Observation]:
-        return vision.track_frames(frames, pose_at, ground, counts, sample=False, cache=cache, footprints=footprints)
+        return vision.track_frames(frames, pose_at, ground, counts, sample=False, cache=cache, footprints=footprints,
+                                   record=record)
 
     return run

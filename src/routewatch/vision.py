@@ -15,7 +15,7 @@ from routewatch.framecache import CachedFrame, FrameCache
 from routewatch.geo.homography import Calibration, CalibrationError, GroundControlPoint
 from routewatch.ingest.video import Frame, VideoStats, iter_file
 from routewatch.model import Corridor, Observation
-from routewatch.recording.recorder import FrameRecorder
+from routewatch.recording.recorder import FrameRecorder, follow_source
 from routewatch.recording.service import Recordings
 from routewatch.snapshots import SnapshotTaker, camera_evidence
 from routewatch.store import Store
@@ -47,6 +47,7 @@ def observations(path: Path, cam: CameraConfig, calib: Calibration, counts: Coun
     """
     if cam.start_time is None:
         raise ValueError(f"camera {cam.name}: a recorded video needs `start_time` (its first frame's wall time)")
+    follow_source(record, path, cam.start_time)  # a stream-copy recorder copies this file's own video
     yield from track_frames(iter_file(path, cam.name, cam.start_time, video), cam, calib, counts, cache=cache,
                             record=record, footprints=footprints)
 
@@ -128,8 +129,9 @@ def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings
     pipeline = new_pipeline(corridors, settings)
     snaps = SnapshotTaker(store, camera_evidence([cam]))
     cache = snaps.cache_for(cam.name)
-    # Recorded as fast as the disk allows (wait=True): a batch run loses no frame to a slow disk.
-    recordings = Recordings(settings.recording, [cam], store, wait=True)
+    # Recorded as fast as the disk allows (wait=True): a batch run loses no frame to a slow disk. The frames
+    # come from `inputs`, never from the camera's url (a stream-copy recorder must not connect to it).
+    recordings = Recordings(settings.recording, [cam.model_copy(update={"url": None})], store, wait=True)
     record = recordings.for_camera(cam.name)
     coverage = CoverageRecorder([cam], store)
     fixed_fp = coverage.fixed(cam.name, calib) if drone is None else None

@@ -253,3 +253,40 @@ def test_run_records_a_live_http_stream(tmp_path: Path, db_url: str) -> None:
         back = frames_between(store, "gate", times[0], times[-1])
         assert len(back) == len(times) and any(f.boxes for f in back)  # the walker's boxes, as tracked
         check_rows_and_files(store, root)
+
+
+def test_a_live_drone_camera_records_its_processed_frames(tmp_path: Path, db_url: str) -> None:
+    """`run` wires a live drone camera's recorder: its frames are recorded, those without a pose with no boxes."""
+    import threading
+    import time
+
+    from routewatch.cameras import start_live_camera
+    from routewatch.livepose import LivePoseTrack
+    from routewatch.sources import Handoff
+    from tests.mjpeg import MjpegServer, level_frame
+
+    cam = CameraConfig.model_validate({
+        "name": "uav", "kind": "drone", "fps": 5, "queue_frames": 100, "stale_s": 2,
+        "drone": {"hfov_deg": 60, "ground_alt_m": 0, "fixed_mount_deg": [0, -90, 0]},
+        "recording": {"enabled": True, "segment_s": 2}})
+    frames = [level_frame(20 + 2 * i) for i in range(40)]  # 4 s at 10 fps
+    loop = asyncio.new_event_loop()  # no pose, so no observations: the handoff is never used
+    stop = threading.Event()
+    root = tmp_path / "rec"
+    with MjpegServer([frames], fps=10.0) as server, Store(db_url) as store:
+        store.upgrade()
+        rec = CameraRecorder("uav", cam.recording, disk(root), store, fps=cam.fps)
+        feed = start_live_camera(cam.model_copy(update={"url": server.url}), Handoff(loop, asyncio.Queue()), stop,
+                                 pose=LivePoseTrack(require_gimbal=False), record=rec)
+        deadline = time.monotonic() + 60
+        while (server.sent < len(frames) or len(feed.queue) or feed.queue.taken < 15) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        stop.set()
+        time.sleep(0.5)  # the processing thread finishes its frame
+        rec.close()
+        segs = store.recording_segments("uav", blobs=True)
+        check_rows_and_files(store, root, "uav")
+        back = [f for s in segs for f in frames_between(store, "uav", s.start, s.end)]
+    loop.close()
+    assert feed.vision["no_pose"] == feed.counters()["processed"] >= 15
+    assert len(back) == rec.counters()["recorded_frames"] >= 15 and all(f.boxes == () for f in back)

@@ -325,6 +325,13 @@ class CameraRecordingConfig(_Section):
         "mp4v", description="mp4v (MPEG-4 Part 2 in .mp4, cheapest), MJPG (.avi, large) or VP80 (.webm, plays in "
         "browsers, about 20x the CPU).",
     )
+    mode: Literal["encode", "copy", "auto"] = Field(
+        "encode",
+        description="encode: write the processed frames with `codec`; copy: keep a video file's or an RTSP/HTTP "
+        "stream's own encoded video in MP4 segments (every frame, no re-encoding; needs PyAV, the video extra; "
+        "refused for MQTT frames and capture devices; a codec MP4 cannot hold is encoded, with an error logged); "
+        "auto: copy where the source allows, encode otherwise (reason logged).",
+    )
     queue_frames: int = Field(
         32, ge=1, le=10_000,
         description="Frames waiting for the writer thread; when full (slow disk) frames are dropped and counted, "
@@ -594,6 +601,17 @@ class CameraConfig(_Section):
                 raise ValueError("drone: these settings are for `kind: drone` cameras")
         elif self.gcps:
             raise ValueError("gcps: a drone camera (kind: drone) is placed by its pose, not by ground control points")
+        return self
+
+    @model_validator(mode="after")
+    def _copy_source(self) -> CameraConfig:
+        # Stream copy keeps encoded packets: MQTT JPEG frames and capture devices give only decoded pixels.
+        if self.recording.mode == "copy" and self.url is not None:
+            kind = camera_source(self.url)
+            if kind in ("mqtt", "device"):
+                what = "JPEG frames from MQTT" if kind == "mqtt" else "decoded frames from a capture device"
+                raise ValueError(f"recording.mode: copy keeps a video file's or an RTSP/HTTP stream's own encoded "
+                                 f"video, but this camera gets {what}: use mode encode (or auto)")
         return self
 
 

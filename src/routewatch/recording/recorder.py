@@ -9,6 +9,11 @@ error (ENOSPC, EDQUOT, EACCES, ...), recording of this camera stops: the open se
 if it reads back whole (else removed), an error is logged, `record_stopped` is counted and a
 "stopped" recording event is stored. Detection and alerts go on. Every `retry_s` a stopped camera
 looks again and resumes (a "resumed" event) once `resume_free_bytes` are free.
+
+This recorder encodes the processed frames (`segments`); `copyrecorder.CopyRecorder` keeps the
+source's own video instead (stream copy) on the same queue, thread and stop/resume machinery.
+The vision paths call `follow_source` before a file's frames, so a copy recorder knows which file
+the next frames come from (an encoding recorder ignores it).
 """
 
 from __future__ import annotations
@@ -23,12 +28,12 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from routewatch.config.schema import CameraRecordingConfig, RecordingConfig
 from routewatch.evidence import Image, TrackBox
-from routewatch.recording.segments import FULL_BELOW, OpenVideo, Probe, SegmentWriter, open_cv2, probe_cv2
+from routewatch.recording.segments import FULL_BELOW, OpenVideo, Probe, SegmentWriter, open_cv2, part_path, probe_cv2
 from routewatch.store import RecordedSegment, RecordingEvent
 
 log = logging.getLogger(__name__)
@@ -55,10 +60,26 @@ class FrameRecorder(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
+class FileSource:
+    """A video file the next frames come from, and its first frame's time (`iter_file`'s start)."""
+
+    path: Path
+    start: datetime
+
+
+def follow_source(record: FrameRecorder | None, path: Path, start: datetime) -> None:
+    """Tell a recorder which video file the next frames come from (for stream copy), if it asks."""
+    follow = getattr(record, "follow", None)
+    if follow is not None:
+        follow(FileSource(path, start))
+
+
+@dataclass(frozen=True, slots=True)
 class _Item:
     time: datetime
     image: Image
     boxes: tuple[TrackBox, ...]
+    source: FileSource | None = None  # the first frame of a new file
 
 
 class DiskFullError(OSError):
@@ -92,30 +113,48 @@ class CameraRecorder:
         self._queue: queue.Queue[_Item | None] = queue.Queue(cfg.queue_frames)
         self._lock = threading.Lock()
         self._closed = False
-        self._thread = threading.Thread(target=self._run, name=f"record-{camera}", daemon=True)
+        self._source: FileSource | None = None  # announced by `follow`, sent with the next frame queued
+        self._thread = threading.Thread(target=self._main, name=f"record-{camera}", daemon=True)
         self._thread.start()
+
+    def follow(self, source: FileSource) -> None:
+        """The next frames come from this video file (see `follow_source`)."""
+        with self._lock:
+            self._source = source
 
     def put(self, time: datetime, image: Image, boxes: tuple[TrackBox, ...]) -> None:
         """Queue a frame for recording (see the module doc for when it waits or drops)."""
         if self._closed:
             return
-        item = _Item(time, image, boxes)
+        with self._lock:
+            source = self._source
+        item = _Item(time, image, boxes, source)
         if self.wait:
             self._queue.put(item)
-            return
-        try:
-            self._queue.put_nowait(item)
-        except queue.Full:
+        else:
+            try:
+                self._queue.put_nowait(item)
+            except queue.Full:
+                with self._lock:
+                    self.counts["record_dropped"] += 1
+                return  # the source goes with the next frame queued
+        if source is not None:
             with self._lock:
-                self.counts["record_dropped"] += 1
+                if self._source is source:
+                    self._source = None
 
     def active(self) -> set[str]:
-        """Relative paths the retention sweep must leave alone: the open segment and those awaiting their row."""
+        """Relative paths the retention sweep must leave alone: the open segment (its final and its `.part`
+        name) and those awaiting their row."""
         with self._lock:
-            out = {s.path for s in self._pending}
+            out = {s.path for s in self._pending} | self._active_extra()
             if self.writer.active is not None:
                 out.add(self.writer.active)
-            return out
+            return out | {str(PurePosixPath(part_path(Path(p)))) for p in out}
+
+    def _active_extra(self) -> set[str]:
+        """More paths to leave alone (called with the lock held)."""
+        return set()
 
     def counters(self) -> dict[str, int]:
         """A copy of the counters, and `recording_stopped_now` (1 while stopped)."""
@@ -136,6 +175,9 @@ class CameraRecorder:
 
     # -- writer thread -----------------------------------------------------------------
 
+    def _main(self) -> None:
+        self._run()
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
@@ -147,14 +189,19 @@ class CameraRecorder:
             except Exception:  # a bug here must not kill recording silently, nor reach the vision path
                 log.exception("camera %s: recording failed", self.camera)
                 self._count("record_errors")
-                self.writer.abort()
+                self._abort()
             finally:
                 self._queue.task_done()
+        self._end()
+
+    def _end(self) -> None:
+        """After the last frame: close the open segment, store what is left."""
         if not self.stopped:
             try:
-                self._register(self.writer.close())
+                self._close_open()
             except OSError as exc:
                 self._stop(exc)
+        self._after_close()
         self._flush_pending()
         if self._pending:
             log.error("camera %s: %d recorded segment(s) have no database row (their files are removed by "
@@ -165,10 +212,7 @@ class CameraRecorder:
             self._count("record_skipped")
             return
         try:
-            free = self.free(self.disk.dir)
-            if free < self.disk.min_free_bytes:
-                raise DiskFullError(errno.ENOSPC, f"{free} bytes free, below recording.min_free_bytes "
-                                    f"({self.disk.min_free_bytes})")
+            self._check_free()
             closed = self.writer.add(item.time, item.image, item.boxes)
         except OSError as exc:
             self._stop(exc)
@@ -176,6 +220,24 @@ class CameraRecorder:
             return
         self._count("recorded_frames")
         self._register(closed)
+
+    def _check_free(self) -> None:
+        """DiskFullError when the free space is below `min_free_bytes`."""
+        free = self.free(self.disk.dir)
+        if free < self.disk.min_free_bytes:
+            raise DiskFullError(errno.ENOSPC, f"{free} bytes free, below recording.min_free_bytes "
+                                f"({self.disk.min_free_bytes})")
+
+    def _abort(self) -> None:
+        """Drop the open segment after an unexpected error."""
+        self.writer.abort()
+
+    def _close_open(self) -> None:
+        """Close the open segment and register it; OSError when it does not read back whole."""
+        self._register(self.writer.close())
+
+    def _after_close(self) -> None:
+        """Hook: after the open segment was closed at the end (the copy recorder's rows waiting for boxes)."""
 
     def _register(self, seg: RecordedSegment | None) -> None:
         if seg is None:
@@ -207,7 +269,7 @@ class CameraRecorder:
         """Stop recording after `exc`: keep the open segment if it reads back whole, store the event."""
         full = isinstance(exc, DiskFullError) or exc.errno in DISK_FULL
         try:
-            self._register(self.writer.close())
+            self._close_open()
         except OSError as close_exc:
             log.warning("camera %s: the open segment is lost: %s", self.camera, close_exc)
             self._count("segments_lost")

@@ -11,9 +11,9 @@ mp4v (MPEG-4 Part 2 in .mp4; ~1 ms a 640x360 frame, the smallest files), MJPG (.
 bytes), VP80 (.webm; plays in browsers, ~20x the CPU). avc1/H.264 cannot be written by the
 wheel (no encoder), hence not offered.
 
-Stream copy (keeping a camera's own encoded stream, no re-encoding) needs an ffmpeg binary,
-which this machine lacks; a remux writer would produce the same `RecordedSegment` from the
-stream's packets, and everything after the writer (rows, boxes, retention) stays as it is.
+Stream copy (a camera's own encoded stream kept, no re-encoding) is `streamcopy`: PyAV remuxes
+the source's packets into MP4 segments (codec 'copy:<codec>') with the same paths, `.part` files
+and `RecordedSegment` rows; everything after the writer (rows, boxes, retention) is shared.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from routewatch.recording.frameindex import pack_times
 from routewatch.store import RecordedSegment
 
 CODECS: dict[str, tuple[str, str]] = {"mp4v": ("mp4v", ".mp4"), "MJPG": ("MJPG", ".avi"), "VP80": ("VP80", ".webm")}
+COPY = "copy:"  # codec prefix of stream-copied segments (MP4 files)
 GAP_S = 10.0
 FULL_BELOW = 1 << 20  # free bytes under which a broken segment is put down to a full disk
 PART = ".part"
@@ -83,11 +84,14 @@ def segment_path(camera: str, start: datetime, codec: str) -> str:
 
     >>> segment_path("gate", datetime(2026, 5, 1, 3, 0, 13, 250000, tzinfo=UTC), "mp4v")
     'gate/2026-05-01/030013.250000Z.mp4'
+    >>> segment_path("gate", datetime(2026, 5, 1, 3, 0, 13, tzinfo=UTC), "copy:h264")
+    'gate/2026-05-01/030013.000000Z.mp4'
     """
     if camera in (".", "..") or not camera or "/" in camera or "\\" in camera:
         raise ValueError(f"camera name {camera!r} cannot name a recordings directory")
     t = start.astimezone(UTC)
-    return str(PurePosixPath(camera, f"{t:%Y-%m-%d}", f"{t:%H%M%S.%f}Z{CODECS[codec][1]}"))
+    ext = ".mp4" if codec.startswith(COPY) else CODECS[codec][1]
+    return str(PurePosixPath(camera, f"{t:%Y-%m-%d}", f"{t:%H%M%S.%f}Z{ext}"))
 
 
 def part_path(final: Path) -> Path:

@@ -10,12 +10,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from routewatch.config.schema import CameraConfig, RecordingConfig
+from routewatch.recording.copyrecorder import CopyRecorder
 from routewatch.recording.policy import Rule
 from routewatch.recording.recorder import CameraRecorder
 from routewatch.recording.retention import apply_retention, sweep
 from routewatch.store import Store
 
 log = logging.getLogger(__name__)
+
+
+def recorder_for(cam: CameraConfig, cfg: RecordingConfig, store: Store, **kw: Any) -> CameraRecorder:
+    """The camera's recorder: encoding its processed frames, or copying its source (`recording.mode`).
+
+    ValueError (CopyUnavailable) when mode copy cannot work at all here (no PyAV).
+    """
+    if cam.recording.mode == "encode":
+        return CameraRecorder(cam.name, cam.recording, cfg, store, fps=cam.fps, **kw)
+    return CopyRecorder(cam.name, cam.recording, cfg, store, fps=cam.fps, source=cam.url, timeout_s=cam.stale_s,
+                        reopen_s=cam.reopen_s, reopen_max_s=cam.reopen_max_s, **kw)
 
 
 class Recordings:
@@ -28,9 +40,15 @@ class Recordings:
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC), **recorder: Any) -> None:
         self.cfg, self.store, self.clock = cfg, store, clock
         self.rules = {c.name: Rule.from_config(c.recording) for c in cameras}
-        self.recorders = {c.name: CameraRecorder(c.name, c.recording, cfg, store, fps=c.fps, wait=wait, clock=clock,
-                                                 **recorder)
-                          for c in cameras if c.recording.enabled}
+        self.recorders: dict[str, CameraRecorder] = {}
+        try:
+            for c in cameras:
+                if c.recording.enabled:
+                    self.recorders[c.name] = recorder_for(c, cfg, store, wait=wait, clock=clock, **recorder)
+        except ValueError:  # copy refused (no PyAV): stop the writer threads already started
+            for rec in self.recorders.values():
+                rec.close()
+            raise
         self.retention: Counter[str] = Counter()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
