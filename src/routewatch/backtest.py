@@ -9,9 +9,11 @@ the same ids as the run.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import multiprocessing
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +29,7 @@ MAX_WINDOW = timedelta(days=31)
 READ_SLICE = timedelta(hours=1)
 MAX_WORKERS = 32
 DEFAULT_WARMUP_S = 3600.0
+GC_GEN0 = 100_000  # allocations between young collections while replaying (Python's default: 700)
 
 
 class BacktestError(ValueError):
@@ -166,6 +169,28 @@ class _Job:
 def _replay(store: Store, job: _Job, part: tuple[int, int] | None,
             tick: Callable[[int], None]) -> tuple[dict[str, Alert], int]:
     """The rules over the stored fixes (of one share of the subjects): alerts opened in the window."""
+    with _fewer_collections():
+        return _replay_rules(store, job, part, tick)
+
+
+@contextlib.contextmanager
+def _fewer_collections() -> Iterator[None]:
+    """Collect young garbage less often while replaying; restore the thresholds after.
+
+    A replay makes millions of short-lived observations that reference nothing cyclic, while the
+    rules' state keeps growing: with the default thresholds the collector rescans that state over
+    and over, a third of a backtest's time (bench/bench_backtest.py: 8.8 s against 5.6 s for 2 h).
+    """
+    before = gc.get_threshold()
+    gc.set_threshold(max(before[0], GC_GEN0), *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
+def _replay_rules(store: Store, job: _Job, part: tuple[int, int] | None,
+                  tick: Callable[[int], None]) -> tuple[dict[str, Alert], int]:
     pipeline = Pipeline(job.corridors, job.engine, job.alerts)
     opened: dict[str, Alert] = {}
     done = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import doctest
 import json
@@ -64,6 +65,29 @@ def test_window_contains_start_not_end():
     w = Window(T, T + timedelta(hours=1))
     assert T in w and T + timedelta(minutes=59) in w and T + timedelta(hours=1) not in w
     assert "2026-01-01" not in w
+
+
+@pytest.mark.parametrize(("before", "during", "fails"), [
+    ((700, 10, 10), (100_000, 10, 10), False),  # Python's defaults: young collections far rarer meanwhile
+    ((200_000, 5, 5), (200_000, 5, 5), False),  # already rarer: left as it is
+    ((700, 10, 10), (100_000, 10, 10), True),  # an error inside still restores the thresholds
+])
+def test_replaying_collects_less_often_and_restores_the_thresholds(before, during, fails):
+    import gc
+
+    saved = gc.get_threshold()
+    try:
+        gc.set_threshold(*before)
+        seen = None
+        with (pytest.raises(RuntimeError) if fails else contextlib.nullcontext(),
+              routewatch.backtest._fewer_collections()):
+            seen = gc.get_threshold()
+            if fails:
+                raise RuntimeError("boom")
+        assert seen == during
+        assert gc.get_threshold() == before
+    finally:
+        gc.set_threshold(*saved)
 
 
 def test_docstring_examples():
