@@ -13,7 +13,6 @@ import errno
 import json
 import os
 import shutil
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -38,6 +37,7 @@ from routewatch.recording.service import Recordings
 from routewatch.store import RecordedSegment, Store
 from routewatch.vision import calibrate, track_frames
 from tests.adapters.test_store import at, make_alert
+from tests.conftest import small_tmpfs
 
 from .test_recording import check_rows_and_files, decode, disk
 from .test_snapshots import gate_line
@@ -271,18 +271,8 @@ def test_a_stopped_camera_resumes_when_space_is_free_again(store: Store, tmp_pat
 @pytest.fixture
 def tiny_disk(tmp_path: Path) -> Iterator[Path]:
     """A 200 KiB tmpfs (root only: skipped where mounting is not allowed)."""
-    mnt = tmp_path / "tiny"
-    mnt.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=200k", "tmpfs", str(mnt)], capture_output=True,
-                         text=True, check=False)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "tiny", "200k") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 @pytest.mark.parametrize("min_free", [pytest.param(0, id="disk-really-full"),

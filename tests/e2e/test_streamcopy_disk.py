@@ -10,9 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import shutil
-import subprocess
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime, timedelta
@@ -34,6 +31,7 @@ from routewatch.recording.service import Recordings, recorder_for
 from routewatch.store import RecordedSegment, Store
 from routewatch.tracking.sampler import Sampler
 from tests.adapters.test_store import at
+from tests.conftest import small_tmpfs
 
 from .test_recording import check_rows_and_files, decode, disk
 from .test_recording_retention import WALL, Clock, short_alert
@@ -56,18 +54,8 @@ def traffic(shared_data: Path) -> Path:
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs: about three one-second segments of the gate scene's MJPEG (root only, else skipped)."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0 or shutil.which("mount") is None:
-        pytest.skip("mounting a tmpfs needs root")
-    res = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True,
-                         text=True, check=False)
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
-    try:
+    with small_tmpfs(tmp_path / "small", "1m") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", str(mnt)], check=False)
 
 
 @pytest.fixture
