@@ -108,6 +108,18 @@ def write_clip(root: Path, frames: list[RecordedFrame], path: Path, *, boxes: bo
     return n
 
 
+def export_clip(recordings: Path, camera: str, frames: list[RecordedFrame], path: Path, *, boxes: bool,
+                progress: Progress | None, empty: str) -> tuple[Path | None, int, str]:
+    """Write `frames` of `camera` as the clip `path`: (the clip or None, frames written, a note saying which)."""
+    if not frames:
+        return None, 0, empty
+    try:
+        written = write_clip(recordings, frames, path, boxes=boxes, progress=progress)
+    except FrameError as exc:
+        raise ExportError(f"cannot read the recording: {exc}") from None
+    return path, written, f"{written} frames of camera {camera}" + (" with boxes" if boxes else "")
+
+
 def export_alert(store: Store, recordings: Path, alert_id: str, out: Path, *, before_s: float = 10.0,
                  after_s: float = 10.0, boxes: bool = True, progress: Progress | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ExportResult:
@@ -129,16 +141,9 @@ def export_alert(store: Store, recordings: Path, alert_id: str, out: Path, *, be
     elif (until - since).total_seconds() > MAX_RANGE_S:
         note = f"no clip: the alert spans more than {MAX_RANGE_S / 3600:.0f} h"
     else:
-        frames = frames_between(store, camera, since, until)
-        if not frames:
-            note = f"no clip: nothing of camera {camera} was recorded then"
-        else:
-            try:
-                written = write_clip(recordings, frames, directory / f"{base}.mp4", boxes=boxes, progress=progress)
-            except FrameError as exc:
-                raise ExportError(f"cannot read the recording: {exc}") from None
-            clip = directory / f"{base}.mp4"
-            note = f"{written} frames of camera {camera}" + (" with boxes" if boxes else "")
+        clip, written, note = export_clip(recordings, camera, frames_between(store, camera, since, until),
+                                          directory / f"{base}.mp4", boxes=boxes, progress=progress,
+                                          empty=f"no clip: nothing of camera {camera} was recorded then")
     fixes = store.positions(alert.subject_id, since, until)
     geojson, kml, report = (directory / f"{base}{ext}" for ext in (".geojson", ".kml", ".html"))
     geojson.write_text(json.dumps(track_geojson(alert.subject_id, fixes)))

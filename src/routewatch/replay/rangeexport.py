@@ -24,8 +24,7 @@ from routewatch.geo.bbox import BBox
 from routewatch.geo.coverage import spans_in_force
 from routewatch.model import Alert, Corridor, Observation
 from routewatch.recording.read import frames_between
-from routewatch.replay.export import ExportError, Progress, out_dir, write_clip
-from routewatch.replay.frames import FrameError
+from routewatch.replay.export import ExportError, Progress, export_clip, out_dir
 from routewatch.replay.report import WindowReport, range_name, tracks_geojson, tracks_kml, window_html
 from routewatch.store import Store
 from routewatch.store.records import AlertEvent
@@ -126,18 +125,10 @@ def export_range(store: Store, recordings: Path, camera: str, since: datetime, u
         raise ExportError(f"nothing recorded for camera {camera!r}")
     directory = out_dir(out)
     base = range_name(camera, since, until)
-    clip: Path | None = None
-    frames = frames_between(store, camera, since, until, max_range_s=MAX_CLIP_S)
-    if not frames:
-        note = f"no clip: nothing of camera {camera} was recorded in the window"
-        written = 0
-    else:
-        try:
-            written = write_clip(recordings, frames, directory / f"{base}.mp4", boxes=boxes, progress=progress)
-        except FrameError as exc:
-            raise ExportError(f"cannot read the recording: {exc}") from None
-        clip = directory / f"{base}.mp4"
-        note = f"{written} frames of camera {camera}" + (" with boxes" if boxes else "")
+    clip, written, note = export_clip(recordings, camera,
+                                      frames_between(store, camera, since, until, max_range_s=MAX_CLIP_S),
+                                      directory / f"{base}.mp4", boxes=boxes, progress=progress,
+                                      empty=f"no clip: nothing of camera {camera} was recorded in the window")
     tracks, truncated = read_tracks(store, since, until, area)
     listed = store.list_alerts(since=since, until=until, limit=MAX_ALERTS + 1)
     alerts = [a for a in listed if area is None or area.contains(a.lon, a.lat)][:MAX_ALERTS]
