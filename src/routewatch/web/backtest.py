@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from routewatch.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
 from routewatch.geo.corridors import CorridorError, load_corridors
+from routewatch.web.bodies import read_model
 from routewatch.web.corridors import InvalidCorridor
 from routewatch.web.security import Perm, Principal, require
 from routewatch.web.settings import WebSettings, WebStore
@@ -46,29 +46,13 @@ async def run_backtest(request: Request, _: Planner) -> dict[str, Any]:
     The body is a BacktestRequest. One backtest runs at a time in this process (409 otherwise).
     """
     settings: WebSettings = request.app.state.settings
-    body = await _read_body(request, settings.max_upload_bytes)
+    body = await read_model(request, BacktestRequest, settings.max_upload_bytes)
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         raise HTTPException(409, "another backtest is running; try again when it has finished")
     try:
         return await run_in_threadpool(_run, request, body)
     finally:
         _ONE_AT_A_TIME.release()
-
-
-async def _read_body(request: Request, limit: int) -> BacktestRequest:
-    """The request body, read with a size limit (also for chunked uploads), then validated."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"request is {declared} bytes; the limit is {limit}")
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise HTTPException(413, f"request is over the limit of {limit} bytes")
-    try:
-        return BacktestRequest.model_validate_json(bytes(data))
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
 def _run(request: Request, body: BacktestRequest) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from routewatch.geo.corridors import (
 from routewatch.model import Corridor
 from routewatch.store import CorridorConflictError
 from routewatch.store.records import CorridorVersion
+from routewatch.web.bodies import read_limited
 from routewatch.web.security import Perm, Principal, require
 from routewatch.web.settings import WebStore
 
@@ -140,17 +141,10 @@ async def import_file(
 ) -> dict[str, Any]:
     """Import a GeoJSON or KML/KMZ file sent as the request body (all or nothing; 413 when too large)."""
     limit: int = request.app.state.settings.max_upload_bytes
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise HTTPException(413, f"upload is {declared} bytes; the limit is {limit}")
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > limit:
-            raise HTTPException(413, f"upload is over the limit of {limit} bytes")
+    data = await read_limited(request, limit, what="upload")
     name = safe_filename(filename)
     try:
-        corridors = load_corridors(bytes(data))
+        corridors = load_corridors(data)
     except CorridorError as exc:
         raise InvalidCorridor(exc) from None
     store, at = _store(request), _now(request)

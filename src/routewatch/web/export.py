@@ -32,14 +32,14 @@ from typing import Annotated, Any, Literal, Self
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from routewatch.geo.bbox import area
 from routewatch.replay.export import ExportError, export_alert
 from routewatch.replay.rangeexport import MAX_CLIP_S, check_range, export_range
 from routewatch.replay.report import range_name, safe_name
+from routewatch.web.bodies import read_model
 from routewatch.web.replay import window
 from routewatch.web.security import Perm, Principal, require
 from routewatch.web.settings import Clock, WebSettings, WebStore
@@ -246,22 +246,6 @@ def jobs_of(request: Request) -> ExportJobs:
     return jobs
 
 
-async def _read_body(request: Request) -> ExportRequest:
-    """The body, read with a size limit (chunked uploads too), then validated (422 like any bad request)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > MAX_BODY:
-        raise HTTPException(413, f"request is {declared} bytes; the limit is {MAX_BODY}")
-    data = bytearray()
-    async for chunk in request.stream():
-        data += chunk
-        if len(data) > MAX_BODY:
-            raise HTTPException(413, f"request is over the limit of {MAX_BODY} bytes")
-    try:
-        return ExportRequest.model_validate_json(bytes(data))
-    except ValidationError as exc:
-        raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
-
-
 def _plan(request: Request, body: ExportRequest) -> tuple[Literal["alert", "range"], str,
                                                           Callable[[Path, Callable[[int, int], None]], str]]:
     """Check what is asked against the store (404, 422) and return (kind, zip name, the work to do)."""
@@ -309,7 +293,7 @@ def _plan(request: Request, body: ExportRequest) -> tuple[Literal["alert", "rang
         "schema": ExportRequest.model_json_schema(by_alias=True)}}}})
 async def create(request: Request, who: Commander) -> JSONResponse:
     """Start exporting an alert or a camera's window (the body is an ExportRequest); 202 with the job."""
-    body = await _read_body(request)
+    body = await read_model(request, ExportRequest, MAX_BODY)
     kind, name, work = await run_in_threadpool(_plan, request, body)
     job = jobs_of(request).submit(who.name, kind, name, work)
     return JSONResponse(job.as_dict(), status_code=202, headers={"Location": f"{router.prefix}/{job.id}"})
