@@ -102,7 +102,8 @@ def main() -> None:
         print(file=sys.stderr)
         window = Window(T0, end)
         w0 = time.perf_counter()
-        single = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=0.0)
+        single = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=0.0,
+                          collect_less=True)
         single_wall = time.perf_counter() - w0
         w0 = time.perf_counter()
         report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=0.0,

@@ -10,6 +10,7 @@ the same ids as the run.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import multiprocessing
 import time
@@ -123,7 +124,7 @@ class BacktestReport:
 def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine: EngineConfig,
              alerts: AlertsConfig, *, warmup_s: float = DEFAULT_WARMUP_S,
              progress: Callable[[int, int], None] | None = None, batch: int = 20_000,
-             workers: int = 1) -> BacktestReport:
+             workers: int = 1, collect_less: bool = False) -> BacktestReport:
     """Re-run the rules (`engine`, `alerts` settings) with `corridors` over the stored fixes of `window`.
 
     The alerts the rules open in the window are compared with the stored alerts opened there.
@@ -135,6 +136,10 @@ def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine
 
     Rules hold state per subject, so with `workers` > 1 the subjects are shared out among that many
     processes (each reads the window and keeps its share): the same alerts, sooner.
+
+    With `collect_less` (or in worker processes) the garbage collector runs less often meanwhile,
+    which saves a third of the time; it is a setting of the whole process, so a server running a
+    backtest beside its live pipeline leaves it off.
     """
     if not 0 <= warmup_s <= 7 * 86400:
         raise BacktestError(f"warm-up must be between 0 and 7 days, got {warmup_s} s")
@@ -143,10 +148,11 @@ def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine
     began = time.perf_counter()
     since = window.start - timedelta(seconds=warmup_s)
     total = store.count_positions_between(since, window.end)
-    job = _Job(tuple(corridors), window, since, engine, alerts, batch)
+    job = _Job(tuple(corridors), window, since, engine, alerts, batch, collect_less)
     if workers == 1 or store.url in ("sqlite://", "sqlite:///:memory:"):
         opened, done = _replay(store, job, None, lambda n: progress(n, total) if progress else None)
-    else:
+    else:  # a worker process is the backtest's own: it always collects less
+        job = dataclasses.replace(job, collect_less=True)
         opened, done = _replay_in_processes(store.url, job, workers, total, progress)
     live = store.list_alerts(since=window.start, until=window.end, limit=10_000_000)
     fence = [a for a in live if a.corridor_id == AUTOPILOT_FENCE]
@@ -164,11 +170,14 @@ class _Job:
     engine: EngineConfig
     alerts: AlertsConfig
     batch: int
+    collect_less: bool
 
 
 def _replay(store: Store, job: _Job, part: tuple[int, int] | None,
             tick: Callable[[int], None]) -> tuple[dict[str, Alert], int]:
     """The rules over the stored fixes (of one share of the subjects): alerts opened in the window."""
+    if not job.collect_less:
+        return _replay_rules(store, job, part, tick)
     with _fewer_collections():
         return _replay_rules(store, job, part, tick)
 

@@ -123,6 +123,25 @@ def test_backtest_of_the_live_corridors_reproduces_the_live_alerts(patrol_db, tm
         assert got["observations"] == positions
 
 
+@pytest.mark.parametrize("collect_less", [False, True])
+def test_a_backtest_changes_the_collector_only_when_asked(patrol_db, collect_less):
+    import gc
+
+    from routewatch.backtest import GC_GEN0, backtest
+    from routewatch.config.schema import Settings
+
+    before = gc.get_threshold()
+    seen: set[tuple[int, int, int]] = set()
+    settings = Settings()
+    with Store(patrol_db) as store:
+        report = backtest(store, store.current_corridors(), Window(START, START + timedelta(seconds=DURATION_S + 60)),
+                          settings.engine, settings.alerts, collect_less=collect_less,
+                          progress=lambda done, total: seen.add(gc.get_threshold()))
+    assert report.observations > 0 and seen  # progress was reported while replaying
+    assert seen == ({(max(before[0], GC_GEN0), *before[1:])} if collect_less else {before})
+    assert gc.get_threshold() == before
+
+
 def _widened(corridor: Corridor, metres: float) -> Corridor:
     frame = LocalFrame.around([corridor.geometry])
     wide = frame.to_lonlat(frame.to_local(corridor.geometry).buffer(metres, join_style="mitre"))
