@@ -24,6 +24,11 @@ BAD = [
     ("bad alert kind", {"alerts": {"kinds": ["teleport"]}}, "alerts.kinds: unknown alert kind"),
     ("bad speed", {"engine": {"max_speed_m_s": {"car": -1}}}, "engine.max_speed_m_s: speeds must be"),
     ("wrong type", {"engine": {"min_dwell_s": "soon"}}, "engine.min_dwell_s: Input should be a valid number"),
+    # A camera's name names its recordings directory: none that is '..', '.', or hidden beside the others.
+    ("camera name ..", {"cameras": [{"name": "..", "url": "v.mp4"}]}, "cameras[0].name: String should match"),
+    ("camera name .", {"cameras": [{"name": ".", "url": "v.mp4"}]}, "cameras[0].name: String should match"),
+    ("hidden camera name", {"cameras": [{"name": ".exports", "url": "v.mp4"}]}, "cameras[0].name: String should match"),
+    ("camera name with /", {"cameras": [{"name": "a/b", "url": "v.mp4"}]}, "cameras[0].name: String should match"),
 ]
 
 

@@ -531,8 +531,9 @@ class DroneConfig(_Section):
 class CameraConfig(_Section):
     """One camera: where its pixels are on the ground, and how to process its video."""
 
-    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$",
-                      description="Camera name; subjects become <name>/<track id>.")
+    name: str = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$",
+                      description="Camera name; subjects become <name>/<track id>. Letters, digits, '_', '-' and "
+                      "'.', not first: it names the camera's recordings directory.")
     kind: Literal["fixed", "drone"] = Field(
         "fixed", description="fixed: a homography from ground control points; drone: the drone's pose per frame."
     )
