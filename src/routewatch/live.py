@@ -303,7 +303,8 @@ def _start_web(settings: Settings, store: Store) -> _Web | None:
     web_settings = WebSettings(secret_key=key, cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
                                mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w),
                                engine=settings.engine, alerts=settings.alerts,
-                               recordings_dir=settings.recording.dir)
+                               recordings_dir=settings.recording.dir,
+                               exports_min_free_bytes=settings.recording.resume_free_bytes)
     hub, metrics = LiveHub(store, poll_s=web_settings.live_poll_s), Metrics()
     app = create_app(store, web_settings, hub=hub, metrics=metrics)
     server = uvicorn.Server(uvicorn.Config(app, host=w.host, port=w.port, log_level="warning",

@@ -1,10 +1,12 @@
 """`routewatch export`: an alert's clip decodes with the recorded frames, boxes burned in or not, tracks, report;
-a camera's time range likewise, with every track in it and a report of its alerts; bad input is refused."""
+a camera's time range likewise, with every track in it and a report of its alerts; bad input is refused.
+The bounds too: an area's alerts and tracks are found before any cap, clips past their bounds, long names."""
 
 from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
 import json
 import re
 from datetime import UTC, datetime, timedelta
@@ -16,9 +18,14 @@ import pytest
 from click.testing import CliRunner
 
 from routewatch.cli import main
+from routewatch.geo.bbox import BBox
+from routewatch.model import Observation
 from routewatch.recording.read import frames_between
+from routewatch.replay.export import ExportError, export_alert
+from routewatch.replay.rangeexport import MAX_ALERTS, export_range, read_tracks
+from routewatch.replay.report import MAX_NAME, range_name, safe_name
 from routewatch.store import RecordedSegment, Store
-from tests.web.conftest import lifecycle, make_alert
+from tests.web.conftest import T0, lifecycle, make_alert
 
 from .recorded import record_gate_run
 from .test_recording import decode
@@ -272,3 +279,128 @@ def test_an_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
     code, text = export("--alert", alert.id, "--out", str(target), "--db", db)
     assert code == 2 and "is a file" in text
     assert target.read_text() == "keep me"
+
+
+AREA = BBox(5.1, 52.1, 5.2, 52.2)
+INSIDE, OUTSIDE = (5.15, 52.15), (5.005, 52.005)
+
+
+def window_store(db: str, tmp_path: Path) -> Store:
+    """A migrated store with camera gate known to the recordings (recorded long before T0: no clip)."""
+    store = Store(db)
+    store.upgrade()
+    t = T0 - timedelta(days=1)
+    store.put_recording_segment(RecordedSegment("gate", "gate/old.mkv", t, t, 1, 1, "mjpeg", 8, 8, t))
+    return store
+
+
+# (alerts opened outside the area first, then inside it; alerts the report lists; the "only the first" note?)
+AREA_ALERTS = [
+    pytest.param(0, 0, 0, False, id="none"),
+    pytest.param(3, 0, 0, False, id="none-inside"),
+    pytest.param(245, 5, 5, False, id="inside-after-the-first-201"),
+    pytest.param(10, MAX_ALERTS + 1, MAX_ALERTS, True, id="more-inside-than-listed"),
+]
+
+
+@pytest.mark.parametrize(("outside", "inside", "listed", "note"), AREA_ALERTS)
+def test_an_areas_alerts_are_found_past_the_windows_first_ones(tmp_path: Path, db_url: str, outside: int,
+                                                               inside: int, listed: int, note: bool) -> None:
+    where = [OUTSIDE] * outside + [INSIDE] * inside
+    alerts = [make_alert(subject=f"s{k}", opened=float(k), lon=lon, lat=lat) for k, (lon, lat) in enumerate(where)]
+    with window_store(db_url, tmp_path) as store:
+        store.write([c for a in alerts for c in lifecycle(a)], [])
+        got = export_range(store, tmp_path / "rec", "gate", T0, T0 + timedelta(hours=1), tmp_path / "out", area=AREA)
+    assert got.clip is None and got.alerts == listed
+    report = got.report.read_text()
+    shown = [a.id for a in alerts if f"<code>{a.id}</code>" in report]
+    assert shown == [a.id for a in alerts[outside:outside + listed]]  # the first ones inside, in time order
+    assert ("Only the first" in report) == note
+
+
+def fixes(subject: str, start_s: int, n: int, where: tuple[float, float]) -> list[Observation]:
+    return [Observation(subject, T0 + timedelta(seconds=start_s + k), where[0], where[1] + k * 1e-6,
+                        subject_class="person") for k in range(n)]
+
+
+# (fixes of subjects elsewhere first, then the near subject's (2 outside then inside), area?, limit) ->
+# fixes kept per subject, cut?
+TRACK_CAPS = [
+    pytest.param(0, 0, AREA, 10, {}, False, id="nothing"),
+    pytest.param(30, 0, AREA, 10, {}, False, id="nothing-inside"),
+    # The traffic elsewhere comes first; it does not use up the cap (the whole near track, outside fixes too).
+    pytest.param(30, 5, AREA, 10, {"near": 7}, False, id="elsewhere-first"),
+    pytest.param(0, 12, AREA, 10, {"near": 10}, True, id="cut-at-the-cap"),
+    pytest.param(30, 5, None, 10, {"far0": 10}, True, id="no-area-cut-in-time-order"),
+    pytest.param(3, 2, None, 10, {"far0": 3, "near": 4}, False, id="no-area-all"),
+]
+
+
+@pytest.mark.parametrize(("far", "near", "area", "limit", "kept", "cut"), TRACK_CAPS)
+def test_an_areas_tracks_are_found_before_the_cap(tmp_path: Path, db_url: str, far: int, near: int,
+                                                  area: BBox | None, limit: int, kept: dict[str, int],
+                                                  cut: bool) -> None:
+    positions = fixes("far0", 0, far, OUTSIDE)
+    if near:
+        positions += fixes("near", far, 2, OUTSIDE) + fixes("near", far + 2, near, INSIDE)
+    with window_store(db_url, tmp_path) as store:
+        store.write([], positions)
+        tracks, truncated = read_tracks(store, T0, T0 + timedelta(hours=1), area, limit=limit)
+    assert {s: len(f) for s, f in tracks.items()} == kept and truncated == cut
+    for subject, got in tracks.items():
+        assert [f.time for f in got] == sorted(f.time for f in got)  # each track in time order
+        assert {f.subject_id for f in got} == {subject}
+
+
+def test_a_clip_past_its_bounds_is_refused_or_left_out(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'rw.db'}"
+    run = record_gate_run(tmp_path, db)
+    with Store(db) as store:
+        (alert,) = store.list_alerts()
+        since, until = alert.opened_at - timedelta(seconds=4), alert.opened_at + timedelta(seconds=6)
+        n = len(frames_between(store, "gate", since, until))
+        # Frames: one more than allowed is refused before any file is written; as many as allowed are written.
+        for max_frames, out in ((n - 1, tmp_path / "over"), (n, tmp_path / "at"), (None, tmp_path / "free")):
+            if max_frames is not None and max_frames < n:
+                with pytest.raises(ExportError, match=f"the clip would have {n} frames, more than the {n - 1}"):
+                    export_range(store, run.root, "gate", since, until, out, max_frames=max_frames)
+                assert not out.exists() or list(out.iterdir()) == []
+            else:
+                assert export_range(store, run.root, "gate", since, until, out, max_frames=max_frames).frames == n
+        with pytest.raises(ExportError, match="more than the 1 an export may hold"):
+            export_alert(store, run.root, alert.id, tmp_path / "alert-frames", max_frames=1)
+        # An alert longer than the clip's bound: tracks and report, no clip, and the note says why.
+        short = export_alert(store, run.root, alert.id, tmp_path / "alert-span", before_s=1, after_s=1, max_clip_s=1)
+        assert short.clip is None and short.note == "no clip: the alert with its margins spans more than 1 s"
+        assert sorted(p.suffix for p in (tmp_path / "alert-span").iterdir()) == [".geojson", ".html", ".kml"]
+
+
+STAMPS = "20260501T030000Z-20260501T040000Z"
+
+
+def digest(camera: str) -> str:
+    return hashlib.sha256(camera.encode("utf-8", "surrogatepass")).hexdigest()[:8]
+
+
+@pytest.mark.parametrize(("camera", "expected"), [
+    ("", f"range-unnamed-{STAMPS}"),
+    ("gate", f"range-gate-{STAMPS}"),
+    ("../gate cam", f"range-gate_cam-{STAMPS}"),
+    ("c" * 40, f"range-{'c' * 40}-{STAMPS}"),  # just fits its room: whole, no hash
+    ("c" * 41, f"range-{'c' * 31}_{digest('c' * 41)}-{STAMPS}"),
+    ("c" * 200, f"range-{'c' * 31}_{digest('c' * 200)}-{STAMPS}"),
+    ("a" * 30 + "." + "b" * 20, f"range-{'a' * 30}_{digest('a' * 30 + '.' + 'b' * 20)}-{STAMPS}"),  # no '._'
+    ("\udcff" * 60, f"range-unnamed-{STAMPS}"),  # undecodable bytes from a command line: no part left
+])
+def test_range_names_keep_both_times_whole(camera: str, expected: str) -> None:
+    name = range_name(camera, datetime(2026, 5, 1, 3, 0, tzinfo=UTC), datetime(2026, 5, 1, 4, 0, tzinfo=UTC))
+    assert name == expected
+    assert len(name) <= MAX_NAME and safe_name(name) == name
+
+
+def test_long_camera_names_alike_at_the_start_give_distinct_names() -> None:
+    t = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
+    cameras = ["north-perimeter-gate-camera-" + "x" * 60 + end for end in ("-east", "-west", "-west2")]
+    names = [range_name(c, t, t + timedelta(hours=1)) for c in cameras]
+    assert len(set(names)) == len(names)
+    assert all(n.endswith("-20260501T030000Z-20260501T040000Z") and len(n) <= MAX_NAME for n in names)

@@ -1,9 +1,13 @@
-"""Export jobs over a recorded synthetic run: a job to a zip whose members decode, bad bodies, roles, owners, limits."""
+"""Export jobs over a recorded synthetic run: a job to a zip whose members decode, bad bodies, roles, owners, limits,
+and where their files lie: on the recordings' disk, out of the recordings' sweep, within a byte budget and a free-space
+floor."""
 
 from __future__ import annotations
 
+import fcntl
 import io
 import json
+import os
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -15,19 +19,32 @@ from typing import Any
 
 import numpy as np
 import pytest
+from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
 from routewatch.recording.read import frames_between
+from routewatch.recording.retention import sweep
 from routewatch.store import Store
 from routewatch.store.users import create_user
 from routewatch.web import WebSettings, create_app
-from routewatch.web.export import MAX_ACTIVE, MAX_KEPT, TTL, ExportJobs
+from routewatch.web.export import (
+    EXPORTS_DIR,
+    MAX_ACTIVE,
+    MAX_KEPT,
+    STALE_S,
+    TTL,
+    ExportJobs,
+    Storage,
+    bytes_under,
+    remove_stale,
+)
 from tests.e2e.recorded import RecordedRun, record_gate_run
 from tests.e2e.test_recording import decode
 from tests.web.conftest import PASSWORD
 
 USERS = {"commander": "commander", "other": "commander", "field": "field", "admin": "admin"}
 GOOD_ID = "A" * 32  # well-formed, never issued
+OWNER = "user:commander"  # the key of the commander's session: jobs made here are theirs
 
 
 class Clock:
@@ -62,8 +79,11 @@ def clock() -> Clock:
     return Clock()
 
 
-def app_client(store: Store, run: RecordedRun, clock: Clock) -> TestClient:
-    return TestClient(create_app(store, WebSettings(secret_key=b"k" * 32, recordings_dir=run.root), clock=clock))
+def app_client(store: Store, run: RecordedRun, clock: Clock, **settings: Any) -> TestClient:
+    # No free-space floor unless a test sets one: this machine's free disk is not what these tests are about.
+    values: dict[str, Any] = {"exports_min_free_bytes": 0, **settings}
+    return TestClient(create_app(store, WebSettings(secret_key=b"k" * 32, recordings_dir=run.root, **values),
+                                 clock=clock))
 
 
 @pytest.fixture
@@ -145,10 +165,15 @@ def test_a_range_export_job_ends_in_a_zip_whose_members_decode(tmp_path: Path, d
         ns = {"k": "http://www.opengis.net/kml/2.2"}
         assert len(kml.findall(".//k:Point", ns)) == len(geo["features"]) - len(kml.findall(".//k:LineString", ns))
         assert f"<code>{alert.id}</code>" in files[f"{base}.html"].decode()
+        assert job["size_bytes"] == len(got.content)
         root = client.app.state.exports.root  # type: ignore[attr-defined]
-        assert root is not None and root.is_dir()
-    # Shut down: every job's files are gone.
-    assert not root.exists()
+        # On the recordings' disk, beside the cameras' directories: their retention sweep leaves it alone.
+        assert root is not None and root.is_dir() and root.parent == run.root / EXPORTS_DIR
+        assert sweep(store, run.root, "gate", grace_s=0)["orphans_removed"] == 0
+        again = client.get(job["download_url"])
+        assert again.status_code == 200 and again.content == got.content
+    # Shut down: every job's files are gone, its lock too.
+    assert not root.exists() and sorted((run.root / EXPORTS_DIR).iterdir()) == []
 
 
 def test_an_alert_export_job_without_boxes(client: TestClient, world: tuple[RecordedRun, Store],
@@ -268,7 +293,7 @@ def test_too_many_jobs_at_once_is_409_and_a_job_not_done_is_not_downloaded(
     jobs: ExportJobs = client.app.state.exports  # type: ignore[attr-defined]
     release = threading.Event()
     try:
-        held = [jobs.submit("commander", "alert", f"held-{k}.zip", blocked(release)) for k in range(MAX_ACTIVE)]
+        held = [jobs.submit(OWNER, "alert", f"held-{k}.zip", blocked(release)) for k in range(MAX_ACTIVE)]
         r = client.post("/api/replay/exports", json={"alert_id": alert.id})
         assert r.status_code == 409 and "queued or running" in r.json()["detail"]
         waiting = client.get(f"/api/replay/exports/{held[-1].id}/download")
@@ -286,7 +311,7 @@ def test_jobs_expire_by_age_and_by_count(client: TestClient, clock: Clock) -> No
     release.set()
     made = []
     for k in range(MAX_KEPT + 1):
-        made.append(finished(client, jobs.submit("commander", "alert", f"j{k}.zip", blocked(release)).as_dict()))
+        made.append(finished(client, jobs.submit(OWNER, "alert", f"j{k}.zip", blocked(release)).as_dict()))
     root = jobs.root
     assert root is not None
     # The oldest went when one more than MAX_KEPT had ended; the others are kept, with their files.
@@ -309,7 +334,7 @@ def test_a_failed_job_says_why_and_leaves_no_files(client: TestClient) -> None:
         (out / "half.mp4").write_bytes(b"x")
         raise RuntimeError("secret internals")
 
-    job = finished(client, jobs.submit("commander", "alert", "b.zip", broken).as_dict())
+    job = finished(client, jobs.submit(OWNER, "alert", "b.zip", broken).as_dict())
     assert job["state"] == "failed" and job["error"] == "the export failed; see the server log"
     assert "secret" not in json.dumps(job) and job["download_url"] is None
     r = client.get(f"/api/replay/exports/{job['id']}/download")
@@ -334,8 +359,8 @@ def test_shutdown_stops_a_running_job_and_removes_every_file(world: tuple[Record
     with app_client(store, run, clock) as client:
         login(client, "commander")
         jobs: ExportJobs = client.app.state.exports  # type: ignore[attr-defined]
-        running = jobs.submit("commander", "range", "endless.zip", endless)
-        queued = jobs.submit("commander", "range", "never.zip", endless)
+        running = jobs.submit(OWNER, "range", "endless.zip", endless)
+        queued = jobs.submit(OWNER, "range", "never.zip", endless)
         assert started.wait(timeout=300)
         assert client.get(f"/api/replay/exports/{running.id}").json()["state"] == "running"
         assert client.get(f"/api/replay/exports/{queued.id}").json()["state"] == "queued"
@@ -345,3 +370,151 @@ def test_shutdown_stops_a_running_job_and_removes_every_file(world: tuple[Record
     time.sleep(0.1)
     assert len(calls) == stopped_at  # the worker has let go
     assert not root.exists() and jobs.root is None
+
+
+def test_an_api_tokens_job_is_that_tokens_alone(world: tuple[RecordedRun, Store], clock: Clock) -> None:
+    run, store = world
+    alert, _, _ = around_alert(store)
+    # Two tokens of one (non-ASCII) name: a job is its maker's by the token's id, not by the shown name.
+    mine = store.add_api_token("Überwachung", "commander", at=datetime.now(UTC))[1]
+    twin = store.add_api_token("Überwachung", "commander", at=datetime.now(UTC))[1]
+    with app_client(store, run, clock) as client:
+        bearer = {"Authorization": f"Bearer {mine}"}
+        r = client.post("/api/replay/exports", json={"alert_id": alert.id, "before_s": 1, "after_s": 1},
+                        headers=bearer)
+        assert r.status_code == 202, r.text
+        deadline = time.monotonic() + 300
+        while (job := client.get(r.headers["location"], headers=bearer).json())["state"] not in ("done", "failed"):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        assert job["state"] == "done", job
+        got = client.get(job["download_url"], headers=bearer)
+        assert got.status_code == 200 and f"alert-{alert.id}.mp4" in members(got.content)
+        for other in ({"Authorization": f"Bearer {twin}"}, {}):
+            if not other:  # and the commander's session, not a token at all
+                login(client, "commander")
+            assert client.get(r.headers["location"], headers=other).status_code == 404
+            assert client.get(job["download_url"], headers=other).status_code == 404
+
+
+def test_a_disk_below_the_floor_refuses_an_export(world: tuple[RecordedRun, Store], clock: Clock) -> None:
+    run, store = world
+    alert, _, _ = around_alert(store)
+    with app_client(store, run, clock, exports_min_free_bytes=10**18) as client:  # more than any disk holds
+        login(client, "commander")
+        r = client.post("/api/replay/exports", json={"alert_id": alert.id})
+        assert r.status_code == 507 and "not enough free disk space" in r.json()["detail"], r.text
+        root = client.app.state.exports.root  # type: ignore[attr-defined]
+        assert root is not None and list(root.iterdir()) == []  # no job, no files
+
+
+KB = 1000
+
+
+def chunks(frames: int) -> Callable[[Path, Callable[[int, int], None]], str]:
+    """Work that writes a 'clip' of `frames` frames of 1 kB each (stored as is in the zip), reporting each frame."""
+
+    def work(out: Path, progress: Callable[[int, int], None]) -> str:
+        out.mkdir(parents=True)
+        with (out / "clip.mp4").open("wb") as f:
+            for n in range(1, frames + 1):
+                f.write(os.urandom(KB))
+                f.flush()
+                progress(n, frames)
+        return f"{frames} frames"
+
+    return work
+
+
+# (disk capacity, free-space floor, byte budget, frames of each job in turn, how each ended, the jobs kept at the end).
+# The disk is a small one made up from the files really written under the exports directory.
+BOUNDS = [
+    pytest.param(10**6, 0, 10**6, [], [], [], id="no-jobs"),
+    pytest.param(10**6, 0, 100 * KB, [10, 10], ["done", "done"], [0, 1], id="both-fit"),
+    # Over the budget: the oldest done job makes room for the new one.
+    pytest.param(10**6, 0, 25 * KB, [10, 10, 10], ["done", "done", "done"], [1, 2], id="budget-drops-oldest"),
+    pytest.param(10**6, 0, 20 * KB, [30], ["over the 20.0 kB kept for exports"], [], id="a-job-over-the-budget"),
+    # Low disk: the oldest done jobs go first; a job that would still pass the floor fails, between frames.
+    pytest.param(40 * KB, 5 * KB, 10**6, [15, 15, 15], ["done", "done", "done"], [2], id="disk-drops-oldest"),
+    pytest.param(20 * KB, 5 * KB, 10**6, [50], ["not enough free disk space"], [], id="disk-fills-mid-clip"),
+    pytest.param(3 * KB, 5 * KB, 10**6, [5], ["refused"], [], id="disk-low-before-start"),
+]
+
+
+@pytest.mark.parametrize(("capacity", "floor", "budget", "frames", "ended", "kept"), BOUNDS)
+def test_the_disk_and_the_budget_bound_the_kept_jobs(tmp_path: Path, capacity: int, floor: int, budget: int,
+                                                      frames: list[int], ended: list[str], kept: list[int]) -> None:
+    base = tmp_path / "exports"
+    jobs = ExportJobs(lambda: datetime.now(UTC), Storage(base, budget, floor),
+                      free_bytes=lambda _: capacity - bytes_under(base))
+    made: list[str] = []
+    try:
+        for n, expect in zip(frames, ended, strict=True):
+            try:
+                job = jobs.submit(OWNER, "range", f"r{len(made)}.zip", chunks(n))
+            except HTTPException as exc:
+                assert expect == "refused" and exc.status_code == 507 and "not enough free" in str(exc.detail)
+                continue
+            made.append(job.id)
+            deadline = time.monotonic() + 300
+            while (now := jobs.get(job.id, OWNER)).state not in ("done", "failed"):
+                assert time.monotonic() < deadline
+                time.sleep(0.01)
+            if expect == "done":
+                assert now.state == "done" and now.size_bytes > n * KB, now
+            else:
+                assert now.state == "failed" and expect in now.error, now
+                assert 0 < now.frames_done < n  # it stopped between frames, not at the end
+                assert jobs.root is not None and not (jobs.root / job.id).exists()  # its files are gone
+        still = [k for k, job_id in enumerate(made) if _seen(jobs, job_id) == "done"]
+        assert still == kept
+        listed = sorted(p.name for p in jobs.root.iterdir()) if jobs.root is not None else []
+        assert listed == sorted(made[k] for k in kept)  # the files of the kept jobs, nothing else
+        done = sum(jobs.get(made[k], OWNER).size_bytes for k in kept)
+        assert done <= budget and (not kept or capacity - bytes_under(base) >= floor)
+    finally:
+        jobs.close()
+    assert not base.exists() or list(base.iterdir()) == []
+
+
+def _seen(jobs: ExportJobs, job_id: str) -> str:
+    try:
+        return jobs.get(job_id, OWNER).state
+    except HTTPException:
+        return "gone"
+
+
+# What another process left under the exports directory: (its lock file: none, free or held; old?) -> removed?
+STALE = [
+    pytest.param(None, False, False, id="no-lock-young"),
+    pytest.param(None, True, True, id="no-lock-old"),
+    pytest.param("free", False, False, id="free-lock-young"),
+    pytest.param("free", True, True, id="free-lock-old"),  # its process died
+    pytest.param("held", True, False, id="held-lock-old"),  # its process lives, however long
+]
+
+
+@pytest.mark.parametrize(("lock", "old", "removed"), STALE)
+def test_what_a_dead_process_left_is_removed(tmp_path: Path, lock: str | None, old: bool, removed: bool) -> None:
+    base = tmp_path / "exports"
+    other = base / "jobs-0123456789abcdef"
+    (other / "job").mkdir(parents=True)
+    (other / "job" / "x.zip").write_bytes(b"x")
+    lock_file = base / f"{other.name}.lock"
+    fd = os.open(lock_file, os.O_CREAT | os.O_RDWR) if lock is not None else None
+    try:
+        if fd is not None and lock == "held":
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        then = time.time() - (STALE_S + 60 if old else 0)
+        for path in (other, lock_file):
+            if path.exists():
+                os.utime(path, (then, then))
+        foreign = base / "notes.txt"  # not ours: never touched
+        foreign.write_text("keep")
+        os.utime(foreign, (then, then))
+        remove_stale(base, time.time())
+        assert other.exists() != removed and lock_file.exists() == (lock is not None and not removed)
+        assert foreign.read_text() == "keep"
+    finally:
+        if fd is not None:
+            os.close(fd)

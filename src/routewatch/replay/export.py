@@ -109,10 +109,17 @@ def write_clip(root: Path, frames: list[RecordedFrame], path: Path, *, boxes: bo
 
 
 def export_clip(recordings: Path, camera: str, frames: list[RecordedFrame], path: Path, *, boxes: bool,
-                progress: Progress | None, empty: str) -> tuple[Path | None, int, str]:
-    """Write `frames` of `camera` as the clip `path`: (the clip or None, frames written, a note saying which)."""
+                progress: Progress | None, empty: str, max_frames: int | None = None) -> tuple[Path | None, int, str]:
+    """Write `frames` of `camera` as the clip `path`: (the clip or None, frames written, a note saying which).
+
+    ExportError, before anything is written, when there are more than `max_frames` (when given).
+    """
     if not frames:
         return None, 0, empty
+    if max_frames is not None and len(frames) > max_frames:
+        # Recordings are stream copies at the camera's rate (often 25-30 fps): time alone does not bound a clip.
+        raise ExportError(f"the clip would have {len(frames):,} frames, more than the {max_frames:,} an export "
+                          "may hold; ask for a shorter time")
     try:
         written = write_clip(recordings, frames, path, boxes=boxes, progress=progress)
     except FrameError as exc:
@@ -122,8 +129,13 @@ def export_clip(recordings: Path, camera: str, frames: list[RecordedFrame], path
 
 def export_alert(store: Store, recordings: Path, alert_id: str, out: Path, *, before_s: float = 10.0,
                  after_s: float = 10.0, boxes: bool = True, progress: Progress | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> ExportResult:
-    """Write the alert's clip, track (GeoJSON, KML) and HTML report into `out`; ExportError for bad input."""
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), max_clip_s: float = MAX_RANGE_S,
+                 max_frames: int | None = None) -> ExportResult:
+    """Write the alert's clip, track (GeoJSON, KML) and HTML report into `out`; ExportError for bad input.
+
+    An alert whose clip would span more than `max_clip_s` gets no clip (the note says so); one of more
+    than `max_frames` frames (when given) is an ExportError.
+    """
     if not (0 <= before_s <= MAX_PAD_S and 0 <= after_s <= MAX_PAD_S):
         raise ExportError(f"--before and --after must be 0..{MAX_PAD_S:.0f} s")
     alert = store.get_alert(alert_id)
@@ -138,12 +150,14 @@ def export_alert(store: Store, recordings: Path, alert_id: str, out: Path, *, be
     written = 0
     if camera is None:
         note = "no clip: the alert was not raised from a recorded camera"
-    elif (until - since).total_seconds() > MAX_RANGE_S:
-        note = f"no clip: the alert spans more than {MAX_RANGE_S / 3600:.0f} h"
+    elif (until - since).total_seconds() > (bound := min(max_clip_s, MAX_RANGE_S)):
+        longest = f"{bound / 3600:g} h" if bound >= 3600 else f"{bound:g} s"
+        note = f"no clip: the alert with its margins spans more than {longest}"
     else:
         clip, written, note = export_clip(recordings, camera, frames_between(store, camera, since, until),
                                           directory / f"{base}.mp4", boxes=boxes, progress=progress,
-                                          empty=f"no clip: nothing of camera {camera} was recorded then")
+                                          empty=f"no clip: nothing of camera {camera} was recorded then",
+                                          max_frames=max_frames)
     fixes = store.positions(alert.subject_id, since, until)
     geojson, kml, report = (directory / f"{base}{ext}" for ext in (".geojson", ".kml", ".html"))
     geojson.write_text(json.dumps(track_geojson(alert.subject_id, fixes)))

@@ -29,9 +29,12 @@ from routewatch.replay.report import WindowReport, range_name, tracks_geojson, t
 from routewatch.store import Store
 from routewatch.store.records import AlertEvent
 
-MAX_CLIP_S = 3600.0  # a clip of an hour is already large (about 18,000 frames at 5 fps); ask for less
+# A clip of an hour is already large: recordings are stream copies at the camera's rate, so 90,000-108,000
+# frames at 25-30 fps (18,000 at 5 fps). The web export also bounds the frames (web.export.MAX_FRAMES).
+MAX_CLIP_S = 3600.0
 MAX_FIXES = 200_000  # positions written at most (the GeoJSON is ~200 bytes a fix); past it, a note
 MAX_ALERTS = 200  # alerts listed in the report at most
+AREA_SLICE_S = 300.0  # the window is searched for an area's subjects this many seconds at a time
 THUMB_W = 240  # snapshot thumbnails' width in pixels
 
 
@@ -63,26 +66,49 @@ def check_range(since: datetime, until: datetime, *, max_s: float = MAX_CLIP_S) 
         raise ExportError(f"time range longer than {max_s / 3600:g} h; a clip is at most that long, ask for less")
 
 
+def subjects_in(store: Store, since: datetime, until: datetime, area: BBox,
+                slice_s: float = AREA_SLICE_S) -> list[str]:
+    """The subjects with a fix in `area` in [since, until), in the order they first showed there.
+
+    The box is tested in SQL; the window is read a slice at a time, so memory holds one slice's fixes.
+    """
+    found: dict[str, None] = {}
+    start = since
+    while start < until:
+        end = min(start + timedelta(seconds=slice_s), until)
+        for f in store.positions_in(start, end, bbox=area.as_tuple()):
+            found.setdefault(f.subject_id, None)
+        start = end
+    return list(found)
+
+
 def read_tracks(store: Store, since: datetime, until: datetime, area: BBox | None,
                 limit: int = MAX_FIXES) -> tuple[dict[str, list[Observation]], bool]:
-    """Every subject's fixes in [since, until) (those with a fix in `area`, when given), and whether cut at `limit`."""
+    """Every subject's fixes in [since, until) (those with a fix in `area`, when given), and whether cut at `limit`.
+
+    With an area, its subjects are found first and only their tracks are read, so the cap counts only
+    fixes that are kept (traffic elsewhere cannot crowd them out): whole tracks, in the order the
+    subjects entered the area, the last one cut at the cap.
+    """
     tracks: dict[str, list[Observation]] = {}
-    inside: set[str] = set()
-    total, truncated = 0, False
+    total = 0
+    if area is not None:
+        for subject in subjects_in(store, since, until, area):
+            if total >= limit:
+                return tracks, True
+            fixes = store.positions(subject, since, until)
+            tracks[subject] = fixes[:limit - total]
+            total += len(tracks[subject])
+            if len(fixes) > len(tracks[subject]):
+                return tracks, True
+        return tracks, False
     for chunk in store.iter_positions(since, until):
         for f in chunk:
             if total >= limit:
-                truncated = True
-                break
+                return tracks, True
             tracks.setdefault(f.subject_id, []).append(f)
             total += 1
-            if area is not None and area.contains(f.lon, f.lat):
-                inside.add(f.subject_id)
-        if truncated:
-            break
-    if area is not None:
-        tracks = {s: fixes for s, fixes in tracks.items() if s in inside}
-    return tracks, truncated
+    return tracks, False
 
 
 def thumbnail(jpeg: bytes, width: int = THUMB_W) -> bytes | None:
@@ -113,11 +139,12 @@ def corridors_for(store: Store, since: datetime, alerts: Sequence[Alert]) -> lis
 
 def export_range(store: Store, recordings: Path, camera: str, since: datetime, until: datetime, out: Path, *,
                  boxes: bool = True, area: BBox | None = None, progress: Progress | None = None,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> RangeExportResult:
+                 clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 max_frames: int | None = None) -> RangeExportResult:
     """Write the camera's clip over [since, until], every track in the window and its report into `out`.
 
     ExportError for bad input (zone-less, reversed, empty or too long a window; an unknown camera;
-    a bad output directory), before anything is written.
+    a bad output directory; more than `max_frames` frames, when given), before any file is written.
     """
     check_range(since, until)
     since, until = since.astimezone(UTC), until.astimezone(UTC)
@@ -128,13 +155,16 @@ def export_range(store: Store, recordings: Path, camera: str, since: datetime, u
     clip, written, note = export_clip(recordings, camera,
                                       frames_between(store, camera, since, until, max_range_s=MAX_CLIP_S),
                                       directory / f"{base}.mp4", boxes=boxes, progress=progress,
-                                      empty=f"no clip: nothing of camera {camera} was recorded in the window")
+                                      empty=f"no clip: nothing of camera {camera} was recorded in the window",
+                                      max_frames=max_frames)
     tracks, truncated = read_tracks(store, since, until, area)
-    listed = store.list_alerts(since=since, until=until, limit=MAX_ALERTS + 1)
-    alerts = [a for a in listed if area is None or area.contains(a.lon, a.lat)][:MAX_ALERTS]
+    # The area is applied in the query: a limit before it would miss alerts inside it past the first ones.
+    listed = store.list_alerts(since=since, until=until, limit=MAX_ALERTS + 1,
+                               within=area.polygon() if area is not None else None)
+    alerts = listed[:MAX_ALERTS]
     notes = [f"Positions cut at {MAX_FIXES:,} fixes; export a shorter window for all of them."] if truncated else []
     if len(listed) > MAX_ALERTS:
-        notes.append(f"Only the first {MAX_ALERTS} alerts of the window are listed.")
+        notes.append(f"Only the first {MAX_ALERTS} alerts of the window{' in the area' if area else ''} are listed.")
     thumbs: dict[str, bytes] = {}
     events: list[AlertEvent] = []
     for a in alerts:

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import html
 import math
 import re
@@ -177,15 +178,29 @@ def _stamp(t: datetime) -> str:
     return t.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+_STAMP_CHARS = len("20260501T030000Z")
+# The camera part's room, so that both times always stay whole within MAX_NAME.
+RANGE_CAMERA_CHARS = MAX_NAME - len("range-") - 2 * (1 + _STAMP_CHARS)
+_HASH_CHARS = 8
+
+
 def range_name(camera: str, since: datetime, until: datetime) -> str:
     """The base file name of a range export: the sanitised camera and the window's UTC times.
+
+    A camera name too long for its room (RANGE_CAMERA_CHARS) is cut and ends with a hash of the whole
+    name, so two long names alike at the start do not give one file name; the times are never cut.
 
     >>> from datetime import timedelta
     >>> t = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
     >>> range_name("../gate cam", t, t + timedelta(minutes=1))
     'range-gate_cam-20260501T030000Z-20260501T030100Z'
     """
-    return safe_name(f"range-{safe_name(camera)}-{_stamp(since)}-{_stamp(until)}")
+    part = safe_name(camera)
+    if len(part) > RANGE_CAMERA_CHARS:
+        # surrogatepass: a name from the command line may hold undecodable bytes as lone surrogates.
+        digest = hashlib.sha256(camera.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+        part = part[:RANGE_CAMERA_CHARS - _HASH_CHARS - 1].rstrip("._-") + "_" + digest
+    return f"range-{part}-{_stamp(since)}-{_stamp(until)}"
 
 
 def tracks_geojson(tracks: Mapping[str, Sequence[Observation]]) -> dict[str, Any]:

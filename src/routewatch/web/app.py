@@ -58,7 +58,7 @@ def create_app(
     settings = settings or WebSettings()
     hub = hub or LiveHub(store, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
     metrics = metrics or Metrics()
-    exports = export.ExportJobs(clock)
+    exports = export.ExportJobs(clock, export.storage(settings))
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:

@@ -44,9 +44,10 @@ ROLE_PERMS: dict[UserRole, frozenset[Perm]] = {
 class Principal:
     """An authenticated caller: a user (by session cookie) or a machine (by API token)."""
 
-    name: str
+    name: str  # shown and audited; a token's name is not unique
     role: UserRole
     via: str  # "session" or "token"
+    key: str  # a stable, unique id of the caller: "user:<username>" or "token:<token id>"
 
     def may(self, perm: Perm) -> bool:
         """Whether this caller's role grants `perm`."""
@@ -131,7 +132,7 @@ def authenticate(request: Request, store: WebStore, sessions: Sessions) -> Princ
         found = store.api_token(token.strip())
         if found is None:
             raise unauthorized("unknown or revoked API token")
-        return Principal(f"token:{found.name}", found.role, "token")
+        return Principal(f"token:{found.name}", found.role, "token", f"token:{found.id}")
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
@@ -139,7 +140,7 @@ def authenticate(request: Request, store: WebStore, sessions: Sessions) -> Princ
     user = store.get_user(username) if username is not None else None
     if user is None or user.disabled:
         raise unauthorized("session expired or invalid; log in again")
-    return Principal(user.username, user.role, "session")
+    return Principal(user.username, user.role, "session", f"user:{user.username}")
 
 
 def require(perm: Perm) -> Callable[[Request], Principal]:

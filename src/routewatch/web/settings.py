@@ -43,6 +43,12 @@ class WebSettings:
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     recordings_dir: Path | None = None  # recording.dir: segment files served by the replay API
     max_replay_positions: int = 100_000
+    # Web export jobs' files: on the recordings' disk by default (not /tmp, often small or in RAM), in a
+    # directory no camera's retention sweep walks; kept under a byte budget, and never below a free-space floor
+    # (live.py sets it to recording.resume_free_bytes, so an export cannot stop the recorders).
+    exports_dir: Path | None = None  # None: <recordings_dir>/.exports
+    exports_max_bytes: int = 20 * 1000**3
+    exports_min_free_bytes: int = 2 * 1000**3
 
 
 
