@@ -208,6 +208,7 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
                                            "stale_s": 2, "recording": {"enabled": True, "mode": "copy",
                                                                        "segment_s": 1}})
         rec = recorder_for(cam, disk(root), store)
+        rec.put(datetime.now(T0.tzinfo), np.zeros((120, 160, 3), np.uint8), ())  # the copy connects after it
         deadline = time.monotonic() + 60
 
         def files() -> set[str]:

@@ -13,14 +13,22 @@ comes from (see `streamcopy`):
 - a live stream (`source`, the camera's url) is read by the writer thread over a connection of
   its own, reopened after a drop like `iter_stream` does; processed frames are taken from the
   queue between packets, and a closed segment's row waits until processing has passed its end
-  (at most BOX_WAIT_S, in case processing stalls).
+  (at most BOX_WAIT_S, in case processing stalls). The copy connects only once the first
+  processed frame has come: the recorder starts before the cameras, and a camera that allows a
+  single session must give it to detection, not to the copy.
 
 Detection never waits for this: `put` only queues (time, boxes, image) as for encoding.
 
 mode auto falls back to encoding the processed frames (logged) where nothing can be copied: MQTT
-frames, a capture device, no PyAV, a codec MP4 cannot hold, a file PyAV cannot open. mode copy
-refuses the first three at start (ValueError); the others are only known at run time, so they are
-logged as errors, encoded and counted `copy_fallback`.
+frames, a capture device, no PyAV, a codec MP4 cannot hold, a file PyAV cannot open, a stream that
+cannot be opened a second time (OPEN_TRIES failed opens in a row while the vision path gets frames
+from it: a camera that allows one session; the frames processed meanwhile, up to `queue_frames`,
+are encoded too). mode copy refuses the first three at start (ValueError); a codec or a file is
+only known at run time, so it is logged as an error, encoded and counted `copy_fallback`; a stream
+that does not open OPEN_TRIES times in a row gets a "stopped" recording event (a "resumed" one
+when the copy opens again) and is retried on.
+
+Urls reach logs and events only redacted (`redact_url`): a camera url often holds its password.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from __future__ import annotations
 import logging
 import queue
 import time as _time
+from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -53,6 +62,11 @@ log = logging.getLogger(__name__)
 
 BOX_WAIT_S = 30.0
 IDLE_TICK_S = 0.5
+# Failed opens in a row of a live stream's copy connection before mode auto encodes instead (only those
+# while the vision path gets frames count: a camera down refuses both, one allowing a single session only
+# the copy), and before mode copy stores a "stopped" event. Small: with the reconnect backoff (reopen_s
+# doubling) 3 tries take about 7 reopen_s, plus the open timeouts.
+OPEN_TRIES = 3
 
 
 def why_not_copy(source: str | None) -> str | None:
@@ -93,6 +107,9 @@ class CopyRecorder(CameraRecorder):
         self._feed: Feed | None = None
         self._unboxed: list[tuple[CopiedSegment, float]] = []  # closed, with the monotonic time they closed
         self._closing = False
+        self._taken = 0  # processed frames the live-stream copy took from the queue (`_take`)
+        self._holding = False  # auto, while the stream's copy is not open: keep the frames taken, to encode
+        self._held: deque[_Item] = deque(maxlen=cfg.queue_frames)  # bounded as the queue is
         free = kw.get("free", free_bytes)
         self.remux = RemuxWriter(disk.dir, camera, segment_s=cfg.segment_s, count=self._count, free=free,
                                  full_below=max(disk.min_free_bytes, FULL_BELOW),
@@ -111,7 +128,20 @@ class CopyRecorder(CameraRecorder):
     def _main(self) -> None:
         if self.stream_url is not None and self._stream(self.stream_url):
             return
+        self._encode_held()
         self._run()
+
+    def _encode_held(self) -> None:
+        """Encode the frames processed while a stream's copy could not open (mode auto, falling back)."""
+        held = list(self._held)
+        self._held.clear()
+        for item in held:
+            try:
+                super()._write(item)
+            except Exception:  # as in `_run`: a bug here must not kill recording silently
+                log.exception("camera %s: recording failed", self.camera)
+                self._count("record_errors")
+                self._abort()
 
     def _write(self, item: _Item) -> None:
         if item.source is not None:
@@ -229,32 +259,67 @@ class CopyRecorder(CameraRecorder):
 
     def _stream(self, url: str) -> bool:
         """Copy a live stream until closed (True); False when it cannot be copied (the caller encodes)."""
+        shown = redact_url(url)
+        auto = self.cfg.mode == "auto"
+        self._holding = auto
+        self._wait_first_frame()
         delay = self.reopen_s
+        failed = refused = 0  # failed opens in a row; those of them while the vision path got frames
+        stopped = False  # mode copy: a "stopped" event stored, a "resumed" one owed
+        seen = 0  # processed frames taken when the last open began
         while not self._closing:
+            served, seen = self._taken > seen, self._taken
             try:
                 source = self.open_stream(url, self.timeout_s)
-            except (OSError, ValueError) as exc:
-                self._count("copy_open_failures")
-                log.warning("camera %s: cannot open %s to copy it (%s); retrying in %.1f s", self.camera,
-                            redact_url(url), exc, delay)
-                self._idle(delay)
-                delay = min(delay * 2, self.reopen_max_s)
-                continue
-            if not copyable(source.info.codec):
-                source.close()
-                self._fallback(f"the stream's codec {source.info.codec} cannot be copied into MP4")
+            except (OSError, ValueError) as exc:  # Source.open_stream's text: "cannot open <url redacted>: ..."
+                why = _masked(exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc), url)
+            else:
+                if not copyable(source.info.codec):
+                    source.close()
+                    self._fallback(f"the stream's codec {source.info.codec} cannot be copied into MP4")
+                    return False
+                self._holding = False
+                self._held.clear()
+                if stopped:
+                    stopped = False
+                    log.warning("camera %s: recording resumed, copying %s again", self.camera, shown)
+                    self._event("resumed", f"stream copy: {shown} open again", self._free_or_none())
+                got = self._copy_stream(source)
+                self._holding = auto
+                if self._closing:
+                    break
+                if got:
+                    failed = refused = 0
+                    self._count("copy_reconnects")
+                    log.warning("camera %s: the copied stream %s dropped; reopening in %.1f s", self.camera,
+                                shown, self.reopen_s)
+                    delay = self.reopen_s
+                    self._idle(delay)
+                    delay = min(delay * 2, self.reopen_max_s)
+                    continue
+                why = f"{shown} gave no video"
+            failed, refused = failed + 1, refused + served
+            self._count("copy_open_failures")
+            if auto and refused >= OPEN_TRIES:
+                self._fallback(f"stream copy: {why} ({refused} times in a row while the vision path got its "
+                               "frames: the camera may allow a single session)")
                 return False
-            if self._copy_stream(source):
-                delay = self.reopen_s
-            if self._closing:
-                break
-            self._count("copy_reconnects")
-            log.warning("camera %s: the copied stream %s dropped; reopening in %.1f s", self.camera,
-                        redact_url(url), delay)
+            if not auto and failed >= OPEN_TRIES and not stopped:
+                stopped = True
+                reason = f"stream copy: {why}"
+                log.error("camera %s: recording stopped, %s; retrying, detection and alerts go on", self.camera,
+                          reason)
+                self._event("stopped", reason, self._free_or_none())
+            log.warning("camera %s: stream copy: %s; retrying in %.2g s", self.camera, why, delay)
             self._idle(delay)
             delay = min(delay * 2, self.reopen_max_s)
         self._end()
         return True
+
+    def _wait_first_frame(self) -> None:
+        """Wait for the first processed frame (or the close): the vision path has connected by then."""
+        while not self._closing and self._taken == 0:
+            self._take(block_s=IDLE_TICK_S)
 
     def _copy_stream(self, source: Source) -> bool:
         """Copy packets until the stream ends or the recorder closes; whether any came."""
@@ -294,7 +359,10 @@ class CopyRecorder(CameraRecorder):
                 if item is None:
                     self._closing = True
                 else:
+                    self._taken += 1
                     self.timeline.add(item.time, item.boxes)
+                    if self._holding:
+                        self._held.append(item)
             finally:
                 self._queue.task_done()
             if item is None:
@@ -307,3 +375,8 @@ class CopyRecorder(CameraRecorder):
         while not self._closing and (left := end - _time.monotonic()) > 0:
             self._take(block_s=min(left, IDLE_TICK_S))
             self._finish_ready()
+
+
+def _masked(text: str, url: str) -> str:
+    """`text` with `url` in it redacted (an injected `open_stream` may not redact its errors)."""
+    return text.replace(url, redact_url(url)) if url else text

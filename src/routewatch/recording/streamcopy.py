@@ -46,6 +46,7 @@ from routewatch.evidence import TrackBox
 from routewatch.recording.boxlog import pack_boxes
 from routewatch.recording.frameindex import pack_times
 from routewatch.recording.segments import FULL_BELOW, GAP_S, SegmentError, part_path, segment_path
+from routewatch.redact import redact_url
 from routewatch.store import RecordedSegment
 
 if TYPE_CHECKING:
@@ -120,7 +121,10 @@ def file_ms(pts: int, start_pts: int | None, time_base: Fraction) -> float:
 
 
 class Source:
-    """A video file or live stream opened with PyAV for its packets (one thread reads it)."""
+    """A video file or live stream opened with PyAV for its packets (one thread reads it).
+
+    `name` is what messages call it: a file's path, a stream's url redacted (never the raw url).
+    """
 
     def __init__(self, container: InputContainer, name: str, start: datetime | None,
                  now: Callable[[], datetime]) -> None:
@@ -150,14 +154,18 @@ class Source:
     @classmethod
     def open_stream(cls, url: str, timeout_s: float, now: Callable[[], datetime] = lambda: datetime.now(UTC),
                     ) -> Source:
-        """A live RTSP/HTTP stream (a connection of its own); packets timed by `now()` when read."""
+        """A live RTSP/HTTP stream (a connection of its own); packets timed by `now()` when read.
+
+        Its name, and any error's text, carry the url redacted (`redact_url`): never its password.
+        """
         av = load_av()
+        name = redact_url(url)
         options = {"rtsp_transport": "tcp"} if url.lower().startswith(("rtsp:", "rtsps:")) else {}
         try:
             container = av.open(url, "r", options=options, timeout=(timeout_s, timeout_s))
         except av.FFmpegError as exc:
-            raise _os_error(exc, "cannot open the stream") from None
-        return cls(container, url, None, now)
+            raise _os_error(exc, f"cannot open {name}") from None
+        return cls(container, name, None, now)
 
     def packets(self) -> Iterator[SourcePacket]:
         """The video packets (no empty ones) with their frame times; ends at the end of the file or stream.
@@ -192,9 +200,15 @@ class Source:
 
 
 def _os_error(exc: Exception, what: str) -> OSError:
-    """An FFmpeg error as an OSError (its errno when it has one)."""
+    """An FFmpeg error as an OSError (its errno when it has one), saying `what` and FFmpeg's reason.
+
+    Only the reason (`strerror`) is kept, not str(exc): PyAV ends that with the url it opened, whose
+    password would then reach the logs and the recording events.
+    """
     code = getattr(exc, "errno", None)
-    return SegmentError(code if isinstance(code, int) and code > 0 else errno.EIO, f"{what}: {exc}")
+    reason = getattr(exc, "strerror", None)
+    return SegmentError(code if isinstance(code, int) and code > 0 else errno.EIO,
+                        f"{what}: {reason if isinstance(reason, str) and reason else type(exc).__name__}")
 
 
 class Feed:
