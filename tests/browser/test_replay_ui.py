@@ -3,7 +3,8 @@ tests/e2e/recorded.py) in the database `routewatch run` serves, with `recording.
 
 The commander chooses the walker's alert: the frame at its opening is shown with its box drawn over it
 (checked on a screenshot), frame steps follow the recorded frame times, and 8x play advances the time with one
-frame request in flight at a time. A field user gets no link and a refusal.
+frame request in flight at a time. A field user gets no link and a refusal. With the frame times and boxes in
+parts (as a long window of a fast camera comes), play, steps and jumps run over the parts' joins.
 
 A drone sortie over the gate (fixes, its camera's footprints and a corridor changed mid-run, stored through the
 store API): chosen from the list, the map shows the drone and the footprint where they were at the time shown
@@ -18,7 +19,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import cv2
 import numpy as np
@@ -185,6 +186,70 @@ def test_the_commander_replays_the_alert_with_its_box_on_the_right_frame(browser
     assert page.js_errors == []
 
 
+def query(url: str, name: str) -> str:
+    return parse_qs(urlsplit(url).query)[name][0]
+
+
+def test_frames_come_in_parts_that_play_step_and_jump_over_their_joins(browser: Any, server: Server) -> None:
+    """Parts of 20 frames (4 s of the 5 fps run), as the server's cap cuts a long window of a fast camera."""
+    page = sign_in(browser, server, COMMANDER)
+    page.goto(server.base + "/#/replay")
+    page.wait_for_selector("#replay-panel:not([hidden])")
+    page.evaluate("() => window.routewatchReplay.partFrames(20)")
+    end = T0 + timedelta(seconds=26)
+    every = get(page, server, "/api/replay/boxes", camera="gate", **{"from": T0.isoformat(), "to": end.isoformat()})
+    times = [datetime.fromisoformat(f["time"]) for f in every["frames"]]
+    assert not every["truncated"] and len(times) in (125, 126) and times[0] == T0
+    page.fill("#rp-camera", "gate")
+    page.fill("#rp-from", T0.isoformat()[:19])
+    page.fill("#rp-to", end.isoformat()[:19])
+    before = len(page.responses)
+    page.click("#rp-load")
+    page.wait_for_function(f"() => ({FRAME_TIME})() === {T0.isoformat()!r}", timeout=15_000)
+    assert page.inner_text("#rp-count").startswith("20+ (more as it plays) frames")
+    # Play at 8x over two joins: every recorded frame in turn, none skipped at a join.
+    page.select_option("#rp-speed", "8")
+    playing = len(page.responses)
+    page.click("#rp-play")
+    page.wait_for_function(f"() => Date.parse(({FRAME_TIME})()) >= {(T0 + timedelta(seconds=10)).timestamp() * 1000}",
+                           timeout=30_000)
+    page.click("#rp-play")
+    asked = [datetime.fromisoformat(query(r.url, "t")) for r in page.responses[playing:]
+             if "/api/replay/frame?" in r.url]
+    assert len(asked) >= 50 and asked == times[1:len(asked) + 1]
+    # The parts: 20 frames each, each asked from where the one before said the rest begins.
+    parts = [r for r in page.responses[before:] if "/api/replay/boxes?" in r.url and "limit=20" in r.url]
+    answers = [r.json() for r in parts]
+    assert len(parts) >= 3 and all(len(a["frames"]) == 20 and a["truncated"] for a in answers[:3])
+    assert [query(r.url, "from") for r in parts[1:3]] == [a["next"] for a in answers[:2]]
+    # Steps from the start: forward over the join at frame 20, then back over it (the part before asked again).
+    page.evaluate("""() => { const s = document.getElementById('rp-slider');
+        s.value = '0'; s.dispatchEvent(new Event('input')); }""")
+    page.wait_for_function(f"() => ({FRAME_TIME})() === {T0.isoformat()!r}")
+    for k in [*range(1, 26), *range(24, 14, -1)]:
+        page.click("#rp-forward" if k > shown_index(page, times) else "#rp-back")
+        page.wait_for_function(f"() => ({FRAME_TIME})() === {times[k].isoformat()!r}")
+    # A jump far ahead: the part around it comes, and the frame's own boxes are drawn on it.
+    boxed = [i for i, f in enumerate(every["frames"]) if f["boxes"] and i >= 40]
+    assert boxed, "the walker is in view late in the run"
+    target = times[boxed[-1]]
+    seek_to(page, target)
+    page.wait_for_function(f"() => ({FRAME_TIME})() === {target.isoformat()!r}")
+    page.wait_for_timeout(300)  # the part with its boxes, then the canvas
+    pixels, sx, sy = box_pixels(page)
+    assert len(pixels) > 40, len(pixels)
+    boxes = every["frames"][boxed[-1]]["boxes"]
+    assert pixels[:, 0].min() >= min(b["x1"] for b in boxes) - 3 / sx
+    assert pixels[:, 0].max() <= max(b["x2"] for b in boxes) + 3 / sx
+    assert pixels[:, 1].min() >= min(b["y1"] for b in boxes) - 3 / sy
+    assert pixels[:, 1].max() <= max(b["y2"] for b in boxes) + 3 / sy
+    assert page.js_errors == []
+
+
+def shown_index(page: Any, times: list[datetime]) -> int:
+    return times.index(shown(page))
+
+
 def test_the_player_fits_a_phone(browser: Any, server: Server, artifacts: Path) -> None:
     page = sign_in(browser, server, COMMANDER, **PHONE)
     page.goto(server.base + "/#/replay")  # the newest camera alert is chosen by default
@@ -251,7 +316,9 @@ def test_a_sortie_moves_the_drone_its_footprint_and_the_corridors_with_the_time(
     assert "50 fixes" in row.inner_text() and f"camera {DRONE_CAM}" in row.inner_text()
     before = len(page.responses)  # (opening the page loaded the newest alert's window)
     row.click()
-    page.wait_for_function(f"() => ({DRAWN})().footprint !== null", timeout=15_000)
+    # (The window opened first drew the gate's footprint: wait for the sortie's window to be drawn.)
+    page.wait_for_function(f"() => ({DRAWN})().camera === {DRONE_CAM!r} && ({DRAWN})().footprint !== null",
+                           timeout=15_000)
     assert page.input_value("#rp-camera") == DRONE_CAM
     chosen = [datetime.fromisoformat(page.input_value(i) + "+00:00") for i in ("#rp-from", "#rp-to")]
     assert chosen == [T0, T0 + timedelta(seconds=25)]  # whole seconds around its fixes (0 - 24.5 s)

@@ -14,6 +14,7 @@ from routewatch.geo.footprint import Footprint
 from routewatch.model import Observation, Role
 from routewatch.replay.patrols import (
     PatrolError,
+    Recorded,
     Sortie,
     distance_m,
     following,
@@ -140,14 +141,36 @@ def test_seen_by_fixed_cameras(fps: list[Footprint], expected: tuple[str, ...]) 
     assert seen_by(one, fps) == expected
 
 
+def span(a: float, b: float) -> tuple[datetime, datetime]:
+    return T0 + a * S, T0 + b * S
+
+
 @pytest.mark.parametrize(("spans", "expected"), [
     ({}, ()),
-    ({"a": [(T0 - 10 * S, T0 - S)]}, ()),
-    ({"a": [(T0 - 10 * S, T0)], "b": [(T0 + 60 * S, T0 + 70 * S)], "c": [(T0 + 61 * S, T0 + 70 * S)]}, ("a", "b")),
-    ({"z": [(T0 - 10 * S, T0 - S), (T0 + 20 * S, T0 + 21 * S)]}, ("z",)),
+    ({"a": []}, ()),
+    ({"a": [span(-10, -1)]}, ()),
+    # Touching either end counts; starting just after the end does not.
+    ({"a": [span(-10, 0)], "b": [span(60, 70)], "c": [span(61, 70)]}, ("a", "b")),
+    ({"z": [span(-10, -1), span(20, 21)]}, ("z",)),
+    ({"z": [span(-10, -1), span(61, 62), span(70, 80)]}, ()),  # one before, two after: none during
+    # A long span that began before a later short one, which ended before the sortie: still recording then.
+    ({"long": [span(-100, 200), span(-50, -40)]}, ("long",)),
+    ({"long": [span(-50, -40), span(-100, 5)]}, ("long",)),  # in any order
+    ({"b": [span(30, 31)], "a": [span(59, 59)]}, ("a", "b")),  # by name
 ])
 def test_recorded_during(spans: dict[str, list[tuple[datetime, datetime]]], expected: tuple[str, ...]) -> None:
-    assert recorded_during(spans, T0, T0 + 60 * S) == expected
+    assert recorded_during(Recorded.of(spans), T0, T0 + 60 * S) == expected
+
+
+def test_recorded_during_matches_a_scan_of_every_span() -> None:
+    """Against the plain definition (some span with a <= end and b >= start), over many spans and windows."""
+    spans = {f"c{k}": [span((i * 397 + k * 131) % 2000, (i * 397 + k * 131) % 2000 + (i * 13) % 40)
+                       for i in range(20)] for k in range(4)}  # in no order, some overlapping
+    index = Recorded.of(spans)
+    for a in range(-50, 2100, 7):  # windows that see none, one or two cameras
+        start, end = T0 + a * S, T0 + (a + a % 9) * S
+        scan = tuple(sorted(c for c, ss in spans.items() if any(x <= end and y >= start for x, y in ss)))
+        assert recorded_during(index, start, end) == scan, a
 
 
 @pytest.mark.parametrize(("follow", "recorded", "expected"), [

@@ -6,7 +6,7 @@ stored through the store API, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -17,9 +17,11 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import box, shape
 
+from routewatch.evidence import TrackBox
 from routewatch.geo.footprint import Footprint
 from routewatch.model import Corridor, CorridorKind, Observation, Role
-from routewatch.recording.boxlog import as_stored
+from routewatch.recording.boxlog import as_stored, pack_boxes
+from routewatch.recording.frameindex import pack_times
 from routewatch.recording.read import frames_between
 from routewatch.store import RecordedSegment, Store
 from routewatch.store.users import create_user
@@ -88,6 +90,7 @@ def test_boxes_and_positions_agree_in_time(client: TestClient, store: Store) -> 
     r = client.get(f"/api/replay/boxes?camera=gate&from={q(since)}&to={q(until)}")
     assert r.status_code == 200, r.text
     frames = r.json()["frames"]
+    assert not r.json()["truncated"] and r.json()["next"] is None
     recorded = frames_between(store, "gate", since, until)
     assert [f["time"] for f in frames] == [f.time.isoformat() for f in recorded]
     assert len(frames) in (30, 31)  # 6 s at 5 fps
@@ -106,6 +109,100 @@ def test_boxes_and_positions_agree_in_time(client: TestClient, store: Store) -> 
     assert {f["subject_id"] for f in everyone["positions"]} >= {alert.subject_id} and not everyone["truncated"]
 
 
+def parts(client: TestClient, since: datetime, until: datetime, extra: str = "") -> list[dict[str, Any]]:
+    """Every /boxes answer for the window, asking on from each one's `next` (as the page does)."""
+    out: list[dict[str, Any]] = []
+    at = q(since)
+    while len(out) < 500:
+        got = ok(client, f"/api/replay/boxes?camera=gate&from={at}&to={q(until)}{extra}")
+        out.append(got)
+        if not got["truncated"]:
+            return out
+        at = q(datetime.fromisoformat(got["next"]))
+    raise AssertionError("the parts never ended")
+
+
+# /boxes answers over the whole recorded run of n frames, in a window ending 1 s after its last frame or at it:
+# (MAX_BOX_FRAMES, None: as it is; limit; the window ends at the last frame; the sizes of the parts).
+BOX_PARTS: list[tuple[int | None, str, bool, Callable[[int], list[int]]]] = [
+    (None, "", False, lambda n: [n]),  # under the cap: all in one answer
+    (None, "&limit={n}", False, lambda n: [n]),
+    (None, "&limit={n-1}", False, lambda n: [n - 1, 1]),
+    # ... but frames left at the window's very end come along (asking from its end would be an empty window).
+    (None, "&limit={n-1}", True, lambda n: [n]),
+    (None, "&limit=50", True, lambda n: [50, 50, n - 100]),
+    (None, "&limit=1", False, lambda n: [1] * n),
+    (40, "", False, lambda n: [40, 40, 40, n - 120]),  # the server's cap
+    (40, "&limit=30", False, lambda n: [30, 30, 30, 30, n - 120]),
+    (40, "&limit=100", False, lambda n: [40, 40, 40, n - 120]),  # a larger limit does not lift the cap
+]
+
+
+def test_boxes_come_in_parts_that_join_up(client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    segs = store.recording_segments("gate")
+    since, last = segs[0].start, segs[-1].end  # the whole recorded run, over several segments
+    recorded = frames_between(store, "gate", since, last)
+    n = len(recorded)
+    assert len(segs) > 1 and n in (125, 126) and recorded[-1].time == last
+    for cap, limit, at_end, sizes in BOX_PARTS:
+        if cap is not None:
+            monkeypatch.setattr(replay_api, "MAX_BOX_FRAMES", cap)
+        until = last if at_end else last + SEC
+        got = parts(client, since, until, limit.replace("{n}", str(n)).replace("{n-1}", str(n - 1)))
+        assert [len(g["frames"]) for g in got] == sizes(n), (cap, limit)
+        # Joined, they are every recorded frame, none twice; each `next` is the first frame of the part after it.
+        assert [f["time"] for g in got for f in g["frames"]] == [f.time.isoformat() for f in recorded]
+        assert all(g["truncated"] == (g["next"] is not None) for g in got)
+        assert [g["next"] for g in got[:-1]] == [g["frames"][0]["time"] for g in got[1:]]
+
+
+MS = timedelta(milliseconds=1)
+# One fast camera's frames (ms after T): three segments, three frames at one instant (1100), a gap after 1700.
+FAST = ([*range(0, 1000, 100)], [1000, 1100, 1100, 1100, *range(1200, 1800, 100)], [*range(5000, 6000, 100)])
+
+
+@pytest.mark.parametrize(("cap", "since", "until", "sizes", "skipped"), [
+    (100, 0, 6000, [30], 0),
+    (10, 0, 6000, [10, 10, 10], 0),
+    (4, 950, 1450, [4, 3], 0),
+    # The cap would split the frames at 1100: that part ends before them, the next one holds them all.
+    (3, 950, 1450, [1, 3, 3], 0),
+    # More frames at 1100 than a part holds: the rest of that instant is skipped, so asking on moves on.
+    (2, 950, 1450, [1, 2, 2, 1], 1),
+    (5, 2000, 4000, [0], 0),  # nothing recorded then
+    (5, 4000, 5350, [4], 0),  # from before a segment to within it
+    (1, 5900, 5901, [1], 0),
+    # Frames left at the window's end come in the last answer, though past the cap: it may not be asked on from.
+    (3, 1050, 1200, [4], 0),
+    (1, 1150, 1300, [2], 0),
+    (2, 1050, 1200, [2, 1], 1),
+])
+def test_frame_parts_split_at_instants(db_url: str, cap: int, since: int, until: int, sizes: list[int],
+                                       skipped: int) -> None:
+    with Store(db_url) as s:
+        s.upgrade(postgis=False)
+        for i, ms in enumerate(FAST):
+            times = [T + x * MS for x in ms]
+            boxes = [(TrackBox(str(k), 10, 10, 50, 90),) for k in range(len(ms))]
+            s.put_recording_segment(RecordedSegment("fast", f"fast/{i}.mkv", times[0], times[-1], len(times), 1000,
+                                                    "copy", 1920, 1080, times[-1], pack_times(times),
+                                                    pack_boxes(boxes)))
+        everything = frames_between(s, "fast", T + since * MS, T + until * MS)
+        got, at = [], T + since * MS
+        for _ in range(10):
+            part, after = replay_api.frames_part(s, "fast", at, T + until * MS, cap)
+            got.append(part)
+            if after is None:
+                break
+            assert part and after > part[-1].time
+            at = after
+    assert [len(p) for p in got] == sizes
+    joined = [(f.path, f.index) for p in got for f in p]
+    assert len(set(joined)) == len(joined) == len(everything) - skipped
+    assert set(joined) <= {(f.path, f.index) for f in everything}
+    assert [f.time for p in got for f in p] == sorted(f.time for p in got for f in p)
+
+
 @pytest.mark.parametrize(("path", "status", "says"), [
     ("/api/replay/boxes?camera=gate&from=2026-05-01T03:00:10Z&to=2026-05-01T03:00:00Z", 422, "reversed"),
     ("/api/replay/boxes?camera=gate&from=2026-05-01T03:00:00Z&to=2026-05-01T03:00:00Z", 422, "empty"),
@@ -113,6 +210,9 @@ def test_boxes_and_positions_agree_in_time(client: TestClient, store: Store) -> 
     ("/api/replay/boxes?camera=gate&from=2026-05-01T03:00:00&to=2026-05-01T03:00:10Z", 422, "time zone"),
     ("/api/replay/boxes?camera=nope&from=2026-05-01T03:00:00Z&to=2026-05-01T03:00:10Z", 404, "nope"),
     ("/api/replay/boxes?camera=gate&from=noon&to=2026-05-01T03:00:10Z", 422, "from"),
+    ("/api/replay/boxes?camera=gate&from=2026-05-01T03:00:00Z&to=2026-05-01T03:00:10Z&limit=0", 422, "limit"),
+    ("/api/replay/boxes?camera=gate&from=2026-05-01T03:00:00Z&to=2026-05-01T03:00:10Z&limit=20001", 422, "limit"),
+    ("/api/replay/boxes?camera=gate&from=2026-05-01T03:00:00Z&to=2026-05-01T03:00:10Z&limit=all", 422, "limit"),
     ("/api/replay/positions?from=2026-05-01T03:00:10Z&to=2026-05-01T03:00:00Z", 422, "reversed"),
     ("/api/replay/positions?from=2026-05-01T00:00:00Z&to=2026-05-02T00:00:00Z", 422, "longer than 6 h"),
     ("/api/replay/frame?camera=nope&t=2026-05-01T03:00:05Z", 404, "nope"),
@@ -238,6 +338,39 @@ def test_sorties_say_when_the_fixes_read_were_capped(patrol_client: TestClient,
     assert [(s["drone"], s["fixes"]) for s in got["sorties"]] == [("demo/1", 30), ("demo/2", 20)]
 
 
+def test_many_sorties_are_capped(patrol_store: Store, patrol_client: TestClient) -> None:
+    """A drone reporting every 2 s with gap_s=1: each fix is a sortie; only the earliest MAX_SORTIES are answered."""
+    start = 1000
+    patrol_store.write([], [drone_fix("demo/3", start + 2 * i, 52.2) for i in range(replay_api.MAX_SORTIES + 100)])
+    patrol_store.put_recording_segment(segment("late", start, start + 500))
+    window = f"from={at_s(start)}&to={at_s(start + 3600)}"
+    got = ok(patrol_client, f"/api/replay/sorties?{window}&gap_s=1")
+    assert got["truncated"] and len(got["sorties"]) == replay_api.MAX_SORTIES
+    assert [s["start"] for s in got["sorties"]] == [(T + (start + 2 * i) * SEC).isoformat()
+                                                   for i in range(replay_api.MAX_SORTIES)]
+    assert all(s["fixes"] == 1 and s["drone"] == "demo/3" for s in got["sorties"])
+    # "late" recorded from 1000 s to 1500 s: the sorties from then (251 of them, every 2 s) were recorded.
+    assert [s["recorded"] for s in got["sorties"]] == [["late"]] * 251 + [[]] * (replay_api.MAX_SORTIES - 251)
+    # A gap of 2 s joins them: one sortie, nothing cut off.
+    joined = ok(patrol_client, f"/api/replay/sorties?{window}&gap_s=2")
+    assert not joined["truncated"] and [s["fixes"] for s in joined["sorties"]] == [replay_api.MAX_SORTIES + 100]
+
+
+@pytest.mark.parametrize(("cap", "query", "expected", "truncated"), [
+    (2, "", [("demo/1", 0), ("demo/2", 10)], True),
+    (3, "", [("demo/1", 0), ("demo/2", 10), ("demo/1", 300)], False),
+    (1, "&gap_s=300", [("demo/1", 0)], True),
+    (1, "&bbox=4.9,52.05,5.1,52.15", [("demo/2", 10)], False),  # the cap counts the sorties in the area
+    (0, "&bbox=4.9,52.15,5.1,52.25", [], False),
+])
+def test_the_sortie_cap_keeps_the_earliest(patrol_client: TestClient, monkeypatch: pytest.MonkeyPatch, cap: int,
+                                           query: str, expected: list[tuple[str, int]], truncated: bool) -> None:
+    monkeypatch.setattr(replay_api, "MAX_SORTIES", cap)
+    got = ok(patrol_client, f"/api/replay/sorties?from={at_s(-60)}&to={at_s(3600)}{query}")
+    assert [(s["drone"], s["start"]) for s in got["sorties"]] == [(d, (T + x * SEC).isoformat()) for d, x in expected]
+    assert got["truncated"] == truncated
+
+
 def test_sortie_cameras_are_checked_for_the_first_sorties_from_their_first_footprints(
         patrol_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(replay_api, "MATCHED_SORTIES", 2)
@@ -350,7 +483,14 @@ WINDOW = f"from={at_s(0)}&to={at_s(60)}"
     (f"/api/replay/sorties?from={at_s(0)}&to={at_s(7 * 3600)}", 422, "longer than 6 h"),
     ("/api/replay/sorties?from=2026-05-01T03:00:00&to=2026-05-01T03:01:00Z", 422, "time zone"),
     (f"/api/replay/sorties?{WINDOW}&gap_s=0", 422, "gap_s"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=1e-9", 422, "greater than or equal to 1"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=0.999", 422, "gap_s"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=-5", 422, "gap_s"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=3600.5", 422, "less than or equal to 3600"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=1e300", 422, "gap_s"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=inf", 422, "gap_s"),
     (f"/api/replay/sorties?{WINDOW}&gap_s=nan", 422, "gap_s"),
+    (f"/api/replay/sorties?{WINDOW}&gap_s=", 422, "gap_s"),
     (f"/api/replay/sorties?{WINDOW}&bbox=5,52,6", 422, "4 numbers"),
     (f"/api/replay/sorties?{WINDOW}&bbox=6,52,5,53", 422, "minlon (6.0) must be less than maxlon"),
     (f"/api/replay/positions?{WINDOW}&bbox=a,b,c,d", 422, "not 4 comma-separated numbers"),

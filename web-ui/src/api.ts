@@ -59,6 +59,8 @@ export interface CoverageReport {
 export interface ReplayFrame {
   time: string; boxes: { track: string; cls: string; conf: number; x1: number; y1: number; x2: number; y2: number }[];
 }
+/** A part of a window's frames (GET /api/replay/boxes), oldest first; `next`: where the rest begins (or null). */
+export interface ReplayBoxes { camera: string; truncated: boolean; next: string | null; frames: ReplayFrame[] }
 /** A stored position (GET /api/replay/positions), oldest first. */
 export interface ReplayPosition {
   subject_id: string; time: string; lon: number; lat: number; alt_m: number | null; class: string | null;
@@ -143,8 +145,9 @@ export const api = {
   /** Alerts opened in [since, until) (at most 500). */
   alertsBetween: (since: string, until: string) =>
     call<{ items: Alert[] }>("GET", `/api/alerts?${new URLSearchParams({ since, until, limit: "500" })}`),
-  replayBoxes: (camera: string, from: string, to: string) => call<{ camera: string; frames: ReplayFrame[] }>("GET",
-    `/api/replay/boxes?${new URLSearchParams({ camera, from, to })}`),
+  /** The oldest frames in the window (at most the server's cap, or `limit`); `truncated`: ask on from `next`. */
+  replayBoxes: (camera: string, from: string, to: string, limit = 0) => call<ReplayBoxes>("GET",
+    `/api/replay/boxes?${new URLSearchParams({ camera, from, to, ...(limit ? { limit: String(limit) } : {}) })}`),
   /** `bbox`: "minlon,minlat,maxlon,maxlat" (only positions inside), or "" for anywhere. */
   replayPositions: (from: string, to: string, bbox = "") => call<{ truncated: boolean; positions: ReplayPosition[] }>(
     "GET", `/api/replay/positions?${new URLSearchParams({ from, to, ...(bbox ? { bbox } : {}) })}`),

@@ -5,8 +5,11 @@
 // and the subjects' stored positions at that time as map markers (GET /api/replay/positions; drones marked apart).
 // Or a drone sortie (its window and camera); with no camera, the map alone replays. The map layers that move with
 // the time (paths, footprint, corridors as they were) and the patrol chooser are in replaymap.ts.
+// The frame times and boxes come in parts (a 6 h window of a 30 fps camera is 648,000 frames; the server answers
+// at most 20,000 at a time): one part is held, and the next asked for as play or steps run past it, or the part
+// around a time the timeline jumps to (one request at a time).
 import maplibregl from "maplibre-gl";
-import { type Alert, api, ApiError, type ReplayFrame, type ReplayPosition, type Sortie } from "./api";
+import { type Alert, api, ApiError, type ReplayBoxes, type ReplayFrame, type ReplayPosition, type Sortie } from "./api";
 import { utc, utcValue } from "./backtest";
 import { $, errorText, escapeHtml, input } from "./dom";
 import { mountExport } from "./exporting";
@@ -19,12 +22,21 @@ export const BOX_COLOUR = "#00ffff";
 const PAD_MS = 10_000; // an alert's window: opened − 10 s to closed + 10 s
 const STALE_MS = 5_000; // a subject's marker is dropped this long after its last stored position
 const SPEEDS = [0.25, 0.5, 1, 2, 4, 8];
+const BACK_MS = 30_000; // the part asked for around a time begins this much before it (room to step back)
 
 interface Frame { time: string; ms: number; boxes: ReplayFrame["boxes"] }
+/** The part of the window's frames held: every frame with time in [from, until) is in p.frames; `next`: where the
+ * rest begins (ask on from it), or null when the part runs to the window's end (until is then Infinity). */
+interface Part { from: number; until: number; next: string | null }
 
 const p = {
   camera: "", from: 0, to: 0,
-  frames: [] as Frame[], alerts: [] as Alert[], positions: [] as ReplayPosition[],
+  /** Whether the camera recorded in the window (else the map replays alone). */
+  video: false,
+  frames: [] as Frame[], part: { from: 0, until: 0, next: null } as Part,
+  partBusy: false, partLimit: 0, // one part request at a time; frames per part (0: the server's cap)
+  then: null as (() => void) | null, // what waits for the part on its way (the latest wish)
+  alerts: [] as Alert[], positions: [] as ReplayPosition[],
   /** The time asked for (ms) and the frame shown (its index in `frames`, or -1). */
   t: 0, shown: -1,
   playing: false, speed: 1, showBoxes: true,
@@ -56,6 +68,11 @@ function errorLine(err: unknown): string {
   return `${err.message} (HTTP ${err.status})`;
 }
 
+const toFrame = (f: ReplayFrame): Frame => ({ ...f, ms: Date.parse(f.time) });
+
+/** Whether every frame at `ms` is held in p.frames. */
+const holds = (ms: number): boolean => p.part.from <= ms && ms < p.part.until;
+
 /** The index of the last frame at or before `ms` (-1 when none). */
 function frameAt(ms: number): number {
   let lo = 0, hi = p.frames.length - 1, found = -1;
@@ -64,6 +81,51 @@ function frameAt(ms: number): number {
     if (p.frames[mid]!.ms <= ms) { found = mid; lo = mid + 1; } else hi = mid - 1;
   }
   return found;
+}
+
+/** Hold the part `got` (asked from `from` ms; `next` when truncated), and find the frame on show in it again. */
+function setPart(got: ReplayBoxes, from: number, keep: Frame | null): void {
+  const frames = got.frames.map(toFrame);
+  if (keep && (!frames.length || keep.ms < frames[0]!.ms)) frames.unshift(keep);
+  const next = got.truncated ? got.next : null;
+  p.frames = frames;
+  p.part = { from: keep ? Math.min(keep.ms, from) : from, until: next ? Date.parse(next) : Infinity, next };
+  const time = $<HTMLImageElement>("rp-img").dataset.frameTime;
+  const ms = time ? Date.parse(time) : NaN;
+  const i = frameAt(ms);
+  p.shown = i >= 0 && p.frames[i]!.ms === ms ? i : -1;
+  drawBoxes();
+}
+
+/** Ask for the part of the frames from `from` (ISO) to the window's end; `keep`: the last frame held, kept before
+ * them (so play's pace and a step back run over the join). `then` runs once it is in; while a part is on its
+ * way, only the latest wish waits (each looks again at what is held when it runs). */
+function loadPart(from: string, keep: Frame | null, then: () => void): void {
+  p.then = then;
+  if (p.partBusy) return;
+  p.partBusy = true;
+  const load = p.load;
+  api.replayBoxes(p.camera, from, iso(p.to), p.partLimit).then((got) => {
+    if (load === p.load) setPart(got, Date.parse(from), keep);
+  }).catch((err: unknown) => {
+    if (load !== p.load) return;
+    status(errorLine(err), true);
+    p.then = null;
+    pause();
+  }).finally(() => {
+    if (load !== p.load) return;
+    p.partBusy = false;
+    const waiting = p.then;
+    p.then = null;
+    waiting?.();
+  });
+}
+
+/** Hold the frames around `ms` (from BACK_MS before it; on the second try from `ms` itself), then `then`. */
+function around(ms: number, then: () => void, tries = 2): void {
+  if (holds(ms)) return then();
+  if (!tries) { pause(); return status("The recorded frames of this time did not come.", true); }
+  loadPart(iso(Math.max(p.from, ms - (tries > 1 ? BACK_MS : 0))), null, () => around(p.t, then, tries - 1));
 }
 
 // ---- the frame view ----
@@ -155,32 +217,51 @@ function updateClock(): void {
 export function seek(ms: number): void {
   p.t = Math.min(p.to, Math.max(p.from, Math.round(ms)));
   updateClock();
+  if (!p.video) return; // nothing recorded: the map alone
+  if (!holds(p.t)) { // the server finds the frame; its boxes come with the part around it
+    request(iso(p.t));
+    return around(p.t, () => undefined);
+  }
   const i = frameAt(p.t);
-  if (p.frames.length) request(i >= 0 ? p.frames[i]!.time : iso(p.t)); // else nothing recorded: the map alone
+  request(i >= 0 ? p.frames[i]!.time : iso(p.t));
 }
 
-/** One recorded frame back (-1) or forward (+1) from the one shown. */
-function step(dir: -1 | 1): void {
+/** One recorded frame back (-1) or forward (+1) from the one shown (`again`: may ask for a part first). */
+function step(dir: -1 | 1, again = true): void {
   pause();
+  if (!p.video) return;
+  if (!holds(p.t)) return again ? around(p.t, () => step(dir, false)) : undefined;
   const at = p.shown >= 0 ? p.shown : frameAt(p.t);
   const next = p.frames[at + dir];
-  if (!next) return;
-  p.t = next.ms;
-  updateClock();
-  request(next.time);
+  if (next) {
+    p.t = next.ms;
+    updateClock();
+    request(next.time);
+  } else if (dir > 0 && p.part.next && again) {
+    loadPart(p.part.next, p.frames[at] ?? null, () => step(1, false)); // the part after this one
+  } else if (dir < 0 && p.part.from > p.from) { // before this part: the server's frame just before the one on show
+    const onShow = Date.parse($<HTMLImageElement>("rp-img").dataset.frameTime ?? "");
+    seek((Number.isFinite(onShow) ? Math.min(onShow, p.t) : p.t) - 1);
+  }
 }
 
 /** While playing: the next recorded frame, after its gap to the shown one at the chosen speed. */
 function schedule(): void {
   window.clearTimeout(p.timer);
-  if (!p.frames.length) { // the map alone: 5 steps a second of play
+  if (!p.video) { // the map alone: 5 steps a second of play
     if (p.t >= p.to) return pause();
     p.timer = window.setTimeout(() => { if (p.playing) { seek(p.t + 200 * p.speed); schedule(); } }, 200);
     return;
   }
+  const resume = (): void => { if (p.playing) schedule(); };
+  if (!holds(p.t)) return around(p.t, resume);
   const at = p.shown >= 0 ? p.shown : frameAt(p.t);
   const next = p.frames[at + 1];
-  if (!next) { pause(); return; }
+  if (!next) { // past the part held: the next one (keeping this frame, for the pace), or the window's end
+    if (p.part.next) return loadPart(p.part.next, p.frames[at] ?? null, resume);
+    pause();
+    return;
+  }
   const gap = at >= 0 ? (next.ms - p.frames[at]!.ms) / p.speed : 0;
   const wait = Math.max(0, gap - (performance.now() - p.lastShownAt));
   p.timer = window.setTimeout(() => {
@@ -193,7 +274,8 @@ function schedule(): void {
 
 function play(): void {
   if (!p.to) return status("Load a window first.", true);
-  if (p.frames.length ? frameAt(p.t) >= p.frames.length - 1 : p.t >= p.to) seek(p.from); // at the end: from the start
+  const atEnd = p.video ? !p.part.next && holds(p.t) && frameAt(p.t) >= p.frames.length - 1 : p.t >= p.to;
+  if (atEnd) seek(p.from); // at the end: from the start
   p.playing = true;
   $("rp-play").textContent = "Pause";
   $("rp-play").setAttribute("aria-pressed", "true");
@@ -281,31 +363,28 @@ async function load(at?: number, relist = true): Promise<void> {
   const from = utcValue(input("rp-from").value), to = utcValue(input("rp-to").value);
   if (!from || !to) return status("Set both From and To (UTC).", true);
   const mine = ++p.load;
-  p.inFlight = false;
-  p.pending = null;
+  Object.assign(p, { inFlight: false, pending: null, partBusy: false, then: null });
   status("Loading…");
   try {
     // A camera with nothing recorded (e.g. a sortie's unrecorded camera) leaves the map to replay alone.
-    const none = { camera, frames: [] as ReplayFrame[] };
+    const none: ReplayBoxes = { camera, truncated: false, next: null, frames: [] };
     const [boxes, alerts, positions] = await Promise.all([
-      camera ? api.replayBoxes(camera, from, to).catch((e: unknown) => {
+      camera ? api.replayBoxes(camera, from, to, p.partLimit).catch((e: unknown) => {
         if (e instanceof ApiError && e.status === 404) return none;
         throw e;
       }) : none,
       api.alertsBetween(from, to), api.replayPositions(from, to, areaParam())]);
     if (mine !== p.load) return;
-    Object.assign(p, {
-      camera, from: Date.parse(from), to: Date.parse(to), shown: -1,
-      frames: boxes.frames.map((f) => ({ ...f, ms: Date.parse(f.time) })),
-      positions: positions.positions,
-    });
+    Object.assign(p, { camera, from: Date.parse(from), to: Date.parse(to), video: boxes.frames.length > 0,
+      positions: positions.positions });
     // The timeline marks the camera's alerts, or with no video (the map alone) every alert in the window.
-    p.alerts = p.frames.length ? alerts.items.filter((a) => cameraOf(a) === camera) : alerts.items;
+    p.alerts = p.video ? alerts.items.filter((a) => cameraOf(a) === camera) : alerts.items;
     const img = $<HTMLImageElement>("rp-img"); // no frame of another window left on show
     delete img.dataset.frameTime;
     $("rp-frame-time").textContent = "";
-    if (!p.frames.length) img.removeAttribute("src");
-    $("rp-view").hidden = !p.frames.length;
+    setPart(boxes, p.from, null);
+    if (!p.video) img.removeAttribute("src");
+    $("rp-view").hidden = !p.video;
     if (relist) listAlerts(alerts.items);
     mapWindow(p.from, p.to, camera, p.positions);
     const first = p.positions.find((f) => Date.parse(f.time) >= (at ?? p.from)) ?? p.positions[0];
@@ -314,10 +393,10 @@ async function load(at?: number, relist = true): Promise<void> {
     slider.max = String(p.to - p.from);
     $("rp-player").hidden = false;
     drawMarks();
-    status(p.frames.length ? "" : camera ? `Nothing of ${camera} recorded in this window: the map alone.`
-      : "No camera chosen: the map alone.", camera !== "" && !p.frames.length);
-    $("rp-count").textContent = `${p.frames.length} frames · ${p.alerts.length} alert(s)${
-      positions.truncated ? " · positions truncated" : ""}`;
+    status(p.video ? "" : camera ? `Nothing of ${camera} recorded in this window: the map alone.`
+      : "No camera chosen: the map alone.", camera !== "" && !p.video);
+    $("rp-count").textContent = `${p.frames.length}${p.part.next ? "+ (more as it plays)" : ""} frames · ${
+      p.alerts.length} alert(s)${positions.truncated ? " · positions truncated" : ""}`;
     seek(at ?? p.from);
   } catch (err) {
     if (mine === p.load) status(errorLine(err), true);
@@ -359,8 +438,7 @@ function openDefault(): void {
 function close(): void {
   pause();
   p.load += 1;
-  p.inFlight = false;
-  p.pending = null;
+  Object.assign(p, { inFlight: false, pending: null, partBusy: false, then: null });
   clearMarkers();
   mapClose();
 }
@@ -381,6 +459,9 @@ export function setupReplay(): void {
     const from = utcValue(input("rp-from").value), to = utcValue(input("rp-to").value);
     return from && to ? [from, to] : null;
   }, chooseSortie);
+  // For the browser tests: parts of `n` frames (the server's own cap is too large for a short recording).
+  (globalThis as unknown as { routewatchReplay: Record<string, unknown> }).routewatchReplay.partFrames =
+    (n: number) => { p.partLimit = Math.max(0, Math.floor(n)); };
   $("rp-alerts").addEventListener("click", (e) => {
     const id = (e.target as HTMLElement).closest<HTMLElement>(".rp-alert")?.dataset.alertId;
     const a = id ? listed.get(id) : undefined;

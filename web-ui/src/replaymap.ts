@@ -238,7 +238,8 @@ export function setupPatrols(period: () => [string, string] | null, choose: (s: 
     api.replaySorties(w[0], w[1], m.area).then((got) => {
       m.sorties = got.sorties;
       list.innerHTML = got.sorties.length ? got.sorties.map(sortieRow).join("") + (got.truncated
-        ? `<li class="muted">More fixes than read: the latest sorties are missing or cut short.</li>` : "")
+        ? `<li class="muted">More than one answer holds (fixes or sorties): the latest are missing or cut short;
+          ask for a shorter window.</li>` : "")
         : `<li class="muted">No drone sorties in this window${m.area ? " and area" : ""}.</li>`;
     }).catch((err: unknown) => { list.innerHTML = `<li class="error">${escapeHtml(errorText(err))}</li>`; });
   });

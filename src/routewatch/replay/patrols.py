@@ -17,6 +17,7 @@ them (a drone landed, or its link went quiet, for longer than that). The cameras
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
@@ -164,10 +165,37 @@ def seen_by(sortie: Sortie, footprints: Iterable[Footprint]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def recorded_during(spans: Mapping[str, Sequence[tuple[datetime, datetime]]], start: datetime,
-                    end: datetime) -> tuple[str, ...]:
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Each camera's recorded spans [first frame, last frame], indexed for `recorded_during`: the spans' starts
+    in order and, at each, the latest end so far (spans may overlap), so asking costs a bisection per camera
+    rather than a scan of every segment (a request may ask for hundreds of sorties over thousands of segments)."""
+
+    starts: Mapping[str, tuple[datetime, ...]]
+    reach: Mapping[str, tuple[datetime, ...]]
+
+    @classmethod
+    def of(cls, spans: Mapping[str, Iterable[tuple[datetime, datetime]]]) -> Recorded:
+        """The index of `spans` (camera: (first frame, last frame) pairs, in any order)."""
+        starts: dict[str, tuple[datetime, ...]] = {}
+        reach: dict[str, tuple[datetime, ...]] = {}
+        for camera, pairs in spans.items():
+            ordered = sorted(pairs)
+            if not ordered:
+                continue
+            ends = list(itertools.accumulate((b for _, b in ordered), max))
+            starts[camera], reach[camera] = tuple(a for a, _ in ordered), tuple(ends)
+        return cls(starts, reach)
+
+
+def recorded_during(recorded: Recorded, start: datetime, end: datetime) -> tuple[str, ...]:
     """Cameras (by name) with a recorded span [first frame, last frame] overlapping [start, end]."""
-    return tuple(sorted(c for c, ss in spans.items() if any(a <= end and b >= start for a, b in ss)))
+    out = []
+    for camera in sorted(recorded.starts):
+        i = bisect.bisect_right(recorded.starts[camera], end)  # the spans starting at or before `end`
+        if i and recorded.reach[camera][i - 1] >= start:  # ... one of which ends at or after `start`
+            out.append(camera)
+    return tuple(out)
 
 
 def pick_camera(follow: Sequence[str], recorded: Sequence[str]) -> str | None:

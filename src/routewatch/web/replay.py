@@ -4,6 +4,8 @@ Choosing a patrol: the recorded cameras and their extents, the drone sorties cut
 fixes; on the map, as time moves: the corridors in force at a time and the cameras' footprints.
 Windows are checked alike: a time zone is required, and an empty, reversed or over-6-hour window
 is refused (422); an unknown camera is 404; an area is `bbox=minlon,minlat,maxlon,maxlat` (422 if bad).
+Answers are bounded whatever is asked (frames, sorties, fixes and footprints read or returned), since this
+runs in the process of the live pipeline: past a cap an answer says `truncated`.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from routewatch.geo.corridors import to_geojson
 from routewatch.geo.coverage import spans_in_force
 from routewatch.geo.footprint import Footprint
 from routewatch.model import Observation, Role
-from routewatch.recording.read import MAX_RANGE_S, frames_between
+from routewatch.recording.read import MAX_RANGE_S, RecordedFrame, frames_between
 from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
 from routewatch.web.security import Perm, Principal, require
@@ -35,6 +37,9 @@ From = Annotated[datetime, Query(alias="from", description="Window start, ISO 86
 To = Annotated[datetime, Query(alias="to", description="Window end, ISO 8601 with a time zone.")]
 Area = Annotated[str | None, Query(max_length=200, description="Only what lies in minlon,minlat,maxlon,maxlat.")]
 MAX_SORTIE_FIXES = 200_000  # patrol fixes read for sorties (6 h of one drone at 10 Hz is 216,000)
+MAX_SORTIES = 500  # sorties per answer, the earliest (a short gap can make a sortie of nearly every fix)
+# Frames per /boxes answer, the oldest (6 h of a stream-copied camera at 30 fps is 648,000): ask on from `next`.
+MAX_BOX_FRAMES = 20_000
 MAX_FOOTPRINTS = 2000  # footprint rows per answer (a drone camera's samples: ask again from the last one)
 # Cameras are matched for the first sorties only, each from the first footprints over its span.
 MATCHED_SORTIES, SORTIE_FOOTPRINTS = 50, 500
@@ -116,15 +121,57 @@ async def frame(request: Request, _: Commander, camera: Camera,
                     headers={"X-Frame-Time": time.isoformat(), "Cache-Control": "private, max-age=3600"})
 
 
+def frames_part(store: WebStore, camera: str, since: datetime, until: datetime,
+                cap: int) -> tuple[list[RecordedFrame], datetime | None]:
+    """The oldest `cap` recorded frames of `camera` in [since, until], and the time to ask on from (None: no more).
+
+    Segments are read a few at a time (by their frame counts) until past the cap, so a long window of a
+    fast camera costs about what the answer holds. Frames of one instant are not split between two parts,
+    so asking on from that time repeats none; that time is before `until` (frames left at `until` itself
+    come in this answer, as a window may not be empty); over `cap` frames at one instant: the rest of it
+    is skipped.
+    """
+    segments = store.recording_segments(camera, since, until)  # without their frame logs: cheap
+    out: list[RecordedFrame] = []
+    lo, i = since, 0
+    while i < len(segments) and len(out) <= cap:
+        j, count, hi = i, 0, lo
+        while j < len(segments) and count <= cap - len(out):  # enough segments to pass the cap, if they can
+            count += segments[j].frames
+            hi = max(hi, segments[j].end)
+            j += 1
+        hi = min(hi, until)
+        if hi >= lo:
+            out.extend(frames_between(store, camera, lo, hi))
+        lo, i = hi + _INSTANT, j
+    out.sort(key=lambda f: f.time)  # (stable: in segment order, unless segments overlap)
+    if len(out) <= cap:
+        return out, None
+    cut = cap
+    while cut > 0 and out[cut - 1].time == out[cut].time:
+        cut -= 1
+    if cut == 0:
+        after = out[cap].time + _INSTANT
+        return out[:cap], after if after <= until else None
+    if out[cut].time >= until:
+        return out[:cut] + out[cut:cut + cap], None
+    return out[:cut], out[cut].time
+
+
 @router.get("/boxes", responses={404: {"description": "unknown camera"}})
-async def frame_boxes(request: Request, _: Commander, camera: Camera, start: From, end: To) -> dict[str, Any]:
-    """Every recorded frame of `camera` in the window: its time and its tracked boxes (full-frame pixels)."""
+async def frame_boxes(request: Request, _: Commander, camera: Camera, start: From, end: To,
+                      limit: Annotated[int | None, Query(ge=1, le=MAX_BOX_FRAMES, description=(
+                          "At most this many frames (and at most the server's cap)."))] = None) -> dict[str, Any]:
+    """The recorded frames of `camera` in the window, oldest first: each one's time and tracked boxes (full-frame
+    pixels). At most MAX_BOX_FRAMES (or `limit`): then `truncated`, and `next` is the time of the first frame
+    left out, to ask again from (`from=next`, the same `to`)."""
     store: WebStore = request.app.state.store
     since, until = window(start, end)
     _known(store, camera)
-    frames = await run_in_threadpool(frames_between, store, camera, since, until)
-    return {"camera": camera, "frames": [{"time": f.time.isoformat(), "boxes": [_box(b) for b in f.boxes]}
-                                         for f in frames]}
+    cap = min(limit or MAX_BOX_FRAMES, MAX_BOX_FRAMES)
+    frames, after = await run_in_threadpool(frames_part, store, camera, since, until, cap)
+    return {"camera": camera, "truncated": after is not None, "next": after.isoformat() if after else None,
+            "frames": [{"time": f.time.isoformat(), "boxes": [_box(b) for b in f.boxes]} for f in frames]}
 
 
 @router.get("/positions")
@@ -172,8 +219,7 @@ async def cameras(request: Request, _: Commander, start: Annotated[datetime | No
                          "segments": e.segments, "frames": e.frames} for e in extents]}
 
 
-def _sortie(s: patrols.Sortie, footprints: list[Footprint] | None,
-            spans: dict[str, list[tuple[datetime, datetime]]]) -> dict[str, Any]:
+def _sortie(s: patrols.Sortie, footprints: list[Footprint] | None, spans: patrols.Recorded) -> dict[str, Any]:
     """A sortie's answer; `footprints` None: its cameras were not checked (past MATCHED_SORTIES)."""
     follow = patrols.following(s, footprints or [])
     recorded = patrols.recorded_during(spans, s.start, s.end)
@@ -185,16 +231,17 @@ def _sortie(s: patrols.Sortie, footprints: list[Footprint] | None,
 
 @router.get("/sorties")
 async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Area = None,
-                  gap_s: Annotated[float, Query(gt=0, le=3600, description="A longer gap between two fixes of "
-                                                "a patrol asset ends its sortie.")] = 120.0) -> dict[str, Any]:
+                  gap_s: Annotated[float, Query(ge=1, le=3600, description="A longer gap (s) between two fixes "
+                                                "of a patrol asset ends its sortie.")] = 120.0) -> dict[str, Any]:
     """Sorties of patrol assets (runs of one's stored fixes with no gap over `gap_s`) in the window, by start.
 
     Each: its drone, time span, fix count and box; `following` (drone cameras whose footprints lay near
     it), `seen_by` (fixed cameras that had it in view), `recorded` (cameras recorded while it flew) and
     `camera` (the one to replay it with, or null). With `bbox`, only sorties with a fix inside. At most
-    MAX_SORTIE_FIXES fixes (the oldest) are read (`truncated`); cameras are checked for the first
-    MATCHED_SORTIES sorties (`cameras_checked`), each from at most SORTIE_FOOTPRINTS footprints over its
-    span (`footprints_truncated` when one had more).
+    MAX_SORTIE_FIXES fixes (the oldest) are read, and at most MAX_SORTIES sorties (the earliest) answered:
+    `truncated` when either cut something off; cameras are checked for the first MATCHED_SORTIES sorties
+    (`cameras_checked`), each from at most SORTIE_FOOTPRINTS footprints over its span (`footprints_truncated`
+    when one had more). `gap_s` is 1 s to 1 h: a shorter one would make a sortie of nearly every fix.
     """
     store: WebStore = request.app.state.store
     since, until = window(start, end)
@@ -202,14 +249,16 @@ async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Ar
 
     def load() -> dict[str, Any]:
         fixes = store.positions_in(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
-        spans = store.recording_spans(since, until)
+        spans = patrols.Recorded.of(store.recording_spans(since, until))
         found = patrols.sorties(fixes[:MAX_SORTIE_FIXES], timedelta(seconds=gap_s))
         if area is not None:
             found = [s for s in found if s.touches(area)]
+        more = len(fixes) > MAX_SORTIE_FIXES or len(found) > MAX_SORTIES
+        found = found[:MAX_SORTIES]
         # Per sortie, so a sortie late in a long window is matched as well as an early one.
         over = [store.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
                 for s in found[:MATCHED_SORTIES]]
-        return {"gap_s": gap_s, "truncated": len(fixes) > MAX_SORTIE_FIXES,
+        return {"gap_s": gap_s, "truncated": more,
                 "footprints_truncated": any(len(f) > SORTIE_FOOTPRINTS for f in over),
                 "sorties": [_sortie(s, over[i][:SORTIE_FOOTPRINTS] if i < len(over) else None, spans)
                             for i, s in enumerate(found)]}
