@@ -139,6 +139,14 @@ def test_the_commander_replays_the_alert_with_its_box_on_the_right_frame(browser
     page.click(f"#rp-marks .rp-mark[data-alert-id='{alert['id']}']")
     at = shown(page)
     assert timedelta(0) <= opened - at < PERIOD, (opened, at)
+    # `analyze` saved the gate line when it ran, long after the footage: not in force then, so it is drawn
+    # as the version the alert was raised against, and the page says why.
+    page.wait_for_function(f"() => ({DRAWN})().raised !== null")
+    assert page.evaluate(DRAWN)["raised"] == [{"id": alert["corridor_id"], "version": alert["corridor_version"]}]
+    page.wait_for_function("(id) => window.routewatchMap.queryRenderedFeatures({layers: ['rp-corridor-line']})"
+                           ".some((f) => f.properties.id === id && f.properties.raised)", arg=alert["corridor_id"])
+    note = page.text_content("#rp-corridor-note") or ""
+    assert f"{alert['corridor_id']} v{alert['corridor_version']}" in note and "raised against" in note
     [frame_answer] = [r for r in page.responses if "/api/replay/frame?" in r.url][-1:]
     assert frame_answer.status == 200 and datetime.fromisoformat(frame_answer.headers["x-frame-time"]) == at
     # The box is drawn on that frame: the box colour lies within that frame's stored boxes, and nowhere else.

@@ -19,7 +19,18 @@ from shapely.geometry import box, shape
 
 from routewatch.evidence import TrackBox
 from routewatch.geo.footprint import Footprint
-from routewatch.model import Corridor, CorridorKind, Observation, Role
+from routewatch.model import (
+    Alert,
+    AlertChange,
+    AlertKind,
+    Change,
+    Corridor,
+    CorridorKind,
+    Observation,
+    Role,
+    Severity,
+    alert_id,
+)
 from routewatch.recording.boxlog import as_stored, pack_boxes
 from routewatch.recording.frameindex import pack_times
 from routewatch.recording.read import frames_between
@@ -404,6 +415,38 @@ def test_the_corridors_in_force_at_a_time(patrol_client: TestClient, t: float, e
     assert got["until"] == (SAVES[until].isoformat() if until is not None else None)
 
 
+def raised_alert(corridor: str, version: int, s: float) -> AlertChange:
+    opened = T + s * SEC
+    return AlertChange(Change.OPENED, Alert(
+        id=alert_id("gate/7", corridor, AlertKind.ENTER.value, opened), kind=AlertKind.ENTER, corridor_id=corridor,
+        corridor_version=version, subject_id="gate/7", subject_class="person", opened_at=opened, last_seen=opened,
+        lon=5.003, lat=52.0005, severity=Severity.MEDIUM))
+
+
+@pytest.mark.parametrize(("t", "window", "raised"), [
+    (0, (0, 60), [("c1", 2)]),  # c1 v1 in force; the alert at 40 s was raised against v2
+    (45, (0, 60), [("c1", 1)]),
+    (-7200, (0, 60), [("c1", 1), ("c1", 2), ("c2", 1)]),  # nothing saved yet: every version the alerts used
+    (100, (0, 60), [("c1", 1), ("c1", 2)]),  # c1 deleted by then
+    (0, (0, 20), []),  # only the alert at 10 s, against the version in force
+    (0, (61, 120), []),  # no alerts in the window
+    (0, None, []),  # no window, no alerts looked at
+])
+def test_the_versions_a_windows_alerts_were_raised_against(patrol_store: Store, patrol_client: TestClient, t: float,
+                                                            window: tuple[float, float] | None,
+                                                            raised: list[tuple[str, int]]) -> None:
+    # c9 was never saved: its alert's corridor cannot be drawn and is left out.
+    patrol_store.write([raised_alert("c1", 1, 10), raised_alert("c1", 2, 40), raised_alert("c2", 1, 50),
+                        raised_alert("c9", 1, 55)], [])
+    extra = f"&from={at_s(window[0])}&to={at_s(window[1])}" if window else ""
+    got = ok(patrol_client, f"/api/replay/corridors?t={at_s(t)}{extra}")
+    assert [(f["properties"]["id"], f["properties"]["version"]) for f in got["raised"]] == raised
+    shapes = {("c1", 1): C1_V1, ("c1", 2): C1_V2, ("c2", 1): C2}
+    assert all(shape(f["geometry"]).equals(shapes[(f["id"], f["properties"]["version"])]) for f in got["raised"])
+    in_force = {(f["id"], f["properties"]["version"]) for f in got["features"]}
+    assert not in_force & set(raised)
+
+
 def test_footprints_in_a_window(patrol_client: TestClient, monkeypatch: pytest.MonkeyPatch) -> None:
     every = ok(patrol_client, f"/api/replay/footprints?from={at_s(0)}&to={at_s(60)}")
     assert every["type"] == "FeatureCollection" and not every["truncated"]
@@ -502,6 +545,8 @@ WINDOW = f"from={at_s(0)}&to={at_s(60)}"
     ("/api/replay/corridors?t=2026-05-01T03:00:00", 422, "time zone"),
     ("/api/replay/corridors?t=yesterday", 422, "t"),
     ("/api/replay/corridors", 422, "t"),
+    (f"/api/replay/corridors?t={q(T)}&from={q(T)}", 422, "both 'from' and 'to'"),
+    (f"/api/replay/corridors?t={q(T)}&from={q(T)}&to={q(T - SEC)}", 422, "reversed"),
     (f"/api/replay/footprints?from={at_s(10)}&to={at_s(0)}", 422, "reversed"),
     (f"/api/replay/footprints?from={at_s(0)}&to={at_s(7 * 3600)}", 422, "longer than 6 h"),
     (f"/api/replay/footprints?{WINDOW}&camera=nope", 404, "nope"),

@@ -75,7 +75,11 @@ export interface Sortie {
   cameras_checked: boolean; following: string[]; seen_by: string[]; recorded: string[]; camera: string | null;
 }
 /** The corridors in force at `t` (GET /api/replay/corridors), holding from `since` until `until` (null: open). */
-export interface CorridorsAt extends FeatureCollection { t: string; since: string | null; until: string | null }
+/** Corridors in force at t (GET /api/replay/corridors), and `raised`: versions the window's alerts were raised
+ * against where another (or none) is in force then. */
+export interface CorridorsAt extends FeatureCollection {
+  t: string; since: string | null; until: string | null; raised: Feature[];
+}
 /** Footprints (GET /api/replay/footprints): polygons with camera, kind, start and end (exclusive). */
 export interface Footprints extends FeatureCollection { truncated: boolean }
 
@@ -154,7 +158,8 @@ export const api = {
   replayCameras: () => call<{ cameras: ReplayCamera[] }>("GET", "/api/replay/cameras"),
   replaySorties: (from: string, to: string, bbox = "") => call<{ truncated: boolean; sorties: Sortie[] }>("GET",
     `/api/replay/sorties?${new URLSearchParams({ from, to, ...(bbox ? { bbox } : {}) })}`),
-  replayCorridors: (t: string) => call<CorridorsAt>("GET", `/api/replay/corridors?${new URLSearchParams({ t })}`),
+  replayCorridors: (t: string, from: string, to: string) => call<CorridorsAt>("GET",
+    `/api/replay/corridors?${new URLSearchParams({ t, from, to })}`),
   replayFootprints: (from: string, to: string, camera: string) => call<Footprints>("GET",
     `/api/replay/footprints?${new URLSearchParams({ from, to, camera })}`),
   updateCorridor: (id: string, f: Feature, comment: string) =>

@@ -131,20 +131,25 @@ function showCorridors(): void {
   if (!held) return loadCorridors();
   if (held === m.corridorsShown) return;
   m.corridorsShown = held;
-  source("rp-corridors")?.setData(held.fc as never);
+  const raised: Feature[] = held.fc.raised.map((f) => ({ ...f, properties: { ...f.properties, raised: true } }));
+  source("rp-corridors")?.setData({ type: "FeatureCollection", features: [...held.fc.features, ...raised] } as never);
+  $("rp-corridor-note").textContent = raised.length
+    ? `Also drawn: ${raised.map((f) => `${String(f.properties.id)} v${String(f.properties.version)}`).join(", ")}, ` +
+      "as this window's alerts were raised against them (not in force at this time: saved later, or changed since)."
+    : "";
 }
 
 function loadCorridors(): void {
   if (m.corrBusy) return; // the answer's arrival looks again at the time then
   m.corrBusy = true;
   const load = m.load, t = m.t;
-  void api.replayCorridors(iso(t)).then((fc) => {
+  void api.replayCorridors(iso(t), iso(m.from), iso(m.to)).then((fc) => {
     if (load !== m.load) return;
     m.held.push({ fc, since: fc.since ? Date.parse(fc.since) : -Infinity, until: fc.until ? Date.parse(fc.until) : Infinity });
   }).catch((err: unknown) => {
     if (load !== m.load) return;
     // Held for this instant only, so a later time asks again (no retry storm at one time).
-    m.held.push({ fc: { type: "FeatureCollection", features: [], t: iso(t), since: null, until: null },
+    m.held.push({ fc: { type: "FeatureCollection", features: [], t: iso(t), since: null, until: null, raised: [] },
       since: t, until: t + 1 });
     problem(`Corridors at ${utc(iso(t))}: ${errorText(err)}`);
   }).finally(() => {
@@ -190,6 +195,8 @@ export function mapClose(): void {
   m.drawTimer = 0;
   m.paths.clear();
   for (const name of ["rp-tracks", "rp-footprint", "rp-corridors"]) source(name)?.setData(empty() as never);
+  const note = document.getElementById("rp-corridor-note");
+  if (note) note.textContent = "";
   setLive(true);
 }
 
@@ -220,7 +227,8 @@ export function setupPatrols(period: () => [string, string] | null, choose: (s: 
       <button type="button" id="rp-use-view" title="limit positions and sorties to the map's view">Area: map view</button>
       <button type="button" id="rp-clear-area" hidden>Any area</button>
       <span id="rp-area" class="muted"></span></div>
-    <ul id="rp-sorties" class="bt-list"></ul><p id="rp-map-status" class="muted" role="status"></p>`;
+    <ul id="rp-sorties" class="bt-list"></ul><p id="rp-map-status" class="muted" role="status"></p>
+    <p id="rp-corridor-note" class="muted"></p>`;
   $("rp-form").after(box);
   setArea("");
   $("rp-use-view").addEventListener("click", () => {
@@ -256,6 +264,7 @@ export function setupPatrols(period: () => [string, string] | null, choose: (s: 
       t: iso(m.t), camera: m.camera, area: m.area, paths: [...m.drawnIds],
       footprint: m.fpShown ? m.fpShown.feature.properties : null,
       corridors: m.corridorsShown?.fc.features.map((f) => ({ id: f.id, version: f.properties.version })) ?? null,
+      raised: m.corridorsShown?.fc.raised.map((f) => ({ id: f.properties.id, version: f.properties.version })) ?? null,
     }),
   };
 }

@@ -23,7 +23,7 @@ from routewatch.geo.bbox import BBox, parse_bbox
 from routewatch.geo.corridors import to_geojson
 from routewatch.geo.coverage import spans_in_force
 from routewatch.geo.footprint import Footprint
-from routewatch.model import Observation, Role
+from routewatch.model import Alert, Corridor, Observation, Role
 from routewatch.recording.read import MAX_RANGE_S, RecordedFrame, frames_between
 from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
@@ -45,6 +45,7 @@ MAX_FOOTPRINTS = 2000  # footprint rows per answer (a drone camera's samples: as
 MATCHED_SORTIES, SORTIE_FOOTPRINTS = 50, 500
 # A microsecond: "in force at t" is "overlapping [t, t + 1 us)".
 _INSTANT = timedelta(microseconds=1)
+MAX_RAISED_ALERTS = 10_000  # alerts of a window whose corridors are looked up
 
 
 def _aware(t: datetime, name: str) -> datetime:
@@ -268,25 +269,50 @@ async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Ar
 
 @router.get("/corridors")
 async def corridors(request: Request, _: Commander,
-                    t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")]) -> dict[str, Any]:
+                    t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")],
+                    start: Annotated[datetime | None, Query(alias="from", description="With `to`: the window "
+                                                            "replayed, whose alerts' corridors come in `raised`.")]
+                    = None,
+                    end: Annotated[datetime | None, Query(alias="to", description="Window end (with `from`).")]
+                    = None) -> dict[str, Any]:
     """The corridors in force at `t` (each id's newest version saved at or before it; deleted ones left out).
 
     A GeoJSON FeatureCollection (properties id, version, kind, name, ...), with `since` and `until`: the
     saves around `t` between which this set holds (null: none before / none after), so a player asks again
-    only when its time leaves [since, until).
+    only when its time leaves [since, until). With a window (`from`, `to`), `raised` holds the versions
+    that alerts opened in it were raised against where another version (or none) is in force at `t`:
+    footage analysed after the fact was judged by corridors saved later than it was filmed.
     """
     store: WebStore = request.app.state.store
     at = _aware(t, "t")
-    versions = await run_in_threadpool(store.corridor_versions)
+    if (start is None) != (end is None):
+        raise HTTPException(422, "give both 'from' and 'to', or neither")
+    span = window(start, end) if start is not None and end is not None else None
+
+    def load() -> tuple[list[tuple[Corridor, datetime, bool]], list[Alert]]:
+        versions = store.corridor_versions()
+        alerts = store.list_alerts(since=span[0], until=span[1], limit=MAX_RAISED_ALERTS) if span else []
+        return versions, alerts
+
+    versions, alerts = await run_in_threadpool(load)
     in_force = [s.corridor for s in spans_in_force(versions, at, at + _INSTANT)]
     saves = sorted({saved for _, saved, _ in versions})
     before = [x for x in saves if x <= at]
     after = [x for x in saves if x > at]
-    collection = to_geojson(in_force)
-    for f, c in zip(collection["features"], in_force, strict=True):
-        f["properties"]["name"] = c.name
+    shown = {(c.id, c.version) for c in in_force}
+    by_key = {(c.id, c.version): c for c, _, _ in versions}
+    raised = [by_key[k] for k in sorted({(a.corridor_id, a.corridor_version) for a in alerts} - shown)
+              if k in by_key]
+    collection = _features(in_force)
     return {**collection, "t": at.isoformat(), "since": before[-1].isoformat() if before else None,
-            "until": after[0].isoformat() if after else None}
+            "until": after[0].isoformat() if after else None, "raised": _features(raised)["features"]}
+
+
+def _features(corridors: list[Corridor]) -> dict[str, Any]:
+    collection = to_geojson(corridors)
+    for f, c in zip(collection["features"], corridors, strict=True):
+        f["properties"]["name"] = c.name
+    return collection
 
 
 @router.get("/footprints", responses={404: {"description": "unknown camera"}})
