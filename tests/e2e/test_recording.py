@@ -32,6 +32,7 @@ from routewatch.recording.recorder import CameraRecorder
 from routewatch.store import Store
 from routewatch.vision import calibrate, track_frames
 
+from .livegate import run_gate_stream
 from .test_vision_fixed import FRAME, GCP_POINTS, T0, camera_file, render, to_image, truth
 
 SEGMENT_S = 10.0
@@ -216,34 +217,17 @@ def test_analyze_records_a_drone_video_including_frames_without_a_pose(tmp_path:
 
 
 def test_run_records_a_live_http_stream(tmp_path: Path, db_url: str) -> None:
-    from shapely.geometry import LineString
 
     from tests.mjpeg import MjpegServer
 
-    from .test_run_cameras import camera as live_camera
     from .test_run_cameras import scene_jpegs
 
     jpegs = scene_jpegs(tmp_path, 10.0)
     root = tmp_path / "rec"
-    line = Corridor("gate-line", FRAME.to_lonlat(LineString([(0, 30), (100, 30)])), kind=CorridorKind.LINE)
     with MjpegServer([jpegs], fps=20.0) as server, Store(db_url) as store:
-        settings = Settings.model_validate({
-            "cameras": [live_camera(server.url, 5.0, recording={"enabled": True, "segment_s": SEGMENT_S})],
-            "store": {"url": db_url, "flush_s": 0.2, "journal_dir": str(tmp_path / "journal")},
-            "recording": {"dir": str(root), "min_free_bytes": 0, "resume_free_bytes": 0},
-        })
-        store.upgrade()
-        saved = store.save_corridors([line], author="test", comment="", at=T0 - timedelta(days=1))
-
-        async def go() -> Any:
-            stop = asyncio.Event()
-            task = asyncio.create_task(run_live(settings, store, saved, stop=stop))
-            while server.sent < len(jpegs) or not store.list_alerts():  # the whole stream, and its alert
-                await asyncio.sleep(0.1)
-            stop.set()
-            return await task
-
-        summary = asyncio.run(go())
+        # The whole stream, and its alert.
+        summary = run_gate_stream(server, store, db_url, tmp_path, root=root, sent=len(jpegs),
+                                  recording={"segment_s": SEGMENT_S})
         counts = summary.ingest
         segs = store.recording_segments("gate", blobs=True)
         assert sum(s.frames for s in segs) == counts["recording_recorded_frames"] > 0

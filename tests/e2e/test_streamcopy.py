@@ -9,7 +9,6 @@ the processed frame at or before it, and an exported clip made from them.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
 import json
 import sys
@@ -27,12 +26,10 @@ import pytest
 from click.testing import CliRunner
 
 from routewatch.cli import main
-from routewatch.config.schema import CameraConfig, Settings
+from routewatch.config.schema import CameraConfig
 from routewatch.evidence import Image, TrackBox
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.video import iter_file
-from routewatch.live import run_live
-from routewatch.model import Corridor, CorridorKind
 from routewatch.recording.boxlog import as_stored
 from routewatch.recording.frameindex import unpack_times
 from routewatch.recording.read import RecordedFrame, frames_between
@@ -43,9 +40,10 @@ from routewatch.replay.frames import decode_frames, read_frame
 from routewatch.store import Store
 from routewatch.vision import calibrate, observations
 
+from .livegate import run_gate_stream
 from .test_recording import check_rows_and_files, decode, disk
 from .test_snapshots import gate_line
-from .test_vision_fixed import FRAME, GCP_POINTS, T0, camera_file, render
+from .test_vision_fixed import GCP_POINTS, T0, camera_file, render
 
 av = pytest.importorskip("av")
 
@@ -255,36 +253,18 @@ def test_analyze_copies_an_mjpeg_video_and_the_alert_is_the_same(tmp_path: Path,
 
 def test_run_copies_a_live_http_mjpeg_stream(tmp_path: Path, db_url: str) -> None:
     """A live camera over HTTP: a second connection copies its MJPEG packets while the first is processed."""
-    from shapely.geometry import LineString
 
     from tests.mjpeg import MjpegServer
 
-    from .test_run_cameras import camera as live_camera
     from .test_run_cameras import scene_jpegs
 
     jpegs = scene_jpegs(tmp_path, 10.0)
     root = tmp_path / "rec"
-    line = Corridor("gate-line", FRAME.to_lonlat(LineString([(0, 30), (100, 30)])), kind=CorridorKind.LINE)
     # Two sessions of the same frames: one for the vision path's connection, one for the copy's.
     with MjpegServer([jpegs, jpegs], fps=20.0) as server, Store(db_url) as store:
-        settings = Settings.model_validate({
-            "cameras": [live_camera(server.url, 5.0, recording={"enabled": True, "mode": "copy", "segment_s": 5})],
-            "store": {"url": db_url, "flush_s": 0.2, "journal_dir": str(tmp_path / "journal")},
-            "recording": {"dir": str(root), "min_free_bytes": 0, "resume_free_bytes": 0},
-        })
-        store.upgrade()
-        saved = store.save_corridors([line], author="test", comment="", at=T0 - timedelta(days=1))
-
-        async def go() -> Any:
-            stop = asyncio.Event()
-            task = asyncio.create_task(run_live(settings, store, saved, stop=stop))
-            while server.sent < 2 * len(jpegs) or not store.list_alerts():  # both sessions whole, and the alert
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.5)
-            stop.set()
-            return await task
-
-        summary = asyncio.run(go())
+        # Both sessions whole, and the alert.
+        summary = run_gate_stream(server, store, db_url, tmp_path, root=root, sent=2 * len(jpegs),
+                                  recording={"mode": "copy", "segment_s": 5}, linger_s=0.5)
         counts = summary.ingest
         segs = store.recording_segments("gate", blobs=True)
         check_rows_and_files(store, root)

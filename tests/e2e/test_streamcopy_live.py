@@ -8,20 +8,14 @@ processed frames, mode copy stores a "stopped" recording event.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import socket
 import time
-from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import pytest
-from shapely.geometry import LineString
 
-from routewatch.config.schema import CameraConfig, Settings
-from routewatch.live import run_live
-from routewatch.model import Corridor, CorridorKind
+from routewatch.config.schema import CameraConfig
 from routewatch.recording.copyrecorder import OPEN_TRIES
 from routewatch.recording.read import frames_between
 from routewatch.recording.service import recorder_for
@@ -29,11 +23,10 @@ from routewatch.recording.streamcopy import Source
 from routewatch.store import Store
 from tests.mjpeg import MjpegServer
 
+from .livegate import run_gate_stream
 from .test_recording import check_rows_and_files, disk
-from .test_run_cameras import camera as live_camera
 from .test_run_cameras import scene_jpegs
 from .test_streamcopy import gray_frames
-from .test_vision_fixed import FRAME, T0
 
 pytest.importorskip("av")
 SECRET = "s3cret"
@@ -119,27 +112,10 @@ def test_a_camera_allowing_one_session_keeps_it_for_detection(mode: str, tmp_pat
     """The copy connects after the vision path: detection gets the only session, the copy is refused (503)."""
     jpegs = scene_jpegs(tmp_path, 10.0)
     root = tmp_path / "rec"
-    line = Corridor("gate-line", FRAME.to_lonlat(LineString([(0, 30), (100, 30)])), kind=CorridorKind.LINE)
     with MjpegServer([jpegs], fps=20.0) as server, Store(db_url) as store:
-        settings = Settings.model_validate({
-            "cameras": [live_camera(server.url, 5.0, reopen_s=0.2,
-                                    recording={"enabled": True, "mode": mode, "segment_s": 5})],
-            "store": {"url": db_url, "flush_s": 0.2, "journal_dir": str(tmp_path / "journal")},
-            "recording": {"dir": str(root), "min_free_bytes": 0, "resume_free_bytes": 0},
-        })
-        store.upgrade()
-        saved = store.save_corridors([line], author="test", comment="", at=T0 - timedelta(days=1))
-
-        async def go() -> Any:
-            stop = asyncio.Event()
-            task = asyncio.create_task(run_live(settings, store, saved, stop=stop))
-            while server.sent < len(jpegs) or not store.list_alerts():  # the session whole, and the alert
-                await asyncio.sleep(0.1)
-            await asyncio.sleep(0.5)
-            stop.set()
-            return await task
-
-        counts = asyncio.run(go()).ingest
+        # The session whole, and the alert.
+        counts = run_gate_stream(server, store, db_url, tmp_path, root=root, sent=len(jpegs),
+                                 recording={"mode": mode, "segment_s": 5}, linger_s=0.5, reopen_s=0.2).ingest
         alerts = [(a.kind.value, a.corridor_id) for a in store.list_alerts()]
         segs = store.recording_segments("gate")
         events = store.recording_events("gate")
