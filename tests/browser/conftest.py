@@ -34,7 +34,8 @@ ARTIFACTS = HERE / "artifacts"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 PASSWORD = "a long enough password"
-USERS = {"fieldy": "field", "plato": "planner"}
+COMMANDER = "cora"
+USERS = {"fieldy": "field", "plato": "planner", COMMANDER: "commander"}
 
 
 @dataclass(frozen=True)

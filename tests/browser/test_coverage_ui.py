@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -18,11 +16,10 @@ from click.testing import CliRunner
 
 from routewatch.cli import main
 from routewatch.geo.corridors import dumps_geojson
-from tests.browser.conftest import PASSWORD, Server, run_server, sign_in
+from tests.browser.conftest import COMMANDER, Server, run_server, sign_in
 from tests.e2e.test_coverage import FPS, INSIDE, OUTSIDE, SECONDS
 from tests.e2e.test_vision_fixed import GCP_POINTS, T0, camera_file, render
 
-COMMANDER = "cora"
 # The video's span as the page's UTC inputs take it.
 FROM, TO = T0.strftime("%Y-%m-%dT%H:%M:%S"), (T0 + timedelta(seconds=SECONDS)).strftime("%Y-%m-%dT%H:%M:%S")
 RENDERED = ("(layer) => window.routewatchMap.queryRenderedFeatures({layers: [layer]})"
@@ -44,10 +41,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
                                     "--db", db, "--json"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     assert json.loads(res.output)["ingest"]["coverage_rows"] == 1
-    add = subprocess.run([sys.executable, "-m", "routewatch", "users", "add", COMMANDER, "--role", "commander",
-                          "--db", db, "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
-                         timeout=60)
-    assert add.returncode == 0, add.stderr
     with run_server(tmp, ui_built, corridors_file=corridors) as s:
         yield s
 

@@ -8,8 +8,6 @@ count, the tracks and the report naming the alert. The window being replayed exp
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,11 +16,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import PASSWORD, Server, run_server, sign_in
+from tests.browser.conftest import COMMANDER, Server, run_server, sign_in
 from tests.e2e.recorded import record_gate_run
 from tests.e2e.test_recording import decode
 
-COMMANDER = "cora"
 FRAME_TIME = "() => document.getElementById('rp-img').dataset.frameTime || ''"
 
 
@@ -32,10 +29,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
     tmp = tmp_path_factory.mktemp("export-ui")
     db = f"sqlite:///{tmp / 'rw.db'}"  # the database run_server uses
     run = record_gate_run(tmp, db)
-    add = subprocess.run([sys.executable, "-m", "routewatch", "users", "add", COMMANDER, "--role", "commander",
-                          "--db", db, "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
-                         timeout=60)
-    assert add.returncode == 0, add.stderr
     recording = {"dir": str(run.root), "min_free_bytes": 0, "resume_free_bytes": 0}
     with run_server(tmp, ui_built, config={"recording": recording}) as s:
         yield s

@@ -13,8 +13,6 @@ store API): chosen from the list, the map shows the drone and the footprint wher
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -29,10 +27,9 @@ from shapely.geometry import box
 from routewatch.geo.footprint import Footprint
 from routewatch.model import Corridor, Observation, Role
 from routewatch.store import Store
-from tests.browser.conftest import PASSWORD, Server, run_server, sign_in
+from tests.browser.conftest import COMMANDER, Server, run_server, sign_in
 from tests.e2e.recorded import record_gate_run
 
-COMMANDER = "cora"
 PERIOD = timedelta(seconds=0.2)  # the recorded run is 5 fps
 PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 FRAME_TIME = "() => document.getElementById('rp-img').dataset.frameTime || ''"
@@ -75,10 +72,6 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
     db = f"sqlite:///{tmp / 'rw.db'}"  # the database run_server uses
     run = record_gate_run(tmp, db)
     add_sortie(db)
-    add = subprocess.run([sys.executable, "-m", "routewatch", "users", "add", COMMANDER, "--role", "commander",
-                          "--db", db, "--password-stdin"], input=PASSWORD + "\n", text=True, capture_output=True,
-                         timeout=60)
-    assert add.returncode == 0, add.stderr
     recording = {"dir": str(run.root), "min_free_bytes": 0, "resume_free_bytes": 0}
     with run_server(tmp, ui_built, config={"recording": recording}) as s:
         yield s
