@@ -1,23 +1,40 @@
-# Sourced by scripts/demo and scripts/test: make .venv (if needed) and install the project into it.
+# Sourced by scripts/demo, scripts/test and .ci/run: make the virtual environment (if needed) and
+# install into it exactly the versions locked in uv.lock, with the extras asked for ("dev,detect").
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ROUTEWATCH_VENV:-$ROOT/.venv}"
-PY="${PYTHON:-python3}"
+# The uv that wrote uv.lock; a different uv on PATH is not used, so every machine resolves alike.
+UV_VERSION=0.13.10
 extras="${1:-}"
-spec="$ROOT${extras:+[$extras]}"
-# Some machines' pip configs name missing local indexes; those warnings are noise here.
-quiet_pip() { "$VENV/bin/python" -m pip "$@" 2> >(grep -v 'is ignored: it is neither a file nor a directory' >&2); }
-if [ ! -x "$VENV/bin/python" ]; then
-  echo "creating $VENV and installing routewatch (first run only)..." >&2
-  "$PY" -m venv "$VENV"
-  quiet_pip install --quiet --upgrade pip
-fi
-stamp="$VENV/.routewatch-installed-${extras:-core}"
-# Reinstall when pyproject.toml changed since the last install.
-if [ ! -f "$stamp" ] || [ "$ROOT/pyproject.toml" -nt "$stamp" ]; then
-  quiet_pip install --quiet -e "$spec"
-  touch "$stamp"
-fi
+
+# uv itself comes from PyPI as a wheel, into a small environment of its own (once per machine).
+find_uv() {
+  if command -v uv >/dev/null 2>&1 && [ "$(uv --version 2>/dev/null | cut -d' ' -f2)" = "$UV_VERSION" ]; then
+    command -v uv
+    return
+  fi
+  local home="${XDG_CACHE_HOME:-$HOME/.cache}/routewatch/uv-$UV_VERSION"
+  if [ ! -x "$home/bin/uv" ]; then
+    echo "installing uv $UV_VERSION into $home (first run only)..." >&2
+    "${PYTHON:-python3}" -m venv "$home"
+    # Some machines' pip configs name missing local indexes; those warnings are noise here.
+    "$home/bin/python" -m pip install --quiet "uv==$UV_VERSION" 2> >(grep -v 'is ignored: it is neither' >&2)
+  fi
+  echo "$home/bin/uv"
+}
+UV="$(find_uv)"
+export UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT="$VENV"
+[ -n "${PYTHON:-}" ] && export UV_PYTHON="$PYTHON"
+
+# The environment keeps every extra it was ever given, so the demo after CI does not strip the detector.
+stamp="$VENV/.routewatch-extras"
+all="$( { tr ',' '\n' <<<"$extras"; [ -f "$stamp" ] && cat "$stamp"; } | grep -v '^$' | sort -u || true)"
+args=()
+for e in $all; do args+=(--extra "$e"); done
+[ -x "$VENV/bin/python" ] || echo "creating $VENV from uv.lock (first run only)..." >&2
+# --locked: refuse to run when uv.lock no longer matches pyproject.toml; exact: nothing unlocked stays.
+"$UV" sync --locked --quiet --project "$ROOT" "${args[@]}"
+printf '%s\n' $all >"$stamp"
 
 # The web UI's assets come from the npm registry (package-lock.json) and are built here, not committed.
 build_ui() {

@@ -39,9 +39,8 @@ def register(prev: Image, cur: Image, *, max_corners: int = 400, min_inliers: in
     pts = cv2.goodFeaturesToTrack(prev, maxCorners=max_corners, qualityLevel=0.01, minDistance=7, blockSize=7)
     if pts is None or len(pts) < min_inliers:
         return None
-    # OpenCV's stubs lack the documented None for nextPts (allocate the output).
-    nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None,  # type: ignore[call-overload]
-                                              winSize=(21, 21), maxLevel=3)
+    # None for nextPts: OpenCV allocates the output.
+    nxt, status, _ = cv2.calcOpticalFlowPyrLK(prev, cur, pts, None, winSize=(21, 21), maxLevel=3)
     ok = status.reshape(-1) == 1
     if int(ok.sum()) < min_inliers:
         return None
