@@ -29,12 +29,13 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from routewatch.app import new_pipeline, open_store
+from routewatch.app import new_pipeline
 from routewatch.backtest import Window, backtest
 from routewatch.config.schema import Settings
 from routewatch.demo.scenario import FRAME, corridors_path
 from routewatch.geo.corridors import load_corridors
 from routewatch.model import AlertChange, Observation
+from routewatch.store import open_store
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 CLASSES = ("person", "car", "drone", "truck")

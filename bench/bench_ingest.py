@@ -19,11 +19,12 @@ from pathlib import Path
 
 from pymavlink import mavutil
 
-from routewatch.app import analyze, open_store
+from routewatch.app import analyze
 from routewatch.config.schema import Settings, StoreConfig
 from routewatch.demo.scenario import corridors_path, write_tlog
 from routewatch.geo.corridors import load_corridors
 from routewatch.geo.fencefile import parse_fence_file
+from routewatch.store import open_store
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 

@@ -25,8 +25,8 @@ from pathlib import Path
 
 import httpx
 
-from routewatch.app import open_store
 from routewatch.model import Alert, AlertChange, AlertKind, Change, Severity
+from routewatch.store import open_store
 from routewatch.store.users import create_user
 
 PASSWORD = "bench password 123"

@@ -2,37 +2,56 @@
 
 from __future__ import annotations
 
-import asyncio
+import functools
+import gc
 import json
 import logging
 import os
-import signal
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-from routewatch.app import analyze, install_corridors, open_store
-from routewatch.codec import dead_letter_to_dict
-from routewatch.config import ConfigError, load_settings
-from routewatch.config.loader import settings_reference
-from routewatch.config.schema import Settings, SourceConfig, StoreConfig
-from routewatch.console import AlertPrinter, alert_dict, print_summary
-from routewatch.geo.area import load_area
-from routewatch.geo.bbox import BBox, parse_bbox
-from routewatch.geo.corridors import CorridorError, dumps_geojson, load_corridors, to_kml
-from routewatch.ingest.mavlink import MavlinkError
-from routewatch.model import AlertKind, AlertState, Corridor
-from routewatch.store import Store, StoreError
+from routewatch.model import AlertKind, AlertState
 
-out = Console()
-err = Console(stderr=True)
-DEFAULT_DB = StoreConfig().url
+# Heavy libraries (SQLAlchemy, Alembic, pydantic, numpy, pymavlink, rich) are imported by the commands
+# that use them: `routewatch --help` and a command's own --help load none of them.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from routewatch.config.schema import Settings
+    from routewatch.geo.bbox import BBox
+    from routewatch.model import Corridor
+    from routewatch.store import Store
+
+# The settings' store.url default (tests/unit/test_cli_startup.py keeps the two equal).
+DEFAULT_DB = "sqlite:///routewatch.db"
 DEMO_DB = "sqlite:///routewatch-demo/demo.db"
+
+
+class _LazyConsole:
+    """A rich Console made on first use."""
+
+    def __init__(self, *, stderr: bool = False) -> None:
+        self._stderr = stderr
+        self._console: Console | None = None
+
+    @property
+    def console(self) -> Console:
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(stderr=self._stderr)
+        return self._console
+
+    def print(self, *objects: Any, **kwargs: Any) -> None:
+        self.console.print(*objects, **kwargs)
+
+
+out = _LazyConsole()
+err = _LazyConsole(stderr=True)
 
 
 def _fail(msg: str, code: int = 2) -> NoReturn:
@@ -40,7 +59,24 @@ def _fail(msg: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+def _started() -> None:
+    """The command's libraries are loaded: keep them out of the collector's way, and collect from here on."""
+    gc.freeze()
+    gc.enable()
+
+
+def _finished(enabled: bool) -> None:
+    gc.unfreeze()
+    if enabled:
+        gc.enable()
+
+
 def _settings(config: Path | None, db: str | None = None) -> Settings:
+    from routewatch.config import ConfigError, load_settings
+    from routewatch.config.schema import StoreConfig
+
+    _started()
+
     try:
         s = load_settings(config)
         if db:
@@ -51,6 +87,8 @@ def _settings(config: Path | None, db: str | None = None) -> Settings:
 
 
 def _db_url(db: str) -> str:
+    from routewatch.config.schema import StoreConfig
+
     try:
         return StoreConfig(url=db).url
     except ValueError as exc:
@@ -72,8 +110,19 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
+def open_store(url: str) -> Store:
+    """The store at `url`, its schema migrated (imported here: SQLAlchemy is for the commands that use it)."""
+    from routewatch.store import open_store
+
+    _started()
+    return open_store(url)
+
+
 def _store_with_corridors(url: str, corridors_file: Path | None, command: str) -> tuple[Store, tuple[Corridor, ...]]:
     """Open (and migrate) the store; install the corridor file, if given, as the set in force."""
+    from routewatch.app import install_corridors
+    from routewatch.geo.corridors import CorridorError
+
     store = open_store(url)
     try:
         return store, install_corridors(store, corridors_file, author=command, comment=command, at=_now())
@@ -88,14 +137,30 @@ class _Cli(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except (StoreError, MavlinkError, CorridorError, OSError) as exc:
-            _fail(str(exc) or type(exc).__name__)
+        except Exception as exc:
+            if isinstance(exc, (OSError, *_loaded_errors())):
+                _fail(str(exc) or type(exc).__name__)
+            raise
+
+
+# Errors a user can cause, by defining module: one not yet imported cannot have been raised.
+_USER_ERRORS = (("routewatch.store.errors", "StoreError"), ("routewatch.ingest.mavlink.frame", "MavlinkError"),
+                ("routewatch.geo.corridors", "CorridorError"))
+
+
+def _loaded_errors() -> tuple[type[Exception], ...]:
+    return tuple(getattr(sys.modules[m], name) for m, name in _USER_ERRORS if m in sys.modules)
 
 
 @click.group(cls=_Cli)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug messages.")
-def main(verbose: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context, verbose: bool) -> None:
     """routewatch: corridor alerts from drone telemetry."""
+    # Start-up imports build long-lived objects only: collecting while they load is wasted work (a fifth
+    # of a short `analyze`). _started() turns the collector on once they are in; the end restores it.
+    ctx.call_on_close(functools.partial(_finished, gc.isenabled()))
+    gc.disable()
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -118,6 +183,11 @@ def main(verbose: bool) -> None:
 def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str | None, config: Path | None,
                 as_json: bool, quiet: bool, realtime: bool, speed: float, camera_file: Path | None) -> None:
     """Process MAVLink logs (.tlog), or a camera's videos with --camera, as fast as possible; store the alerts."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from routewatch.app import analyze
+    from routewatch.console import AlertPrinter, print_summary
+
     settings = _settings(config, _db_url(db) if db else None)
     if camera_file is not None:
         _analyze_video(list(inputs), camera_file, settings, corridors_file, as_json, quiet)
@@ -125,19 +195,23 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str |
     store, corridors = _store_with_corridors(settings.store.url, corridors_file, "analyze")
     if not corridors:
         err.print("[yellow]warning:[/] no corridors: positions are stored but no alert can be raised")
-    sinks = [] if (quiet or as_json) else [AlertPrinter(out)]
+    sinks = [] if (quiet or as_json) else [AlertPrinter(out.console)]
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(), DownloadColumn(),
-                  TimeRemainingColumn(), console=err, transient=True, disable=as_json) as bar:
+                  TimeRemainingColumn(), console=err.console, transient=True, disable=as_json) as bar:
         task = bar.add_task("analyzing", total=None)
         summary = analyze(list(inputs), settings, store, corridors, sinks=sinks, realtime=realtime, speed=speed,
                           progress=lambda done, total: bar.update(task, completed=done, total=total))
     store.close()
-    print_summary(out, summary, as_json=as_json)
+    print_summary(out.console, summary, as_json=as_json)
 
 
 def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, corridors_file: Path | None,
                    as_json: bool, quiet: bool) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from routewatch.config import ConfigError
     from routewatch.config.loader import load_camera
+    from routewatch.console import AlertPrinter, print_summary
     from routewatch.geo.homography import CalibrationError
     from routewatch.vision import analyze_videos, calibrate
 
@@ -153,9 +227,9 @@ def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, co
     except CalibrationError as exc:
         _fail(f"camera file {camera_file}: {exc}")
     store, corridors = _store_with_corridors(settings.store.url, corridors_file, "analyze")
-    sinks = [] if (quiet or as_json) else [AlertPrinter(out)]
+    sinks = [] if (quiet or as_json) else [AlertPrinter(out.console)]
     with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} videos"), console=err, transient=True,
+                  TextColumn("{task.completed}/{task.total} videos"), console=err.console, transient=True,
                   disable=as_json) as bar:
         task = bar.add_task(f"camera {cam.name}", total=len(inputs))
         try:
@@ -164,7 +238,7 @@ def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, co
         except ValueError as exc:
             _fail(str(exc))
     store.close()
-    print_summary(out, summary, as_json=as_json)
+    print_summary(out.console, summary, as_json=as_json)
 
 
 @main.group()
@@ -188,6 +262,9 @@ def alerts_list(db: str, as_json: bool, kind: str | None, state: str | None, cor
                 subject_id: str | None, since: datetime | None, until: datetime | None, limit: int,
                 within: Path | None) -> None:
     """List alerts, oldest first (times are UTC)."""
+    from routewatch.console import alert_dict
+    from routewatch.geo.area import load_area
+
     area = None
     if within is not None:
         try:
@@ -240,6 +317,8 @@ def alerts_ack(alert_id: str, db: str, by: str, comment: str) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def dead_letters_cmd(db: str, limit: int, as_json: bool) -> None:
     """Inputs that were refused (bad JSON, schema violations, ...), newest first, with the reason."""
+    from routewatch.codec import dead_letter_to_dict
+
     store = open_store(_db_url(db))
     rows = store.dead_letters(limit=limit)
     total = store.count_dead_letters()
@@ -287,7 +366,10 @@ class _IsoTime(click.ParamType[datetime]):
 def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db: str, warmup_s: float,
                  config: Path | None, as_json: bool, workers: int) -> None:
     """What a corridor set would have raised over stored history, beside what was raised: added, removed, unchanged."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     from routewatch.backtest import BacktestError, Window, backtest
+    from routewatch.geo.corridors import load_corridors
 
     settings = _settings(config)
     try:
@@ -300,7 +382,8 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
         if not corridors:
             _fail("no corridors: give --corridors FILE or save corridors first")
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      TextColumn("{task.completed:,} fixes"), TimeRemainingColumn(), console=err, transient=True,
+                      TextColumn("{task.completed:,} fixes"), TimeRemainingColumn(), console=err.console,
+                      transient=True,
                       disable=as_json) as bar:
             task = bar.add_task("backtest", total=None)
             report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=warmup_s,
@@ -323,12 +406,14 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
               + (f"; {report.not_evaluated} autopilot fence alert(s) not re-evaluated" if report.not_evaluated else ""))
 
 
-class _Area(click.ParamType[BBox]):
+class _Area(click.ParamType["BBox"]):
     """A lon/lat box: minlon,minlat,maxlon,maxlat."""
 
     name = "BBOX"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> BBox:
+        from routewatch.geo.bbox import BBox, parse_bbox
+
         if isinstance(value, BBox):
             return value
         try:
@@ -365,6 +450,8 @@ def export_cmd(ctx: click.Context, alert_id: str | None, camera: str | None, sta
     (--camera, --from, --to): the camera's clip over it, every track with positions in it, and a report
     of the alerts opened in it.
     """
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
     from routewatch.replay.export import ExportError, export_alert
     from routewatch.replay.rangeexport import export_range
 
@@ -382,8 +469,8 @@ def export_cmd(ctx: click.Context, alert_id: str | None, camera: str | None, sta
     store = open_store(_db_url(db))
     try:
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
-                      TextColumn("{task.completed}/{task.total} frames"), TimeRemainingColumn(), console=err,
-                      transient=True) as bar:
+                      TextColumn("{task.completed}/{task.total} frames"), TimeRemainingColumn(),
+                      console=err.console, transient=True) as bar:
             task = bar.add_task("clip", total=None)
 
             def progress(done: int, total: int) -> None:
@@ -503,6 +590,8 @@ def corridors() -> None:
 
 
 def _load(path: Path) -> Any:
+    from routewatch.geo.corridors import CorridorError, load_corridors
+
     try:
         return load_corridors(path)
     except CorridorError as exc:
@@ -540,6 +629,8 @@ def corridors_import(file: Path, db: str, author: str, comment: str, merge: bool
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
 def corridors_export(db: str, fmt: str, out_file: Path | None) -> None:
     """Write the stored set in force as GeoJSON or KML."""
+    from routewatch.geo.corridors import dumps_geojson, to_kml
+
     store = open_store(_db_url(db))
     cs = store.current_corridors()
     store.close()
@@ -573,6 +664,7 @@ def corridors_list(db: str) -> None:
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
 def corridors_from_fence(file: Path, cid: str, kind: str, name: str, out_file: Path | None) -> None:
     """Convert an ArduPilot/MAVProxy fence file (lat lon per line) to a corridor GeoJSON file."""
+    from routewatch.geo.corridors import CorridorError, dumps_geojson
     from routewatch.geo.fencefile import parse_fence_file
     from routewatch.model import CorridorKind
 
@@ -604,6 +696,8 @@ def config_check(file: Path) -> None:
 @config.command(name="reference")
 def config_reference() -> None:
     """Print every setting with its type, default, bounds and description (Markdown)."""
+    from routewatch.config.loader import settings_reference
+
     click.echo(settings_reference())
 
 
@@ -622,6 +716,10 @@ def db_upgrade(url: str) -> None:
 
 
 def _run_until_signal(settings: Settings, corridors_file: Path | None, *, exit_when_done: bool = False) -> None:
+    import asyncio
+    import signal
+
+    from routewatch.console import AlertPrinter, print_summary
     from routewatch.live import run_live
 
     store, corridors_ = _store_with_corridors(settings.store.url, corridors_file, "run")
@@ -631,9 +729,9 @@ def _run_until_signal(settings: Settings, corridors_file: Path | None, *, exit_w
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        summary = await run_live(settings, store, corridors_, stop=stop, sinks=[AlertPrinter(out)],
+        summary = await run_live(settings, store, corridors_, stop=stop, sinks=[AlertPrinter(out.console)],
                                  exit_when_files_done=exit_when_done)
-        print_summary(out, summary)
+        print_summary(out.console, summary)
 
     asyncio.run(main_())
     store.close()
@@ -665,7 +763,7 @@ def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
     """Replay the bundled patrol scenario and show alerts live (embedded defaults, no arguments needed)."""
     import secrets
 
-    from routewatch.config.schema import WebConfig
+    from routewatch.config.schema import Settings, SourceConfig, StoreConfig, WebConfig
     from routewatch.demo.camera import camera, render
     from routewatch.demo.scenario import corridors_path, write_tlog
     from routewatch.store.users import create_user

@@ -10,8 +10,10 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
-from shapely.geometry.base import BaseGeometry
+if TYPE_CHECKING:  # shapely (and numpy) load only where geometry is built
+    from shapely.geometry.base import BaseGeometry
 
 
 class Role(StrEnum):

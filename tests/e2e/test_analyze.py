@@ -206,8 +206,8 @@ def test_alerts_within_an_area(db_url, tmp_path, bad):
 def test_dead_letters_command_lists_what_was_refused(db_url):
     from datetime import UTC, datetime
 
-    from routewatch.app import open_store
     from routewatch.model import DeadLetter
+    from routewatch.store import open_store
 
     store = open_store(db_url)
     t = datetime(2026, 3, 1, tzinfo=UTC)

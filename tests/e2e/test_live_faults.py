@@ -9,10 +9,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
 
-from routewatch.app import analyze, install_corridors, open_store
+from routewatch.app import analyze, install_corridors
 from routewatch.config.schema import Settings, SourceConfig, StoreConfig
 from routewatch.demo.scenario import corridors_path, write_tlog
 from routewatch.live import run_live
+from routewatch.store import open_store
 
 
 def _outage(url: str, start_s: float, length_s: float) -> threading.Thread:

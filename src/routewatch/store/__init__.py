@@ -14,7 +14,7 @@ from routewatch.store.migrate import current_revision, downgrade, head_revision,
 from routewatch.store.notify import CorridorListener
 from routewatch.store.recordings import AlertSpan, RecordedSegment, RecordingEvent
 from routewatch.store.records import AlertEvent, CorridorVersion, OutboxEvent, RunRecord
-from routewatch.store.repository import Store
+from routewatch.store.repository import Store, open_store
 from routewatch.store.snapshots import Snapshot
 
 __all__ = [
@@ -35,5 +35,6 @@ __all__ = [
     "current_revision",
     "downgrade",
     "head_revision",
+    "open_store",
     "upgrade",
 ]

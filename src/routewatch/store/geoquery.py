@@ -6,8 +6,6 @@ from datetime import datetime
 from itertools import islice
 from typing import Any
 
-from alembic.operations import Operations
-from alembic.runtime.migration import MigrationContext
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, Select, select
 from sqlalchemy.orm import Session
@@ -42,6 +40,9 @@ class SpatialMixin:
 
         Raises StoreError saying why when PostGIS cannot be had; nothing changes then.
         """
+        from alembic.operations import Operations
+        from alembic.runtime.migration import MigrationContext
+
         with migration_transaction(self.engine) as conn:
             reason = spatial.add_geometry(Operations(MigrationContext.configure(conn)))
         self._postgis = None

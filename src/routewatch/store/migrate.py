@@ -3,24 +3,32 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, column, select, table
+from sqlalchemy.exc import SQLAlchemyError
 
 from routewatch.store.db import WRITE, make_engine
 from routewatch.store.errors import StoreError
 
+# Alembic is imported where a migration runs: a database already at the head does without it.
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+_REVISION = re.compile(r'^(down_revision|revision)\b[^=\n]*=\s*(?:"([^"]+)"|None)', re.MULTILINE)
+VERSION_TABLE = table("alembic_version", column("version_num"))
 
 
 def alembic_config(url: str = "", *, extra_version_locations: Sequence[str | Path] = ()) -> Config:
     """An Alembic config pointing at the migrations shipped inside this package."""
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.set_main_option("path_separator", "os")
@@ -82,6 +90,8 @@ def upgrade(
 
     With `postgis` (the default), PostgreSQL gets geometry columns where PostGIS can be had.
     """
+    from alembic import command
+
     cfg = config or alembic_config()
     cfg.attributes["routewatch_postgis"] = postgis
     _run(target, cfg, lambda c: command.upgrade(c, revision))
@@ -89,11 +99,15 @@ def upgrade(
 
 def downgrade(target: str | Engine, revision: str, *, config: Config | None = None) -> None:
     """Downgrade the database at a URL (or engine) to `revision`, in one transaction."""
+    from alembic import command
+
     _run(target, config, lambda cfg: command.downgrade(cfg, revision))
 
 
 def current_revision(target: str | Engine) -> str | None:
     """The revision the database is at, or None for an empty (never migrated) database."""
+    from alembic.runtime.migration import MigrationContext
+
     engine = make_engine(target) if isinstance(target, str) else target
     try:
         with engine.connect() as conn:
@@ -105,4 +119,31 @@ def current_revision(target: str | Engine) -> str | None:
 
 def head_revision(config: Config | None = None) -> str | None:
     """The newest revision shipped with the package."""
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(config or alembic_config()).get_current_head()
+
+
+@cache
+def shipped_head() -> str | None:
+    """The newest shipped revision, read from the version files; None unless exactly one head."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        for key, value in _REVISION.findall(path.read_text(encoding="utf-8")):
+            if value:
+                (revisions if key == "revision" else parents).add(value)
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def at_head(engine: Engine) -> bool:
+    """Whether the database is at the shipped head already (then upgrading has nothing to do)."""
+    head = shipped_head()
+    if head is None:
+        return False
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(VERSION_TABLE.c.version_num)).scalars().all() == [head]
+    except SQLAlchemyError:  # no version table yet: a new database
+        return False

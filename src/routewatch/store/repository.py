@@ -25,7 +25,7 @@ from routewatch.model import (
     Observation,
 )
 from routewatch.store import corridors as corridor_versions
-from routewatch.store import migrate, notify, writes
+from routewatch.store import migrate, notify, sqliteschema, writes
 from routewatch.store.coltypes import to_micros
 from routewatch.store.convert import alert_json, row_to_alert, row_to_observation
 from routewatch.store.coverage import CoverageMixin
@@ -63,6 +63,8 @@ class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin,
         """Create or migrate the schema to `revision` (idempotent); `postgis`: add geometry where possible."""
         self._postgis = None
         try:
+            if revision == "head" and (migrate.at_head(self.engine) or sqliteschema.create_fresh(self.engine)):
+                return
             migrate.upgrade(self.engine, revision, postgis=postgis)
         except SQLAlchemyError as exc:
             where = self.engine.url.render_as_string(hide_password=True)
@@ -324,3 +326,10 @@ class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin,
                 )
                 for row in session.scalars(query)
             ]
+
+
+def open_store(url: str) -> Store:
+    """A store with its schema migrated to the latest version."""
+    store = Store(url)
+    store.upgrade()
+    return store

@@ -11,15 +11,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator
 from itertools import compress, islice
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import shapely
-from alembic.operations import Operations
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Column, ColumnElement, Computed, Connection, bindparam, func, literal_column, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import QueryableAttribute
+
+if TYPE_CHECKING:  # Alembic is loaded where a migration runs
+    from alembic.operations import Operations
 
 log = logging.getLogger(__name__)
 

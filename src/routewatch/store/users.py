@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -20,8 +21,15 @@ from routewatch.store.errors import StoreError
 from routewatch.store.tables import ENUM, SERIAL, Base
 
 _HASHER = PasswordHasher()
-# Verified against when the user is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _HASHER.hash(secrets.token_urlsafe(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verified against when the user is unknown, so a wrong name costs as long as a wrong password."""
+    # Made on first use, not at import: one Argon2 hash is a tenth of a second every command would pay.
+    return _HASHER.hash(secrets.token_urlsafe(16))
+
+
 USERNAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@")
 MIN_PASSWORD = 10
 
@@ -174,7 +182,7 @@ class UsersMixin:
         """The enabled user when the password is right, else None (rehashes outdated hashes)."""
         with Session(self.engine) as session:
             row = session.get(UserRow, username)
-            stored = row.password_hash if row is not None else _DUMMY_HASH
+            stored = row.password_hash if row is not None else _dummy_hash()
         try:
             _HASHER.verify(stored, password)
         except (VerificationError, InvalidHashError):

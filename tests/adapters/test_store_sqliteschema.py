@@ -1,0 +1,126 @@
+"""A new SQLite database from the schema snapshot is the database the migrations build, and only then is it used."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, text
+
+from routewatch.store import Store, current_revision, head_revision, migrate, sqliteschema, upgrade
+from routewatch.store.db import make_engine
+from routewatch.store.spatial import include_object
+from routewatch.store.tables import Base
+
+
+def _url(tmp_path: Path, name: str) -> str:
+    return f"sqlite:///{tmp_path / name}"
+
+
+def _ddl(url: str) -> list[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return sqliteschema.statements(conn)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    e = make_engine(_url(tmp_path, "new.db"))
+    yield e  # type: ignore[misc]
+    e.dispose()
+
+
+def test_the_snapshot_is_what_the_migrations_build(tmp_path: Path) -> None:
+    url = _url(tmp_path, "alembic.db")
+    upgrade(url)
+    snap = sqliteschema.load()
+    assert snap is not None, "no snapshot: see routewatch/store/sqliteschema.py"
+    revision, ddl = snap
+    hint = "the migrations changed: write the snapshot again (routewatch/store/sqliteschema.py says how)"
+    assert revision == head_revision(), hint
+    assert ddl == _ddl(url), hint
+
+
+def test_shipped_head_is_alembics_head() -> None:
+    assert migrate.shipped_head() == head_revision()
+
+
+def test_a_new_database_gets_the_snapshot_and_equals_a_migrated_one(tmp_path: Path, engine: Engine) -> None:
+    assert sqliteschema.create_fresh(engine) is True
+    url = str(engine.url)
+    assert current_revision(url) == head_revision()
+    migrated = _url(tmp_path, "alembic.db")
+    upgrade(migrated)
+    assert _ddl(url) == _ddl(migrated)
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
+        assert compare_metadata(context, Base.metadata) == []
+    assert sqliteschema.create_fresh(engine) is False  # not empty any more: left to Alembic
+    assert migrate.at_head(engine) is True
+
+
+def test_store_upgrade_of_a_new_file_is_usable_and_at_head(tmp_path: Path) -> None:
+    url = _url(tmp_path, "store.db")
+    with Store(url) as store:
+        store.upgrade()
+        store.upgrade()  # at head: nothing to do
+        assert store.count_dead_letters() == 0
+    assert current_revision(url) == head_revision()
+
+
+def test_a_database_with_tables_of_its_own_is_not_touched(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE theirs (x INTEGER)"))
+    assert sqliteschema.create_fresh(engine) is False
+    with engine.connect() as conn:
+        assert sqliteschema.statements(conn) == ["CREATE TABLE theirs (x INTEGER)"]
+
+
+def test_a_stale_snapshot_falls_back_to_alembic(tmp_path: Path, engine: Engine,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    stale = tmp_path / "stale.json"
+    revision, ddl = sqliteschema.load() or ("", [])
+    stale.write_text(json.dumps({"revision": "0001", "statements": ddl}), encoding="utf-8")
+    monkeypatch.setattr(sqliteschema, "SNAPSHOT", stale)
+    assert sqliteschema.create_fresh(engine) is False
+    with engine.connect() as conn:
+        assert sqliteschema.statements(conn) == []
+    with Store(str(engine.url)) as store:  # the migrations build it instead
+        store.upgrade()
+    assert current_revision(str(engine.url)) == revision == head_revision()
+
+
+def test_an_older_database_is_migrated_not_skipped(tmp_path: Path) -> None:
+    url = _url(tmp_path, "old.db")
+    upgrade(url, "0005")
+    e = make_engine(url)
+    try:
+        assert migrate.at_head(e) is False
+        assert sqliteschema.create_fresh(e) is False
+    finally:
+        e.dispose()
+    with Store(url) as store:
+        store.upgrade()
+    assert current_revision(url) == head_revision()
+    assert _ddl(url) == _ddl_of_head(tmp_path)
+
+
+def _ddl_of_head(tmp_path: Path) -> list[str]:
+    url = _url(tmp_path, "head.db")
+    upgrade(url)
+    return _ddl(url)
+
+
+def test_postgres_is_left_to_alembic(postgres_db_url: str) -> None:
+    e = make_engine(postgres_db_url)
+    try:
+        assert sqliteschema.create_fresh(e) is False
+        assert migrate.at_head(e) is False
+    finally:
+        e.dispose()
