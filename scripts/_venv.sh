@@ -23,7 +23,8 @@ find_uv() {
   echo "$home/bin/uv"
 }
 UV="$(find_uv)"
-export UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT="$VENV"
+# Bytecode at install time: where PYTHONDONTWRITEBYTECODE is set, every process would compile its imports again.
+export UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT="$VENV" UV_COMPILE_BYTECODE=1
 [ -n "${PYTHON:-}" ] && export UV_PYTHON="$PYTHON"
 
 # The environment keeps every extra it was ever given, so the demo after CI does not strip the detector.

@@ -128,10 +128,19 @@ def detect_model(shared_data: Path) -> str:
     return str(path)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def openvino_model(shared_data: Path) -> str:
-    """See `detect_model`."""
+    """See `detect_model`. Tests that use it are marked `model`."""
     return detect_model(shared_data)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark browser and model tests, so a lane can leave them out (`./scripts/test --fast`)."""
+    for item in items:
+        if "browser" in item.path.parts:
+            item.add_marker(pytest.mark.browser)
+        if "openvino_model" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.model)
 
 
 def wait_udp_bound(port: int, proc: object = None, timeout_s: float = 60.0) -> None:

@@ -13,8 +13,6 @@ import pytest
 from routewatch.config.schema import CameraConfig
 from routewatch.geo.crs import LocalFrame
 
-from ..conftest import detect_model
-
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 FRAME = LocalFrame(10.0, 50.0)
 # traffic_topdown.mp4 frames 560-733: a still street with parked cars, one car driving through
@@ -23,8 +21,8 @@ FIRST, LAST, STILL_FROM = 560, 733, 655
 
 
 @pytest.fixture
-def clip(shared_data, tmp_path, monkeypatch) -> tuple[Path, str]:
-    model = Path(detect_model(shared_data))
+def clip(shared_data, openvino_model, tmp_path, monkeypatch) -> tuple[Path, str]:
+    model = Path(openvino_model)
     monkeypatch.setenv("YOLO_OFFLINE", "1")
     cap = cv2.VideoCapture(str(shared_data / "video" / "traffic_topdown.mp4"))
     fps = cap.get(cv2.CAP_PROP_FPS)

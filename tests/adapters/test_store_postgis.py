@@ -131,6 +131,7 @@ def test_within_fallback_is_exact(sqlite_store: Store) -> None:
 
 
 @pytest.mark.postgres
+@pytest.mark.slow
 def test_within_same_answers_on_sqlite_plain_postgres_and_postgis(
     sqlite_store: Store, postgres_db_url: str, subtests: pytest.Subtests
 ) -> None:

@@ -36,6 +36,7 @@ def render(path: Path, n: int = 80, start_moving: int = 30, size: tuple[int, int
     return boxes
 
 
+@pytest.mark.slow
 def test_real_video_frames_are_timed_by_the_container(shared_data):
     stats = VideoStats()
     frames = list(iter_file(shared_data / "video" / "people.mp4", "cam1", T0, stats))

@@ -23,7 +23,6 @@ from routewatch.geo.corridors import dumps_geojson
 from routewatch.geo.homography import Calibration, GroundControlPoint
 from routewatch.model import Observation
 from routewatch.store import Store
-from tests.conftest import detect_model
 from tests.e2e import streetscene as scene
 
 
@@ -36,8 +35,8 @@ def video(shared_data: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def model(shared_data: Path) -> str:
-    return detect_model(shared_data)
+def model(openvino_model: str) -> str:
+    return openvino_model
 
 
 @pytest.fixture(scope="module")

@@ -225,6 +225,7 @@ cameras = st.builds(
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(cameras, st.integers(4, 10), st.randoms(use_true_random=False))
 def test_random_cameras_round_trip(cam, n, rnd):
