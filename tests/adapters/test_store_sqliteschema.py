@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,20 +22,24 @@ def _url(tmp_path: Path, name: str) -> str:
     return f"sqlite:///{tmp_path / name}"
 
 
-def _ddl(url: str) -> list[str]:
-    engine = make_engine(url)
+@contextlib.contextmanager
+def _engine(url: str) -> Iterator[Engine]:
+    e = make_engine(url)
     try:
-        with engine.connect() as conn:
-            return sqliteschema.statements(conn)
+        yield e
     finally:
-        engine.dispose()
+        e.dispose()
+
+
+def _ddl(url: str) -> list[str]:
+    with _engine(url) as e, e.connect() as conn:
+        return sqliteschema.statements(conn)
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Engine:
-    e = make_engine(_url(tmp_path, "new.db"))
-    yield e  # type: ignore[misc]
-    e.dispose()
+def engine(tmp_path: Path) -> Iterator[Engine]:
+    with _engine(_url(tmp_path, "new.db")) as e:
+        yield e
 
 
 def test_the_snapshot_is_what_the_migrations_build(tmp_path: Path) -> None:
@@ -99,12 +105,9 @@ def test_a_stale_snapshot_falls_back_to_alembic(tmp_path: Path, engine: Engine,
 def test_an_older_database_is_migrated_not_skipped(tmp_path: Path) -> None:
     url = _url(tmp_path, "old.db")
     upgrade(url, "0005")
-    e = make_engine(url)
-    try:
+    with _engine(url) as e:
         assert migrate.at_head(e) is False
         assert sqliteschema.create_fresh(e) is False
-    finally:
-        e.dispose()
     with Store(url) as store:
         store.upgrade()
     assert current_revision(url) == head_revision()
@@ -118,9 +121,6 @@ def _ddl_of_head(tmp_path: Path) -> list[str]:
 
 
 def test_postgres_is_left_to_alembic(postgres_db_url: str) -> None:
-    e = make_engine(postgres_db_url)
-    try:
+    with _engine(postgres_db_url) as e:
         assert sqliteschema.create_fresh(e) is False
         assert migrate.at_head(e) is False
-    finally:
-        e.dispose()
