@@ -58,8 +58,10 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
     t.add_row("inputs", ", ".join(summary.inputs))
     t.add_row("messages", f"{ing.get('messages', 0):,}")
     t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
-              f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}; "
-              f"{ing.get('resync_bytes', 0):,} bytes skipped)")
+              f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}"
+              + (f", junk {ing['junk']:,}" if ing.get("junk") else "")
+              + f"; {ing.get('resync_bytes', 0):,} bytes skipped)"
+              + (f"; unknown message ids {ing['unknown_id']:,}" if ing.get("unknown_id") else ""))
     t.add_row("not positions", f"no GPS fix {ing.get('no_fix', 0):,}, invalid {ing.get('invalid_position', 0):,}")
     if "camera_received" in ing:
         t.add_row("live camera frames", f"{ing['camera_received']:,} received, {ing.get('camera_skipped', 0):,} "

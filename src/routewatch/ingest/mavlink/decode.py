@@ -182,6 +182,12 @@ class MavlinkDecoder:
         self._buf = buf[used:]
         return self._take()
 
+    def feed_datagram(self, data: bytes, recv_time: datetime) -> list[TelemetryEvent]:
+        """Decode one UDP datagram received at recv_time on its own (it carries whole packets)."""
+        self.stats.bytes_in += len(data)
+        self._stream.scan_datagram(bytes(data), to_us(recv_time))
+        return self._take()
+
     def feed_tlog(self, data: bytes, *, final: bool = False) -> list[TelemetryEvent]:
         """Decode tlog bytes (8-byte µs stamp + packet per record); final marks the end of the file."""
         self.stats.bytes_in += len(data)

@@ -54,6 +54,7 @@ class MavlinkStats:
     bad_crc: int = 0
     bad_frame: int = 0
     truncated: int = 0
+    junk: int = 0
     resyncs: int = 0
     resync_bytes: int = 0
     events: int = 0
@@ -78,8 +79,8 @@ class MavlinkStats:
 
     @property
     def corrupt(self) -> int:
-        """Packets or records that were damaged (bad CRC, impossible header, truncated)."""
-        return self.bad_crc + self.bad_frame + self.truncated
+        """Packets or records that were damaged (bad CRC, impossible header, truncated, datagram junk)."""
+        return self.bad_crc + self.bad_frame + self.truncated + self.junk
 
     def by_type(self) -> dict[str, int]:
         """Packets framed per message name (UNKNOWN_<id> for ids the dialect lacks)."""
@@ -130,6 +131,7 @@ class Framer:
         n = len(buf)
         ofs = 0
         decoded = 0
+        cut = final and not pre  # a datagram: a packet can never continue in the next one
         if not self._synced:  # resuming a search cut short by the end of the last chunk
             ofs, more = self._resync(buf, 0, final, q=0)
             if more:
@@ -143,7 +145,12 @@ class Framer:
                 length = buf[h + 1]
                 end = h + 8 + length
                 if end > n:
-                    break
+                    if not cut:
+                        break
+                    ofs, more = self._cut(buf, ofs)
+                    if more:
+                        break
+                    continue
                 mid = buf[h + 5]
                 cnt[mid] += 1
                 a = act1[(mid << 8) | length]
@@ -153,13 +160,16 @@ class Framer:
                 p = h + 6
                 s = h + 3
             elif mk == V2:
-                if h + 10 > n:
-                    break
                 length = buf[h + 1]
                 flags = buf[h + 2]
                 end = h + 12 + length + (13 if flags & 1 else 0)
-                if end > n:
-                    break
+                if h + 10 > n or end > n:
+                    if not cut:
+                        break
+                    ofs, more = self._cut(buf, ofs)
+                    if more:
+                        break
+                    continue
                 mid = buf[h + 7] | buf[h + 8] << 8 | buf[h + 9] << 16
                 if mid < 256:
                     cnt[mid] += 1
@@ -172,6 +182,8 @@ class Framer:
                 p = h + 10
                 s = h + 5
             else:
+                if cut and self._synced:  # bytes that start no packet: one refusal per run of them
+                    st.junk += 1
                 ofs, more = self._resync(buf, ofs, final)
                 if more:
                     break
@@ -216,6 +228,17 @@ class Framer:
             st.truncated += 1
             ofs = n
         return ofs
+
+    def scan_datagram(self, buf: bytes, t_us: int) -> None:
+        """Frame the packets of one datagram on its own: junk or a cut packet in it never reaches the next."""
+        self._synced = True
+        self.scan(buf, t_us, final=True)
+        self._synced = True
+
+    def _cut(self, buf: bytes, ofs: int) -> tuple[int, bool]:
+        """A datagram's packet header claims more bytes than the datagram holds: refuse it, look further."""
+        self.stats.truncated += 1
+        return self._resync(buf, ofs, True)
 
     def _damaged(self, buf: bytes, ofs: int, end: int, mid: int, final: bool, *, crc: bool) -> tuple[int, bool]:
         """Count a bad packet and decide where the next one starts."""

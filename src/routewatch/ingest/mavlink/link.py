@@ -286,7 +286,9 @@ class MavlinkLink:
             data = transport.recv(POLL_S)
             if data:
                 valid = st.messages - st.unknown_id - st.bad_crc - st.bad_frame
-                events = self.decoder.feed(data, self.clock())
+                # A datagram holds whole packets: parsed alone, its junk cannot spoil the next one.
+                feed = self.decoder.feed_datagram if isinstance(transport, _Udp) else self.decoder.feed
+                events = feed(data, self.clock())
                 if st.messages - st.unknown_id - st.bad_crc - st.bad_frame > valid:
                     got = True
                     last_rx = self._mono()
