@@ -245,7 +245,8 @@ def _pixel_grounds(settings: Settings) -> dict[str, PixelToGround]:
         if cam.kind != "fixed":
             continue
         try:
-            out[cam.name] = calibrate(cam).to_ground
+            cal = calibrate(cam)
+            out[cam.name] = PixelToGround(cal.to_ground, cam.image_size, cal.outside_m, cam.ground_margin_m)
         except CalibrationError as exc:
             log.error("camera %s: %s; its pixel detections are refused", cam.name, exc)
     return out

@@ -545,6 +545,16 @@ class CameraConfig(_Section):
         description="Fixed cameras: ground control points [u_px, v_px, lon, lat], at least four, not collinear.",
     )
     max_error_m: float = Field(2.0, gt=0, le=100, description="Refuse a calibration whose GCP error is larger.")
+    image_size: tuple[int, int] | None = Field(
+        None, description="Fixed cameras: [width_px, height_px] of the image; pixel detections (bbox_px on MQTT) "
+        "reaching outside it are refused (dead letters). Unset: only the ground check below applies.",
+    )
+    ground_margin_m: float = Field(
+        100.0, ge=0, le=10000,
+        description="Fixed cameras: pixel detections are placed only within this many metres of the area the GCPs "
+        "span (their convex hull); further out the calibration is unchecked extrapolation, and near the horizon "
+        "a pixel spans kilometres, so such detections are refused (dead letters).",
+    )
     fps: float = Field(
         5.0, gt=0, le=120,
         description="Frames per second processed (others are skipped); drone cameras detect on every one, full frame.",
@@ -583,6 +593,13 @@ class CameraConfig(_Section):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2026-05-01T12:00:00Z")
+        return v
+
+    @field_validator("image_size")
+    @classmethod
+    def _image_size(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not (0 < v[0] <= 65535 and 0 < v[1] <= 65535):
+            raise ValueError("needs [width_px, height_px], each 1 to 65535")
         return v
 
     @field_validator("url")

@@ -74,7 +74,14 @@ class _Reject(Exception):
     """The message is dead-lettered with this reason."""
 
 
-PixelToGround = Callable[[float, float], tuple[float, float] | None]
+@dataclass(frozen=True, slots=True)
+class PixelToGround:
+    """How a fixed camera's pixel detections are placed, and where that placement can be trusted."""
+
+    to_ground: Callable[[float, float], tuple[float, float] | None]
+    image_size: tuple[int, int] | None = None  # (width, height) in pixels; None: not known
+    outside_m: Callable[[float, float], float] = lambda lon, lat: 0.0  # metres outside the calibrated area
+    margin_m: float = math.inf
 
 
 def parse_message(msg: InboundMessage, cfg: MqttInputConfig, *, now: datetime,
@@ -289,10 +296,19 @@ def _pixel_to_ground(camera: str, box: list[float], path: str,
                       "calibration here (a `cameras` entry of kind fixed with gcps); publish lon/lat or add one")
     x1, y1, x2, y2 = (float(v) for v in box)
     if not (x1 < x2 and y1 < y2):
-        raise _Reject(f"bad box: {path}.bbox_px {box} needs x_min < x_max and y_min < y_max")
-    ground = to_ground((x1 + x2) / 2, y2)
+        raise _Reject(f"bad box: {path}.bbox_px {_clip(str(box), 80)} needs x_min < x_max and y_min < y_max")
+    size = to_ground.image_size
+    if size is not None and (x2 > size[0] or y2 > size[1]):
+        raise _Reject(f"outside the image: {path}.bbox_px {_clip(str(box), 80)} reaches beyond the "
+                      f"{size[0]} x {size[1]} px image of camera {camera!r}")
+    ground = to_ground.to_ground((x1 + x2) / 2, y2)
     if ground is None:
         raise _Reject(f"off the ground: {path}.bbox_px bottom centre is on or above camera {camera!r}'s horizon")
+    beyond = to_ground.outside_m(*ground)
+    if not beyond <= to_ground.margin_m:
+        raise _Reject(f"beyond the calibration: {path}.bbox_px bottom centre maps to lon {ground[0]:.6f}, lat "
+                      f"{ground[1]:.6f}, {beyond:,.0f} m outside the area the ground control points of camera "
+                      f"{camera!r} span (cameras[].ground_margin_m is {to_ground.margin_m:g})")
     return ground
 
 
