@@ -123,3 +123,65 @@ def test_every_bit_flipped_packet_is_refused_and_counted(mavlink2: bool) -> None
         refused = st.corrupt + st.unknown_id - before
     assert refused == 3000, st.as_dict()
     assert [o.alt_m for o in got] == [100.0 + i for i in range(3000)]
+
+
+def test_lost_packets_are_counted_per_sender_from_sequence_numbers() -> None:
+    writers = {(1, 1): TlogWriter(), (2, 1): TlogWriter(True)}
+    sent: list[bytes] = []
+    for i in range(400):
+        for (sysid, _), w in writers.items():
+            p = w.global_position_int(T0 + timedelta(seconds=i), sysid, -35.1, 149.1 + i * 1e-5, 100.0 + i)
+            if sysid == 1 and i % 10 == 3:  # lost on the way: 40 of system 1's
+                continue
+            if sysid == 2 and 100 <= i < 130:  # a hole of 30 in system 2's
+                continue
+            sent.append(p)
+    with udp_link() as lk:
+        lk.send(sent)
+        quality = lk.link.stats.link_quality()
+    assert quality["1/1"] == {"received": 360, "lost": 40}
+    assert quality["2/1"] == {"received": 370, "lost": 30}
+    assert lk.link.stats.lost == 70 and lk.link.stats.kernel_drops == 0
+
+
+def test_kernel_receive_drops_are_counted_and_match_the_sequence_gaps() -> None:
+    port = free_port(socket.SOCK_DGRAM)
+    release = threading.Event()
+    seen: list[TelemetryEvent] = []
+
+    def slow(ev: TelemetryEvent) -> None:  # a reader held up: the socket buffer overflows meanwhile
+        release.wait(WAIT_S)
+        seen.append(ev)
+
+    cfg = SourceConfig(name="uav", url=f"udpin:127.0.0.1:{port}", recv_buffer_bytes=65536)
+    link = MavlinkLink(cfg, slow, clock=lambda: T0)
+    w = TlogWriter()
+    # A 64 KiB buffer holds about 150 such datagrams: fewer than 256 are dropped in a row, so the 8-bit
+    # sequence number can tell them all.
+    n = 350
+    packets = [w.global_position_int(T0 + timedelta(milliseconds=i), 4, -35.1, 149.1, 100.0) for i in range(n)]
+    stop = threading.Event()
+    thread = link.start(stop)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as tx:
+            deadline = time.monotonic() + WAIT_S
+            while link.stats.bytes_in == 0:
+                assert time.monotonic() < deadline, "link never came up"
+                tx.sendto(packets[0], ("127.0.0.1", port))
+                time.sleep(0.05)
+            for p in packets[1:-1]:
+                tx.sendto(p, ("127.0.0.1", port))
+            release.set()
+            time.sleep(0.5)
+            tx.sendto(packets[-1], ("127.0.0.1", port))  # closes the last gap
+            while link.stats.link_quality().get("4/1", {}).get("received", 0) + link.stats.lost < n:
+                assert time.monotonic() < deadline + WAIT_S, link.stats.link_report()
+                time.sleep(0.01)
+    finally:
+        release.set()
+        stop.set()
+        thread.join(WAIT_S)
+    st = link.stats
+    assert 0 < st.recv_buffer_bytes < 4 * 1024 * 1024
+    assert st.kernel_drops > 0, st.link_report()
+    assert st.lost == st.kernel_drops, st.link_report()  # every packet lost on loopback was lost in the kernel

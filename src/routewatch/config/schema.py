@@ -40,6 +40,12 @@ class SourceConfig(_Section):
     reconnect_s: float = Field(2.0, gt=0, le=300, description="First delay before reconnecting a dropped link.")
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest delay between reconnect attempts.")
     link_timeout_s: float = Field(5.0, gt=0, le=600, description="No message for this long marks the link down.")
+    recv_buffer_bytes: int = Field(
+        4 * 1024 * 1024, ge=65536, le=256 * 1024 * 1024,
+        description="UDP links: the socket's receive buffer, which holds bursts while the reader is busy. Linux "
+        "grants at most net.core.rmem_max (a warning says so); datagrams dropped for want of room are counted "
+        "as kernel drops.",
+    )
 
     @field_validator("url")
     @classmethod

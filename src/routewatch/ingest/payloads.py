@@ -68,6 +68,7 @@ class Accepted:
     """A message that was understood, and the events it carries (none for e.g. a Frigate `end`)."""
 
     events: tuple[TelemetryEvent, ...] = ()
+    seq: int | None = None  # the publisher's message counter, where it sends one
 
 
 class _Reject(Exception):
@@ -92,7 +93,8 @@ def parse_message(msg: InboundMessage, cfg: MqttInputConfig, *, now: datetime,
     pixel detections (bbox_px) of those cameras are placed at the bottom centre of their box.
     """
     try:
-        return Accepted(_parse(msg, cfg, now, ground or {}))
+        events, seq = _parse(msg, cfg, now, ground or {})
+        return Accepted(events, seq)
     except _Reject as exc:
         return dead_letter(msg, str(exc))
     except Exception as exc:  # a bug must cost one message, not the pipeline
@@ -107,22 +109,22 @@ def dead_letter(msg: InboundMessage, reason: str) -> DeadLetter:
 
 
 def _parse(msg: InboundMessage, cfg: MqttInputConfig, now: datetime,
-           ground: Mapping[str, PixelToGround]) -> tuple[TelemetryEvent, ...]:
+           ground: Mapping[str, PixelToGround]) -> tuple[tuple[TelemetryEvent, ...], int | None]:
     kind, name = _route(msg.topic, cfg)
     size = len(msg.payload)
     if size > cfg.max_payload_bytes:
         raise _Reject(f"too large: {size} bytes, more than mqtt.input.max_payload_bytes ({cfg.max_payload_bytes})")
     doc = _load_json(bytes(msg.payload))
     if kind == "frigate":
-        return _frigate(doc, cfg, now)
+        return _frigate(doc, cfg, now), None
     if not isinstance(doc, dict):
         raise _Reject(f"not an object: the payload is a JSON {_json_type(doc)}; {kind}.v1 messages are objects")
     _validate(validator(f"{kind}.v1"), f"{kind}.v1", doc)
     builder: Callable[[str, dict[str, Any], MqttInputConfig, datetime], tuple[TelemetryEvent, ...]]
     if kind == "det":
-        return _det(name, doc, cfg, now, ground.get(name))
+        return _det(name, doc, cfg, now, ground.get(name)), doc.get("seq")
     builder = {"pos": _pos, "telemetry": _telemetry}[kind]
-    return builder(name, doc, cfg, now)
+    return builder(name, doc, cfg, now), doc.get("seq")
 
 
 def _route(topic: str, cfg: MqttInputConfig) -> tuple[str, str]:
