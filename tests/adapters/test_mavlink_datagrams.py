@@ -15,7 +15,7 @@ import pytest
 
 from routewatch.config.schema import SourceConfig
 from routewatch.ingest.mavlink import MavlinkLink, TlogWriter
-from routewatch.model import Observation, TelemetryEvent
+from routewatch.model import Observation, TelemetryEvent, VehicleStatus
 from tests.conftest import free_port
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -37,11 +37,11 @@ def positions(n: int) -> list[bytes]:
 class Link:
     """A udpin MavlinkLink on a free loopback port, and a sender that waits for each burst to be read."""
 
-    def __init__(self) -> None:
+    def __init__(self, **cfg: object) -> None:
         self.port = free_port(socket.SOCK_DGRAM)
         self.events: list[TelemetryEvent] = []
         self._lock = threading.Lock()
-        self.link = MavlinkLink(SourceConfig(name="uav", url=f"udpin:127.0.0.1:{self.port}"), self._emit,
+        self.link = MavlinkLink(SourceConfig(name="uav", url=f"udpin:127.0.0.1:{self.port}", **cfg), self._emit,
                                 clock=lambda: T0)
         self.tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sent = 0
@@ -67,15 +67,15 @@ class Link:
 
 
 @contextmanager
-def udp_link() -> Iterator[Link]:
-    lk = Link()
+def udp_link(**cfg: object) -> Iterator[Link]:
+    lk = Link(**cfg)
     stop = threading.Event()
     thread = lk.link.start(stop)
     try:
         deadline = time.monotonic() + WAIT_S
         w = TlogWriter()
         probe = w.global_position_int(T0, 9, -35.0, 149.0, 10.0)
-        while lk.link.stats.decoded == 0:  # until the link listens
+        while lk.link.stats.bytes_in == 0:  # until the link listens
             assert time.monotonic() < deadline, "link never came up"
             lk.tx.sendto(probe, ("127.0.0.1", lk.port))
             time.sleep(0.05)
@@ -185,3 +185,27 @@ def test_kernel_receive_drops_are_counted_and_match_the_sequence_gaps() -> None:
     assert 0 < st.recv_buffer_bytes < 4 * 1024 * 1024
     assert st.kernel_drops > 0, st.link_report()
     assert st.lost == st.kernel_drops, st.link_report()  # every packet lost on loopback was lost in the kernel
+
+
+@pytest.mark.parametrize("pace_s", [0.0, 0.002])
+def test_vehicle_time_makes_event_times_independent_of_the_receipt_clock(pace_s: float) -> None:
+    """A replay at any speed (here: any pace, and a receipt clock that stands still) gives the same times."""
+    boot = datetime(2015, 8, 1, 9, 0, tzinfo=UTC)  # the vehicle's clock at boot, years before receipt
+    w = TlogWriter()
+    early = w.global_position_int(T0, 5, -35.1, 149.1, 90.0, time_boot_ms=500)  # before its clock is known
+    rest = [w.system_time(T0, 5, boot + timedelta(seconds=1), time_boot_ms=1000), w.heartbeat(T0, 5)]
+    rest += [w.global_position_int(T0, 5, -35.1, 149.1 + i * 1e-5, 100.0 + i, time_boot_ms=1200 + 200 * i)
+             for i in range(50)]
+    with udp_link(time_source="vehicle") as lk:
+        before = lk.link.stats.no_vehicle_time  # the link's probes, of a system with no clock yet
+        lk.send([early])
+        for d in rest:
+            lk.send([d])
+            time.sleep(pace_s)
+        got = lk.observations()
+        st = lk.link.stats
+    assert [(o.time, o.alt_m) for o in got] == [
+        (boot + timedelta(milliseconds=1200 + 200 * i), 100.0 + i) for i in range(50)]
+    assert st.no_vehicle_time - before == 1  # the early fix is refused (counted), not timed by receipt
+    statuses = [e for e in lk.events if isinstance(e, VehicleStatus) and e.subject_id == "uav/5"]
+    assert [e.time for e in statuses] == [boot + timedelta(seconds=1)]  # untimed: the newest vehicle time

@@ -40,6 +40,13 @@ class SourceConfig(_Section):
     reconnect_s: float = Field(2.0, gt=0, le=300, description="First delay before reconnecting a dropped link.")
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest delay between reconnect attempts.")
     link_timeout_s: float = Field(5.0, gt=0, le=600, description="No message for this long marks the link down.")
+    time_source: Literal["receipt", "vehicle"] = Field(
+        "receipt",
+        description="Live links: event time of a vehicle's messages. receipt: this machine's clock when they "
+        "arrive (a replay faster than real time squeezes time, and rules on time see other motion); vehicle: "
+        "the vehicle's own clock (SYSTEM_TIME's GPS time plus each message's time_boot_ms), the same at any "
+        "replay speed; its messages before the first SYSTEM_TIME with a time are dropped (counted).",
+    )
     recv_buffer_bytes: int = Field(
         4 * 1024 * 1024, ge=65536, le=256 * 1024 * 1024,
         description="UDP links: the socket's receive buffer, which holds bursts while the reader is busy. Linux "

@@ -59,6 +59,7 @@ class MavlinkStats:
     resync_bytes: int = 0
     events: int = 0
     no_fix: int = 0
+    no_vehicle_time: int = 0
     invalid_position: int = 0
     ignored: int = 0
     connects: int = 0

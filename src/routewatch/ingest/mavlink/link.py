@@ -253,7 +253,8 @@ class MavlinkLink:
         self.clock = clock
         self.stats = stats if stats is not None else MavlinkStats()
         self.scheme, self.target, self.port = parse_url(cfg.url)
-        self.decoder = MavlinkDecoder(cfg.name, self.stats, taps=taps)  # taps: raw payloads, e.g. drone poses
+        self.decoder = MavlinkDecoder(cfg.name, self.stats, taps=taps,  # taps: raw payloads, e.g. drone poses
+                                      vehicle_time=cfg.time_source == "vehicle")
         self.up = False
         self._kernel_drops_before = 0  # of sockets closed already
         self._mono = monotonic
