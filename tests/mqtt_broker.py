@@ -20,6 +20,17 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 PUBLIC_HOST, PUBLIC_PORT = "127.0.0.1", 1883
 START_TIMEOUT_S = 10.0
 
+SHIPPED_CONF = Path(__file__).resolve().parents[1] / "examples" / "mosquitto.conf"
+_OURS = ("listener", "persistence_location", "log_dest", "user")
+
+
+def shipped_settings() -> str:
+    """The settings of the shipped examples/mosquitto.conf, less those a test broker sets itself."""
+    lines = SHIPPED_CONF.read_text(encoding="utf-8").splitlines()
+    kept = [ln for ln in lines if ln.strip() and not ln.startswith("#") and ln.split()[0] not in _OURS]
+    return "".join(f"{ln}\n" for ln in kept)
+
+
 def port_open(host: str, port: int, timeout_s: float = 1.0) -> bool:
     """Whether a TCP connection to host:port is accepted."""
     try:
@@ -41,11 +52,10 @@ class PrivateBroker:
         self.log = workdir / "mosquitto.log"
         self.conf.write_text(
             f"listener {self.port} {self.host}\n{listener_conf}"
-            "allow_anonymous true\n"
-            f"persistence true\npersistence_location {workdir}/\n"
+            f"persistence_location {workdir}/\n"
             "user root\n"  # as root it would switch to user mosquitto, who cannot write a tmp dir
             f"log_dest file {self.log}\nlog_type all\n"
-            "max_queued_messages 0\n"
+            f"{shipped_settings()}"
             f"{extra_conf}",
             encoding="utf-8",
         )

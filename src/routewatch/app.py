@@ -35,6 +35,8 @@ class Summary:
     first: str | None = None
     last: str | None = None
     clock_offset_s: dict[str, float] = field(default_factory=dict)
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)  # live MAVLink sources: link quality
+    publishers: dict[str, dict[str, int]] = field(default_factory=dict)  # MQTT topics with seq: gaps
 
     def add_positions(self, obs: Sequence[Observation]) -> None:
         """Count positions and widen the event-time range they cover."""
@@ -52,7 +54,7 @@ class Summary:
             "inputs": self.inputs, "ingest": dict(self.ingest), "engine": self.engine,
             "subjects": dict(self.subjects), "alerts_opened": dict(self.alerts_opened),
             "positions": self.positions, "first": self.first, "last": self.last,
-            "clock_offset_s": self.clock_offset_s,
+            "clock_offset_s": self.clock_offset_s, "links": self.links, "publishers": self.publishers,
         }
 
 
@@ -76,7 +78,8 @@ def new_pipeline(corridors: Sequence[Corridor], settings: Settings) -> Pipeline:
 def summarize(summary: Summary, pipeline: Pipeline, stats: Iterable[MavlinkStats]) -> Summary:
     """Fill a summary from the pipeline state and ingest counters."""
     for st in stats:
-        summary.ingest.update({k: v for k, v in st.as_dict().items() if isinstance(v, int)})
+        summary.ingest.update({k: v for k, v in st.as_dict().items() if isinstance(v, int)
+                               and k != "recv_buffer_bytes"})  # a size, not a count: see Summary.links
     summary.engine = pipeline.engine.stats.as_dict()
     summary.subjects = Counter(pipeline.subjects.values())
     summary.clock_offset_s = {

@@ -14,6 +14,7 @@ from routewatch.codec import alert_to_dict
 from routewatch.config.schema import MqttInputConfig, MqttOutputConfig
 from routewatch.ingest.frames import is_frame_topic
 from routewatch.ingest.payloads import Accepted, PixelToGround, dead_letter, parse_message
+from routewatch.ingest.sequence import SeqCounter
 from routewatch.model import DeadLetter, InboundMessage, TelemetryEvent
 from routewatch.store import Store
 
@@ -31,12 +32,13 @@ class Delivery:
 
 def to_delivery(messages: Sequence[InboundMessage], cfg: MqttInputConfig, now: datetime,
                 frames: Callable[[InboundMessage], DeadLetter | None] | None = None,
-                ground: Mapping[str, PixelToGround] | None = None) -> Delivery:
+                ground: Mapping[str, PixelToGround] | None = None, seqs: SeqCounter | None = None) -> Delivery:
     """Parse a batch of inbound messages; every one ends up as telemetry or as a dead letter.
 
     Camera frames (routewatch/v1/frames/...) go to `frames`, which queues them for their camera or
     returns a dead letter; without it they are dead letters (no camera takes frames from MQTT).
     Pixel detections are placed through `ground` (camera name -> its calibration's pixel-to-ground).
+    Publishers' `seq` numbers go to `seqs`, which counts the gaps.
     """
     events: list[TelemetryEvent] = []
     dead: list[DeadLetter] = []
@@ -49,6 +51,8 @@ def to_delivery(messages: Sequence[InboundMessage], cfg: MqttInputConfig, now: d
         res = parse_message(msg, cfg, now=now, ground=ground)
         if isinstance(res, Accepted):
             events.extend(res.events)
+            if seqs is not None and res.seq is not None:
+                seqs.see(msg.topic, res.seq)
         else:
             dead.append(res)
     return Delivery(tuple(events), tuple(dead), tuple(m.token for m in messages))

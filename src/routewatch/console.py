@@ -58,8 +58,17 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
     t.add_row("inputs", ", ".join(summary.inputs))
     t.add_row("messages", f"{ing.get('messages', 0):,}")
     t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
-              f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}; "
-              f"{ing.get('resync_bytes', 0):,} bytes skipped)")
+              f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}"
+              + (f", junk {ing['junk']:,}" if ing.get("junk") else "")
+              + f"; {ing.get('resync_bytes', 0):,} bytes skipped)"
+              + (f"; unknown message ids {ing['unknown_id']:,}" if ing.get("unknown_id") else ""))
+    for name, link in summary.links.items():
+        t.add_row(f"link {name}", _link_row(link))
+    if summary.publishers:
+        t.add_row("MQTT seq gaps", f"{ing.get('mqtt_seq_gaps', 0):,} messages never received (" + ", ".join(
+            f"{topic} {c['gaps']:,} of {c['received'] + c['gaps']:,}" for topic, c in summary.publishers.items()) + ")")
+    if ing.get("dropped_behind"):
+        t.add_row("dropped (behind)", f"{ing['dropped_behind']:,} events the pipeline could not take in time")
     t.add_row("not positions", f"no GPS fix {ing.get('no_fix', 0):,}, invalid {ing.get('invalid_position', 0):,}")
     if "camera_received" in ing:
         t.add_row("live camera frames", f"{ing['camera_received']:,} received, {ing.get('camera_skipped', 0):,} "
@@ -79,3 +88,12 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
     if summary.clock_offset_s:
         t.add_row("clock offset", ", ".join(f"{k} {v:+.2f} s" for k, v in summary.clock_offset_s.items()))
     console.print(t)
+
+
+def _link_row(link: dict[str, Any]) -> str:
+    """Packets received and lost per sender (sequence gaps), kernel drops and the receive buffer."""
+    senders = [f"{sender}: {c['received']:,} received, {c['lost']:,} lost "
+               f"({100 * c['lost'] / max(1, c['received'] + c['lost']):.1f} %)"
+               for sender, c in link["senders"].items()]
+    udp = [f"kernel drops {link['kernel_drops']:,} (receive buffer {link['recv_buffer_bytes'] // 1024:,} KiB)"]
+    return "; ".join([*senders, *(udp if link["recv_buffer_bytes"] else [])]) or "nothing received"

@@ -21,6 +21,7 @@ from routewatch.config.schema import Settings
 from routewatch.coverage import CoverageRecorder
 from routewatch.ingest.mavlink import MavlinkStats
 from routewatch.ingest.payloads import PixelToGround
+from routewatch.ingest.sequence import SeqCounter
 from routewatch.journal import Journal
 from routewatch.livepose import live_poses
 from routewatch.model import Corridor, Observation
@@ -65,6 +66,7 @@ async def run_live(
     db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
     thread_stop = threading.Event()
     stats: list[MavlinkStats] = []
+    live_links: dict[str, MavlinkStats] = {}  # live MAVLink sources by name: link quality for operators
     files_left = 0
     store_errors = 0
 
@@ -77,7 +79,8 @@ async def run_live(
     for cfg in settings.sources:
         path = tlog_path(cfg)
         if path is None:
-            stats.append(start_link(cfg, hand, thread_stop, pose_feeds.get(cfg.name)).stats)
+            live_links[cfg.name] = start_link(cfg, hand, thread_stop, pose_feeds.get(cfg.name)).stats
+            stats.append(live_links[cfg.name])
             continue
         st = MavlinkStats()
         stats.append(st)
@@ -93,7 +96,8 @@ async def run_live(
                                           snaps.cache_for, pose_tracks, record_for=recordings.for_camera,
                                           coverage=coverage)
     files_left += camera_files
-    mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop, cameras)
+    seqs = SeqCounter()  # MQTT publishers' message counters: gaps are messages a broker dropped
+    mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop, cameras, seqs)
     web = _start_web(settings, store)
     corridor_news = _listen_for_corridors(store, loop, thread_stop)
     revision = await loop.run_in_executor(db, store.corridors_revision)
@@ -136,6 +140,9 @@ async def run_live(
             for name, counts in cameras.by_camera().items():
                 web.metrics.set_camera(name, counts)
             web.metrics.set_dead_lettered(summary.ingest["dead_letters"])
+            for name, st in live_links.items():
+                web.metrics.set_link(name, st.link_report())
+            web.metrics.set_publishers(seqs.counts())
             if pipeline.engine.watermark_ts > float("-inf"):
                 web.metrics.set_pipeline_lag(max(0.0, time.time() - pipeline.engine.watermark_ts))
         if mqtt is not None:
@@ -219,6 +226,9 @@ async def run_live(
         summary.ingest.update(track.counts)
     summary.ingest["store_errors"] = store_errors
     summary.ingest["positions_dropped"] = writer.positions_dropped
+    summary.links = {name: st.link_report() for name, st in live_links.items()}
+    summary.publishers = seqs.counts()
+    summary.ingest["mqtt_seq_gaps"] = seqs.gaps
     return summarize(summary, pipeline, stats)
 
 
@@ -245,7 +255,8 @@ def _pixel_grounds(settings: Settings) -> dict[str, PixelToGround]:
         if cam.kind != "fixed":
             continue
         try:
-            out[cam.name] = calibrate(cam).to_ground
+            cal = calibrate(cam)
+            out[cam.name] = PixelToGround(cal.to_ground, cam.image_size, cal.outside_m, cam.ground_margin_m)
         except CalibrationError as exc:
             log.error("camera %s: %s; its pixel detections are refused", cam.name, exc)
     return out
@@ -319,8 +330,8 @@ def _call_soon(loop: asyncio.AbstractEventLoop, fn: Any) -> None:
     loop.call_soon_threadsafe(fn)
 
 
-def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading.Event, cameras: CameraSet
-                ) -> tuple[Any, AlertPublisher | None]:
+def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading.Event, cameras: CameraSet,
+                seqs: SeqCounter) -> tuple[Any, AlertPublisher | None]:
     """The MQTT link (one connection for inputs and alert output), if either is enabled."""
     m = settings.mqtt
     if not (m.input.enabled or m.output.enabled):
@@ -337,7 +348,8 @@ def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading
             publisher.on_published(mid)
 
     link = MqttLink(m.broker, subscriptions=topics,
-                    on_message=mqtt_receiver(m.input, hand, stop, cameras.router(m.input), _pixel_grounds(settings)),
+                    on_message=mqtt_receiver(m.input, hand, stop, cameras.router(m.input), _pixel_grounds(settings),
+                                             seqs),
                     on_published=on_published)
     if m.output.enabled:
         publisher = AlertPublisher(store, lambda topic, payload: link.publish(topic, payload, qos=1), m.output)

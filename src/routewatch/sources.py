@@ -18,6 +18,7 @@ from routewatch.config.schema import CameraConfig, MqttInputConfig, SourceConfig
 from routewatch.framecache import FrameCache
 from routewatch.ingest.mavlink import MavlinkLink, MavlinkStats, TlogReader
 from routewatch.ingest.payloads import PixelToGround
+from routewatch.ingest.sequence import SeqCounter
 from routewatch.livepose import PoseFeed
 from routewatch.model import DeadLetter, InboundMessage, TelemetryEvent
 
@@ -161,7 +162,8 @@ def start_link(cfg: SourceConfig, hand: Handoff, stop: threading.Event, pose: Po
 
 def mqtt_receiver(cfg: MqttInputConfig, hand: Handoff, stop: threading.Event,
                   frames: Callable[[InboundMessage], DeadLetter | None] | None = None,
-                  ground: Mapping[str, PixelToGround] | None = None) -> Callable[[InboundMessage], None]:
+                  ground: Mapping[str, PixelToGround] | None = None,
+                  seqs: SeqCounter | None = None) -> Callable[[InboundMessage], None]:
     """The on_message callback for the MQTT link: messages are parsed in batches and handed over.
 
     Camera frames go to `frames` (their camera's queue); their acks travel with the batch.
@@ -171,7 +173,7 @@ def mqtt_receiver(cfg: MqttInputConfig, hand: Handoff, stop: threading.Event,
     """
     def emit(items: list[object]) -> None:
         msgs = [m for m in items if isinstance(m, InboundMessage)]
-        hand.put(to_delivery(msgs, cfg, datetime.now(UTC), frames, ground), stop)
+        hand.put(to_delivery(msgs, cfg, datetime.now(UTC), frames, ground, seqs), stop)
 
     # A short period: alert latency from a report to the published alert is what field teams feel.
     return Batcher(emit, stop, period_s=MQTT_BATCH_S)

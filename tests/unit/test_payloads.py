@@ -11,7 +11,7 @@ import pytest
 from routewatch.config.schema import MqttInputConfig
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.homography import Calibration, GroundControlPoint
-from routewatch.ingest.payloads import Accepted, dead_letter, parse_message
+from routewatch.ingest.payloads import Accepted, PixelToGround, dead_letter, parse_message
 from routewatch.model import (
     Attitude,
     DeadLetter,
@@ -320,15 +320,31 @@ CAL = Calibration.from_gcps([GroundControlPoint(u, v, *FRAME.lonlat(u / 10.0, 10
                              for u, v in ((0, 0), (640, 0), (640, 480), (0, 480), (320, 240))], max_error_m=0.5)
 
 
-@pytest.mark.parametrize(("box", "want_xy", "reason"), [
-    ([300, 100, 340, 200], (32.0, 80.0), None),  # bottom centre (320, 200) -> 32 m east, 80 m north
-    ([0, 0, 10, 480], (0.5, 52.0), None),
-    ([30, 40, 20, 60], None, "bad box: $.detections[0].bbox_px [30, 40, 20, 60] needs x_min < x_max"),
-    ([10, 60, 30, 60], None, "needs x_min < x_max and y_min < y_max"),
+# The camera as `run` knows it: a 640 x 480 image, placed within 100 m of the area its GCPs span.
+CAM1 = PixelToGround(CAL.to_ground, (640, 480), CAL.outside_m, 100.0)
+NO_SIZE = PixelToGround(CAL.to_ground, None, CAL.outside_m, 100.0)
+
+
+@pytest.mark.parametrize(("box", "want_xy", "reason", "cam"), [
+    ([300, 100, 340, 200], (32.0, 80.0), None, CAM1),  # bottom centre (320, 200) -> 32 m east, 80 m north
+    ([0, 0, 10, 480], (0.5, 52.0), None, CAM1),
+    ([630, 470, 640, 480], (63.5, 52.0), None, CAM1),  # the image's bottom right corner is still in it
+    ([30, 40, 20, 60], None, "bad box: $.detections[0].bbox_px [30, 40, 20, 60] needs x_min < x_max", CAM1),
+    ([10, 60, 30, 60], None, "needs x_min < x_max and y_min < y_max", CAM1),
+    ([0, 0, 1e308, 1e308], None, "outside the image: $.detections[0].bbox_px [0, 0, 1e+308, 1e+308] reaches "
+     "beyond the 640 x 480 px image of camera 'cam1'", CAM1),
+    ([600, 400, 641, 470], None, "outside the image", CAM1),
+    ([100, 400, 200, 481], None, "outside the image", CAM1),
+    # without a known image size, the ground check still refuses what the calibration cannot vouch for
+    ([0, 0, 1e308, 1e308], None, "m outside the area the ground control points of camera 'cam1' "
+     "span (cameras[].ground_margin_m is 100)", NO_SIZE),
+    ([300, 100, 340, 2481], None, "beyond the calibration: $.detections[0].bbox_px bottom centre maps to", NO_SIZE),
+    ([300, 100, 340, 1400], (32.0, -40.0), None, NO_SIZE),  # 92 m south of the GCPs: within the margin
+    ([-1e3, 100, 340, 200], None, "schema det.v1", NO_SIZE),
 ])
-def test_pixel_detections_are_placed_through_the_camera_calibration(box, want_xy, reason):
+def test_pixel_detections_are_placed_through_the_camera_calibration(box, want_xy, reason, cam):
     raw = json.dumps(det({"track_id": "2", "class": "person", "bbox_px": box})).encode()
-    res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW, ground={"cam1": CAL.to_ground})
+    res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW, ground={"cam1": cam})
     if reason is not None:
         assert isinstance(res, DeadLetter) and reason in res.reason
         return
@@ -342,7 +358,7 @@ def test_pixel_detections_are_placed_through_the_camera_calibration(box, want_xy
 def test_pixel_detection_above_the_horizon_and_of_another_camera_are_refused():
     raw = json.dumps(det({"track_id": "2", "class": "person", "bbox_px": [1, 1, 5, 5]})).encode()
     res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW,
-                        ground={"cam1": lambda u, v: None})
+                        ground={"cam1": PixelToGround(lambda u, v: None)})
     assert isinstance(res, DeadLetter) and "off the ground" in res.reason and "horizon" in res.reason
-    res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW, ground={"cam2": CAL.to_ground})
+    res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW, ground={"cam2": CAM1})
     assert isinstance(res, DeadLetter) and "camera 'cam1' has no calibration here" in res.reason

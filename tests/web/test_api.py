@@ -303,3 +303,23 @@ def test_migration_0003_up_down_and_matches_models(db_url: str) -> None:
         assert not {"users", "api_tokens", "audit"} & set(inspect(store.engine).get_table_names())
     upgrade(db_url)
     assert current_revision(db_url) == "0006"  # head: 0003, the snapshots, the recordings, the footprints
+
+
+def test_link_quality_and_publisher_gaps_in_metrics_and_status(client: TestClient, store: WebStore) -> None:
+    """What ingest lost (MAVLink sequence gaps, kernel drops, MQTT seq gaps) is where an operator looks."""
+    metrics = client.app.state.metrics  # type: ignore[attr-defined]
+    metrics.set_link("field", {"kernel_drops": 7, "recv_buffer_bytes": 4194304, "lost": 12,
+                               "senders": {"1/1": {"received": 988, "lost": 12}}})
+    metrics.set_publishers({"routewatch/v1/pos/gps": {"received": 95, "gaps": 5, "repeats": 0, "restarts": 0}})
+    text = client.get("/metrics").text
+    assert 'routewatch_mavlink_packets_lost_total{component="1",source="field",system="1"} 12.0' in text
+    assert 'routewatch_mavlink_packets_received_total{component="1",source="field",system="1"} 988.0' in text
+    assert 'routewatch_mavlink_kernel_drops_total{source="field"} 7.0' in text
+    assert 'routewatch_mavlink_receive_buffer_bytes{source="field"} 4.194304e+06' in text
+    assert 'routewatch_mqtt_seq_gaps_total{topic="routewatch/v1/pos/gps"} 5.0' in text
+    assert client.get("/api/status").status_code == 401
+    use(client, login(client, "field"))
+    status = client.get("/api/status").json()
+    assert status["mavlink"]["field"]["senders"] == {"1/1": {"received": 988, "lost": 12}}
+    assert status["mavlink"]["field"]["kernel_drops"] == 7
+    assert status["mqtt_publishers"]["routewatch/v1/pos/gps"]["gaps"] == 5

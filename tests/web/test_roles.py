@@ -38,6 +38,7 @@ def feature(cid: str, x: float = 5.0, name: str = "") -> dict[str, Any]:
 MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
     ("GET", "/health", PUBLIC, 200, None),
     ("GET", "/metrics", PUBLIC, 200, None),
+    ("GET", "/api/status", READ, 200, None),
     ("GET", "/openapi.json", PUBLIC, 200, None),
     ("GET", "/docs", PUBLIC, 200, None),
     ("GET", "/", PUBLIC, 200, None),  # the UI's page (or how to build it): data comes only through /api

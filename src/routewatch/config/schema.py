@@ -40,6 +40,19 @@ class SourceConfig(_Section):
     reconnect_s: float = Field(2.0, gt=0, le=300, description="First delay before reconnecting a dropped link.")
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest delay between reconnect attempts.")
     link_timeout_s: float = Field(5.0, gt=0, le=600, description="No message for this long marks the link down.")
+    time_source: Literal["receipt", "vehicle"] = Field(
+        "receipt",
+        description="Live links: event time of a vehicle's messages. receipt: this machine's clock when they "
+        "arrive (a replay faster than real time squeezes time, and rules on time see other motion); vehicle: "
+        "the vehicle's own clock (SYSTEM_TIME's GPS time plus each message's time_boot_ms), the same at any "
+        "replay speed; its messages before the first SYSTEM_TIME with a time are dropped (counted).",
+    )
+    recv_buffer_bytes: int = Field(
+        4 * 1024 * 1024, ge=65536, le=256 * 1024 * 1024,
+        description="UDP links: the socket's receive buffer, which holds bursts while the reader is busy. Linux "
+        "grants at most net.core.rmem_max (a warning says so); datagrams dropped for want of room are counted "
+        "as kernel drops.",
+    )
 
     @field_validator("url")
     @classmethod
@@ -545,6 +558,16 @@ class CameraConfig(_Section):
         description="Fixed cameras: ground control points [u_px, v_px, lon, lat], at least four, not collinear.",
     )
     max_error_m: float = Field(2.0, gt=0, le=100, description="Refuse a calibration whose GCP error is larger.")
+    image_size: tuple[int, int] | None = Field(
+        None, description="Fixed cameras: [width_px, height_px] of the image; pixel detections (bbox_px on MQTT) "
+        "reaching outside it are refused (dead letters). Unset: only the ground check below applies.",
+    )
+    ground_margin_m: float = Field(
+        100.0, ge=0, le=10000,
+        description="Fixed cameras: pixel detections are placed only within this many metres of the area the GCPs "
+        "span (their convex hull); further out the calibration is unchecked extrapolation, and near the horizon "
+        "a pixel spans kilometres, so such detections are refused (dead letters).",
+    )
     fps: float = Field(
         5.0, gt=0, le=120,
         description="Frames per second processed (others are skipped); drone cameras detect on every one, full frame.",
@@ -583,6 +606,13 @@ class CameraConfig(_Section):
     def _aware(cls, v: datetime | None) -> datetime | None:
         if v is not None and v.tzinfo is None:
             raise ValueError("needs a time zone, e.g. 2026-05-01T12:00:00Z")
+        return v
+
+    @field_validator("image_size")
+    @classmethod
+    def _image_size(cls, v: tuple[int, int] | None) -> tuple[int, int] | None:
+        if v is not None and not (0 < v[0] <= 65535 and 0 < v[1] <= 65535):
+            raise ValueError("needs [width_px, height_px], each 1 to 65535")
         return v
 
     @field_validator("url")

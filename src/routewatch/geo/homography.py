@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import shapely
 
 from routewatch.geo.crs import LocalFrame
 
@@ -63,6 +64,7 @@ class Calibration:
     _h: FloatArray = field(init=False, repr=False, compare=False)
     _hinv: FloatArray = field(init=False, repr=False, compare=False)
     _errors: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _hull: shapely.Geometry = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         h = np.asarray(self.homography, dtype=np.float64)
@@ -79,6 +81,9 @@ class Calibration:
         object.__setattr__(self, "_hinv", hinv)
         pix, ground = _arrays(self.gcps, frame)
         object.__setattr__(self, "_errors", tuple(float(e) for e in _ground_errors(h, pix, ground)))
+        hull = shapely.convex_hull(shapely.multipoints(ground))
+        shapely.prepare(hull)
+        object.__setattr__(self, "_hull", hull)
 
     @classmethod
     def from_gcps(cls, gcps: Sequence[GroundControlPoint], *, max_error_m: float = 2.0) -> Calibration:
@@ -137,6 +142,15 @@ class Calibration:
         if not (w > 0 and math.isfinite(x / w) and math.isfinite(y / w)):
             return None
         return self._frame.lonlat(float(x / w), float(y / w))
+
+    def outside_m(self, lon: float, lat: float) -> float:
+        """Metres from lon/lat to the area its GCPs span (their convex hull); 0 inside.
+
+        The fit is checked only there: further out a homography extrapolates, and near the horizon
+        one pixel spans kilometres.
+        """
+        x, y = self._frame.xy(lon, lat)
+        return float(shapely.distance(self._hull, shapely.Point(x, y)))
 
     def to_ground_many(self, us: npt.ArrayLike, vs: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Vectorised `to_ground`: lon and lat arrays, NaN where a pixel is on or above the horizon."""

@@ -68,13 +68,21 @@ class Accepted:
     """A message that was understood, and the events it carries (none for e.g. a Frigate `end`)."""
 
     events: tuple[TelemetryEvent, ...] = ()
+    seq: int | None = None  # the publisher's message counter, where it sends one
 
 
 class _Reject(Exception):
     """The message is dead-lettered with this reason."""
 
 
-PixelToGround = Callable[[float, float], tuple[float, float] | None]
+@dataclass(frozen=True, slots=True)
+class PixelToGround:
+    """How a fixed camera's pixel detections are placed, and where that placement can be trusted."""
+
+    to_ground: Callable[[float, float], tuple[float, float] | None]
+    image_size: tuple[int, int] | None = None  # (width, height) in pixels; None: not known
+    outside_m: Callable[[float, float], float] = lambda lon, lat: 0.0  # metres outside the calibrated area
+    margin_m: float = math.inf
 
 
 def parse_message(msg: InboundMessage, cfg: MqttInputConfig, *, now: datetime,
@@ -85,7 +93,8 @@ def parse_message(msg: InboundMessage, cfg: MqttInputConfig, *, now: datetime,
     pixel detections (bbox_px) of those cameras are placed at the bottom centre of their box.
     """
     try:
-        return Accepted(_parse(msg, cfg, now, ground or {}))
+        events, seq = _parse(msg, cfg, now, ground or {})
+        return Accepted(events, seq)
     except _Reject as exc:
         return dead_letter(msg, str(exc))
     except Exception as exc:  # a bug must cost one message, not the pipeline
@@ -100,22 +109,22 @@ def dead_letter(msg: InboundMessage, reason: str) -> DeadLetter:
 
 
 def _parse(msg: InboundMessage, cfg: MqttInputConfig, now: datetime,
-           ground: Mapping[str, PixelToGround]) -> tuple[TelemetryEvent, ...]:
+           ground: Mapping[str, PixelToGround]) -> tuple[tuple[TelemetryEvent, ...], int | None]:
     kind, name = _route(msg.topic, cfg)
     size = len(msg.payload)
     if size > cfg.max_payload_bytes:
         raise _Reject(f"too large: {size} bytes, more than mqtt.input.max_payload_bytes ({cfg.max_payload_bytes})")
     doc = _load_json(bytes(msg.payload))
     if kind == "frigate":
-        return _frigate(doc, cfg, now)
+        return _frigate(doc, cfg, now), None
     if not isinstance(doc, dict):
         raise _Reject(f"not an object: the payload is a JSON {_json_type(doc)}; {kind}.v1 messages are objects")
     _validate(validator(f"{kind}.v1"), f"{kind}.v1", doc)
     builder: Callable[[str, dict[str, Any], MqttInputConfig, datetime], tuple[TelemetryEvent, ...]]
     if kind == "det":
-        return _det(name, doc, cfg, now, ground.get(name))
+        return _det(name, doc, cfg, now, ground.get(name)), doc.get("seq")
     builder = {"pos": _pos, "telemetry": _telemetry}[kind]
-    return builder(name, doc, cfg, now)
+    return builder(name, doc, cfg, now), doc.get("seq")
 
 
 def _route(topic: str, cfg: MqttInputConfig) -> tuple[str, str]:
@@ -289,10 +298,19 @@ def _pixel_to_ground(camera: str, box: list[float], path: str,
                       "calibration here (a `cameras` entry of kind fixed with gcps); publish lon/lat or add one")
     x1, y1, x2, y2 = (float(v) for v in box)
     if not (x1 < x2 and y1 < y2):
-        raise _Reject(f"bad box: {path}.bbox_px {box} needs x_min < x_max and y_min < y_max")
-    ground = to_ground((x1 + x2) / 2, y2)
+        raise _Reject(f"bad box: {path}.bbox_px {_clip(str(box), 80)} needs x_min < x_max and y_min < y_max")
+    size = to_ground.image_size
+    if size is not None and (x2 > size[0] or y2 > size[1]):
+        raise _Reject(f"outside the image: {path}.bbox_px {_clip(str(box), 80)} reaches beyond the "
+                      f"{size[0]} x {size[1]} px image of camera {camera!r}")
+    ground = to_ground.to_ground((x1 + x2) / 2, y2)
     if ground is None:
         raise _Reject(f"off the ground: {path}.bbox_px bottom centre is on or above camera {camera!r}'s horizon")
+    beyond = to_ground.outside_m(*ground)
+    if not beyond <= to_ground.margin_m:
+        raise _Reject(f"beyond the calibration: {path}.bbox_px bottom centre maps to lon {ground[0]:.6f}, lat "
+                      f"{ground[1]:.6f}, {beyond:,.0f} m outside the area the ground control points of camera "
+                      f"{camera!r} span (cameras[].ground_margin_m is {to_ground.margin_m:g})")
     return ground
 
 

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from routewatch.web.security import Perm, Principal, require
 from routewatch.web.settings import WebStore
 
 router = APIRouter(tags=["ops"])
+Reader = Annotated[Principal, Depends(require(Perm.READ))]
 
 
 class Metrics:
@@ -24,6 +26,8 @@ class Metrics:
         self._lock = threading.Lock()
         self._values = {"messages_in": 0.0, "dropped": 0.0, "dead_lettered": 0.0, "pipeline_lag_seconds": 0.0}
         self._cameras: dict[str, dict[str, int]] = {}
+        self._links: dict[str, dict[str, Any]] = {}
+        self._publishers: dict[str, dict[str, int]] = {}
 
     def set_messages_in(self, total: float) -> None:
         """Messages received since start (a running total)."""
@@ -50,6 +54,23 @@ class Metrics:
         """The live cameras' counters, by camera."""
         with self._lock:
             return {k: dict(v) for k, v in self._cameras.items()}
+
+    def set_link(self, source: str, report: Mapping[str, Any]) -> None:
+        """A MAVLink source's link quality: kernel_drops, recv_buffer_bytes, senders {"1/1": {received, lost}}."""
+        with self._lock:
+            self._links[source] = dict(report)
+
+    def set_publishers(self, counts: Mapping[str, Mapping[str, int]]) -> None:
+        """MQTT publishers' sequence counters by topic: received, gaps (messages missing), repeats."""
+        with self._lock:
+            self._publishers = {k: dict(v) for k, v in counts.items()}
+
+    def status(self) -> dict[str, Any]:
+        """Everything this holds, for the status endpoint."""
+        with self._lock:
+            return {"pipeline": dict(self._values), "cameras": {k: dict(v) for k, v in self._cameras.items()},
+                    "mavlink": {k: dict(v) for k, v in self._links.items()},
+                    "mqtt_publishers": {k: dict(v) for k, v in self._publishers.items()}}
 
     def _set(self, key: str, value: float) -> None:
         with self._lock:
@@ -92,10 +113,35 @@ class StoreCollector(Collector):
             reopens.add_metric([camera], counts.get("reopens", 0))
             stale.add_metric([camera], counts.get("stale_now", 0))
         yield from (frames, reopens, stale)
+        yield from _ingest_families(self._metrics.status())
         alerts = GaugeMetricFamily("routewatch_alerts", "Stored alerts by kind", labels=["kind"])
         for kind, count in self._store.count_alerts().items():
             alerts.add_metric([kind], count)
         yield alerts
+
+
+def _ingest_families(status: Mapping[str, Any]) -> Iterator[Metric]:
+    """Link quality of MAVLink sources and sequence gaps of MQTT publishers."""
+    received = CounterMetricFamily("routewatch_mavlink_packets_received", "MAVLink packets received per sender "
+                                   "(CRC-checked)", labels=["source", "system", "component"])
+    lost = CounterMetricFamily("routewatch_mavlink_packets_lost", "MAVLink packets lost on the way, from gaps in "
+                               "the sender's sequence numbers", labels=["source", "system", "component"])
+    kernel = CounterMetricFamily("routewatch_mavlink_kernel_drops", "UDP datagrams the kernel dropped for want of "
+                                 "receive buffer (SO_RXQ_OVFL)", labels=["source"])
+    buffer = GaugeMetricFamily("routewatch_mavlink_receive_buffer_bytes", "UDP receive buffer granted",
+                               labels=["source"])
+    for source, report in status["mavlink"].items():
+        kernel.add_metric([source], report.get("kernel_drops", 0))
+        buffer.add_metric([source], report.get("recv_buffer_bytes", 0))
+        for sender, counts in report.get("senders", {}).items():
+            system, _, component = sender.partition("/")
+            received.add_metric([source, system, component], counts["received"])
+            lost.add_metric([source, system, component], counts["lost"])
+    gaps = CounterMetricFamily("routewatch_mqtt_seq_gaps", "MQTT messages missing by a publisher's seq "
+                               "(dropped by a broker or on the way)", labels=["topic"])
+    for topic, counts in status["mqtt_publishers"].items():
+        gaps.add_metric([topic], counts.get("gaps", 0))
+    yield from (received, lost, kernel, buffer, gaps)
 
 
 def make_registry(store: WebStore, metrics: Metrics) -> CollectorRegistry:
@@ -113,6 +159,13 @@ def health(request: Request) -> Any:
     except Exception as exc:
         return JSONResponse({"status": "error", "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
     return {"status": "ok", "database": "ok"}
+
+
+@router.get("/api/status")
+def status(request: Request, who: Reader) -> dict[str, Any]:
+    """What the pipeline took in and lost: MAVLink link quality, MQTT sequence gaps, drops, cameras."""
+    metrics: Metrics = request.app.state.metrics
+    return metrics.status()
 
 
 @router.get("/metrics")

@@ -59,7 +59,7 @@ _expect(dialect.MAVLink_heartbeat_message, "custom_mode type autopilot base_mode
 _expect(dialect.MAVLink_gps_raw_int_message, "time_usec lat lon alt eph epv vel cog fix_type")
 _expect(dialect.MAVLink_global_position_int_message, "time_boot_ms lat lon alt relative_alt vx vy vz hdg")
 _expect(dialect.MAVLink_attitude_message, "time_boot_ms roll pitch yaw")
-_expect(dialect.MAVLink_system_time_message, "time_unix_usec")
+_expect(dialect.MAVLink_system_time_message, "time_unix_usec time_boot_ms")
 _expect(dialect.MAVLink_fence_status_message, "breach_time breach_count breach_status breach_type")
 _expect(dialect.MAVLink_adsb_vehicle_message, "ICAO_address lat lon altitude heading hor_velocity")
 _expect(dialect.MAVLink_open_drone_id_location_message,
@@ -135,7 +135,8 @@ _OTHER, _UNKNOWN, _VEHICLE = 0, 1, 2
 
 
 class _System:
-    __slots__ = ("compid", "fence", "fence_us", "fix", "kind", "status", "status_us", "subject_id")
+    __slots__ = ("boot_us", "compid", "fence", "fence_us", "fix", "kind", "last_us", "status", "status_us",
+                 "subject_id")
 
     def __init__(self, source: str, sysid: int) -> None:
         self.kind = _OTHER if sysid in NOT_VEHICLE_SYSIDS else _UNKNOWN
@@ -146,14 +147,19 @@ class _System:
         self.status_us = 0
         self.fence: tuple[bool, int, int] | None = None
         self.fence_us = 0
+        self.boot_us: int | None = None  # the vehicle's clock at its boot (SYSTEM_TIME), µs since the epoch
+        self.last_us = 0  # the vehicle's time of its newest timed message
 
 
 class MavlinkDecoder:
     """Turns MAVLink bytes (a live stream or tlog records) into model events for one source."""
 
     def __init__(self, source: str, stats: MavlinkStats | None = None, *, status_every_s: float = 10.0,
-                 taps: Mapping[int, Handler] | None = None) -> None:
+                 taps: Mapping[int, Handler] | None = None, vehicle_time: bool = False) -> None:
         self.source = source
+        # With vehicle_time, a vehicle's events are timed by its own clock (SYSTEM_TIME + time_boot_ms),
+        # not by receipt: a replay at any speed then gives the same times.
+        self.vehicle_time = vehicle_time
         self.stats = stats if stats is not None else MavlinkStats()
         self._every_us = int(status_every_s * 1e6)
         self._systems: dict[int, _System] = {}
@@ -180,6 +186,12 @@ class MavlinkDecoder:
         buf = self._buf + bytes(data) if self._buf else bytes(data)
         used = self._stream.scan(buf, t_us)
         self._buf = buf[used:]
+        return self._take()
+
+    def feed_datagram(self, data: bytes, recv_time: datetime) -> list[TelemetryEvent]:
+        """Decode one UDP datagram received at recv_time on its own (it carries whole packets)."""
+        self.stats.bytes_in += len(data)
+        self._stream.scan_datagram(bytes(data), to_us(recv_time))
         return self._take()
 
     def feed_tlog(self, data: bytes, *, final: bool = False) -> list[TelemetryEvent]:
@@ -239,6 +251,8 @@ class MavlinkDecoder:
         elif compid != st.compid:
             self.stats.ignored += 1
             return
+        if self.vehicle_time and (t := self._own(st, None)) < 0:
+            return
         status = describe_heartbeat(mav_type, autopilot, base_mode, custom_mode)
         if status != st.status or t - st.status_us >= self._every_us:
             st.status, st.status_us = status, t
@@ -255,6 +269,8 @@ class MavlinkDecoder:
             return
         if 0 <= st.fix < 2:
             self.stats.no_fix += 1
+            return
+        if self.vehicle_time and (t := self._own(st, v[0])) < 0:
             return
         _, lat, lon, alt, _, vx, vy, _, hdg = v
         if (lat == 0 and lon == 0) or not (-900_000_000 <= lat <= 900_000_000
@@ -273,23 +289,41 @@ class MavlinkDecoder:
 
     def _attitude(self, t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
         st = self._vehicle(sysid, compid)
+        if st is not None and self.vehicle_time and (t := self._own(st, v[0])) < 0:
+            return
         if st is not None:
             self._out.append(Attitude(st.subject_id, self._time(t), math.degrees(v[1]), math.degrees(v[2]),
                                       math.degrees(v[3]), self.source))
 
     def _system_time(self, t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
         st = self._vehicle(sysid, compid)
-        if st is not None and v[0]:
+        if st is not None and v[0] and self.vehicle_time:
+            st.boot_us = v[0] - v[1] * 1000
+            st.last_us = max(st.last_us, v[0])
+            self._out.append(ClockOffset(st.subject_id, self._time(v[0]), (t - v[0]) / 1e6, self.source))
+        elif st is not None and v[0]:
             self._out.append(ClockOffset(st.subject_id, self._time(t), (t - v[0]) / 1e6, self.source))
 
     def _fence(self, t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
         st = self._vehicle(sysid, compid)
-        if st is None:
+        if st is None or (self.vehicle_time and (t := self._own(st, None)) < 0):
             return
         fence = (v[2] != 0, v[1], v[3])
         if fence != st.fence or t - st.fence_us >= self._every_us:
             st.fence, st.fence_us = fence, t
             self._out.append(FenceStatus(st.subject_id, self._time(t), *fence, source=self.source))
+
+    def _own(self, st: _System, boot_ms: int | None) -> int:
+        """A vehicle message's time by its own clock (µs), or -1 (counted) before SYSTEM_TIME gave that clock.
+
+        Messages without a time of their own take the time of the vehicle's newest timed one.
+        """
+        if st.boot_us is None:
+            self.stats.no_vehicle_time += 1
+            return -1
+        if boot_ms is not None and boot_ms > 0:
+            st.last_us = st.boot_us + boot_ms * 1000
+        return st.last_us
 
     def _target(self, subject_id: str, cls: str, t: int, lat: int, lon: int, alt_m: float | None,
                 speed: float | None, heading: float | None, accuracy: float | None = None) -> None:

@@ -54,17 +54,33 @@ class MavlinkStats:
     bad_crc: int = 0
     bad_frame: int = 0
     truncated: int = 0
+    junk: int = 0
     resyncs: int = 0
     resync_bytes: int = 0
     events: int = 0
     no_fix: int = 0
+    no_vehicle_time: int = 0
     invalid_position: int = 0
     ignored: int = 0
     connects: int = 0
     connect_errors: int = 0
     drops: int = 0
+    kernel_drops: int = 0
+    recv_buffer_bytes: int = 0
+    seq_repeats: int = 0
     msg_ids: list[int] = field(default_factory=lambda: [0] * 256, repr=False)
     msg_ids_hi: dict[int, int] = field(default_factory=dict, repr=False)
+    # (sysid << 8 | compid) -> [last sequence number, packets received, packets lost]; live links only
+    seq: dict[int, list[int]] = field(default_factory=dict, repr=False)
+
+    @property
+    def lost(self) -> int:
+        """Packets lost on the way, from gaps in the senders' sequence numbers."""
+        return sum(v[2] for v in self.seq.values())
+
+    def link_quality(self) -> dict[str, dict[str, int]]:
+        """Per sending system/component ("1/1"): packets received and lost (sequence gaps)."""
+        return {f"{k >> 8}/{k & 0xFF}": {"received": v[1], "lost": v[2]} for k, v in sorted(self.seq.items())}
 
     @property
     def messages(self) -> int:
@@ -78,20 +94,26 @@ class MavlinkStats:
 
     @property
     def corrupt(self) -> int:
-        """Packets or records that were damaged (bad CRC, impossible header, truncated)."""
-        return self.bad_crc + self.bad_frame + self.truncated
+        """Packets or records that were damaged (bad CRC, impossible header, truncated, datagram junk)."""
+        return self.bad_crc + self.bad_frame + self.truncated + self.junk
+
+    def link_report(self) -> dict[str, Any]:
+        """Link quality for operators: kernel drops, the receive buffer granted, and per sender received/lost."""
+        return {"kernel_drops": self.kernel_drops, "recv_buffer_bytes": self.recv_buffer_bytes,
+                "lost": self.lost, "senders": self.link_quality()}
 
     def by_type(self) -> dict[str, int]:
         """Packets framed per message name (UNKNOWN_<id> for ids the dialect lacks)."""
         counts = [(i, n) for i, n in enumerate(self.msg_ids) if n] + sorted(self.msg_ids_hi.items())
         return {NAMES.get(i, f"UNKNOWN_{i}"): n for i, n in counts}
 
-    def as_dict(self) -> dict[str, int | dict[str, int]]:
+    def as_dict(self) -> dict[str, Any]:
         """All counters, derived ones included, for logs and JSON."""
-        out: dict[str, int | dict[str, int]] = {
-            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("msg_ids")
+        out: dict[str, Any] = {
+            f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("msg_ids") and f.name != "seq"
         }
-        out.update(messages=self.messages, skipped=self.skipped, corrupt=self.corrupt, by_type=self.by_type())
+        out.update(messages=self.messages, skipped=self.skipped, corrupt=self.corrupt, by_type=self.by_type(),
+                   lost=self.lost, links=self.link_quality())
         return out
 
 
@@ -119,6 +141,8 @@ class Framer:
         self._wanted = {mid: (_EXTRA[mid], dialect.mavlink_map[mid].unpacker,
                               dialect.mavlink_map[mid].unpacker.size, h) for mid, h in handlers.items()}
         self._synced = True
+        # A live link's packets carry an 8-bit sequence number per sender: gaps are lost packets.
+        self._track = None if tlog else stats.seq
 
     def scan(self, buf: bytes, t_us: int = 0, final: bool = False) -> int:
         """Frame packets in buf (tlog records, or a stream received at t_us); return bytes consumed."""
@@ -130,6 +154,8 @@ class Framer:
         n = len(buf)
         ofs = 0
         decoded = 0
+        cut = final and not pre  # a datagram: a packet can never continue in the next one
+        track = self._track
         if not self._synced:  # resuming a search cut short by the end of the last chunk
             ofs, more = self._resync(buf, 0, final, q=0)
             if more:
@@ -143,7 +169,12 @@ class Framer:
                 length = buf[h + 1]
                 end = h + 8 + length
                 if end > n:
-                    break
+                    if not cut:
+                        break
+                    ofs, more = self._cut(buf, ofs)
+                    if more:
+                        break
+                    continue
                 mid = buf[h + 5]
                 cnt[mid] += 1
                 a = act1[(mid << 8) | length]
@@ -153,13 +184,16 @@ class Framer:
                 p = h + 6
                 s = h + 3
             elif mk == V2:
-                if h + 10 > n:
-                    break
                 length = buf[h + 1]
                 flags = buf[h + 2]
                 end = h + 12 + length + (13 if flags & 1 else 0)
-                if end > n:
-                    break
+                if h + 10 > n or end > n:
+                    if not cut:
+                        break
+                    ofs, more = self._cut(buf, ofs)
+                    if more:
+                        break
+                    continue
                 mid = buf[h + 7] | buf[h + 8] << 8 | buf[h + 9] << 16
                 if mid < 256:
                     cnt[mid] += 1
@@ -172,6 +206,8 @@ class Framer:
                 p = h + 10
                 s = h + 5
             else:
+                if cut and self._synced:  # bytes that start no packet: one refusal per run of them
+                    st.junk += 1
                 ofs, more = self._resync(buf, ofs, final)
                 if more:
                     break
@@ -187,6 +223,8 @@ class Framer:
                     if more:
                         break
                     continue
+                if track is not None:
+                    self._sequence(buf[s - 1], buf[s] << 8 | buf[s + 1], new=True)
                 if a == _CHECK:
                     ofs = end
                     continue
@@ -206,6 +244,8 @@ class Framer:
                 ofs = end
             elif a == _UNKNOWN:
                 st.unknown_id += 1
+                if track is not None:  # unverifiable (no CRC extra): it may advance a known sender only
+                    self._sequence(buf[s - 1], buf[s] << 8 | buf[s + 1], new=False)
                 ofs = end
             else:
                 ofs, more = self._damaged(buf, ofs, end, mid, final, crc=False)
@@ -216,6 +256,34 @@ class Framer:
             st.truncated += 1
             ofs = n
         return ofs
+
+    def _sequence(self, seq: int, key: int, *, new: bool) -> None:
+        """Count a packet of sender `key` and the packets missing before it, as ground stations do."""
+        got = self.stats.seq.get(key)
+        if got is None:
+            if new:
+                self.stats.seq[key] = [seq, 1, 0]
+            return
+        gap = (seq - got[0] - 1) & 0xFF
+        got[0] = seq
+        got[1] += 1
+        # As QGroundControl and pymavlink count: any gap is loss (modulo 256, so a run of more than
+        # 255 lost in a row is undercounted), except the same number again, which is a repeat.
+        if gap == 255:
+            self.stats.seq_repeats += 1
+        else:
+            got[2] += gap
+
+    def scan_datagram(self, buf: bytes, t_us: int) -> None:
+        """Frame the packets of one datagram on its own: junk or a cut packet in it never reaches the next."""
+        self._synced = True
+        self.scan(buf, t_us, final=True)
+        self._synced = True
+
+    def _cut(self, buf: bytes, ofs: int) -> tuple[int, bool]:
+        """A datagram's packet header claims more bytes than the datagram holds: refuse it, look further."""
+        self.stats.truncated += 1
+        return self._resync(buf, ofs, True)
 
     def _damaged(self, buf: bytes, ofs: int, end: int, mid: int, final: bool, *, crc: bool) -> tuple[int, bool]:
         """Count a bad packet and decide where the next one starts."""

@@ -7,6 +7,7 @@ import logging
 import os
 import select
 import socket
+import sys
 import termios
 import threading
 import time
@@ -67,12 +68,27 @@ def _addr(host: str, port: int, kind: socket.SocketKind) -> tuple[socket.Address
     return family, (str(addr[0]), int(addr[1]))
 
 
+# Linux: with SO_RXQ_OVFL set, each datagram carries the socket's count of datagrams the kernel
+# dropped for want of buffer space (the only place those losses show). Python names neither constant.
+SO_RXQ_OVFL = getattr(socket, "SO_RXQ_OVFL", 40)
+SO_RCVBUFFORCE = getattr(socket, "SO_RCVBUFFORCE", 33)
+_OVFL_SPACE = socket.CMSG_SPACE(4)
+
+
 class _Udp:
-    def __init__(self, host: str, port: int, listen: bool) -> None:
+    def __init__(self, host: str, port: int, listen: bool, rcvbuf: int) -> None:
         family, addr = _addr(host, port, socket.SOCK_DGRAM)
         self.sock = socket.socket(family, socket.SOCK_DGRAM)
         self.peer: tuple[str, int] | None = None if listen else addr
         self.listen = listen
+        self.kernel_drops = 0
+        self.rcvbuf = _size_rcvbuf(self.sock, rcvbuf)
+        self._ovfl = sys.platform == "linux"
+        if self._ovfl:
+            try:
+                self.sock.setsockopt(socket.SOL_SOCKET, SO_RXQ_OVFL, 1)
+            except OSError:
+                self._ovfl = False
         if listen:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             self.sock.bind(addr)
@@ -80,7 +96,13 @@ class _Udp:
     def recv(self, timeout: float) -> bytes:
         self.sock.settimeout(timeout)
         try:
-            data, addr = self.sock.recvfrom(65535)
+            if self._ovfl:
+                data, anc, _, addr = self.sock.recvmsg(65535, _OVFL_SPACE)
+                for level, kind, value in anc:
+                    if level == socket.SOL_SOCKET and kind == SO_RXQ_OVFL and len(value) >= 4:
+                        self.kernel_drops = int.from_bytes(value[:4], sys.byteorder)
+            else:
+                data, addr = self.sock.recvfrom(65535)
         except (TimeoutError, ConnectionRefusedError):  # refused: the peer is not up yet (ICMP)
             return b""
         if self.listen:
@@ -96,6 +118,24 @@ class _Udp:
 
     def close(self) -> None:
         self.sock.close()
+
+
+def _size_rcvbuf(sock: socket.socket, want: int) -> int:
+    """Ask for a receive buffer of `want` bytes (past net.core.rmem_max where allowed); the size granted."""
+    for opt in (SO_RCVBUFFORCE, socket.SO_RCVBUF):  # FORCE needs CAP_NET_ADMIN; the plain one is capped
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, opt, want)
+            break
+        except OSError:
+            continue
+    got = sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    # Linux reports twice the size asked for (room for its bookkeeping) and caps it at rmem_max.
+    if sys.platform == "linux":
+        got //= 2
+    if got < want:
+        log.warning("UDP receive buffer is %d bytes, not the %d asked for (recv_buffer_bytes): raise "
+                    "net.core.rmem_max, or bursts are dropped by the kernel (counted as kernel drops)", got, want)
+    return got
 
 
 class _Tcp:
@@ -213,8 +253,10 @@ class MavlinkLink:
         self.clock = clock
         self.stats = stats if stats is not None else MavlinkStats()
         self.scheme, self.target, self.port = parse_url(cfg.url)
-        self.decoder = MavlinkDecoder(cfg.name, self.stats, taps=taps)  # taps: raw payloads, e.g. drone poses
+        self.decoder = MavlinkDecoder(cfg.name, self.stats, taps=taps,  # taps: raw payloads, e.g. drone poses
+                                      vehicle_time=cfg.time_source == "vehicle")
         self.up = False
+        self._kernel_drops_before = 0  # of sockets closed already
         self._mono = monotonic
         mav = dialect.MAVLink(None, srcSystem=HEARTBEAT_SYSID, srcComponent=HEARTBEAT_COMPID)
         self._heartbeat = bytes(dialect.MAVLink_heartbeat_message(
@@ -244,7 +286,7 @@ class MavlinkLink:
 
     def _open(self, stop: threading.Event) -> _Transport | None:
         if self.scheme in ("udpin", "udpout"):
-            return _Udp(self.target, self.port, listen=self.scheme == "udpin")
+            return _Udp(self.target, self.port, listen=self.scheme == "udpin", rcvbuf=self.cfg.recv_buffer_bytes)
         if self.scheme == "tcp":
             return _Tcp.connect(self.target, self.port, stop)
         if self.scheme == "tcpin":
@@ -262,6 +304,8 @@ class MavlinkLink:
         if transport is None:
             return False
         self.stats.connects += 1
+        if isinstance(transport, _Udp):
+            self.stats.recv_buffer_bytes = transport.rcvbuf
         got = False
         try:
             got = self._pump(transport, stop)
@@ -270,6 +314,8 @@ class MavlinkLink:
             log.warning("%s: link lost: %s", self.cfg.name, e)
             self._set_up(False, f"connection lost: {e}")
         finally:
+            if isinstance(transport, _Udp):
+                self._kernel_drops_before += transport.kernel_drops
             transport.close()
             self.decoder.reset()
         return got
@@ -286,11 +332,15 @@ class MavlinkLink:
             data = transport.recv(POLL_S)
             if data:
                 valid = st.messages - st.unknown_id - st.bad_crc - st.bad_frame
-                events = self.decoder.feed(data, self.clock())
+                # A datagram holds whole packets: parsed alone, its junk cannot spoil the next one.
+                feed = self.decoder.feed_datagram if isinstance(transport, _Udp) else self.decoder.feed
+                events = feed(data, self.clock())
                 if st.messages - st.unknown_id - st.bad_crc - st.bad_frame > valid:
                     got = True
                     last_rx = self._mono()
                     self._set_up(True, f"receiving from {self.cfg.url}")
+                if isinstance(transport, _Udp):
+                    st.kernel_drops = self._kernel_drops_before + transport.kernel_drops
                 for ev in events:
                     self.emit(ev)
             if self.up and self._mono() - last_rx >= self.cfg.link_timeout_s:

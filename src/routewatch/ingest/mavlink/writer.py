@@ -98,10 +98,11 @@ class TlogWriter:
                                                math.radians(yaw_deg), 0.0, 0.0, 0.0)
         return self.message(t, sysid, msg, compid=compid)
 
-    def system_time(self, t: datetime, sysid: int, vehicle_time: datetime | None, *, compid: int = 1) -> bytes:
+    def system_time(self, t: datetime, sysid: int, vehicle_time: datetime | None, *, time_boot_ms: int = 0,
+                    compid: int = 1) -> bytes:
         """SYSTEM_TIME; vehicle_time None is sent as 0 (no time yet)."""
         unix = 0 if vehicle_time is None else to_us(vehicle_time)
-        return self.message(t, sysid, dialect.MAVLink_system_time_message(unix, 0), compid=compid)
+        return self.message(t, sysid, dialect.MAVLink_system_time_message(unix, time_boot_ms), compid=compid)
 
     def fence_status(self, t: datetime, sysid: int, breached: bool, breach_count: int = 0,
                      breach_type: int = 0, *, compid: int = 1) -> bytes:
