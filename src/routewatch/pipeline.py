@@ -71,11 +71,15 @@ class Pipeline:
         for ev in events:
             if isinstance(ev, Observation):
                 run.append(ev)
-                continue
-            if run:
-                out.extend(self._batch(run))
-                run = []
-            out.extend(self._other(ev))
+            elif isinstance(ev, FenceStatus):
+                if run:  # its alert is placed where the track is: the fixes before it go first
+                    out.extend(self._batch(run))
+                    run = []
+                out.extend(self._fence(ev))
+            else:
+                # Status, attitude, clock and link reports touch no rule state: a run goes on across them,
+                # so a log's fixes, interleaved with those, still reach the engine in batches.
+                self._other(ev)
         if run:
             out.extend(self._batch(run))
         return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterable
 
@@ -36,11 +37,7 @@ class LocalFrame:
             raise ValueError(f"frame centre out of range: lon {lon0}, lat {lat0}")
         self.lon0 = float(lon0)
         self.lat0 = float(lat0)
-        crs = pyproj.CRS.from_proj4(
-            f"+proj=tmerc +lat_0={self.lat0} +lon_0={self.lon0} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m"
-        )
-        self._fwd = pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-        self._inv = pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+        self._fwd, self._inv = _transformers(self.lon0, self.lat0)
 
     @classmethod
     def around(cls, geometries: Iterable[BaseGeometry]) -> LocalFrame:
@@ -94,6 +91,14 @@ class LocalFrame:
     def _unproject_coords(self, coords: FloatArray) -> FloatArray:
         lon, lat = self._inv.transform(coords[:, 0], coords[:, 1])
         return np.column_stack([lon, lat])
+
+
+@functools.lru_cache(maxsize=64)
+def _transformers(lon0: float, lat0: float) -> tuple[pyproj.Transformer, pyproj.Transformer]:
+    """lon/lat -> frame and back; shared by frames of one centre (making one costs ~10 ms; pyproj's are thread-safe)."""
+    crs = pyproj.CRS.from_proj4(f"+proj=tmerc +lat_0={lat0} +lon_0={lon0} +k=1 +x_0=0 +y_0=0 +ellps=WGS84 +units=m")
+    return (pyproj.Transformer.from_crs("EPSG:4326", crs, always_xy=True),
+            pyproj.Transformer.from_crs(crs, "EPSG:4326", always_xy=True))
 
 
 def bearing_deg(dx: float, dy: float) -> float:
