@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import hashlib
+import logging
 import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
@@ -11,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from routewatch.config.schema import Settings
-from routewatch.geo.corridors import CorridorError, Problem, load_corridors
+from routewatch.geo.corridors import CorridorError, Problem, load_corridors, read_corridor_file, require_some
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.mavlink import MavlinkStats, TlogReader
 from routewatch.model import AlertChange, Change, Corridor, Observation, TelemetryEvent
@@ -19,6 +21,7 @@ from routewatch.pipeline import Pipeline
 from routewatch.store import Store
 from routewatch.writer import ChangeSink, Writer
 
+log = logging.getLogger(__name__)
 CHUNK = 2000
 
 
@@ -37,6 +40,7 @@ class Summary:
     clock_offset_s: dict[str, float] = field(default_factory=dict)
     links: dict[str, dict[str, Any]] = field(default_factory=dict)  # live MAVLink sources: link quality
     publishers: dict[str, dict[str, int]] = field(default_factory=dict)  # MQTT topics with seq: gaps
+    without_mavlink: dict[str, int] = field(default_factory=dict)  # input -> its size: not one message in it
 
     def add_positions(self, obs: Sequence[Observation]) -> None:
         """Count positions and widen the event-time range they cover."""
@@ -62,12 +66,48 @@ def install_corridors(store: Store, path: Path | None, *, author: str, comment: 
     """Save a corridor file as the set in force (new versions where changed); else the stored set."""
     if path is None:
         return store.current_corridors()
-    corridors = load_corridors(path)
+    corridors = _checked(require_some(load_corridors(path), str(path)))
+    return store.save_corridors(corridors, author=author, comment=comment, at=at)
+
+
+def seed_corridors(store: Store, path: Path | None, *, file_wins: bool, at: Any) -> tuple[Corridor, ...]:
+    """The corridors in force for `run`: corridors.file is imported only if it changed since its last import.
+
+    What planners created, changed or deleted in the database since that import is kept unless
+    `file_wins` (see routewatch.store.corridorfile); every change is logged.
+    """
+    if path is None:
+        return store.current_corridors()
+    origin = f"corridors.file {path}"
+    try:
+        data = read_corridor_file(path)
+        corridors = _checked(require_some(load_corridors(data), origin))
+    except CorridorError as exc:
+        raise CorridorError([Problem(None, None, f"{origin}: {p}") for p in exc.problems]) from None
+    done = store.import_corridor_file(str(path.resolve()), hashlib.sha256(data).hexdigest(), corridors,
+                                      author="run", comment=f"corridors.file {path.name}", at=at, file_wins=file_wins)
+    since = f" since its import at {done.previous_at:%Y-%m-%d %H:%M:%S}Z" if done.previous_at else ""
+    if not done.changed:
+        log.info("%s unchanged%s: not imported; %d corridor(s) in force from the database", origin, since,
+                 len(done.in_force))
+        return done.in_force
+    what = [f"{label} {', '.join(ids)}" for label, ids in
+            (("added", done.added), ("updated", done.updated), ("removed", done.removed)) if ids]
+    log.info("%s %s%s: %s; %d corridor(s) in force", origin, "changed" if done.previous_at else "imported first",
+             since, "; ".join(what) or "nothing to change", len(done.in_force))
+    if done.kept:
+        log.warning("%s: kept the database's version of %s (created, changed or deleted there since the file's "
+                    "last import); set corridors.file_wins: true to take the file's", origin, ", ".join(done.kept))
+    return done.in_force
+
+
+def _checked(corridors: tuple[Corridor, ...]) -> tuple[Corridor, ...]:
+    """The corridors, refused if they do not fit one local metric frame."""
     try:
         LocalFrame.around(c.geometry for c in corridors)
     except ValueError as exc:
         raise CorridorError([Problem(None, None, str(exc))]) from None
-    return store.save_corridors(corridors, author=author, comment=comment, at=at)
+    return corridors
 
 
 def new_pipeline(corridors: Sequence[Corridor], settings: Settings) -> Pipeline:
@@ -136,6 +176,8 @@ def analyze(
                     if progress is not None:
                         progress(done + reader.bytes_read, total)
             feed_chunk(pipeline, writer, chunk, summary)
+            if stats.messages == 0:
+                summary.without_mavlink[str(path)] = reader.bytes_total
             done += reader.bytes_total
             if progress is not None:
                 progress(done, total)

@@ -10,7 +10,7 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 # The settings' store.url default (tests/unit/test_cli_startup.py keeps the two equal).
 DEFAULT_DB = "sqlite:///routewatch.db"
 DEMO_DB = "sqlite:///routewatch-demo/demo.db"
+_F = TypeVar("_F", bound=Any)
 
 
 class _LazyConsole:
@@ -43,7 +44,11 @@ class _LazyConsole:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(stderr=self._stderr)
+            console = Console(stderr=self._stderr)
+            if not console.is_terminal:  # a log file or a pipe: one line stays one line, not wrapped at 80 columns
+                console.soft_wrap = True
+                console.width = 100_000
+            self._console = console
         return self._console
 
     def print(self, *objects: Any, **kwargs: Any) -> None:
@@ -95,6 +100,19 @@ def _db_url(db: str) -> str:
         _fail(f"--db: {exc}")
 
 
+def _store_url(config: Path | None, db: str | None) -> str:
+    """--db if given (or ROUTEWATCH_STORE__URL), else the settings file's store.url, else the default."""
+    return _db_url(db) if db else _settings(config).store.url
+
+
+def _store_options(fn: _F) -> _F:
+    """--db and -c/--config on a command that opens the store (see _store_url)."""
+    fn = click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+                      help="Settings file: its store.url is the database unless --db is given.")(fn)
+    return click.option("--db", envvar="ROUTEWATCH_STORE__URL",
+                        help=f"Database URL [default: the settings' store.url, else {DEFAULT_DB}].")(fn)
+
+
 def _prog() -> str:
     """How the user invoked us, for hints they can paste (the venv's script is often not on PATH)."""
     argv0 = Path(sys.argv[0])
@@ -131,12 +149,33 @@ def _store_with_corridors(url: str, corridors_file: Path | None, command: str) -
         _fail(str(exc))
 
 
+def _alert_id(store: Store, given: str) -> str:
+    """The full id of the alert `given` names: the id, or a unique prefix of it (as git takes short hashes)."""
+    from routewatch.store import AmbiguousAlertIdError, UnknownAlertError
+    from routewatch.store.repository import MIN_ID_PREFIX
+
+    try:
+        return store.resolve_alert_id(given)
+    except AmbiguousAlertIdError as exc:
+        _fail(str(exc))
+    except UnknownAlertError:
+        short = f" (a prefix needs at least {MIN_ID_PREFIX} characters)" if len(given) < MIN_ID_PREFIX else ""
+        _fail(f"no alert with id {given!r}{short}")
+
+
 class _Cli(click.Group):
     """Reports the errors a user can cause (database, input files) as one line, not a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
-            return super().invoke(ctx)
+            result = super().invoke(ctx)
+            sys.stdout.flush()  # a closed pipe shows here, inside the handler, not at interpreter exit
+            return result
+        except BrokenPipeError:
+            # The reader stopped reading (`| head`): it has what it wanted. Quietly, and with nothing
+            # left for the interpreter to flush into the closed pipe at exit.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
         except Exception as exc:
             if isinstance(exc, (OSError, *_loaded_errors())):
                 _fail(str(exc) or type(exc).__name__)
@@ -161,6 +200,7 @@ def main(ctx: click.Context, verbose: bool) -> None:
     # of a short `analyze`). _started() turns the collector on once they are in; the end restores it.
     ctx.call_on_close(functools.partial(_finished, gc.isenabled()))
     gc.disable()
+    ctx.obj = verbose
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
@@ -192,6 +232,7 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str |
     if camera_file is not None:
         _analyze_video(list(inputs), camera_file, settings, corridors_file, as_json, quiet)
         return
+    _refuse_non_tlogs(inputs)
     store, corridors = _store_with_corridors(settings.store.url, corridors_file, "analyze")
     if not corridors:
         err.print("[yellow]warning:[/] no corridors: positions are stored but no alert can be raised")
@@ -203,6 +244,22 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str |
                           progress=lambda done, total: bar.update(task, completed=done, total=total))
     store.close()
     print_summary(out.console, summary, as_json=as_json)
+    empty = [f"{path}: no MAVLink message in its {size:,} bytes: not a MAVLink telemetry log (.tlog)"
+             for path, size in summary.without_mavlink.items()]
+    if empty:
+        _fail("\n".join(empty))
+
+
+def _refuse_non_tlogs(inputs: tuple[Path, ...]) -> None:
+    """Refuse, before reading them through, inputs that are plainly something else than a MAVLink log."""
+    from routewatch.ingest.mavlink import not_a_tlog
+
+    for path in inputs:
+        with path.open("rb") as f:
+            what = not_a_tlog(f.read(512))
+        if what is not None:
+            hint = ": give --camera CAMERA.yaml to analyze a camera's video" if what.startswith("a video") else ""
+            _fail(f"{path} is {what}, not a MAVLink telemetry log (.tlog){hint}")
 
 
 def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, corridors_file: Path | None,
@@ -247,7 +304,7 @@ def alerts() -> None:
 
 
 @alerts.command(name="list")
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@_store_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.option("--kind", type=click.Choice([k.value for k in AlertKind]))
 @click.option("--state", type=click.Choice([s.value for s in AlertState]))
@@ -258,9 +315,9 @@ def alerts() -> None:
 @click.option("--limit", type=click.IntRange(1, 100_000), default=1000, show_default=True)
 @click.option("--within", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Only alerts inside the polygons of this GeoJSON file (PostGIS index when available).")
-def alerts_list(db: str, as_json: bool, kind: str | None, state: str | None, corridor_id: str | None,
-                subject_id: str | None, since: datetime | None, until: datetime | None, limit: int,
-                within: Path | None) -> None:
+def alerts_list(db: str | None, config: Path | None, as_json: bool, kind: str | None, state: str | None,
+                corridor_id: str | None, subject_id: str | None, since: datetime | None, until: datetime | None,
+                limit: int, within: Path | None) -> None:
     """List alerts, oldest first (times are UTC)."""
     from routewatch.console import alert_dict
     from routewatch.geo.area import load_area
@@ -271,7 +328,7 @@ def alerts_list(db: str, as_json: bool, kind: str | None, state: str | None, cor
             area = load_area(within)
         except ValueError as exc:
             _fail(f"--within: {exc}")
-    store = open_store(_db_url(db))
+    store = open_store(_store_url(config, db))
     rows = store.list_alerts(within=area,
         kind=AlertKind(kind) if kind else None, state=AlertState(state) if state else None,
         corridor_id=corridor_id, subject_id=subject_id,
@@ -296,30 +353,28 @@ def alerts_list(db: str, as_json: bool, kind: str | None, state: str | None, cor
 
 @alerts.command(name="ack")
 @click.argument("alert_id")
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@_store_options
 @click.option("--by", default="cli", show_default=True, help="Who acknowledges.")
 @click.option("--comment", default="", help="Why.")
-def alerts_ack(alert_id: str, db: str, by: str, comment: str) -> None:
-    """Acknowledge an alert."""
-    store = open_store(_db_url(db))
+def alerts_ack(alert_id: str, db: str | None, config: Path | None, by: str, comment: str) -> None:
+    """Acknowledge an alert: its id, or a unique prefix of it (at least 4 characters, as `alerts list` shows)."""
+    store = open_store(_store_url(config, db))
     try:
-        a = store.acknowledge(alert_id, by=by, comment=comment, time=_now())
-    except KeyError:
-        _fail(f"no alert with id {alert_id!r}")
+        a = store.acknowledge(_alert_id(store, alert_id), by=by, comment=comment, time=_now())
     finally:
         store.close()
     out.print(f"acknowledged {a.id} ({a.kind.value} {a.subject_id} in {a.corridor_id})")
 
 
 @main.command(name="dead-letters")
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@_store_options
 @click.option("--limit", type=click.IntRange(1, 100_000), default=50, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-def dead_letters_cmd(db: str, limit: int, as_json: bool) -> None:
+def dead_letters_cmd(db: str | None, config: Path | None, limit: int, as_json: bool) -> None:
     """Inputs that were refused (bad JSON, schema violations, ...), newest first, with the reason."""
     from routewatch.codec import dead_letter_to_dict
 
-    store = open_store(_db_url(db))
+    store = open_store(_store_url(config, db))
     rows = store.dead_letters(limit=limit)
     total = store.count_dead_letters()
     store.close()
@@ -355,7 +410,8 @@ class _IsoTime(click.ParamType[datetime]):
               help="Draft corridor file (GeoJSON/KML/fence); not saved. Default: the corridors in force.")
 @click.option("--from", "start", type=_IsoTime(), required=True, help="Window start (ISO 8601 with zone).")
 @click.option("--to", "end", type=_IsoTime(), required=True, help="Window end, exclusive.")
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@click.option("--db", envvar="ROUTEWATCH_STORE__URL",
+              help=f"Database URL [default: the settings' store.url, else {DEFAULT_DB}].")
 @click.option("--warmup", "warmup_s", type=click.FloatRange(0, 7 * 86400), default=3600.0, show_default=True,
               help="Seconds of history before the window replayed first, so ongoing episodes go on.")
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
@@ -363,7 +419,7 @@ class _IsoTime(click.ParamType[datetime]):
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object.")
 @click.option("--workers", type=click.IntRange(0, 32), default=0, show_default=True,
               help="Processes sharing out the subjects (0: one per CPU, at most 8; 1: this process only).")
-def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db: str, warmup_s: float,
+def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db: str | None, warmup_s: float,
                  config: Path | None, as_json: bool, workers: int) -> None:
     """What a corridor set would have raised over stored history, beside what was raised: added, removed, unchanged."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
@@ -371,12 +427,12 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
     from routewatch.backtest import BacktestError, Window, backtest
     from routewatch.geo.corridors import load_corridors
 
-    settings = _settings(config)
+    settings = _settings(config, _db_url(db) if db else None)
     try:
         window = Window(start, end)
     except BacktestError as exc:
         _fail(str(exc))
-    store = open_store(_db_url(db))
+    store = open_store(settings.store.url)
     try:
         corridors = load_corridors(corridors_file) if corridors_file is not None else store.current_corridors()
         if not corridors:
@@ -432,7 +488,8 @@ class _Area(click.ParamType["BBox"]):
 @click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path),
               help="Directory to write into (created; file names come from the sanitised alert id, or camera "
               "and times).")
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@click.option("--db", envvar="ROUTEWATCH_STORE__URL",
+              help=f"Database URL [default: the settings' store.url, else {DEFAULT_DB}].")
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="Settings file (its recording.dir is where the segments are).")
 @click.option("--before", "before_s", type=click.FloatRange(0, 3600), default=10.0, show_default=True,
@@ -442,7 +499,8 @@ class _Area(click.ParamType["BBox"]):
 @click.option("--boxes/--no-boxes", default=True, show_default=True, help="Burn the tracked boxes into the clip.")
 @click.pass_context
 def export_cmd(ctx: click.Context, alert_id: str | None, camera: str | None, start: datetime | None,
-               end: datetime | None, area: BBox | None, out_dir: Path, db: str, config: Path | None, before_s: float,
+               end: datetime | None, area: BBox | None, out_dir: Path, db: str | None, config: Path | None,
+               before_s: float,
                after_s: float, boxes: bool) -> None:
     """An alert's (or a camera's time range's) MP4 clip, the tracks (GeoJSON, KML) and a one-page HTML report.
 
@@ -465,9 +523,11 @@ def export_cmd(ctx: click.Context, alert_id: str | None, camera: str | None, sta
         _fail("--camera needs --from and --to")
     if camera is not None and given:
         _fail("--before and --after go with --alert; with --camera give the range with --from and --to")
-    settings = _settings(config)
-    store = open_store(_db_url(db))
+    settings = _settings(config, _db_url(db) if db else None)
+    store = open_store(settings.store.url)
     try:
+        if alert_id is not None:
+            alert_id = _alert_id(store, alert_id)
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
                       TextColumn("{task.completed}/{task.total} frames"), TimeRemainingColumn(),
                       console=err.console, transient=True) as bar:
@@ -499,14 +559,14 @@ def export_cmd(ctx: click.Context, alert_id: str | None, camera: str | None, sta
 @main.command(name="coverage")
 @click.option("--from", "start", type=_IsoTime(), required=True, help="Window start (ISO 8601 with zone).")
 @click.option("--to", "end", type=_IsoTime(), required=True, help="Window end, exclusive.")
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@_store_options
 @click.option("--corridor", "corridor_id", help="Only this corridor (by id).")
 @click.option("--versions", type=click.Choice(["current", "history"]), default="current", show_default=True,
               help="current: the corridors in force now, over the whole window; history: each stored version "
               "over the time it was in force.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as one JSON object (with the map layer).")
-def coverage_cmd(start: datetime, end: datetime, db: str, corridor_id: str | None, versions: str,
-                 as_json: bool) -> None:
+def coverage_cmd(start: datetime, end: datetime, db: str | None, config: Path | None, corridor_id: str | None,
+                 versions: str, as_json: bool) -> None:
     """When and where each corridor was inside some camera's ground footprint, and the gaps."""
     from routewatch.coverage_report import CoverageError, check_window, coverage_report, table_lines
 
@@ -514,7 +574,7 @@ def coverage_cmd(start: datetime, end: datetime, db: str, corridor_id: str | Non
         check_window(start, end)
     except CoverageError as exc:
         _fail(str(exc))
-    store = open_store(_db_url(db))
+    store = open_store(_store_url(config, db))
     try:
         report = coverage_report(store, start, end, corridor_id=corridor_id,
                                  versions="history" if versions == "history" else "current")
@@ -537,9 +597,9 @@ def users() -> None:
 @users.command(name="add")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["field", "commander", "planner", "admin"]), required=True)
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@_store_options
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input (for scripts).")
-def users_add(username: str, role: str, db: str, password_stdin: bool) -> None:
+def users_add(username: str, role: str, db: str | None, config: Path | None, password_stdin: bool) -> None:
     """Create a user with a role; the password is asked for (never an argument, so not in shell history)."""
     from routewatch.store.users import create_user
 
@@ -547,7 +607,7 @@ def users_add(username: str, role: str, db: str, password_stdin: bool) -> None:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
-    store = open_store(_db_url(db))
+    store = open_store(_store_url(config, db))
     try:
         user = create_user(store, username, password, role, at=_now())
     except ValueError as exc:
@@ -601,37 +661,65 @@ def _load(path: Path) -> Any:
 @corridors.command(name="validate")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 def corridors_validate(file: Path) -> None:
-    """Check a GeoJSON/KML corridor file; exit status 2 with the problems if it is bad."""
+    """Check a GeoJSON/KML corridor file; exit status 2 with the problems if it is bad (or has no corridors)."""
+    from routewatch.geo.corridors import CorridorError, require_some
+
     cs = _load(file)
+    try:
+        require_some(cs, str(file))
+    except CorridorError as exc:
+        _fail(str(exc))
     out.print(f"{file}: {len(cs)} corridor(s) OK: " + ", ".join(f"{c.id} ({c.kind.value})" for c in cs))
 
 
 @corridors.command(name="import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@_store_options
 @click.option("--author", default="cli", show_default=True)
 @click.option("--comment", default="", help="Why the change was made.")
-@click.option("--merge", is_flag=True, help="Keep stored corridors that the file does not name.")
-def corridors_import(file: Path, db: str, author: str, comment: str, merge: bool) -> None:
-    """Store a corridor file as the set in force; changed corridors get a new version."""
+@click.option("--merge/--replace", default=False,
+              help="--merge: keep stored corridors the file does not name; --replace (the default): remove them, "
+              "which needs --expect-removed.")
+@click.option("--expect-removed", type=click.IntRange(0), default=0, show_default=True,
+              help="With --replace: how many stored corridors the import removes; any other number refuses it.")
+def corridors_import(file: Path, db: str | None, config: Path | None, author: str, comment: str, merge: bool,
+                     expect_removed: int) -> None:
+    """Store a corridor file as the set in force; changed corridors get a new version.
+
+    An empty file is refused. Stored corridors the file does not name are removed (a tombstone
+    version each) only when --expect-removed gives their number; else they are listed and nothing is saved.
+    """
+    from routewatch.geo.corridors import CorridorError, require_some
+    from routewatch.store import RemovalNotConfirmedError
+
     cs = _load(file)
-    store = open_store(_db_url(db))
-    saved = store.save_corridors(cs, author=author, comment=comment or f"import {file.name}", at=_now(),
-                                 replace=not merge)
-    store.close()
+    try:
+        require_some(cs, str(file))
+    except CorridorError as exc:
+        _fail(str(exc))
+    store = open_store(_store_url(config, db))
+    try:
+        saved = store.save_corridors(cs, author=author, comment=comment or f"import {file.name}", at=_now(),
+                                     replace=not merge, expect_removed=None if merge else expect_removed)
+    except RemovalNotConfirmedError as exc:
+        _fail(f"{file}: {exc}: give --expect-removed {len(exc.ids)} to remove them, or --merge to keep them")
+    finally:
+        store.close()
     for c in saved:
-        out.print(f"{c.id} v{c.version} ({c.kind.value})")
+        out.print(f"{c.id} v{c.version} ({c.kind.value})", highlight=False)
+    if not merge and expect_removed:
+        out.print(f"{expect_removed} stored corridor(s) removed", highlight=False)
 
 
 @corridors.command(name="export")
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
+@_store_options
 @click.option("--format", "fmt", type=click.Choice(["geojson", "kml"]), default="geojson", show_default=True)
 @click.option("-o", "--out", "out_file", type=click.Path(dir_okay=False, path_type=Path), help="File (default stdout).")
-def corridors_export(db: str, fmt: str, out_file: Path | None) -> None:
+def corridors_export(db: str | None, config: Path | None, fmt: str, out_file: Path | None) -> None:
     """Write the stored set in force as GeoJSON or KML."""
     from routewatch.geo.corridors import dumps_geojson, to_kml
 
-    store = open_store(_db_url(db))
+    store = open_store(_store_url(config, db))
     cs = store.current_corridors()
     store.close()
     text = dumps_geojson(cs) if fmt == "geojson" else to_kml(cs)
@@ -642,10 +730,10 @@ def corridors_export(db: str, fmt: str, out_file: Path | None) -> None:
 
 
 @corridors.command(name="list")
-@click.option("--db", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL", help="Database URL.")
-def corridors_list(db: str) -> None:
+@_store_options
+def corridors_list(db: str | None, config: Path | None) -> None:
     """List the stored corridors in force."""
-    store = open_store(_db_url(db))
+    store = open_store(_store_url(config, db))
     cs = store.current_corridors()
     store.close()
     for c in cs:
@@ -707,11 +795,10 @@ def db() -> None:
 
 
 @db.command(name="upgrade")
-@click.option("--db", "url", default=DEFAULT_DB, show_default=True, envvar="ROUTEWATCH_STORE__URL",
-              help="Database URL.")
-def db_upgrade(url: str) -> None:
+@_store_options
+def db_upgrade(db: str | None, config: Path | None) -> None:
     """Create or migrate the schema to the latest version."""
-    open_store(_db_url(url)).close()
+    open_store(_store_url(config, db)).close()
     out.print("database is at the latest schema version")
 
 
@@ -719,10 +806,20 @@ def _run_until_signal(settings: Settings, corridors_file: Path | None, *, exit_w
     import asyncio
     import signal
 
+    from routewatch.app import seed_corridors
     from routewatch.console import AlertPrinter, print_summary
+    from routewatch.geo.corridors import CorridorError
     from routewatch.live import run_live
 
-    store, corridors_ = _store_with_corridors(settings.store.url, corridors_file, "run")
+    store = open_store(settings.store.url)
+    if not click.get_current_context().find_root().obj:  # -v (debug everywhere) wins over the settings' level
+        # Our own loggers only: libraries stay at WARNING (their INFO is not for an operator).
+        logging.getLogger("routewatch").setLevel(settings.logging.level)
+    try:
+        corridors_ = seed_corridors(store, corridors_file, file_wins=settings.corridors.file_wins, at=_now())
+    except CorridorError as exc:
+        store.close()
+        _fail(str(exc))
 
     async def main_() -> None:
         stop = asyncio.Event()

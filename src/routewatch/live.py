@@ -103,9 +103,15 @@ async def run_live(
     revision = await loop.run_in_executor(db, store.corridors_revision)
     unacked: list[int] = []
     last_flush = retry_at = next_corridor_check = 0.0
+    # Lag of the fixes taken since the last flush (wall time when taken minus their newest event time);
+    # None: nothing was waiting, so there is no lag, however old the last fix is.
+    lag_s: float | None = None
 
     def take(item: Delivery) -> bool:
+        nonlocal lag_s
         obs = [e for e in item.events if isinstance(e, Observation)]
+        if obs:
+            lag_s = max(lag_s or 0.0, time.time() - max(o.time for o in obs).timestamp())
         summary.add_positions(obs)
         summary.ingest["dead_letters"] += len(item.dead)
         changes = pipeline.feed_many(item.events)
@@ -116,7 +122,7 @@ async def run_live(
         return bool(changes)
 
     async def flush() -> None:
-        nonlocal last_flush, retry_at, store_errors
+        nonlocal last_flush, retry_at, store_errors, lag_s
         now = time.monotonic()
         if now < retry_at:  # the last try failed in both the database and the journal: back off
             return
@@ -143,8 +149,8 @@ async def run_live(
             for name, st in live_links.items():
                 web.metrics.set_link(name, st.link_report())
             web.metrics.set_publishers(seqs.counts())
-            if pipeline.engine.watermark_ts > float("-inf"):
-                web.metrics.set_pipeline_lag(max(0.0, time.time() - pipeline.engine.watermark_ts))
+            web.metrics.set_pipeline_lag(max(0.0, lag_s or 0.0))
+        lag_s = None
         if mqtt is not None:
             for token in tokens:  # stored (or durably spooled): the broker may forget them now
                 mqtt.ack(token)
@@ -167,7 +173,7 @@ async def run_live(
             return
         revision = now_rev
         writer.add(pipeline.set_corridors(current), [])
-        log.warning("corridor set changed: %d corridor(s) now in force", len(current))
+        log.info("corridor set changed: %d corridor(s) now in force", len(current))
 
     try:
         while not stop.is_set():
@@ -229,6 +235,7 @@ async def run_live(
     summary.links = {name: st.link_report() for name, st in live_links.items()}
     summary.publishers = seqs.counts()
     summary.ingest["mqtt_seq_gaps"] = seqs.gaps
+    summary.ingest["dead_letters_pruned"] = writer.dead_letters_pruned
     return summarize(summary, pipeline, stats)
 
 
@@ -241,7 +248,7 @@ def _recover(pipeline: Any, store: Store, recover_s: float) -> None:
     alerts = store.alerts_to_continue(since)
     history = store.positions_since(since)
     n = pipeline.recover(alerts, history)
-    log.warning("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
+    log.info("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
                 len(history), n, len(alerts))
 
 
@@ -322,7 +329,7 @@ def _start_web(settings: Settings, store: Store) -> _Web | None:
                                            timeout_graceful_shutdown=2))
     # The pipeline's loop owns the signals; uvicorn must not install its own handlers.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    log.warning("web API on http://%s:%d (docs at /docs)", w.host, w.port)
+    log.info("web API on http://%s:%d (docs at /docs)", w.host, w.port)
     return _Web(server, asyncio.get_running_loop().create_task(server.serve()), hub, metrics)
 
 

@@ -328,8 +328,8 @@ class PoseFeed:
         for cam in self._cameras:
             if cam.sysid is None and adopt:
                 cam.sysid = sysid  # decoder-vetted vehicles only reach here (positions, attitudes)
-                log.warning("camera %s: posed by vehicle %d of source %s (the first one heard)", cam.name, sysid,
-                            self.source)
+                log.info("camera %s: posed by vehicle %d of source %s (the first one heard)", cam.name, sysid,
+                         self.source)
             if cam.sysid == sysid:
                 out.append(cam)
             elif cam.sysid is not None and adopt:

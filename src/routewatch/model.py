@@ -183,25 +183,33 @@ class Corridor:
     min_progress_m: float | None = None
     severity: Severity | None = None
     subjects: frozenset[str] = frozenset()
+    roles: frozenset[Role] = frozenset()
 
     def applies_to(self, subject_class: str, role: Role, subject_id: str = "") -> bool:
         """Whether a subject of this class and role is tested against this corridor.
 
-        Operating areas apply to patrol assets only (those named in `subjects`, if any);
-        other kinds apply to everything that is not ours.
+        Operating areas apply to patrol assets only (those named in `subjects`, if any). Other
+        kinds apply to the roles in `roles`; without `roles`, to everything that is not ours, so
+        our own patrols crossing a line or an exclusion raise nothing unless the corridor opts in.
 
         >>> from shapely.geometry import Point
         >>> c = Corridor("a", Point(0, 0).buffer(1), classes=frozenset({"person"}))
-        >>> c.applies_to("person", Role.TARGET), c.applies_to("car", Role.TARGET)
+        >>> c.applies_to("person", Role.TARGET), c.applies_to("car", Role.TARGET), c.applies_to("person", Role.PATROL)
+        (True, False, False)
+        >>> nofly = Corridor("b", Point(0, 0).buffer(1), CorridorKind.EXCLUSION, roles=frozenset({Role.PATROL}))
+        >>> nofly.applies_to("drone", Role.PATROL), nofly.applies_to("drone", Role.TARGET)
         (True, False)
         """
         if self.kind is CorridorKind.OPERATING_AREA:
             if self.subjects and subject_id not in self.subjects:
                 return False
             return role is Role.PATROL and (not self.classes or subject_class in self.classes)
-        if role is Role.PATROL:
+        if role not in (self.roles or _TARGETS):
             return False
         return not self.classes or subject_class in self.classes
+
+
+_TARGETS = frozenset({Role.TARGET})
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from routewatch.config.schema import StoreConfig
@@ -15,6 +17,9 @@ log = logging.getLogger(__name__)
 
 # Positions held in memory while neither the database nor the journal takes them.
 MAX_BUFFERED = 1_000_000
+# Dead-letter retention runs at most this often (wall seconds), and sooner once a tenth of the
+# allowed count came in since: a flood is cut back within about 10% of store.dead_letters_max_count.
+PRUNE_EVERY_S = 60.0
 
 
 class ChangeSink(Protocol):
@@ -27,7 +32,7 @@ class Writer:
     """Buffers alert changes, positions and dead letters; the database is written before anyone is told."""
 
     def __init__(self, store: Store, cfg: StoreConfig, sinks: Iterable[ChangeSink] = (),
-                 journal: Journal | None = None) -> None:
+                 journal: Journal | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store, self.cfg, self.journal = store, cfg, journal
         self.sinks = list(sinks)
         self._changes: list[AlertChange] = []
@@ -35,6 +40,10 @@ class Writer:
         self._dead: list[DeadLetter] = []
         self.positions_dropped = 0
         self.spooled = 0
+        self.dead_letters_pruned = 0
+        self._clock = clock
+        self._next_prune = 0.0
+        self._dead_since_prune = 0
 
     def add(self, changes: Sequence[AlertChange], observations: Sequence[Observation],
             dead_letters: Sequence[DeadLetter] = ()) -> None:
@@ -85,7 +94,26 @@ class Writer:
                         len(changes) + len(obs) + len(dead), self.journal.dir)
             return False
         self._tell(changes)
+        self._dead_since_prune += len(dead)
+        self._prune_dead_letters()
         return True
+
+    def _prune_dead_letters(self) -> None:
+        """Keep dead letters within store.dead_letters_max_age_s and store.dead_letters_max_count."""
+        now = time.monotonic()
+        if now < self._next_prune and self._dead_since_prune < self.cfg.dead_letters_max_count // 10:
+            return
+        self._next_prune, self._dead_since_prune = now + PRUNE_EVERY_S, 0
+        before = self._clock() - timedelta(seconds=self.cfg.dead_letters_max_age_s)
+        try:
+            gone = self.store.prune_dead_letters(before=before, keep=self.cfg.dead_letters_max_count)
+        except Exception as exc:  # retention is housekeeping: never lose the rows just written over it
+            log.error("dead-letter retention failed: %s", type(exc).__name__)
+            return
+        self.dead_letters_pruned += gone
+        if gone:
+            log.info("dead letters: %d deleted (older than %g s, or beyond the newest %d)", gone,
+                     self.cfg.dead_letters_max_age_s, self.cfg.dead_letters_max_count)
 
     def _drain_journal(self) -> None:
         if self.journal is None:

@@ -13,10 +13,10 @@ from sqlalchemy import event, insert, text, update
 
 from routewatch.model import AlertChange, AlertState, Change, DeadLetter
 from routewatch.store import Store, StoreError, UnsupportedDatabaseError, current_revision, downgrade, upgrade, writes
-from routewatch.store.convert import event_values
+from routewatch.store.convert import corridor_content, event_values
 from routewatch.store.db import make_engine
 from routewatch.store.notify import RESYNC, CorridorListener
-from routewatch.store.tables import AlertEventRow
+from routewatch.store.tables import AlertEventRow, CorridorRow
 from tests.adapters.test_store import T0, at, corridor_set, fix, lifecycle, make_alert, row_counts
 
 
@@ -170,18 +170,21 @@ def test_outbox_reads_only_the_unpublished_index(store: Store) -> None:
 
 
 def populate_0001(url: str) -> None:
-    """Rows as the 0001 store wrote them (alert events without the 0002 columns)."""
+    """Rows as the 0001 store wrote them (alert events without the 0002 columns, corridors without 0008's)."""
     with Store(url) as store:
         store.write([], [fix(f"s{i % 5}", i / 4) for i in range(2000)])
-        store.save_corridors(corridor_set(), author="ana", comment="initial", at=T0)
         store.record_run(command="analyze", inputs=["a.tlog"], counters={"fixes": 2000}, started_at=T0)
     changes = [c for i in range(40) for c in lifecycle(make_alert(f"s{i}", opened=i))]
     events = [{k: v for k, v in event_values(c).items() if k != "snapshot"} for c in changes]
+    audit = {"author": "ana", "comment": "initial", "created_at": T0, "deleted": False, "version": 1}
+    corridors = [{"id": c.id, **{k: v for k, v in corridor_content(c).items() if k != "roles"}, **audit}
+                 for c in corridor_set()]
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             writes.upsert_alerts(conn, writes.newest_alerts(changes))
             conn.execute(insert(AlertEventRow), events)
+            conn.execute(insert(CorridorRow), corridors)
     finally:
         engine.dispose()
 
@@ -194,15 +197,19 @@ def test_upgrade_from_populated_0001_keeps_every_row(db_url: str) -> None:
         assert counts == {"alerts": 40, "alert_events": 120, "positions": 2000, "corridors": 3, "runs": 1}
 
         def everything() -> tuple[Any, ...]:
+            with store.engine.connect() as conn:  # raw: the store reads corridors of revision 0008 on
+                corridors = conn.execute(text("SELECT id, version, name, kind, geometry, deleted FROM corridors "
+                                              "ORDER BY id, version")).all()
             return (store.list_alerts(), store.alert_events(), [store.positions(f"s{i}") for i in range(5)],
-                    store.current_corridors(), store.corridor_history("c2"), store.runs())
+                    corridors, store.runs())
 
         before = everything()
         for step, revision in [(upgrade, "head"), (downgrade, "0001"), (upgrade, "head")]:
             step(db_url, revision)
             assert row_counts(store) == counts
             assert everything() == before
-        assert current_revision(db_url) == "0006"
+        assert current_revision(db_url) == "0008"
+        assert [c.id for c in store.current_corridors()] == [c.id for c in corridor_set()]
         # Old events were never published and have no snapshot: not replayed to the field.
         assert (store.count_unpublished(), store.count_dead_letters()) == (0, 0)
         with store.engine.connect() as conn:

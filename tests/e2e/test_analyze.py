@@ -146,9 +146,12 @@ def test_corrupt_log_is_counted_not_fatal(tmp_path):
     junk = tmp_path / "junk.tlog"
     rnd = random.Random(3)
     junk.write_bytes(bytes(rnd.randrange(256) for _ in range(200_000)))
-    summary = json.loads(cli("analyze", str(junk), "--db", f"sqlite:///{tmp_path / 'j.db'}", "--json"))
+    res = CliRunner().invoke(main, ["analyze", str(junk), "--db", f"sqlite:///{tmp_path / 'j.db'}", "--json"])
+    summary = json.loads(res.stdout)
     assert summary["positions"] == 0
     assert summary["ingest"]["resync_bytes"] > 100_000  # unusable bytes are accounted for
+    # Not one message in it: said, and a failure for a script (not "0 messages" and exit 0).
+    assert res.exit_code == 2 and "no MAVLink message in its 200,000 bytes" in res.stderr
 
 
 def test_corridors_cli_round_trip(tmp_path):

@@ -23,7 +23,7 @@ from routewatch.geo.corridors import (
     to_geojson,
 )
 from routewatch.geo.fencefile import parse_fence_file
-from routewatch.model import Corridor, CorridorKind, Direction, Severity
+from routewatch.model import Corridor, CorridorKind, Direction, Role, Severity
 
 GEO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "geo"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "corridors.geojson"
@@ -128,6 +128,11 @@ GOOD_ROWS = [
                 subjects=frozenset({"uav-1"}),
             ),
         ),
+    ),
+    (
+        "an exclusion our patrols may not enter (roles)",
+        fc(feature(polygon(SQUARE), id="nofly", kind="exclusion", roles=["patrol"])),
+        (Corridor("nofly", Polygon(SQUARE), kind=CorridorKind.EXCLUSION, roles=frozenset({Role.PATROL})),),
     ),
     (
         "an edge along the south pole is not an antimeridian crossing",
@@ -264,6 +269,24 @@ BAD_ROWS: list[tuple[str, Any, str | None, str]] = [
         feature(polygon(SQUARE), id="c2", classes=[1]),
         "c2",
         "classes must be a list of non-empty strings",
+    ),
+    (
+        "roles empty",
+        feature(polygon(SQUARE), id="r1", kind="exclusion", roles=[]),
+        "r1",
+        "roles must be a non-empty list of patrol, target, got []",
+    ),
+    (
+        "roles unknown",
+        feature(polygon(SQUARE), id="r2", kind="exclusion", roles=["ours"]),
+        "r2",
+        "roles must be a non-empty list of patrol, target, got ['ours']",
+    ),
+    (
+        "roles on an operating area",
+        feature(polygon(SQUARE), id="r3", kind="operating_area", roles=["target"]),
+        "r3",
+        "roles does not apply to an operating_area",
     ),
     (
         "subjects on an exclusion",

@@ -24,6 +24,8 @@ BORDER = line("border", [(0, -500), (0, 500)])
 BORDER_FWD = line("border", [(0, -500), (0, 500)], direction=Direction.FORWARD)
 AREA = box("area", -100, -100, 100, 100, CorridorKind.OPERATING_AREA)
 PEOPLE_ONLY = box("zone", 0, 0, 100, 100, classes=frozenset({"person"}))
+NOFLY = box("nofly", 0, 0, 100, 100, roles=frozenset({Role.PATROL}))
+BORDER_ALL = line("border", [(0, -500), (0, 500)], roles=frozenset({Role.PATROL, Role.TARGET}))
 
 
 def jitter(n: int, x: float, y: float, amp: float, t0: float = 0.0) -> list[tuple[float, float, float]]:
@@ -54,6 +56,15 @@ CASES = [
      [(0, -100, 0), (1, -90, 0), (2000, 90, 0), (2001, 100, 0)], "car", Role.TARGET, []),
     ("class filter", [PEOPLE_ONLY], walk(-50, 50, 150, 50, 20), "car", Role.TARGET, []),
     ("our own patrol is not a target", [ZONE], walk(-50, 50, 150, 50, 20), "drone", Role.PATROL, []),
+    ("our patrol crossing a line is not a target", [BORDER], walk(-100, 0, 100, 0, 20), "drone", Role.PATROL, []),
+    ("a no-fly zone with roles [patrol]: our drone entering it", [NOFLY], walk(-50, 50, 150, 50, 20), "drone",
+     Role.PATROL, [(E.ENTER, 6), (E.EXIT, 16)]),
+    ("a no-fly zone with roles [patrol] ignores targets", [NOFLY], walk(-50, 50, 150, 50, 20), "person",
+     Role.TARGET, []),
+    ("a line with roles [patrol, target]: our patrol crossing", [BORDER_ALL], walk(-100, 0, 100, 0, 20), "drone",
+     Role.PATROL, [(E.CROSS, 10)]),
+    ("a line with roles [patrol, target]: a target crossing", [BORDER_ALL], walk(-100, 0, 100, 0, 20), "person",
+     Role.TARGET, [(E.CROSS, 10)]),
     # x=0 is the flat end of the corridor: the first fix strictly inside is x=10 at t=3; along-progress
     # counts from the confirming fix (t=4, s=20) and reaches 50 m at t=9.
     ("along, forward corridor", [EAST], walk(-20, 0, 300, 0, 32), "person", Role.TARGET,

@@ -199,7 +199,17 @@ def test_import_export_limits_and_file_names(client: TestClient, store: WebStore
     kml = client.get("/api/corridors/export", params={"format": "kml"})
     assert [c.id for c in load_corridors(kml.content)] == ["a", "b", "k"]
     assert client.get("/api/corridors/export?format=shp").status_code == 422
-    replaced = client.post("/api/corridors/import?replace=true", content=json.dumps(collection).encode())
+    empty = {"type": "FeatureCollection", "features": []}
+    for params in ({}, {"replace": "true", "expect_removed": "3"}):  # an empty set never removes everything
+        refused = client.post("/api/corridors/import", params=params, content=json.dumps(empty).encode())
+        assert refused.status_code == 422 and "an empty set is refused" in refused.json()["detail"]
+    for params in ({"replace": "true"}, {"replace": "true", "expect_removed": "2"}):  # k would go: say so
+        unconfirmed = client.post("/api/corridors/import", params=params, content=json.dumps(collection).encode())
+        assert unconfirmed.status_code == 409 and "would remove 1 stored corridor(s)" in unconfirmed.json()["detail"]
+        assert ": k;" in unconfirmed.json()["detail"] and "expect_removed=1" in unconfirmed.json()["detail"]
+    assert sorted(c.id for c in store.current_corridors()) == ["a", "b", "k"]
+    replaced = client.post("/api/corridors/import", params={"replace": "true", "expect_removed": "1"},
+                           content=json.dumps(collection).encode())
     assert replaced.status_code == 200 and sorted(c.id for c in store.current_corridors()) == ["a", "b"]
 
 
@@ -294,7 +304,7 @@ def test_live_carries_positions(client: TestClient, store: WebStore) -> None:
 
 def test_migration_0003_up_down_and_matches_models(db_url: str) -> None:
     upgrade(db_url)
-    assert current_revision(db_url) == "0006"  # head: 0003, the snapshots, the recordings, the footprints
+    assert current_revision(db_url) == "0008"  # head: 0003, ..., the file imports
     with WebStore(db_url) as store, store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
@@ -302,7 +312,7 @@ def test_migration_0003_up_down_and_matches_models(db_url: str) -> None:
     with WebStore(db_url) as store:
         assert not {"users", "api_tokens", "audit"} & set(inspect(store.engine).get_table_names())
     upgrade(db_url)
-    assert current_revision(db_url) == "0006"  # head: 0003, the snapshots, the recordings, the footprints
+    assert current_revision(db_url) == "0008"  # head: 0003, ..., the file imports
 
 
 def test_link_quality_and_publisher_gaps_in_metrics_and_status(client: TestClient, store: WebStore) -> None:

@@ -11,11 +11,14 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from routewatch.config.files import FileRefusedError, read_regular_file
 from routewatch.config.schema import CameraConfig, Settings
 
 ENV_PREFIX = "ROUTEWATCH_"
 M = TypeVar("M", bound=BaseModel)
 MAX_CONFIG_BYTES = 1_000_000
+# Settings are a few levels deep; a deeper file is a mistake or an attack on the recursive parser.
+MAX_DEPTH = 32
 
 
 class ConfigError(ValueError):
@@ -24,7 +27,9 @@ class ConfigError(ValueError):
     def __init__(self, problems: list[str], origin: str = "") -> None:
         self.problems = problems
         head = f"invalid configuration{f' in {origin}' if origin else ''}:"
-        super().__init__("\n".join([head, *(f"  {p}" for p in problems)]))
+        # One problem fits one line (what a log or a script's caller sees); several get a line each.
+        text = f"{head} {problems[0]}" if len(problems) == 1 else "\n".join([head, *(f"  {p}" for p in problems)])
+        super().__init__(text)
 
 
 def _path(loc: tuple[int | str, ...]) -> str:
@@ -112,24 +117,54 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     return parse_settings(tree, origin)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """A safe loader that refuses a key given twice in one mapping (YAML would keep the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str | int | float | bool) and key is not None:
+                continue  # an unhashable key: the base class names it
+            if key in seen:
+                m = key_node.start_mark
+                raise yaml.MarkedYAMLError(problem=f"duplicate key {key!r}", problem_mark=m)
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _check_events(raw: bytes, origin: str) -> None:
+    """Refuse aliases (a small file could expand into a huge tree) and deep nesting before building the tree."""
+    depth = 0
+    for ev in yaml.parse(raw, Loader=yaml.SafeLoader):
+        if isinstance(ev, yaml.AliasEvent):
+            raise ConfigError(["YAML anchors/aliases (*name) are not supported in settings files"], origin)
+        if isinstance(ev, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                m = ev.start_mark
+                where = f"line {m.line + 1}, column {m.column + 1}: " if m is not None else ""
+                raise ConfigError([f"{where}nested more than {MAX_DEPTH} levels deep"], origin)
+        elif isinstance(ev, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _read_yaml(p: Path) -> dict[str, Any]:
     """A YAML (or JSON) file as a plain mapping; problems as ConfigError with the line."""
     origin = str(p)
     try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise ConfigError([f"cannot read file: {exc.strerror}"], origin) from None
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError([f"file is larger than {MAX_CONFIG_BYTES} bytes"], origin)
+        raw = read_regular_file(p, MAX_CONFIG_BYTES)
+    except FileRefusedError as exc:
+        raise ConfigError([str(exc)], origin) from None
     try:
-        # Anchors and aliases are refused: they can expand a small file into a huge tree.
-        if any(isinstance(ev, yaml.AliasEvent) for ev in yaml.parse(raw, Loader=yaml.SafeLoader)):
-            raise ConfigError(["YAML anchors/aliases (*name) are not supported in settings files"], origin)
-        loaded = yaml.safe_load(raw) or {}
+        _check_events(raw, origin)
+        loaded = yaml.load(raw, Loader=_UniqueKeyLoader) or {}  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
         raise ConfigError([f"{where}not valid YAML ({getattr(exc, 'problem', exc)})"], origin) from None
+    except RecursionError:  # the depth check should prevent this; never a traceback if it does not
+        raise ConfigError([f"nested more than {MAX_DEPTH} levels deep"], origin) from None
     if not isinstance(loaded, dict):
         raise ConfigError(["(root): expected a mapping of sections"], origin)
     tree: dict[str, Any] = json.loads(json.dumps(loaded, default=str))

@@ -78,7 +78,17 @@ class SourceConfig(_Section):
 class CorridorsConfig(_Section):
     """Where corridor geofences come from."""
 
-    file: Path | None = Field(None, description="GeoJSON or KML file of corridors; empty means none.")
+    file: Path | None = Field(
+        None,
+        description="GeoJSON or KML file seeding the stored corridors at `run` start: imported only when its "
+        "content changed since its last import, and never over corridors created, changed or deleted in the "
+        "database since then. Empty means none.",
+    )
+    file_wins: bool = Field(
+        False,
+        description="Make the stored set equal to corridors.file at every start, reverting and deleting what "
+        "planners changed in the database.",
+    )
 
 
 class EngineConfig(_Section):
@@ -185,6 +195,12 @@ class StoreConfig(_Section):
         Path("routewatch-journal"),
         description="While the database is unreachable, rows are spooled here and written when it returns.",
     )
+    dead_letters_max_age_s: float = Field(
+        7 * 86400.0, ge=60, le=366 * 86400, description="Dead letters older than this (by received time) are deleted."
+    )
+    dead_letters_max_count: int = Field(
+        100_000, ge=100, le=100_000_000, description="Only this many of the newest dead letters are kept."
+    )
 
     @field_validator("url")
     @classmethod
@@ -220,6 +236,26 @@ class MqttBrokerConfig(_Section):
     reconnect_max_s: float = Field(30.0, gt=0, le=3600, description="Longest delay between reconnects.")
 
 
+def valid_topic_filter(topic_filter: str) -> bool:
+    """Whether an MQTT topic filter is well formed (wildcards fill whole levels, '#' only last).
+
+    >>> valid_topic_filter("routewatch/v1/pos/+"), valid_topic_filter("a/b#"), valid_topic_filter("")
+    (True, False, False)
+    """
+    levels = topic_filter.split("/")
+    if not topic_filter or "\0" in topic_filter or len(topic_filter.encode()) > 65535:
+        return False
+    return all(("+" not in lv or lv == "+") and ("#" not in lv or (lv == "#" and i == len(levels) - 1))
+               for i, lv in enumerate(levels))
+
+
+def _check_filter(v: str) -> str:
+    if not valid_topic_filter(v):
+        raise ValueError(f"invalid MQTT topic filter {v!r}: '+' and '#' must fill a whole level, '#' only last "
+                         "(e.g. routewatch/v1/pos/+ or $share/workers/routewatch/v1/pos/+)")
+    return v
+
+
 class MqttInputConfig(_Section):
     """What routewatch subscribes to."""
 
@@ -248,12 +284,29 @@ class MqttInputConfig(_Section):
         300.0, ge=0, le=86400, description="Reports timed further ahead of our clock than this are dead-lettered."
     )
 
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, v: list[str]) -> list[str]:
+        return [_check_filter(t) for t in v]
+
+    @field_validator("frigate_topic")
+    @classmethod
+    def _frigate_topic(cls, v: str | None) -> str | None:
+        return None if v is None else _check_filter(v)
+
 
 class MqttOutputConfig(_Section):
     """Alerts published back to the bus."""
 
     enabled: bool = Field(False, description="Publish every alert change on routewatch/v1/alerts/<kind>.")
     topic_prefix: str = Field("routewatch/v1/alerts", min_length=1, description="Alerts go to PREFIX/<kind>.")
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        if "+" in v or "#" in v or "\0" in v or v.startswith("$"):
+            raise ValueError(f"{v!r} is not a topic name to publish to: no '+', '#', NUL or leading '$'")
+        return v
 
 
 class MqttConfig(_Section):

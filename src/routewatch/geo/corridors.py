@@ -15,8 +15,9 @@ from typing import Any, TypeVar
 
 from shapely.geometry import mapping
 
+from routewatch.config.files import FileRefusedError, read_regular_file
 from routewatch.geo.corridor_geometry import DEPTH, number, parse_geometry, short
-from routewatch.model import Corridor, CorridorKind, Direction, Severity
+from routewatch.model import Corridor, CorridorKind, Direction, Role, Severity
 
 MAX_BYTES = 20 * 1024 * 1024
 MAX_FEATURES = 10_000
@@ -58,10 +59,7 @@ def load_corridors(source: str | bytes | Path, *, default_version: int = 1) -> t
     """Load a GeoJSON or KML/KMZ file (a Path) or document (str/bytes: content, never a path)."""
     suffix = ""
     if isinstance(source, Path):
-        size = source.stat().st_size
-        if size > MAX_BYTES:
-            raise file_error(f"file is {size} bytes; the limit is {MAX_BYTES}")
-        data: str | bytes = source.read_bytes()
+        data: str | bytes = read_corridor_file(source)
         suffix = source.suffix.lower()
     else:
         data = source
@@ -78,6 +76,22 @@ def load_corridors(source: str | bytes | Path, *, default_version: int = 1) -> t
     if head.startswith(b"{") or suffix in (".geojson", ".json"):
         return parse_geojson(_decode_json(data), default_version=default_version)
     raise file_error(f"not GeoJSON or KML: input starts with {head[:16]!r} (to load a file, pass a Path)")
+
+
+def read_corridor_file(path: Path) -> bytes:
+    """The bytes of a corridor file: a regular file within MAX_BYTES (never a pipe or a device)."""
+    try:
+        return read_regular_file(path, MAX_BYTES)
+    except FileRefusedError as exc:
+        raise file_error(str(exc)) from None
+
+
+def require_some(corridors: tuple[Corridor, ...], origin: str) -> tuple[Corridor, ...]:
+    """The corridors of an import, refused when there are none: an empty set would remove every corridor."""
+    if not corridors:
+        raise file_error(f"{origin} has no corridors: an empty set is refused (it would remove every corridor); "
+                         "to remove corridors, delete them one by one")
+    return corridors
 
 
 def parse_kml(text: str | bytes, *, default_version: int = 1) -> tuple[Corridor, ...]:
@@ -222,6 +236,12 @@ def _properties(props: Mapping[str, Any], default_version: int, errs: list[str])
             out[key] = frozenset(items)
         else:
             errs.append(f"{key} must be a list of non-empty strings, got {short(items)}")
+    roles = props.get("roles")
+    if roles is not None:
+        if isinstance(roles, list) and roles and all(isinstance(r, str) and r in set(Role) for r in roles):
+            out["roles"] = frozenset(Role(r) for r in roles)
+        else:
+            errs.append(f"roles must be a non-empty list of {', '.join(m.value for m in Role)}, got {short(roles)}")
     return out
 
 
@@ -258,6 +278,8 @@ def _check_kind_fits(fields: Mapping[str, Any], props: Mapping[str, Any], gtype:
         errs.append("a corridor drawn as a LineString needs width_m > 0 (the centre-line is buffered by width/2)")
     if props.get("width_m") is not None and not centre_line:
         errs.append(f"width_m only applies to a corridor drawn as a LineString centre-line, not a {kind} {gtype}")
+    if props.get("roles") is not None and kind is CorridorKind.OPERATING_AREA:
+        errs.append("roles does not apply to an operating_area: it always watches our patrol assets")
     if props.get("subjects") is not None and kind is not CorridorKind.OPERATING_AREA:
         errs.append(f"subjects (our patrol assets) only applies to an operating_area, not a {kind}")
     if props.get("direction") is not None and not centre_line:
@@ -281,6 +303,8 @@ def corridor_properties(corridor: Corridor) -> dict[str, Any]:
         props["classes"] = sorted(corridor.classes)
     if corridor.subjects:
         props["subjects"] = sorted(corridor.subjects)
+    if corridor.roles:
+        props["roles"] = sorted(r.value for r in corridor.roles)
     return props
 
 

@@ -92,7 +92,7 @@ def _typed(key: str, value: str) -> object:
             return _NUMBERS[key](value)
         except ValueError:
             return value  # left as text, so validation reports it as not a number
-    if key in ("classes", "subjects"):
+    if key in ("classes", "subjects", "roles"):
         if value.startswith("["):
             try:
                 return json.loads(value)

@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from routewatch.config.schema import MqttBrokerConfig
+from routewatch.config.schema import MqttBrokerConfig, valid_topic_filter
 from routewatch.model import InboundMessage
 
 log = logging.getLogger(__name__)
@@ -291,12 +291,8 @@ class MqttLink:
 
 
 def valid_filter(topic_filter: str) -> bool:
-    """Whether an MQTT topic filter is well formed (wildcards fill whole levels, '#' only last)."""
-    levels = topic_filter.split("/")
-    if not topic_filter or "\0" in topic_filter or len(topic_filter.encode()) > 65535:
-        return False
-    return all(("+" not in lv or lv == "+") and ("#" not in lv or (lv == "#" and i == len(levels) - 1))
-               for i, lv in enumerate(levels))
+    """Whether an MQTT topic filter is well formed (the settings check the same)."""
+    return valid_topic_filter(topic_filter)
 
 
 def _path(value: object) -> str | None:

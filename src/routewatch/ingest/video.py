@@ -168,7 +168,7 @@ def iter_stream(url: str, camera: str, stats: VideoStats | None = None, *, stop:
                     last_frame = time.monotonic()
                     if st.is_stale:
                         st.is_stale = False
-                        log.warning("camera %s: frames again from %s", camera, redact_url(url))
+                        log.info("camera %s: frames again from %s", camera, redact_url(url))
                     st.frames += 1
                     yield Frame(camera, index, now, _freeze(np.asarray(img, dtype=np.uint8)))
                     index += 1

@@ -282,7 +282,7 @@ class CopyRecorder(CameraRecorder):
                 self._held.clear()
                 if stopped:
                     stopped = False
-                    log.warning("camera %s: recording resumed, copying %s again", self.camera, shown)
+                    log.info("camera %s: recording resumed, copying %s again", self.camera, shown)
                     self._event("resumed", f"stream copy: {shown} open again", self._free_or_none())
                 got = self._copy_stream(source)
                 self._holding = auto

@@ -292,7 +292,7 @@ class CameraRecorder:
         if free is None or free < self.disk.resume_free_bytes:
             return False
         self.stopped = False
-        log.warning("camera %s: recording resumed (%d bytes free)", self.camera, free)
+        log.info("camera %s: recording resumed (%d bytes free)", self.camera, free)
         self._event("resumed", f"{free} bytes free", free)
         return True
 

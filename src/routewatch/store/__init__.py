@@ -4,8 +4,11 @@
 ``CorridorListener(url)`` hears corridor changes saved by other processes (PostgreSQL).
 """
 
+from routewatch.store.corridorfile import FileImport
 from routewatch.store.errors import (
+    AmbiguousAlertIdError,
     CorridorConflictError,
+    RemovalNotConfirmedError,
     StoreError,
     UnknownAlertError,
     UnsupportedDatabaseError,
@@ -20,12 +23,15 @@ from routewatch.store.snapshots import Snapshot
 __all__ = [
     "AlertEvent",
     "AlertSpan",
+    "AmbiguousAlertIdError",
     "CorridorConflictError",
     "CorridorListener",
     "CorridorVersion",
+    "FileImport",
     "OutboxEvent",
     "RecordedSegment",
     "RecordingEvent",
+    "RemovalNotConfirmedError",
     "RunRecord",
     "Snapshot",
     "Store",

@@ -217,6 +217,7 @@ def corridor_content(corridor: Corridor) -> dict[str, Any]:
         "min_dwell_s": corridor.min_dwell_s,
         "min_progress_m": corridor.min_progress_m,
         "severity": corridor.severity.value if corridor.severity is not None else None,
+        "roles": sorted(r.value for r in corridor.roles),
     }
 
 
@@ -232,6 +233,7 @@ def row_content(row: CorridorRow) -> dict[str, Any]:
         "min_dwell_s": row.min_dwell_s,
         "min_progress_m": row.min_progress_m,
         "severity": row.severity,
+        "roles": sorted(row.roles or ()),
     }
 
 
@@ -249,6 +251,7 @@ def row_to_corridor(row: CorridorRow) -> Corridor:
         min_dwell_s=row.min_dwell_s,
         min_progress_m=row.min_progress_m,
         severity=Severity(row.severity) if row.severity is not None else None,
+        roles=frozenset(Role(r) for r in row.roles or ()),
     )
 
 

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, func, select, update
+from sqlalchemy import Engine, delete, func, select, update
 from sqlalchemy.orm import Session
 
 from routewatch.model import Alert, AlertState, Change, DeadLetter
@@ -79,6 +79,20 @@ class OutboxMixin:
         """Number of stored dead letters."""
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(DeadLetterRow)) or 0)
+
+    def prune_dead_letters(self, *, before: datetime, keep: int) -> int:
+        """Delete dead letters received before `before`, then all but the newest `keep`; return how many went."""
+        to_micros(before)
+        if keep < 0:
+            raise ValueError(f"keep must be >= 0 (got {keep})")
+        with self._writer.begin() as conn:
+            gone = int(conn.execute(delete(DeadLetterRow).where(DeadLetterRow.received_at < before)).rowcount)
+            # Ids grow with arrival: the `keep`-th newest id is the cut (newest by arrival, not by received_at,
+            # so a sender with a wrong clock cannot push out what just came in).
+            cut = conn.scalar(select(DeadLetterRow.id).order_by(DeadLetterRow.id.desc()).offset(keep).limit(1))
+            if cut is not None:
+                gone += int(conn.execute(delete(DeadLetterRow).where(DeadLetterRow.id <= cut)).rowcount)
+        return gone
 
     def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
         """Stored dead letters, newest first (by received_at, then by arrival)."""

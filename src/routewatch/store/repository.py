@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Engine, delete, func, select
@@ -24,13 +24,14 @@ from routewatch.model import (
     DeadLetter,
     Observation,
 )
+from routewatch.store import corridorfile as corridor_file
 from routewatch.store import corridors as corridor_versions
 from routewatch.store import migrate, notify, sqliteschema, writes
 from routewatch.store.coltypes import to_micros
 from routewatch.store.convert import alert_json, row_to_alert, row_to_observation
 from routewatch.store.coverage import CoverageMixin
 from routewatch.store.db import WRITE, make_engine
-from routewatch.store.errors import CorridorConflictError, StoreError, UnknownAlertError
+from routewatch.store.errors import AmbiguousAlertIdError, CorridorConflictError, StoreError, UnknownAlertError
 from routewatch.store.geoquery import SpatialMixin
 from routewatch.store.outbox import OutboxMixin
 from routewatch.store.recordings import RecordingsMixin
@@ -40,6 +41,9 @@ from routewatch.store.snapshots import SnapshotsMixin
 from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow, PositionRow, RunRow
 from routewatch.store.users import UsersMixin
 from routewatch.store.webextra import WebExtraMixin
+
+_T = TypeVar("_T")
+MIN_ID_PREFIX = 4  # as git: shorter prefixes match too much to be meant
 
 
 class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin, SnapshotsMixin,
@@ -152,6 +156,25 @@ class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin,
             row = session.get(AlertRow, alert_id)
             return row_to_alert(row) if row is not None else None
 
+    def resolve_alert_id(self, prefix: str) -> str:
+        """The id of the one stored alert that is `prefix` or starts with it (as git takes short hashes).
+
+        Raises UnknownAlertError when none matches (or the prefix is shorter than MIN_ID_PREFIX),
+        AmbiguousAlertIdError naming the candidates when several do.
+        """
+        with self._read() as session:
+            if session.get(AlertRow, prefix) is not None:
+                return prefix
+            if len(prefix) < MIN_ID_PREFIX:
+                raise UnknownAlertError(prefix)
+            query = select(AlertRow.id).where(AlertRow.id.startswith(prefix, autoescape=True))
+            ids = list(session.scalars(query.order_by(AlertRow.id).limit(11)))
+        if not ids:
+            raise UnknownAlertError(prefix)
+        if len(ids) > 1:
+            raise AmbiguousAlertIdError(prefix, ids)
+        return ids[0]
+
     def count_alerts(self) -> dict[str, int]:
         """Number of stored alerts by kind (every known kind present, zero when none)."""
         counts = {kind.value: 0 for kind in AlertKind}
@@ -250,22 +273,37 @@ class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin,
         comment: str,
         at: datetime,
         replace: bool = True,
+        expect_removed: int | None = None,
     ) -> tuple[Corridor, ...]:
         """Save a corridor set; return it with versions (unchanged content keeps its version).
 
         Changed or new corridors get the next version of their id; with `replace`, stored ids
-        missing from the set get a deleted tombstone version. The given versions are ignored.
-        On PostgreSQL the changed ids are sent to CorridorListeners when the save commits.
+        missing from the set get a deleted tombstone version, and with `expect_removed` that
+        must be how many, or RemovalNotConfirmedError lists them and nothing is saved.
+        The given versions are ignored. On PostgreSQL the changed ids are sent to
+        CorridorListeners when the save commits.
         """
+        return self._corridor_change(lambda session: corridor_versions.save(
+            session, corridors, author=author, comment=comment, at=at, replace=replace,
+            expect_removed=expect_removed))
+
+    def import_corridor_file(
+        self, key: str, sha256: str, corridors: Sequence[Corridor], *, author: str, comment: str, at: datetime,
+        file_wins: bool = False,
+    ) -> corridor_file.FileImport:
+        """Import a corridor file (by path `key`) if its content changed since its last import; see corridorfile."""
+        return self._corridor_change(lambda session: corridor_file.import_file(
+            session, key, sha256, corridors, author=author, comment=comment, at=at, file_wins=file_wins))
+
+    def _corridor_change(self, change: Callable[[Session], _T]) -> _T:
+        """Run a corridor change in one transaction and tell the listeners what changed."""
         try:
             with self._transaction() as session:
-                saved = corridor_versions.save(
-                    session, corridors, author=author, comment=comment, at=at, replace=replace
-                )
-                changed = {row.id for row in session.new if isinstance(row, CorridorRow)}
+                result = change(session)
+                changed = corridor_versions.changed_ids(session)
                 if changed and self.engine.dialect.name == "postgresql":
                     session.execute(notify.notify_statement(changed))
-                return saved
+                return result
         except IntegrityError as exc:
             raise CorridorConflictError(
                 "another save changed the same corridors at the same time; reload and retry"

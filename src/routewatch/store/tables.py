@@ -157,6 +157,19 @@ class CorridorRow(Base):
     author: Mapped[str] = mapped_column(String)
     comment: Mapped[str] = mapped_column(Text)
     deleted: Mapped[bool] = mapped_column(Boolean)
+    # Subject roles the corridor applies to; [] is the kind's default (see model.Corridor.applies_to).
+    roles: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+
+
+class CorridorFileRow(Base):
+    """The last import of one corridor file: its content hash and the versions it left in force."""
+
+    __tablename__ = "corridor_file_imports"
+
+    path: Mapped[str] = mapped_column(String, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    versions: Mapped[dict[str, int]] = mapped_column(JSON)
 
 
 class RunRow(Base):

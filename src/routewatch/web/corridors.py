@@ -14,12 +14,13 @@ from routewatch.geo.corridors import (
     CorridorError,
     dumps_geojson,
     load_corridors,
+    require_some,
     to_geojson,
     to_kml,
     validate_features,
 )
 from routewatch.model import Corridor
-from routewatch.store import CorridorConflictError
+from routewatch.store import CorridorConflictError, RemovalNotConfirmedError
 from routewatch.store.records import CorridorVersion
 from routewatch.web.bodies import read_limited
 from routewatch.web.security import Perm, Principal, require
@@ -138,23 +139,32 @@ async def import_file(
     request: Request, principal: Writer, comment: Why = "",
     filename: Annotated[str, Query(max_length=255)] = "upload",
     replace: bool = False,
+    expect_removed: Annotated[int, Query(ge=0, description="with replace: how many corridors it removes")] = 0,
 ) -> dict[str, Any]:
-    """Import a GeoJSON or KML/KMZ file sent as the request body (all or nothing; 413 when too large)."""
+    """Import a GeoJSON or KML/KMZ file sent as the request body (all or nothing; 413 when too large).
+
+    An empty set is refused (422). With `replace`, stored corridors the file does not name are
+    removed only if `expect_removed` is their number; otherwise 409 lists them and nothing is saved.
+    """
     limit: int = request.app.state.settings.max_upload_bytes
     data = await read_limited(request, limit, what="upload")
     name = safe_filename(filename)
     try:
-        corridors = load_corridors(data)
+        corridors = require_some(load_corridors(data), "the upload")
     except CorridorError as exc:
         raise InvalidCorridor(exc) from None
     store, at = _store(request), _now(request)
     why = comment or f"import {name}"
     try:
-        saved = store.save_corridors(corridors, author=principal.name, comment=why, at=at, replace=replace)
+        saved = store.save_corridors(corridors, author=principal.name, comment=why, at=at, replace=replace,
+                                     expect_removed=expect_removed if replace else None)
+    except RemovalNotConfirmedError as exc:
+        raise HTTPException(409, f"{exc}: add expect_removed={len(exc.ids)} to remove them") from None
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     store.audit("corridor_import", actor=principal.name, target=name,
-                detail=f"{len(saved)} corridor(s), replace={replace}: {why}", at=at)
+                detail=f"{len(saved)} corridor(s), replace={replace}, removed={expect_removed if replace else 0}: "
+                f"{why}", at=at)
     return {"filename": name, "imported": [{"id": c.id, "version": c.version} for c in saved]}
 
 

@@ -71,3 +71,25 @@ def iter_tlog(path: str | os.PathLike[str], source: str, stats: MavlinkStats, *,
               speed: float = 1.0, sleep: Callable[[float], object] = time.sleep) -> Iterator[TelemetryEvent]:
     """Events of a .tlog in file order (FileNotFoundError or MavlinkError at once if unreadable)."""
     return iter(TlogReader(path, source, stats, realtime=realtime, speed=speed, sleep=sleep))
+
+
+# Leading bytes of files people pass to `analyze` by mistake, and what they are.
+_NOT_TLOG: tuple[tuple[Callable[[bytes], bool], str], ...] = (
+    (lambda h: h[4:8] == b"ftyp", "a video (MP4/MOV)"),
+    (lambda h: h.startswith(b"RIFF") and h[8:12] == b"AVI ", "a video (AVI)"),
+    (lambda h: h.startswith(b"\x1a\x45\xdf\xa3"), "a video (Matroska/WebM)"),
+    (lambda h: h.startswith(b"\x00\x00\x01\xba"), "a video (MPEG program stream)"),
+    (lambda h: len(h) > 376 and h[0] == h[188] == h[376] == 0x47, "a video (MPEG transport stream)"),
+    (lambda h: h.lstrip().startswith((b"{", b"[")), "JSON (or JSON lines)"),
+    (lambda h: h.startswith(b"\xff\xd8\xff"), "a JPEG image"),
+    (lambda h: h.startswith(b"\x89PNG"), "a PNG image"),
+)
+
+
+def not_a_tlog(head: bytes) -> str | None:
+    """What a file starting with `head` is if it is plainly not a MAVLink log, else None.
+
+    >>> not_a_tlog(b'{"subject_id": "s1"}'), not_a_tlog(b"\\x00\\x00\\x00\\x18ftypmp42"), not_a_tlog(b"\\xfe\\x09")
+    ('JSON (or JSON lines)', 'a video (MP4/MOV)', None)
+    """
+    return next((what for test, what in _NOT_TLOG if test(head)), None)
