@@ -27,7 +27,7 @@ from routewatch.livepose import live_poses
 from routewatch.model import Corridor, Observation
 from routewatch.recording.service import Recordings
 from routewatch.snapshots import SnapshotTaker, camera_evidence
-from routewatch.sources import Handoff, drain, mqtt_receiver, start_file, start_link, tlog_path
+from routewatch.sources import Handoff, mqtt_receiver, start_file, start_link, tlog_path
 from routewatch.store import Store
 from routewatch.writer import ChangeSink, Writer
 
@@ -177,7 +177,7 @@ async def run_live(
 
     try:
         while not stop.is_set():
-            if exit_when_files_done and files_left == 0 and queue.empty():
+            if exit_when_files_done and files_left == 0 and hand.empty():
                 break
             try:
                 item = await asyncio.wait_for(queue.get(), timeout=settings.store.flush_s)
@@ -186,7 +186,7 @@ async def run_live(
             # Alerts are committed before anyone hears of them, and promptly; whatever queued up
             # meanwhile goes into the same commit, so a busy loop writes bigger batches, not more.
             changed = take(item)
-            for more in drain(queue):
+            for more in hand.drain():
                 changed = take(more) or changed
             if changed or writer.due or time.monotonic() - last_flush >= settings.store.flush_s:
                 await flush()
@@ -197,7 +197,7 @@ async def run_live(
     finally:
         thread_stop.set()
         await asyncio.sleep(0.1)  # let the batchers hand over their last items
-        for item in drain(queue):  # what was handed over is processed, not lost
+        for item in hand.drain():  # what was handed over is processed, not lost
             take(item)
         writer.add(pipeline.finish(), [])
         retry_at = 0.0

@@ -6,7 +6,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 FILE_BATCH = 200
 LINK_BATCH, LINK_BATCH_S = 200, 0.05
 MQTT_BATCH_S = 0.005
+# Live deliveries the loop holds past the queue while it waits on the database (events, not batches).
+HELD_EVENTS = 200_000
 
 
 @dataclass(slots=True)
@@ -42,25 +44,64 @@ class HandoffCounters:
 
 
 class Handoff:
-    """Thread-side door into the loop's bounded queue."""
+    """Thread-side door into the loop's bounded queue.
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Delivery]) -> None:
+    The queue bounds what waits in batches, and a live link hands over a batch every LINK_BATCH_S
+    whatever its rate: 256 batches were 12.8 s of a link. While the loop awaits the database (a
+    slow commit on a busy disk, start-up recovery) nothing takes from the queue, so a longer wait
+    dropped a contiguous stretch of live data. Offered batches that find the queue full are held
+    here instead, in the loop's thread, up to HELD_EVENTS events; only past that are they dropped,
+    counted and logged. `drain` hands over the queue, then what is held, in the order offered.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Delivery],
+                 held_events: int = HELD_EVENTS) -> None:
         self.loop, self.queue = loop, queue
         self.counters = HandoffCounters()
+        self.held_events = held_events
+        self._held: deque[Delivery] = deque()
+        self._held_n = 0
+        self._dropping = False
 
     def offer(self, item: Delivery) -> None:
-        """Live data that cannot wait: never block the reader; drop (and count) when the loop is behind."""
+        """Live data that cannot wait: never block the reader; hold it, or past the limit drop (and count) it."""
         try:
             self.loop.call_soon_threadsafe(self._put_nowait, item)
         except RuntimeError:  # the loop has closed: we are shutting down
             self.counters.dropped += len(item.events) + len(item.dead)
 
     def _put_nowait(self, item: Delivery) -> None:
-        try:
-            self.queue.put_nowait(item)
-            self.counters.offered += len(item.events)
-        except asyncio.QueueFull:  # dead letters too: what is lost is counted
-            self.counters.dropped += len(item.events) + len(item.dead)
+        if not self._held:  # once holding, everything offered queues behind what is held: order is kept
+            try:
+                self.queue.put_nowait(item)
+                self.counters.offered += len(item.events)
+                return
+            except asyncio.QueueFull:
+                pass
+        n = len(item.events) + len(item.dead)
+        if self._held_n + n > self.held_events:  # dead letters too: what is lost is counted
+            self.counters.dropped += n
+            if not self._dropping:
+                self._dropping = True
+                log.warning("the pipeline is behind: %d events held; live input is being dropped (counted as "
+                            "dropped (behind))", self._held_n)
+            return
+        self._held.append(item)
+        self._held_n += n
+        self.counters.offered += len(item.events)
+
+    def drain(self) -> list[Delivery]:
+        """Everything handed over, without waiting: the queue, then what was held."""
+        out = drain(self.queue)
+        out.extend(self._held)
+        self._held.clear()
+        self._held_n = 0
+        self._dropping = False
+        return out
+
+    def empty(self) -> bool:
+        """Nothing handed over waits."""
+        return self.queue.empty() and not self._held
 
     def put(self, item: Delivery, stop: threading.Event) -> bool:
         """Data that must not be lost (files, unacknowledged bus messages): wait for room."""
