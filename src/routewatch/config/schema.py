@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from datetime import datetime
@@ -626,6 +627,11 @@ class WebConfig(_Section):
         None, description="Signs session cookies; without it a random key is made and restarts log everyone out."
     )
     cookie_secure: bool = Field(False, description="Send session cookies over HTTPS only (behind TLS).")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; from anyone else they are ignored.",
+    )
     tiles_url: str | None = Field(
         None, description="Raster basemap tile URL template (https://host/{z}/{x}/{y}.png); none: no tiles needed."
     )
@@ -654,6 +660,16 @@ class WebConfig(_Section):
         10_000, ge=100, le=1_000_000,
         description="Most usernames (and, separately, addresses) the login limiter remembers; quiet ones go first.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return v
 
     @field_validator("login_max_lockout_s")
     @classmethod

@@ -15,9 +15,11 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, export, live, ops, replay
 from routewatch.web.corridors import InvalidCorridor, invalid_response
+from routewatch.web.guard import BodyGuard
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.live import LiveHub
 from routewatch.web.ops import Metrics, make_registry
+from routewatch.web.proxy import Proxies, ProxyHeaders
 from routewatch.web.security import Sessions
 from routewatch.web.settings import Clock, WebSettings, WebStore, utc_now
 from routewatch.web.static import mount_ui
@@ -86,4 +88,7 @@ def create_app(
     for module in (auth, alerts, live, corridors, backtest, coverage, basemap, replay, export, ops):
         app.include_router(module.router)
     mount_ui(app)
+    # Outermost last: the proxy fixes the client address before the guard counts or authenticates anything.
+    app.add_middleware(BodyGuard, settings=settings)
+    app.add_middleware(ProxyHeaders, proxies=Proxies(settings.trusted_proxies))
     return app

@@ -19,6 +19,7 @@ from routewatch.store.users import UserRole
 from routewatch.web.settings import Clock, WebSettings, WebStore
 
 COOKIE = "routewatch_session"
+PRINCIPAL = "principal"  # the request state's key of a caller already authenticated (by routewatch.web.guard)
 
 
 class Perm(StrEnum):
@@ -122,8 +123,10 @@ def unauthorized(message: str = "log in or send an API token") -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
-def authenticate(request: Request, store: WebStore, sessions: Sessions) -> Principal | None:
+def authenticate(request: Request) -> Principal | None:
     """The caller from `Authorization: Bearer` (an API token) or the session cookie, or None."""
+    store: WebStore = request.app.state.store
+    sessions: Sessions = request.app.state.sessions
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
@@ -143,12 +146,17 @@ def authenticate(request: Request, store: WebStore, sessions: Sessions) -> Princ
     return Principal(user.username, user.role, "session", f"user:{user.username}")
 
 
+def caller(request: Request) -> Principal | None:
+    """The caller, authenticated once per request (the body guard may have done it already)."""
+    known = request.scope.get("state", {}).get(PRINCIPAL)
+    return known if isinstance(known, Principal) else authenticate(request)
+
+
 def require(perm: Perm) -> Callable[[Request], Principal]:
     """A FastAPI dependency: the caller, or 401 (nobody) / 403 (role lacks `perm`)."""
 
     def dependency(request: Request) -> Principal:
-        state = request.app.state
-        principal = authenticate(request, state.store, state.sessions)
+        principal = caller(request)
         if principal is None:
             raise unauthorized()
         if not principal.may(perm):

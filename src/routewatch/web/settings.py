@@ -29,7 +29,9 @@ class WebSettings:
     secret_key: bytes | None = None
     session_ttl_s: float = 12 * 3600.0
     cookie_secure: bool = False
-    max_upload_bytes: int = 5 * 1024 * 1024
+    max_upload_bytes: int = 5 * 1024 * 1024  # corridor imports and edits, backtest requests
+    max_body_bytes: int = 64 * 1024  # every other request body (logins, acks, users, tokens)
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For/-Proto are believed
     max_page: int = 500
     live_poll_s: float = 0.2
     live_keepalive_s: float = 15.0
