@@ -300,7 +300,7 @@ def _start_web(settings: Settings, store: Store) -> _Web | None:
     key = w.secret_key.get_secret_value().encode() if w.secret_key else None
     web_settings = WebSettings(secret_key=key, cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
                                mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w),
-                               trusted_proxies=tuple(w.trusted_proxies),
+                               trusted_proxies=tuple(w.trusted_proxies), password_checks=w.password_checks,
                                engine=settings.engine, alerts=settings.alerts,
                                recordings_dir=settings.recording.dir,
                                exports_min_free_bytes=settings.recording.resume_free_bytes)

@@ -632,6 +632,11 @@ class WebConfig(_Section):
         description="Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For and "
         "X-Forwarded-Proto are believed; from anyone else they are ignored.",
     )
+    password_checks: int = Field(
+        2, ge=1, le=64,
+        description="Password checks run at once (Argon2 takes 64 MiB each: their memory ceiling is this times "
+        "64 MiB); logins beyond them get 503 at once.",
+    )
     tiles_url: str | None = Field(
         None, description="Raster basemap tile URL template (https://host/{z}/{x}/{y}.png); none: no tiles needed."
     )

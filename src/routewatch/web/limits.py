@@ -100,6 +100,11 @@ class _Table:
         recent = entry.failures if now - entry.last < self._limits.window_s else 0
         return entry.pending >= max(self.limit - recent, 1)
 
+    def recent(self, key: str, now: float) -> int:
+        """Failures of this key within the window."""
+        entry = self._entries.get(key)
+        return entry.failures if entry is not None and now - entry.last < self._limits.window_s else 0
+
     def reserve(self, key: str, now: float) -> None:
         """Count an attempt as in flight (its password check is slow; parallel guesses must not slip by)."""
         if not self.limit:
@@ -189,6 +194,11 @@ class LoginLimiter:
         """The attempt `check` let through ended without a verdict (an error): it is no longer in flight."""
         with self._lock:
             self._release(username, address)
+
+    def suspect(self, address: str, now: float) -> bool:
+        """Whether this address failed a login within the window (it gets no reserved password-check place)."""
+        with self._lock:
+            return self._addresses.recent(address, now) > 0
 
     def _release(self, username: str, address: str) -> None:
         self._users.release(username)
