@@ -646,7 +646,8 @@ class WebConfig(_Section):
     )
     login_max_failures_per_user: int = Field(
         5, ge=0, le=1000,
-        description="Failed logins for one username before its logins are refused for a while (429); 0: no limit.",
+        description="Failed logins for one username from one address before that name's logins from that address "
+        "are refused for a while (429); 0: no limit.",
     )
     login_max_failures_per_address: int = Field(
         20, ge=0, le=100_000,

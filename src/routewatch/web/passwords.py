@@ -50,15 +50,23 @@ class PasswordSlots:
         self.reserved = 1 if size >= 2 else 0  # for addresses without recent failures
         self._busy = 0
         self._lock = threading.Lock()
-        self._threads = ThreadPoolExecutor(size, thread_name_prefix="password-check", initializer=_lower_priority)
+        self._threads: ThreadPoolExecutor | None = None  # started on first use, again after close()
 
     async def run(self, fn: Callable[..., T], *args: object) -> T:
         """`fn(*args)` on a password-check thread (call it holding a place, see `check`)."""
-        return await asyncio.wrap_future(self._threads.submit(fn, *args))
+        with self._lock:
+            if self._threads is None:
+                self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="password-check",
+                                                   initializer=_lower_priority)
+            threads = self._threads
+        return await asyncio.wrap_future(threads.submit(fn, *args))
 
     def close(self) -> None:
         """Stop the threads (after the checks in progress)."""
-        self._threads.shutdown(wait=True)
+        with self._lock:
+            threads, self._threads = self._threads, None
+        if threads is not None:
+            threads.shutdown(wait=True)
 
     def try_enter(self, *, suspect: bool) -> bool:
         """Take a place if one is free (a `suspect` address cannot take the reserved one)."""
