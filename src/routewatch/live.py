@@ -297,8 +297,7 @@ def _start_web(settings: Settings, store: Store) -> _Web | None:
     from routewatch.web.settings import login_limits
 
     w = settings.web
-    key = w.secret_key.get_secret_value().encode() if w.secret_key else None
-    web_settings = WebSettings(secret_key=key, cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
+    web_settings = WebSettings(cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
                                mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w),
                                trusted_proxies=tuple(w.trusted_proxies), password_checks=w.password_checks,
                                engine=settings.engine, alerts=settings.alerts,

@@ -294,12 +294,12 @@ def test_live_carries_positions(client: TestClient, store: WebStore) -> None:
 
 def test_migration_0003_up_down_and_matches_models(db_url: str) -> None:
     upgrade(db_url)
-    assert current_revision(db_url) == "0006"  # head: 0003, the snapshots, the recordings, the footprints
+    assert current_revision(db_url) == "0007"  # head: 0003, snapshots, recordings, footprints, web sessions
     with WebStore(db_url) as store, store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
     downgrade(db_url, "0002")
     with WebStore(db_url) as store:
-        assert not {"users", "api_tokens", "audit"} & set(inspect(store.engine).get_table_names())
+        assert not {"users", "api_tokens", "audit", "web_sessions"} & set(inspect(store.engine).get_table_names())
     upgrade(db_url)
-    assert current_revision(db_url) == "0006"  # head: 0003, the snapshots, the recordings, the footprints
+    assert current_revision(db_url) == "0007"  # head: 0003, snapshots, recordings, footprints, web sessions

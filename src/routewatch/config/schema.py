@@ -624,7 +624,7 @@ class WebConfig(_Section):
     host: str = Field("127.0.0.1", min_length=1, description="Address to listen on (0.0.0.0 for every interface).")
     port: int = Field(8080, ge=1, le=65535, description="TCP port.")
     secret_key: SecretStr | None = Field(
-        None, description="Signs session cookies; without it a random key is made and restarts log everyone out."
+        None, description="Unused: sessions are kept in the database and survive restarts (accepted in old files)."
     )
     cookie_secure: bool = Field(False, description="Send session cookies over HTTPS only (behind TLS).")
     trusted_proxies: list[str] = Field(

@@ -36,13 +36,14 @@ from routewatch.store.outbox import OutboxMixin
 from routewatch.store.recordings import RecordingsMixin
 from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
 from routewatch.store.recovery import RecoveryMixin
+from routewatch.store.sessions import SessionsMixin
 from routewatch.store.snapshots import SnapshotsMixin
 from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow, PositionRow, RunRow
 from routewatch.store.users import UsersMixin
 from routewatch.store.webextra import WebExtraMixin
 
 
-class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin, SnapshotsMixin,
+class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, SessionsMixin, WebExtraMixin, SnapshotsMixin,
             RecordingsMixin, CoverageMixin):
     """Alerts, their events (the outbox), positions, dead letters, corridor versions and runs in one database."""
 

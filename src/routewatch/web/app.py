@@ -21,7 +21,6 @@ from routewatch.web.live import LiveHub
 from routewatch.web.ops import Metrics, make_registry
 from routewatch.web.passwords import LoginGate, PasswordSlots
 from routewatch.web.proxy import Proxies, ProxyHeaders
-from routewatch.web.security import Sessions
 from routewatch.web.settings import Clock, WebSettings, WebStore, utc_now
 from routewatch.web.static import mount_ui
 
@@ -81,7 +80,6 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.clock = clock
-    app.state.sessions = Sessions(settings, clock)
     app.state.login_limiter = LoginLimiter(settings.login_limits)
     app.state.password_slots = password_slots
     app.state.hub = hub

@@ -25,6 +25,14 @@ class NewUser(BaseModel):
     role: UserRole
 
 
+class UserChange(BaseModel):
+    """Changes to a user (admin); a new password, a new role or disabling ends the user's sessions."""
+
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    role: UserRole | None = None
+    disabled: bool | None = None
+
+
 class NewToken(BaseModel):
     """An API token to create."""
 
@@ -81,6 +89,37 @@ def add_user(body: NewUser, request: Request, principal: Admin) -> dict[str, Any
     request.app.state.store.audit("user_create", actor=principal.name, target=body.username,
                                   detail=body.role.value, at=_now(request))
     return user_dict(user)
+
+
+@router.patch("/users/{username}")
+def change_user(username: str, body: UserChange, request: Request, principal: Admin) -> dict[str, Any]:
+    """Change a user's password, role or disabled flag (each but enabling ends the user's sessions at once)."""
+    store = request.app.state.store
+    if store.get_user(username) is None:
+        raise HTTPException(404, f"no user {username!r}")
+    changed = []
+    if body.password is not None:
+        with request.app.state.password_slots.check():  # hashing costs what checking does
+            store.set_password(username, body.password)
+        changed.append("password")
+    if body.role is not None:
+        store.set_role(username, body.role)
+        changed.append(f"role={body.role.value}")
+    if body.disabled is not None:
+        store.set_user_disabled(username, body.disabled)
+        changed.append(f"disabled={body.disabled}")
+    store.audit("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=_now(request))
+    user = store.get_user(username)
+    assert user is not None
+    return user_dict(user)
+
+
+@router.delete("/users/{username}", status_code=204)
+def remove_user(username: str, request: Request, principal: Admin) -> None:
+    """Remove a user (their sessions end at once)."""
+    if not request.app.state.store.remove_user(username):
+        raise HTTPException(404, f"no user {username!r}")
+    request.app.state.store.audit("user_remove", actor=principal.name, target=username, at=_now(request))
 
 
 @router.get("/tokens")

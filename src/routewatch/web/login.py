@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 from routewatch.web.auth import user_dict
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.passwords import PasswordSlots
-from routewatch.web.security import COOKIE
+from routewatch.web.security import COOKIE, caller, unauthorized
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -62,10 +62,57 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
     limiter.succeeded(body.username, client)
     await anyio.to_thread.run_sync(lambda: store.audit(
         "login", actor=user.username, target=user.username, detail=client, at=at))
-    response.set_cookie(
-        COOKIE, state.sessions.issue(user.username), max_age=int(state.settings.session_ttl_s),
-        httponly=True, samesite="strict", secure=state.settings.cookie_secure, path="/",
-    )
+    ttl = state.settings.session_ttl_s
+    token = await anyio.to_thread.run_sync(lambda: store.start_session(user.username, at=at, ttl_s=ttl))
+    set_session_cookie(request, response, token)
+    return user_dict(user)
+
+
+def set_session_cookie(request: Request, response: Response, token: str) -> None:
+    """Set the session cookie (HttpOnly, SameSite=Strict, Secure where the connection is https)."""
+    settings = request.app.state.settings
+    response.set_cookie(COOKIE, token, max_age=int(settings.session_ttl_s), httponly=True, samesite="strict",
+                        secure=settings.cookie_secure, path="/")
+
+
+class PasswordChange(BaseModel):
+    """A user's own password change."""
+
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(min_length=10, max_length=1024)
+
+
+@router.post("/me/password", responses={503: {"description": "too many password checks at once"}})
+async def change_password(body: PasswordChange, request: Request, response: Response) -> dict[str, Any]:
+    """Change one's own password: every session of the user ends, this browser gets a new one."""
+    state = request.app.state
+    store, slots = state.store, state.password_slots
+    principal = await anyio.to_thread.run_sync(caller, request)
+    if principal is None or principal.via != "session":
+        raise unauthorized("log in (as a user, not with an API token) to change your password")
+    at, limiter = state.clock(), state.login_limiter
+    client = request.client.host if request.client else ""
+    refusal = limiter.check(principal.name, client, at.timestamp())  # guesses of the current one count
+    if refusal is not None:
+        raise HTTPException(429, f"too many failed attempts; try again in {refusal.retry_after_s} s",
+                            headers={"Retry-After": str(refusal.retry_after_s)})
+    try:
+        with slots.check():
+            user = await slots.run(store.check_password, principal.name, body.current_password)
+            if user is not None:
+                await slots.run(store.set_password, principal.name, body.new_password)
+    except BaseException:
+        limiter.abandoned(principal.name, client)
+        raise
+    if user is None:
+        limiter.failed(principal.name, client, at.timestamp())
+        raise HTTPException(403, "the current password is wrong")
+    limiter.succeeded(principal.name, client)
+    ttl = state.settings.session_ttl_s
+    token = await anyio.to_thread.run_sync(lambda: store.start_session(user.username, at=at, ttl_s=ttl))
+    await anyio.to_thread.run_sync(lambda: store.audit("password_change", actor=user.username,
+                                                       target=user.username, at=at))
+    set_session_cookie(request, response, token)
     return user_dict(user)
 
 
@@ -74,6 +121,6 @@ def logout(request: Request, response: Response) -> None:
     """End the session (idempotent)."""
     token = request.cookies.get(COOKIE)
     if token:
-        request.app.state.sessions.revoke(token)
+        request.app.state.store.end_session(token)
     secure = request.app.state.settings.cookie_secure
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure)

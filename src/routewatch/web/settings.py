@@ -24,9 +24,8 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
-    """Settings of the web API; `secret_key` signs session cookies (random per process when None)."""
+    """Settings of the web API (sessions are kept in the database: restarts and other workers keep them)."""
 
-    secret_key: bytes | None = None
     session_ttl_s: float = 12 * 3600.0
     cookie_secure: bool = False
     max_upload_bytes: int = 5 * 1024 * 1024  # corridor imports and edits, backtest requests
