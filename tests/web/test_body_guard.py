@@ -82,7 +82,8 @@ def test_who_asks_is_checked_before_the_body_is_read(
 
 def test_chunked_bodies_are_counted_as_they_stream(app: Any, store: WebStore) -> None:
     chunks = [b"x" * 400] * 1000  # 400 kB, no declared length
-    status, pulled, body = call(app, "POST", "/api/login", {"transfer-encoding": "chunked"}, chunks)
+    login = {"transfer-encoding": "chunked", "content-type": "application/json"}
+    status, pulled, body = call(app, "POST", "/api/login", login, chunks)
     assert status == 413 and pulled == 3  # 1200 bytes > 1000: refused at the third chunk
     assert json.loads(body)["detail"] == "the request body is over the limit of 1000 bytes"
     admin = {"transfer-encoding": "chunked", "content-type": "application/json", **token_for(store, "admin")}

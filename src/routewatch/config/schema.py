@@ -626,7 +626,10 @@ class WebConfig(_Section):
     secret_key: SecretStr | None = Field(
         None, description="Unused: sessions are kept in the database and survive restarts (accepted in old files)."
     )
-    cookie_secure: bool = Field(False, description="Send session cookies over HTTPS only (behind TLS).")
+    cookie_secure: bool = Field(
+        False, description="Mark session cookies Secure always (they are anyway when served over TLS, or by a "
+        "trusted proxy that says X-Forwarded-Proto: https).",
+    )
     trusted_proxies: list[str] = Field(
         default_factory=list, max_length=100,
         description="Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For and "

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, export, live, login, ops, replay
 from routewatch.web.corridors import InvalidCorridor, invalid_response
 from routewatch.web.guard import BodyGuard
+from routewatch.web.headers import SecurityHeaders
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.live import LiveHub
 from routewatch.web.ops import Metrics, make_registry
@@ -93,5 +94,6 @@ def create_app(
     # Outermost last: the proxy fixes the client address before the guard counts or authenticates anything.
     app.add_middleware(BodyGuard, settings=settings)
     app.add_middleware(LoginGate, slots=password_slots)
+    app.add_middleware(SecurityHeaders, tiles_url=settings.tiles_url)
     app.add_middleware(ProxyHeaders, proxies=Proxies(settings.trusted_proxies))
     return app

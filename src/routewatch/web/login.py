@@ -72,7 +72,12 @@ def set_session_cookie(request: Request, response: Response, token: str) -> None
     """Set the session cookie (HttpOnly, SameSite=Strict, Secure where the connection is https)."""
     settings = request.app.state.settings
     response.set_cookie(COOKIE, token, max_age=int(settings.session_ttl_s), httponly=True, samesite="strict",
-                        secure=settings.cookie_secure, path="/")
+                        secure=secure(request), path="/")
+
+
+def secure(request: Request) -> bool:
+    """Whether cookies are Secure: always when configured, else over TLS or from an https trusted proxy."""
+    return bool(request.app.state.settings.cookie_secure) or request.url.scheme == "https"
 
 
 class PasswordChange(BaseModel):
@@ -122,5 +127,4 @@ def logout(request: Request, response: Response) -> None:
     token = request.cookies.get(COOKIE)
     if token:
         request.app.state.store.end_session(token)
-    secure = request.app.state.settings.cookie_secure
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure(request))
