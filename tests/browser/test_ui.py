@@ -138,6 +138,7 @@ def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifa
     page.click("#ed-save")
     page.wait_for_selector("#ed-result:has-text('Saved browser-route version 1')")
     assert page.locator("#ed-problems li").count() == 0
+    assert page.input_value("#ed-comment") == ""  # a save's reason must not carry over into the next save
     page.screenshot(path=str(artifacts / "editor.png"))
     listed = page.request.get(f"{server.base}/api/corridors").json()
     mine = [f for f in listed["features"] if f["properties"]["id"] == "browser-route"]
@@ -149,6 +150,7 @@ def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifa
     page.fill("#ed-comment", "renamed; drones use it too")
     page.click("#ed-save")
     page.wait_for_selector("#ed-result:has-text('Saved browser-route version 2')")
+    assert page.input_value("#ed-comment") == ""
     history = page.request.get(f"{server.base}/api/corridors/browser-route/history").json()
     assert [(v["version"], v["author"], v["comment"]) for v in history] == [
         (1, "plato", "new route seen by the patrol"), (2, "plato", "renamed; drones use it too")]
