@@ -311,26 +311,34 @@ def _start_web(settings: Settings, store: Store) -> _Web | None:
     """The operator API in this process and loop (uvicorn), if enabled."""
     if not settings.web.enabled:
         return None
-    import uvicorn
-
     from routewatch.web import LiveHub, Metrics, WebSettings, create_app
     from routewatch.web.settings import login_limits
 
     w = settings.web
-    key = w.secret_key.get_secret_value().encode() if w.secret_key else None
-    web_settings = WebSettings(secret_key=key, cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
+    web_settings = WebSettings(cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
                                mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w),
+                               trusted_proxies=tuple(w.trusted_proxies), password_checks=w.password_checks,
                                engine=settings.engine, alerts=settings.alerts,
                                recordings_dir=settings.recording.dir,
                                exports_min_free_bytes=settings.recording.resume_free_bytes)
     hub, metrics = LiveHub(store, poll_s=web_settings.live_poll_s), Metrics()
     app = create_app(store, web_settings, hub=hub, metrics=metrics)
-    server = uvicorn.Server(uvicorn.Config(app, host=w.host, port=w.port, log_level="warning",
+    server = web_server(app, w.host, w.port)
+    log.info("web API on http://%s:%d (docs at /docs)", w.host, w.port)
+    return _Web(server, asyncio.get_running_loop().create_task(server.serve()), hub, metrics)
+
+
+def web_server(app: Any, host: str, port: int) -> Any:
+    """The uvicorn server for the web API (a uvicorn.Server) that leaves signals to the pipeline's loop."""
+    import uvicorn
+
+    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app itself trusts only
+    # web.trusted_proxies (routewatch.web.proxy).
+    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False,
                                            timeout_graceful_shutdown=2))
     # The pipeline's loop owns the signals; uvicorn must not install its own handlers.
     server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    log.info("web API on http://%s:%d (docs at /docs)", w.host, w.port)
-    return _Web(server, asyncio.get_running_loop().create_task(server.serve()), hub, metrics)
+    return server
 
 
 def _call_soon(loop: asyncio.AbstractEventLoop, fn: Any) -> None:

@@ -155,12 +155,15 @@ def artifacts() -> Path:
 def sign_in(browser: Any, server: Server, user: str, **context: Any) -> Any:
     """A new page signed in as `user` with the map drawn.
 
-    page.js_errors collects uncaught page errors, page.responses every response from the start.
+    page.js_errors collects uncaught page errors and Content-Security-Policy violations, page.responses every
+    response from the start.
     """
     page = browser.new_context(**context).new_page()
     errors: list[str] = []
     responses: list[Any] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
+    # The server's Content-Security-Policy refuses inline scripts and styles: any violation is a bug of ours.
+    page.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     page.on("response", lambda r: responses.append(r))
     page.responses = responses
     page.goto(server.base + "/")

@@ -129,7 +129,7 @@ def test_a_widened_zone_adds_the_drone_east_of_it(browser: Any, server: Server, 
     # Moved east instead: the inside drone's alert goes (a hollow marker), the east drone's comes.
     edit_ranch(page, MOVED)
     page.click("#bt-run")
-    page.wait_for_function("document.getElementById('bt-counts').textContent.startsWith('1 added · 1 removed')")
+    page.wait_for_function("() => document.getElementById('bt-counts').textContent.startsWith('1 added · 1 removed')")
     assert [i for i, _ in rows(page, "removed")] == [history["id"]]
     assert "odid:RID-BT-IN" in rows(page, "removed")[0][1]
     page.focus(f"#bt-removed .bt-row[data-alert-id='{history['id']}']")  # rows work from the keyboard too

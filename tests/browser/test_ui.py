@@ -45,7 +45,7 @@ def test_field_user_sees_a_live_alert_and_acknowledges_it(browser: Any, server: 
     page = sign_in(browser, server, "fieldy")
     assert page.is_hidden("#nav-editor")
     # An alert arrives over /api/live while the page is open (the replay raises them as it goes).
-    page.wait_for_function("Number(document.body.dataset.liveAlerts || 0) > 0", timeout=90_000)
+    page.wait_for_function("() => Number(document.body.dataset.liveAlerts || 0) > 0", timeout=90_000)
     page.wait_for_selector("#live-status.up")
     page.wait_for_selector("li.alert-item.state-open", timeout=90_000)
     page.screenshot(path=str(artifacts / "map-feed.png"))
@@ -138,6 +138,7 @@ def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifa
     page.click("#ed-save")
     page.wait_for_selector("#ed-result:has-text('Saved browser-route version 1')")
     assert page.locator("#ed-problems li").count() == 0
+    assert page.input_value("#ed-comment") == ""  # a save's reason must not carry over into the next save
     page.screenshot(path=str(artifacts / "editor.png"))
     listed = page.request.get(f"{server.base}/api/corridors").json()
     mine = [f for f in listed["features"] if f["properties"]["id"] == "browser-route"]
@@ -149,6 +150,7 @@ def test_planner_draws_and_saves_a_corridor(browser: Any, server: Server, artifa
     page.fill("#ed-comment", "renamed; drones use it too")
     page.click("#ed-save")
     page.wait_for_selector("#ed-result:has-text('Saved browser-route version 2')")
+    assert page.input_value("#ed-comment") == ""
     history = page.request.get(f"{server.base}/api/corridors/browser-route/history").json()
     assert [(v["version"], v["author"], v["comment"]) for v in history] == [
         (1, "plato", "new route seen by the patrol"), (2, "plato", "renamed; drones use it too")]
@@ -188,7 +190,7 @@ def test_planner_imports_a_file_and_sees_its_history(browser: Any, server: Serve
     page.fill("#imp-comment", "survey of the new exclusion zone")
     page.click("#imp-submit")
     page.wait_for_selector("#imp-result:has-text('Imported imported-zone v1')")
-    page.wait_for_function("document.getElementById('ed-existing').value === 'imported-zone'")
+    page.wait_for_function("() => document.getElementById('ed-existing').value === 'imported-zone'")
     entry = page.locator("#ed-history li[data-version='1']")
     entry.wait_for()
     assert "plato" in entry.inner_text() and "survey of the new exclusion zone" in entry.inner_text()

@@ -70,7 +70,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 def settings() -> WebSettings:
-    return WebSettings(secret_key=b"k" * 32, max_upload_bytes=64 * 1024, live_poll_s=0.05, live_keepalive_s=0.5)
+    return WebSettings(max_upload_bytes=64 * 1024, live_poll_s=0.05, live_keepalive_s=0.5)
 
 
 @pytest.fixture

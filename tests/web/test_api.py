@@ -171,27 +171,28 @@ def test_bad_corridors_are_422_naming_the_problem(client: TestClient) -> None:
 
 def test_import_export_limits_and_file_names(client: TestClient, store: WebStore, settings: Any) -> None:
     use(client, login(client, "planner"))
+    file = {"content-type": "application/octet-stream"}  # as the UI sends it
     collection = {"type": "FeatureCollection", "features": [feature("a"), feature("b", 5.2)]}
-    trick = client.post("/api/corridors/import", params={"filename": "../../etc/passwd", "comment": "base set"},
-                        content=json.dumps(collection).encode())
+    trick = client.post("/api/corridors/import", headers=file, content=json.dumps(collection).encode(),
+                        params={"filename": "../../etc/passwd", "comment": "base set"})
     assert trick.status_code == 200, trick.text
     assert trick.json() == {"filename": "passwd", "imported": [{"id": "a", "version": 1}, {"id": "b", "version": 1}]}
-    win = client.post("/api/corridors/import", params={"filename": "..\\..\\x.kml"},
+    win = client.post("/api/corridors/import", headers=file, params={"filename": "..\\..\\x.kml"},
                       content=to_kml(load_corridors(json.dumps({**collection, "features": [feature("k", 6.0)]}))))
     assert win.status_code == 200 and win.json()["filename"] == "x.kml"
     assert [e.target for e in store.audit_log(action="corridor_import")] == ["passwd", "x.kml"]
     bad = {"type": "FeatureCollection", "features": [feature("c"), {"type": "Feature", "properties": {"id": "d"}}]}
-    refused = client.post("/api/corridors/import", content=json.dumps(bad).encode())
+    refused = client.post("/api/corridors/import", headers=file, content=json.dumps(bad).encode())
     assert refused.status_code == 422 and refused.json()["problems"][0]["feature_index"] == 1
-    assert client.post("/api/corridors/import", content=b"\x00garbage").status_code == 422
+    assert client.post("/api/corridors/import", headers=file, content=b"\x00garbage").status_code == 422
     huge = b" " * (settings.max_upload_bytes + 1)
-    assert client.post("/api/corridors/import", content=huge).status_code == 413
+    assert client.post("/api/corridors/import", headers=file, content=huge).status_code == 413
 
     def chunks() -> Any:  # no Content-Length: the limit is enforced while reading
         for _ in range(settings.max_upload_bytes // 1024 + 2):
             yield b" " * 1024
 
-    assert client.post("/api/corridors/import", content=chunks()).status_code == 413
+    assert client.post("/api/corridors/import", headers=file, content=chunks()).status_code == 413
     assert sorted(c.id for c in store.current_corridors()) == ["a", "b", "k"]
     exported = client.get("/api/corridors/export?format=geojson")
     assert exported.headers["content-disposition"] == 'attachment; filename="corridors.geojson"'
@@ -201,14 +202,15 @@ def test_import_export_limits_and_file_names(client: TestClient, store: WebStore
     assert client.get("/api/corridors/export?format=shp").status_code == 422
     empty = {"type": "FeatureCollection", "features": []}
     for params in ({}, {"replace": "true", "expect_removed": "3"}):  # an empty set never removes everything
-        refused = client.post("/api/corridors/import", params=params, content=json.dumps(empty).encode())
+        refused = client.post("/api/corridors/import", params=params, headers=file, content=json.dumps(empty).encode())
         assert refused.status_code == 422 and "an empty set is refused" in refused.json()["detail"]
     for params in ({"replace": "true"}, {"replace": "true", "expect_removed": "2"}):  # k would go: say so
-        unconfirmed = client.post("/api/corridors/import", params=params, content=json.dumps(collection).encode())
+        unconfirmed = client.post("/api/corridors/import", params=params, headers=file,
+                                  content=json.dumps(collection).encode())
         assert unconfirmed.status_code == 409 and "would remove 1 stored corridor(s)" in unconfirmed.json()["detail"]
         assert ": k;" in unconfirmed.json()["detail"] and "expect_removed=1" in unconfirmed.json()["detail"]
     assert sorted(c.id for c in store.current_corridors()) == ["a", "b", "k"]
-    replaced = client.post("/api/corridors/import", params={"replace": "true", "expect_removed": "1"},
+    replaced = client.post("/api/corridors/import", params={"replace": "true", "expect_removed": "1"}, headers=file,
                            content=json.dumps(collection).encode())
     assert replaced.status_code == 200 and sorted(c.id for c in store.current_corridors()) == ["a", "b"]
 
@@ -310,7 +312,7 @@ def test_migration_0003_up_down_and_matches_models(db_url: str) -> None:
         assert compare_metadata(context, Base.metadata) == []
     downgrade(db_url, "0002")
     with WebStore(db_url) as store:
-        assert not {"users", "api_tokens", "audit"} & set(inspect(store.engine).get_table_names())
+        assert not {"users", "api_tokens", "audit", "web_sessions"} & set(inspect(store.engine).get_table_names())
     upgrade(db_url)
     assert current_revision(db_url) == "0008"  # head: 0003, ..., the file imports
 

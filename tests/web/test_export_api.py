@@ -82,7 +82,7 @@ def clock() -> Clock:
 def app_client(store: Store, run: RecordedRun, clock: Clock, **settings: Any) -> TestClient:
     # No free-space floor unless a test sets one: this machine's free disk is not what these tests are about.
     values: dict[str, Any] = {"exports_min_free_bytes": 0, **settings}
-    return TestClient(create_app(store, WebSettings(secret_key=b"k" * 32, recordings_dir=run.root, **values),
+    return TestClient(create_app(store, WebSettings(recordings_dir=run.root, **values),
                                  clock=clock))
 
 

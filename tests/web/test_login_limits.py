@@ -25,19 +25,24 @@ Step = tuple[Any, ...]
 SCENARIOS: list[tuple[str, list[Step]]] = [
     ("no attempts", [("check", "ann", "a1", 0.0, None)]),
     ("empty names are keys like any other", [
-        *[("fail", "", "", float(t)) for t in range(3)], ("check", "", "a9", 3.0, ("user", 9))]),
+        *[("fail", "", "", float(t)) for t in range(3)], ("check", "", "", 3.0, ("user", 9))]),
     ("under the user limit", [
         ("fail", "ann", "a1", 0.0), ("fail", "ann", "a2", 1.0), ("check", "ann", "a3", 2.0, None)]),
-    ("the third failure locks the name from any address", [
-        *[("fail", "ann", f"a{t}", float(t)) for t in range(3)], ("check", "ann", "a9", 2.5, ("user", 10))]),
+    ("the third failure locks the name from that address", [
+        *[("fail", "ann", "a1", float(t)) for t in range(3)], ("check", "ann", "a1", 2.5, ("user", 10))]),
+    ("but not from any other address", [
+        *[("fail", "ann", "a1", float(t)) for t in range(3)], ("check", "ann", "a2", 2.5, None)]),
+    ("failures of a name spread over addresses lock nothing", [
+        *[("fail", "ann", f"a{t}", float(t)) for t in range(4)], ("check", "ann", "a0", 4.0, None),
+        ("check", "ann", "a9", 4.0, None)]),
     ("a lock ends", [
         *[("fail", "ann", "a1", float(t)) for t in range(3)], ("check", "ann", "a1", 11.9, ("user", 1)),
         ("check", "ann", "a1", 12.0, None)]),
     ("each further failure doubles the lock, up to the cap", [
-        *[("fail", "ann", f"a{t}", float(t)) for t in range(3)],
-        ("fail", "ann", "b1", 20.0), ("check", "ann", "b1", 20.0, ("user", 20)),
-        ("fail", "ann", "b2", 50.0), ("check", "ann", "b2", 50.0, ("user", 40)),
-        ("fail", "ann", "b3", 95.0), ("check", "ann", "b3", 95.0, ("user", 40))]),
+        *[("fail", "ann", "a1", float(t)) for t in range(3)],
+        ("fail", "ann", "a1", 20.0), ("check", "ann", "a1", 20.0, ("user", 20)),
+        ("fail", "ann", "a1", 50.0), ("check", "ann", "a1", 50.0, ("user", 40)),
+        ("fail", "ann", "a1", 95.0), ("check", "ann", "a1", 95.0, ("user", 40))]),
     ("failures further apart than the window never lock", [
         *[("fail", "ann", "a1", t * 100.0) for t in range(6)], ("check", "ann", "a1", 501.0, None)]),
     ("a success forgets the name's failures", [
@@ -65,7 +70,7 @@ def test_limiter_scenarios(steps: list[Step]) -> None:
         if op == "fail":
             limiter.failed(user, address, t)
         elif op == "ok":
-            limiter.succeeded(user)
+            limiter.succeeded(user, address)
         else:
             refusal = limiter.check(user, address, t)
             got = None if refusal is None else (refusal.scope, refusal.retry_after_s)
@@ -108,8 +113,8 @@ def test_memory_is_bounded_and_quiet_entries_go_first() -> None:
         limiter.failed(f"guess{i}", f"10.0.{i // 256}.{i % 256}", 3.0)
     users, addresses = limiter.sizes()
     assert users <= LIMITS.max_entries and addresses <= LIMITS.max_entries
-    assert limiter.check("victim", "a9", 4.0) is None  # the least recently seen was dropped
-    limiter.abandoned("victim", "a9")  # every attempt check() lets through ends (failed/succeeded/abandoned)
+    assert limiter.check("victim", "a0", 4.0) is None  # the least recently seen was dropped
+    limiter.abandoned("victim", "a0")  # every attempt check() lets through ends (failed/succeeded/abandoned)
     # Entries quiet for a whole window are dropped before busy ones.
     for i in range(3):
         limiter.failed(f"late{i}", "b1", 200.0)
@@ -158,6 +163,33 @@ def limited(store: WebStore, settings: WebSettings, clock: Clock) -> Iterator[Te
 def _login(c: TestClient, user: str, password: str) -> Any:
     c.cookies.clear()
     return c.post("/api/login", json={"username": user, "password": password})
+
+
+# Who is refused, and when (LIMITS: 3 per name and address, 5 per address, 10 s first lock). The attacker
+# at 10.6.6.6 fails on purpose to lock the admin out; the admin logs in from 10.0.0.1.
+LOCKOUT_TABLE = [
+    # (who, address, password right?, after seconds, expected status)
+    ("admin", "10.6.6.6", False, 0, 401), ("admin", "10.6.6.6", False, 1, 401),
+    ("admin", "10.6.6.6", False, 2, 401),                 # the pair (admin, 10.6.6.6) is locked 10 s
+    ("admin", "10.6.6.6", True, 3, 429),                  # even the right password from there
+    ("admin", "10.0.0.1", True, 3, 200),                  # the admin from elsewhere: never held up
+    ("field", "10.6.6.6", False, 4, 401), ("planner", "10.6.6.6", False, 5, 401),  # 5 failures from the address
+    ("commander", "10.6.6.6", True, 6, 429),              # the address is locked for every name
+    ("commander", "10.0.0.2", True, 6, 200),
+    ("admin", "10.0.0.1", False, 7, 401), ("admin", "10.0.0.1", True, 8, 200),  # own typo: still fine
+    ("admin", "10.6.6.6", True, 16, 200),                 # both locks over (10 s): the right password works
+]
+
+
+def test_nobody_can_lock_a_user_out_from_another_address(store: WebStore, settings: WebSettings, clock: Clock) -> None:
+    app = create_app(store, dataclasses.replace(settings, login_limits=LIMITS), clock=clock)
+    start = clock.now
+    got = []
+    for who, address, right, after, _ in LOCKOUT_TABLE:
+        clock.now = start + timedelta(seconds=after)
+        with TestClient(app, client=(address, 40000)) as c:
+            got.append(_login(c, who, PASSWORD if right else "wrong password!").status_code)
+    assert got == [row[-1] for row in LOCKOUT_TABLE]
 
 
 def test_a_locked_name_gets_429_with_retry_after_even_with_the_right_password(
@@ -210,18 +242,23 @@ def test_bad_login_bodies_are_422_and_not_counted(limited: TestClient) -> None:
 def test_parallel_guesses_cannot_slip_past_the_limit() -> None:
     """The password check is slow: attempts in flight count, so a burst gets at most `per_user` checks."""
     limiter = LoginLimiter(LIMITS)
-    let_through = [limiter.check("admin", f"10.1.0.{i}", 1.0) is None for i in range(30)]
+    let_through = [limiter.check("admin", "10.1.0.1", 1.0) is None for i in range(30)]
     assert sum(let_through) == LIMITS.per_user
-    refused = limiter.check("admin", "10.1.1.1", 1.0)
+    refused = limiter.check("admin", "10.1.0.1", 1.0)
     assert refused is not None and refused.scope == "user"
-    for i in range(LIMITS.per_user):  # the checks finish: wrong passwords, which lock the name
-        limiter.failed("admin", f"10.1.0.{i}", 1.5)
-    assert limiter.check("admin", "10.1.1.1", 2.0) is not None
+    assert limiter.check("admin", "10.1.0.2", 1.0) is None  # the name from elsewhere is not held up
+    limiter.abandoned("admin", "10.1.0.2")
+    for _ in range(LIMITS.per_user):  # the checks finish: wrong passwords, which lock the pair
+        limiter.failed("admin", "10.1.0.1", 1.5)
+    assert limiter.check("admin", "10.1.0.1", 2.0) is not None
+    # Many names from one address in parallel: at most `per_address` checks.
+    many = LoginLimiter(LIMITS)
+    assert sum(many.check(f"n{i}", "10.2.0.1", 1.0) is None for i in range(30)) == LIMITS.per_address
     # An abandoned attempt (an error in the check) frees its place.
     other = LoginLimiter(LIMITS)
     assert other.check("bob", "a", 1.0) is None
     other.abandoned("bob", "a")
-    assert sum(other.check("bob", f"b{i}", 1.0) is None for i in range(30)) == LIMITS.per_user
+    assert sum(other.check("bob", "a", 1.0) is None for i in range(30)) == LIMITS.per_user
 
 
 def test_a_long_guessing_run_does_not_overflow_the_lock() -> None:

@@ -42,6 +42,8 @@ MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
     ("GET", "/openapi.json", PUBLIC, 200, None),
     ("GET", "/docs", PUBLIC, 200, None),
     ("GET", "/", PUBLIC, 200, None),  # the UI's page (or how to build it): data comes only through /api
+    ("GET", "/favicon.ico", PUBLIC, 200, None),
+    ("GET", "/favicon.svg", PUBLIC, 200, None),
     ("GET", "/assets/{name}", PUBLIC, 404, None),  # static files need no login; a missing one is 404 for all
     ("GET", "/api/me", READ, 200, None),
     ("GET", "/api/alerts", READ, 200, None),
@@ -86,6 +88,9 @@ MATRIX: list[tuple[str, str, frozenset[str], int, Any]] = [
     ("POST", "/api/tokens", ADMIN, 201, {"name": "t-{who}", "role": "field"}),
     ("DELETE", "/api/tokens/{token_id}", ADMIN, 204, None),
     ("GET", "/api/audit", ADMIN, 200, None),
+    # No such user: 404 after the role check (tests/web/test_sessions.py changes real ones).
+    ("PATCH", "/api/users/nobody-{who}", ADMIN, 404, {"role": "field"}),
+    ("DELETE", "/api/users/nobody-{who}", ADMIN, 404, None),
     ("POST", "/api/logout", PUBLIC, 204, None),  # last: it ends the session
 ]
 
@@ -130,8 +135,9 @@ def _call(client: TestClient, method: str, path: str, body: Any, creds: dict[str
         client.cookies.set(key, value)
     kwargs: dict[str, Any] = {"headers": dict(creds["headers"])}
     if body is not None:
-        if "import" in path:
+        if "import" in path:  # a file, as the UI sends it
             kwargs["content"] = json.dumps(body).encode()
+            kwargs["headers"]["content-type"] = "application/octet-stream"
         else:
             kwargs["json"] = body
     if path.startswith("/api/live"):
@@ -171,6 +177,8 @@ def test_every_route_is_in_the_matrix(client: TestClient) -> None:
                  "/api/replay/exports/no-such-export-job-0/download": "/api/replay/exports/{job_id}/download"}
     covered = {(m, normalise.get(p, p).replace("{alert}", "{alert_id}")) for m, p in covered}
     covered.add(("POST", "/api/login"))  # tested in test_api: it is how credentials are made
+    covered.add(("POST", "/api/me/password"))  # a user's own: tested in test_sessions
+    covered |= {("PATCH", "/api/users/{username}"), ("DELETE", "/api/users/{username}")}
     missing = {r for r in routes if r not in covered and not r[1].startswith("/docs/oauth2") and r[1] != "/redoc"}
     assert not missing, f"endpoints missing from the role matrix: {sorted(missing)}"
 

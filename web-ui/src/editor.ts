@@ -93,6 +93,7 @@ async function save(): Promise<void> {
     const saved = existing ? await api.updateCorridor(existing, f, comment) : await api.createCorridor(f, comment);
     const id = String(saved.properties.id);
     $("ed-result").textContent = `Saved ${id} version ${String(saved.properties.version)}.`;
+    input("ed-comment").value = ""; // the next save needs its own reason, not this one's in its audit record
     stopDrawing();
     await loadCorridors();
     input<HTMLSelectElement>("ed-existing").value = id;

@@ -14,7 +14,9 @@ export function classChip(cls: string | null): string {
 }
 
 export function severityChip(severity: string): string {
-  return `<span class="sev" style="background:${SEVERITY_COLOURS[severity] ?? "#555"}">${escapeHtml(severity)}</span>`;
+  // A class, not a style attribute: the Content-Security-Policy refuses inline styles.
+  const known = severity in SEVERITY_COLOURS ? ` sev-${severity}` : "";
+  return `<span class="sev${known}">${escapeHtml(severity)}</span>`;
 }
 
 /** Load the latest alerts into the state, the map and the feed. */

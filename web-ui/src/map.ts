@@ -38,8 +38,14 @@ export class MapView {
     (window as unknown as { routewatchMap?: maplibregl.Map }).routewatchMap = this.map;
     const legend = document.createElement("div");
     legend.className = "legend";
-    legend.innerHTML = Object.entries(KIND_COLOURS)
-      .map(([k, c]) => `<span><i style="background:${c}"></i>${k.replace("_", " ")}</span>`).join("");
+    for (const [kind, colour] of Object.entries(KIND_COLOURS)) {
+      // Built with the DOM, not markup: the Content-Security-Policy refuses inline style attributes.
+      const item = document.createElement("span");
+      const swatch = document.createElement("i");
+      swatch.style.background = colour;
+      item.append(swatch, kind.replace("_", " "));
+      legend.appendChild(item);
+    }
     container.appendChild(legend);
   }
 

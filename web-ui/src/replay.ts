@@ -301,10 +301,12 @@ function drawMarks(): void {
   const span = p.to - p.from;
   $("rp-marks").innerHTML = p.alerts.map((a) => {
     const left = (100 * (Date.parse(a.opened_at) - p.from)) / span;
-    return left < 0 || left > 100 ? "" : `<button type="button" class="rp-mark" style="left:${left.toFixed(2)}%"
+    return left < 0 || left > 100 ? "" : `<button type="button" class="rp-mark" data-left="${left.toFixed(2)}"
       data-alert-id="${escapeHtml(a.id)}" title="${escapeHtml(`${a.kind} ${a.subject_id} ${utc(a.opened_at)}`)}"
       aria-label="alert ${escapeHtml(a.id)}"></button>`;
   }).join("");
+  // Placed through the DOM, not a style attribute: the Content-Security-Policy refuses inline styles.
+  for (const mark of $("rp-marks").querySelectorAll<HTMLElement>(".rp-mark")) mark.style.left = `${mark.dataset.left}%`;
 }
 
 // ---- the map ----

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import re
 from datetime import datetime
@@ -706,9 +707,22 @@ class WebConfig(_Section):
     host: str = Field("127.0.0.1", min_length=1, description="Address to listen on (0.0.0.0 for every interface).")
     port: int = Field(8080, ge=1, le=65535, description="TCP port.")
     secret_key: SecretStr | None = Field(
-        None, description="Signs session cookies; without it a random key is made and restarts log everyone out."
+        None, description="Unused: sessions are kept in the database and survive restarts (accepted in old files)."
     )
-    cookie_secure: bool = Field(False, description="Send session cookies over HTTPS only (behind TLS).")
+    cookie_secure: bool = Field(
+        False, description="Mark session cookies Secure always (they are anyway when served over TLS, or by a "
+        "trusted proxy that says X-Forwarded-Proto: https).",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list, max_length=100,
+        description="Reverse proxies (addresses or networks, e.g. 10.0.0.5 or 10.0.0.0/24) whose X-Forwarded-For and "
+        "X-Forwarded-Proto are believed; from anyone else they are ignored.",
+    )
+    password_checks: int = Field(
+        2, ge=1, le=64,
+        description="Password checks run at once (Argon2 takes 64 MiB each: their memory ceiling is this times "
+        "64 MiB); logins beyond them get 503 at once.",
+    )
     tiles_url: str | None = Field(
         None, description="Raster basemap tile URL template (https://host/{z}/{x}/{y}.png); none: no tiles needed."
     )
@@ -718,7 +732,8 @@ class WebConfig(_Section):
     )
     login_max_failures_per_user: int = Field(
         5, ge=0, le=1000,
-        description="Failed logins for one username before its logins are refused for a while (429); 0: no limit.",
+        description="Failed logins for one username from one address before that name's logins from that address "
+        "are refused for a while (429); 0: no limit.",
     )
     login_max_failures_per_address: int = Field(
         20, ge=0, le=100_000,
@@ -737,6 +752,16 @@ class WebConfig(_Section):
         10_000, ge=100, le=1_000_000,
         description="Most usernames (and, separately, addresses) the login limiter remembers; quiet ones go first.",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, v: list[str]) -> list[str]:
+        for entry in v:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or network") from None
+        return v
 
     @field_validator("login_max_lockout_s")
     @classmethod

@@ -37,6 +37,7 @@ from routewatch.store.outbox import OutboxMixin
 from routewatch.store.recordings import RecordingsMixin
 from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
 from routewatch.store.recovery import RecoveryMixin
+from routewatch.store.sessions import SessionsMixin
 from routewatch.store.snapshots import SnapshotsMixin
 from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow, PositionRow, RunRow
 from routewatch.store.users import UsersMixin
@@ -46,7 +47,7 @@ _T = TypeVar("_T")
 MIN_ID_PREFIX = 4  # as git: shorter prefixes match too much to be meant
 
 
-class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, WebExtraMixin, SnapshotsMixin,
+class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, SessionsMixin, WebExtraMixin, SnapshotsMixin,
             RecordingsMixin, CoverageMixin):
     """Alerts, their events (the outbox), positions, dead letters, corridor versions and runs in one database."""
 

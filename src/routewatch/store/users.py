@@ -169,15 +169,6 @@ class UsersMixin:
         with Session(self.engine) as session:
             return [_user(r) for r in session.scalars(select(UserRow).order_by(UserRow.username))]
 
-    def set_user_disabled(self, username: str, disabled: bool) -> bool:
-        """Disable or enable a user; False when there is no such user."""
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
-            row = session.get(UserRow, username)
-            if row is None:
-                return False
-            row.disabled = disabled
-            return True
-
     def check_password(self, username: str, password: str) -> User | None:
         """The enabled user when the password is right, else None (rehashes outdated hashes)."""
         with Session(self.engine) as session:

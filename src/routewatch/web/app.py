@@ -13,12 +13,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, export, live, ops, replay
+from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, export, live, login, ops, replay
 from routewatch.web.corridors import InvalidCorridor, invalid_response
+from routewatch.web.guard import BodyGuard
+from routewatch.web.headers import SecurityHeaders
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.live import LiveHub
 from routewatch.web.ops import Metrics, make_registry
-from routewatch.web.security import Sessions
+from routewatch.web.passwords import LoginGate, PasswordSlots
+from routewatch.web.proxy import Proxies, ProxyHeaders
 from routewatch.web.settings import Clock, WebSettings, WebStore, utc_now
 from routewatch.web.static import mount_ui
 
@@ -59,6 +62,7 @@ def create_app(
     hub = hub or LiveHub(store, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
     metrics = metrics or Metrics()
     exports = export.ExportJobs(clock, export.storage(settings))
+    password_slots = PasswordSlots(settings.password_checks)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -68,6 +72,7 @@ def create_app(
         finally:
             hub.close()
             await asyncio.to_thread(exports.close)  # stops a running export, removes every file
+            await asyncio.to_thread(password_slots.close)
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
@@ -76,14 +81,19 @@ def create_app(
     app.state.store = store
     app.state.settings = settings
     app.state.clock = clock
-    app.state.sessions = Sessions(settings, clock)
     app.state.login_limiter = LoginLimiter(settings.login_limits)
+    app.state.password_slots = password_slots
     app.state.hub = hub
     app.state.metrics = metrics
     app.state.exports = exports
     app.state.registry = make_registry(store, metrics)
     _errors(app)
-    for module in (auth, alerts, live, corridors, backtest, coverage, basemap, replay, export, ops):
+    for module in (login, auth, alerts, live, corridors, backtest, coverage, basemap, replay, export, ops):
         app.include_router(module.router)
     mount_ui(app)
+    # Outermost last: the proxy fixes the client address before the guard counts or authenticates anything.
+    app.add_middleware(BodyGuard, settings=settings)
+    app.add_middleware(LoginGate, slots=password_slots)
+    app.add_middleware(SecurityHeaders, tiles_url=settings.tiles_url)
+    app.add_middleware(ProxyHeaders, proxies=Proxies(settings.trusted_proxies))
     return app

@@ -1,28 +1,20 @@
-"""Login/logout, the current caller, users, API tokens and the audit log (admin)."""
+"""The current caller, users, API tokens and the audit log (admin)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from pydantic import BaseModel, Field
 
 from routewatch.store import StoreError
 from routewatch.store.users import ApiToken, AuditEntry, User, UserRole, check_username
-from routewatch.web.limits import LoginLimiter
-from routewatch.web.security import COOKIE, Perm, Principal, require
+from routewatch.web.security import Perm, Principal, require
 
 router = APIRouter(prefix="/api", tags=["auth"])
 Admin = Annotated[Principal, Depends(require(Perm.ADMIN))]
 Reader = Annotated[Principal, Depends(require(Perm.READ))]
-
-
-class Login(BaseModel):
-    """Credentials for POST /api/login."""
-
-    username: str = Field(max_length=64)
-    password: str = Field(max_length=1024)
 
 
 class NewUser(BaseModel):
@@ -31,6 +23,14 @@ class NewUser(BaseModel):
     username: str = Field(min_length=1, max_length=64)
     password: str = Field(min_length=10, max_length=1024)
     role: UserRole
+
+
+class UserChange(BaseModel):
+    """Changes to a user (admin); a new password, a new role or disabling ends the user's sessions."""
+
+    password: str | None = Field(default=None, min_length=10, max_length=1024)
+    role: UserRole | None = None
+    disabled: bool | None = None
 
 
 class NewToken(BaseModel):
@@ -62,54 +62,6 @@ def _now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
-@router.post("/login", responses={429: {"description": "too many failed logins; see Retry-After"}})
-def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
-    """Check a password; on success set the session cookie (HttpOnly, SameSite=Strict).
-
-    After repeated failures for a username or from an address, attempts are refused with 429 and
-    Retry-After (seconds) for a while, without checking the password (see routewatch.web.limits).
-    """
-    state = request.app.state
-    limiter: LoginLimiter = state.login_limiter
-    at = _now(request)
-    client = request.client.host if request.client else ""
-    refusal = limiter.check(body.username, client, at.timestamp())
-    if refusal is not None:
-        if refusal.audit:
-            state.store.audit("login_refused", actor=body.username, target=body.username, at=at,
-                              detail=f"{client}; {refusal.scope} locked {refusal.retry_after_s} s more; "
-                                     f"refusal {refusal.refusals}")
-        raise HTTPException(429, f"too many failed logins; try again in {refusal.retry_after_s} s",
-                            headers={"Retry-After": str(refusal.retry_after_s)})
-    try:
-        user = state.store.check_password(body.username, body.password)
-    except BaseException:
-        limiter.abandoned(body.username, client)
-        raise
-    if user is None:
-        lock = limiter.failed(body.username, client, at.timestamp())
-        detail = client if lock is None else f"{client}; locked for {lock:.0f} s"
-        state.store.audit("login_failed", actor=body.username, target=body.username, detail=detail, at=at)
-        raise HTTPException(401, "wrong username or password")
-    limiter.succeeded(body.username, client)
-    state.store.audit("login", actor=user.username, target=user.username, detail=client, at=at)
-    response.set_cookie(
-        COOKIE, state.sessions.issue(user.username), max_age=int(state.settings.session_ttl_s),
-        httponly=True, samesite="strict", secure=state.settings.cookie_secure, path="/",
-    )
-    return user_dict(user)
-
-
-@router.post("/logout", status_code=204)
-def logout(request: Request, response: Response) -> None:
-    """End the session (idempotent)."""
-    token = request.cookies.get(COOKIE)
-    if token:
-        request.app.state.sessions.revoke(token)
-    secure = request.app.state.settings.cookie_secure
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure)
-
-
 @router.get("/me")
 def me(principal: Reader) -> dict[str, Any]:
     """Who the caller is and what they may do."""
@@ -128,7 +80,8 @@ def add_user(body: NewUser, request: Request, principal: Admin) -> dict[str, Any
     """Create a user (409 if the name is taken)."""
     try:
         check_username(body.username)
-        user = request.app.state.store.add_user(body.username, body.password, body.role, at=_now(request))
+        with request.app.state.password_slots.check():  # hashing costs what checking does
+            user = request.app.state.store.add_user(body.username, body.password, body.role, at=_now(request))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     except StoreError as exc:
@@ -136,6 +89,37 @@ def add_user(body: NewUser, request: Request, principal: Admin) -> dict[str, Any
     request.app.state.store.audit("user_create", actor=principal.name, target=body.username,
                                   detail=body.role.value, at=_now(request))
     return user_dict(user)
+
+
+@router.patch("/users/{username}")
+def change_user(username: str, body: UserChange, request: Request, principal: Admin) -> dict[str, Any]:
+    """Change a user's password, role or disabled flag (each but enabling ends the user's sessions at once)."""
+    store = request.app.state.store
+    if store.get_user(username) is None:
+        raise HTTPException(404, f"no user {username!r}")
+    changed = []
+    if body.password is not None:
+        with request.app.state.password_slots.check():  # hashing costs what checking does
+            store.set_password(username, body.password)
+        changed.append("password")
+    if body.role is not None:
+        store.set_role(username, body.role)
+        changed.append(f"role={body.role.value}")
+    if body.disabled is not None:
+        store.set_user_disabled(username, body.disabled)
+        changed.append(f"disabled={body.disabled}")
+    store.audit("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=_now(request))
+    user = store.get_user(username)
+    assert user is not None
+    return user_dict(user)
+
+
+@router.delete("/users/{username}", status_code=204)
+def remove_user(username: str, request: Request, principal: Admin) -> None:
+    """Remove a user (their sessions end at once)."""
+    if not request.app.state.store.remove_user(username):
+        raise HTTPException(404, f"no user {username!r}")
+    request.app.state.store.audit("user_remove", actor=principal.name, target=username, at=_now(request))
 
 
 @router.get("/tokens")

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from routewatch.coverage_report import MAX_FOOTPRINTS, CoverageError, UnknownCorridorError, coverage_report
-from routewatch.web.security import Perm, Principal, authenticate, unauthorized
+from routewatch.web.security import Perm, Principal, caller, unauthorized
 from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
@@ -20,8 +20,7 @@ MAX_ROWS = MAX_FOOTPRINTS
 
 def commander_or_planner(request: Request) -> Principal:
     """The caller, or 401 (nobody) / 403 (a role with neither replay nor corridor rights)."""
-    state = request.app.state
-    principal = authenticate(request, state.store, state.sessions)
+    principal = caller(request)
     if principal is None:
         raise unauthorized()
     if not any(principal.may(p) for p in PERMS):

@@ -1,10 +1,13 @@
-"""Login rate limiting: failed logins per username and per client address lock that key for a while.
+"""Login rate limiting: failed logins per (username, address) and per client address lock that key a while.
 
 Pure logic (times are plain seconds passed in, so tests need no sleeping). A key is locked once it has
 `per_user` (or `per_address`) failures, each less than `window_s` after the one before; the first lock
 lasts `lockout_s`, and each further failure after it doubles the lock, up to `max_lockout_s`. While a key
 is locked every attempt is refused without checking the password, even a right one, so guessing gains
-nothing and costs the server no hashing. A successful login forgets its username's failures but not
+nothing and costs the server no hashing. A name is counted per address: failures from one address never
+lock the name for another, so nobody can keep a user (an admin, say) out by failing on purpose, and a
+user with the right password from an address without recent failures is never refused. An address that
+keeps failing is locked for every name. A successful login forgets its (name, address) failures but not
 its address's: otherwise anyone holding one account could clear their address's count at will.
 
 Memory is bounded: each table holds at most `max_entries` keys, dropping quiet ones first, then the
@@ -14,9 +17,11 @@ least recently seen.
 >>> limiter.failed("ann", "10.0.0.1", now=0.0)
 >>> limiter.failed("ann", "10.0.0.1", now=1.0)
 30.0
->>> limiter.check("ann", "10.0.0.9", now=2.0)
+>>> limiter.check("ann", "10.0.0.1", now=2.0)
 Refusal(scope='user', retry_after_s=29, refusals=1, audit=True)
->>> limiter.check("ann", "10.0.0.9", now=31.0) is None
+>>> limiter.check("ann", "10.0.0.9", now=2.0) is None
+True
+>>> limiter.check("ann", "10.0.0.1", now=31.0) is None
 True
 """
 
@@ -56,7 +61,7 @@ class Refusal:
     key is recorded without writing one audit row per request.
     """
 
-    scope: str  # "user" or "address"
+    scope: str  # "user" (this name from this address) or "address" (every name from it)
     retry_after_s: int
     refusals: int
     audit: bool
@@ -99,6 +104,11 @@ class _Table:
             return False
         recent = entry.failures if now - entry.last < self._limits.window_s else 0
         return entry.pending >= max(self.limit - recent, 1)
+
+    def recent(self, key: str, now: float) -> int:
+        """Failures of this key within the window."""
+        entry = self._entries.get(key)
+        return entry.failures if entry is not None and now - entry.last < self._limits.window_s else 0
 
     def reserve(self, key: str, now: float) -> None:
         """Count an attempt as in flight (its password check is slow; parallel guesses must not slip by)."""
@@ -144,6 +154,11 @@ class _Table:
             self._entries.popitem(last=False)
 
 
+def _pair(username: str, address: str) -> str:
+    # An address never contains NUL, so the key splits back unambiguously at its last one.
+    return f"{username}\x00{address}"
+
+
 class LoginLimiter:
     """Thread-safe failed-login bookkeeping for one process (see the module docstring)."""
 
@@ -156,13 +171,14 @@ class LoginLimiter:
     def check(self, username: str, address: str, now: float) -> Refusal | None:
         """None when this attempt may go ahead, else why not and for how long."""
         with self._lock:
-            found = [(scope, e) for scope, e in (("user", self._users.locked(username, now)),
+            pair = _pair(username, address)
+            found = [(scope, e) for scope, e in (("user", self._users.locked(pair, now)),
                                                  ("address", self._addresses.locked(address, now))) if e]
             if not found:
-                for scope, table, key in (("user", self._users, username), ("address", self._addresses, address)):
+                for scope, table, key in (("user", self._users, pair), ("address", self._addresses, address)):
                     if table.busy(key, now):  # enough guesses already in flight to lock it
                         return Refusal(scope, 1, 0, False)
-                self._users.reserve(username, now)
+                self._users.reserve(pair, now)
                 self._addresses.reserve(address, now)
                 return None
             for _, entry in found:
@@ -176,25 +192,31 @@ class LoginLimiter:
         """Count a failed login (ending the attempt `check` let through); the longest lock it starts, if any."""
         with self._lock:
             self._release(username, address)
-            locks = [t for t in (self._users.failed(username, now), self._addresses.failed(address, now)) if t]
+            pair = _pair(username, address)
+            locks = [t for t in (self._users.failed(pair, now), self._addresses.failed(address, now)) if t]
         return max(locks) if locks else None
 
-    def succeeded(self, username: str, address: str = "") -> None:
-        """A right password: forget the username's failures (the address's stay counted)."""
+    def succeeded(self, username: str, address: str) -> None:
+        """A right password: forget this name's failures from this address (the address's stay counted)."""
         with self._lock:
             self._release(username, address)
-            self._users.forget(username)
+            self._users.forget(_pair(username, address))
 
     def abandoned(self, username: str, address: str) -> None:
         """The attempt `check` let through ended without a verdict (an error): it is no longer in flight."""
         with self._lock:
             self._release(username, address)
 
+    def suspect(self, address: str, now: float) -> bool:
+        """Whether this address failed a login within the window (it gets no reserved password-check place)."""
+        with self._lock:
+            return self._addresses.recent(address, now) > 0
+
     def _release(self, username: str, address: str) -> None:
-        self._users.release(username)
+        self._users.release(_pair(username, address))
         self._addresses.release(address)
 
     def sizes(self) -> tuple[int, int]:
-        """How many usernames and addresses are remembered."""
+        """How many (username, address) pairs and addresses are remembered."""
         with self._lock:
             return len(self._users), len(self._addresses)

@@ -24,12 +24,14 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class WebSettings:
-    """Settings of the web API; `secret_key` signs session cookies (random per process when None)."""
+    """Settings of the web API (sessions are kept in the database: restarts and other workers keep them)."""
 
-    secret_key: bytes | None = None
     session_ttl_s: float = 12 * 3600.0
     cookie_secure: bool = False
-    max_upload_bytes: int = 5 * 1024 * 1024
+    max_upload_bytes: int = 5 * 1024 * 1024  # corridor imports and edits, backtest requests
+    max_body_bytes: int = 64 * 1024  # every other request body (logins, acks, users, tokens)
+    trusted_proxies: tuple[str, ...] = ()  # addresses/networks whose X-Forwarded-For/-Proto are believed
+    password_checks: int = 2  # Argon2 checks at once (64 MiB each); more are refused at once with 503
     max_page: int = 500
     live_poll_s: float = 0.2
     live_keepalive_s: float = 15.0

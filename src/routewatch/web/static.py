@@ -20,10 +20,14 @@ from fastapi.responses import HTMLResponse, Response
 __all__ = ["default_dist_dir", "mount_ui"]
 
 _NOT_BUILT = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>routewatch</title></head>
-<body style="font-family:sans-serif;max-width:40em;margin:3em auto">
+<body>
 <h1>routewatch</h1><p>The API is running (<a href="/docs">/docs</a>), but the browser UI is not built.</p>
 <p>Build it once with <code>cd web-ui &amp;&amp; npm ci &amp;&amp; npm run build</code>
 (or set ROUTEWATCH_UI_DIST to a built <code>dist</code> folder) and restart routewatch.</p></body></html>"""
+# The icon: a corridor (two lines) with a watched point; SVG, so one small file serves every size.
+FAVICON = (b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32"><rect width="32" height="32" rx="6" '
+           b'fill="#17324d"/><path d="M4 26 L14 6 M12 26 L22 6" stroke="#3fb7a8" stroke-width="3" fill="none"/>'
+           b'<circle cx="24" cy="22" r="5" fill="#f2a33a"/></svg>')
 _COMPRESSIBLE = (".js", ".css", ".html", ".svg", ".json", ".map", ".txt")
 
 
@@ -60,6 +64,11 @@ def mount_ui(app: FastAPI, dist_dir: Path | str | None = None) -> bool:
     done = getattr(app.state, "ui_mounted", None)
     if done is not None:
         return bool(done)
+
+    @app.get("/favicon.ico", include_in_schema=False)
+    @app.get("/favicon.svg", include_in_schema=False)
+    def favicon() -> Response:
+        return Response(FAVICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"})
     dist = Path(dist_dir) if dist_dir is not None else default_dist_dir()
     index = dist / "index.html"
     built = index.is_file()

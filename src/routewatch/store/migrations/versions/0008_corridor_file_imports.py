@@ -10,7 +10,7 @@
 Downgrading drops both (corridors that opted in for patrol assets lose that).
 
 Revision ID: 0008
-Revises: 0006
+Revises: 0007
 Create Date: 2026-05-10
 """
 
@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0008"
-down_revision: str | Sequence[str] | None = "0006"
+down_revision: str | Sequence[str] | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
