@@ -77,7 +77,7 @@ def seed_corridors(store: Store, path: Path | None, *, file_wins: bool, at: Any)
     `file_wins` (see routewatch.store.corridorfile); every change is logged.
     """
     if path is None:
-        return store.current_corridors()
+        return _checked(store.current_corridors(), "the corridors in force")
     origin = f"corridors.file {path}"
     try:
         data = read_corridor_file(path)
@@ -90,7 +90,7 @@ def seed_corridors(store: Store, path: Path | None, *, file_wins: bool, at: Any)
     if not done.changed:
         log.info("%s unchanged%s: not imported; %d corridor(s) in force from the database", origin, since,
                  len(done.in_force))
-        return done.in_force
+        return _checked(done.in_force, f"the corridors in force (the database's and {origin})")
     what = [f"{label} {', '.join(ids)}" for label, ids in
             (("added", done.added), ("updated", done.updated), ("removed", done.removed)) if ids]
     log.info("%s %s%s: %s; %d corridor(s) in force", origin, "changed" if done.previous_at else "imported first",
@@ -98,15 +98,16 @@ def seed_corridors(store: Store, path: Path | None, *, file_wins: bool, at: Any)
     if done.kept:
         log.warning("%s: kept the database's version of %s (created, changed or deleted there since the file's "
                     "last import); set corridors.file_wins: true to take the file's", origin, ", ".join(done.kept))
-    return done.in_force
+    # The file fits one frame, but what the database keeps beside it may not (e.g. another region's corridors).
+    return _checked(done.in_force, f"the corridors in force (the database's and {origin})")
 
 
-def _checked(corridors: tuple[Corridor, ...]) -> tuple[Corridor, ...]:
+def _checked(corridors: tuple[Corridor, ...], what: str = "") -> tuple[Corridor, ...]:
     """The corridors, refused if they do not fit one local metric frame."""
     try:
         LocalFrame.around(c.geometry for c in corridors)
     except ValueError as exc:
-        raise CorridorError([Problem(None, None, str(exc))]) from None
+        raise CorridorError([Problem(None, None, f"{what}: {exc}" if what else str(exc))]) from None
     return corridors
 
 

@@ -34,6 +34,9 @@ ARTIFACTS = HERE / "artifacts"
 LAUNCH_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"]
 PASSWORD = "a long enough password"
+# The demo's corridors as the whole set in force: what a test stored first (a recorded run's gate, far from the
+# demo's area) is removed at the start, so the demo's live replay runs against its own corridors alone.
+DEMO_FILE_WINS = {"file": str(corridors_path()), "file_wins": True}
 COMMANDER = "cora"
 USERS = {"fieldy": "field", "plato": "planner", COMMANDER: "commander"}
 
@@ -84,8 +87,9 @@ def run_server(tmp: Path, ui: Path, *, corridors_file: Path | None = None, confi
                **web: Any) -> Iterator[Server]:
     """`routewatch run` replaying the demo live, with a live radio link and the web part (`web` adds settings).
 
-    The database is `tmp / "rw.db"` (a test may fill it first); `corridors_file` replaces the demo's corridors;
-    `config` adds top-level settings (e.g. `recording`).
+    The database is `tmp / "rw.db"` (a test may fill it first); `corridors_file` (corridors.file, the demo's by
+    default) seeds it: corridors the test stored first stay beside the file's unless `config` sets
+    corridors.file_wins. `config` adds top-level settings (e.g. `recording`).
     """
     db = f"sqlite:///{tmp / 'rw.db'}"
     for name, role in USERS.items():

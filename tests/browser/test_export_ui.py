@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.browser.conftest import COMMANDER, Server, run_server, sign_in
+from tests.browser.conftest import COMMANDER, DEMO_FILE_WINS, Server, run_server, sign_in
 from tests.e2e.recorded import record_gate_run
 from tests.e2e.test_recording import decode
 
@@ -30,7 +30,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
     db = f"sqlite:///{tmp / 'rw.db'}"  # the database run_server uses
     run = record_gate_run(tmp, db)
     recording = {"dir": str(run.root), "min_free_bytes": 0, "resume_free_bytes": 0}
-    with run_server(tmp, ui_built, config={"recording": recording}) as s:
+    with run_server(tmp, ui_built, config={"recording": recording, "corridors": DEMO_FILE_WINS}) as s:
         yield s
 
 

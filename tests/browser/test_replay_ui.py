@@ -27,7 +27,7 @@ from shapely.geometry import box
 from routewatch.geo.footprint import Footprint
 from routewatch.model import Corridor, Observation, Role
 from routewatch.store import Store
-from tests.browser.conftest import COMMANDER, Server, run_server, sign_in
+from tests.browser.conftest import COMMANDER, DEMO_FILE_WINS, Server, run_server, sign_in
 from tests.e2e.recorded import record_gate_run
 
 PERIOD = timedelta(seconds=0.2)  # the recorded run is 5 fps
@@ -73,7 +73,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, ui_built: Path) -> Iterator
     run = record_gate_run(tmp, db)
     add_sortie(db)
     recording = {"dir": str(run.root), "min_free_bytes": 0, "resume_free_bytes": 0}
-    with run_server(tmp, ui_built, config={"recording": recording}) as s:
+    with run_server(tmp, ui_built, config={"recording": recording, "corridors": DEMO_FILE_WINS}) as s:
         yield s
 
 

@@ -8,13 +8,14 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from shapely.geometry import box
 
-from routewatch.demo.scenario import write_tlog
+from routewatch.demo.scenario import corridors_path, write_tlog
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import AlertChange, Change, Corridor, CorridorKind
 from routewatch.store import Store
@@ -119,6 +120,19 @@ def test_run_refuses_at_start(tmp_path: Path, name: str, settings: dict[str, obj
                                "store": {"url": f"sqlite:///{tmp_path / 'rw.db'}"}, **settings}))
     res = run_cli("run", "-c", str(cfg))
     one_line_refusal(res, message)
+
+
+def test_run_refuses_corridors_in_force_that_span_the_globe(tmp_path: Path) -> None:
+    """The file fits one frame, but a corridor saved in the database elsewhere is kept beside it."""
+    db = f"sqlite:///{tmp_path / 'rw.db'}"
+    with Store(db) as store:
+        store.upgrade()
+        store.save_corridors([zone("far", 150.0)], author="planner", comment="another region", at=datetime.now(UTC))
+    cfg = tmp_path / "rw.yaml"
+    cfg.write_text(json.dumps({"sources": [{"name": "t", "url": f"file:{write_tlog(tmp_path / 'p.tlog')}"}],
+                               "corridors": {"file": str(corridors_path())}, "store": {"url": db}}))
+    res = run_cli("run", "-c", str(cfg))
+    one_line_refusal(res, "the corridors in force (the database's and corridors.file", "split the set by region")
 
 
 @pytest.mark.parametrize(("name", "content", "message"), [
