@@ -74,6 +74,8 @@ def _finished(enabled: bool) -> None:
     gc.unfreeze()
     if enabled:
         gc.enable()
+    else:  # _started() turned it on: a caller that had it off gets it off again
+        gc.disable()
 
 
 def _settings(config: Path | None, db: str | None = None) -> Settings:

@@ -62,7 +62,10 @@ class Pipeline:
         """Apply one telemetry event."""
         if isinstance(ev, Observation):
             return self._after(ev, self.engine.process(ev))
-        return self._other(ev)
+        if isinstance(ev, FenceStatus):
+            return self._fence(ev)
+        self._other(ev)
+        return []
 
     def feed_many(self, events: Sequence[TelemetryEvent]) -> list[AlertChange]:
         """Apply events in order; runs of observations go through the engine's batch path."""
@@ -103,7 +106,8 @@ class Pipeline:
             out.extend(self.alerts.on_event(e))
         return out
 
-    def _other(self, ev: TelemetryEvent) -> list[AlertChange]:
+    def _other(self, ev: TelemetryEvent) -> None:
+        """Status, attitude, clock and link reports: kept for views, no rule state (see feed_many)."""
         t = self.telemetry
         if isinstance(ev, VehicleStatus):
             t.status[ev.subject_id] = ev
@@ -113,9 +117,6 @@ class Pipeline:
             t.clock_offset_s.setdefault(ev.subject_id, deque(maxlen=CLOCK_SAMPLES)).append(ev.offset_s)
         elif isinstance(ev, LinkStatus):
             t.links[ev.source] = ev
-        elif isinstance(ev, FenceStatus):
-            return self._fence(ev)
-        return []
 
     def _fence(self, ev: FenceStatus) -> list[AlertChange]:
         """The autopilot's own fence breach becomes a breach alert on a pseudo-corridor."""

@@ -71,13 +71,19 @@ def test_default_database_is_the_settings_default() -> None:
     assert StoreConfig().url == DEFAULT_DB
 
 
-def test_a_command_leaves_the_collector_as_it_found_it(tmp_path: Path) -> None:
-    assert gc.isenabled()
-    result = CliRunner().invoke(main, ["corridors", "validate", str(corridors_path())])
-    assert result.exit_code == 0, result.output
-    assert gc.isenabled()
-    assert gc.get_freeze_count() == 0
-    result = CliRunner().invoke(main, ["alerts", "list", "--db", f"sqlite:///{tmp_path / 'x.db'}"])
-    assert result.exit_code == 0, result.output
-    assert gc.isenabled()
-    assert gc.get_freeze_count() == 0
+@pytest.mark.parametrize("enabled", [True, False])
+@pytest.mark.parametrize("args", [
+    ("corridors", "validate", "CORRIDORS"),  # never turns the collector back on itself
+    ("alerts", "list", "--db", "DB"),  # opens the store: _started() turns it on
+])
+def test_a_command_leaves_the_collector_as_it_found_it(tmp_path: Path, enabled: bool, args: tuple[str, ...]) -> None:
+    given = {"CORRIDORS": str(corridors_path()), "DB": f"sqlite:///{tmp_path / 'x.db'}"}
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        result = CliRunner().invoke(main, [given.get(a, a) for a in args])
+        assert result.exit_code == 0, result.output
+        assert gc.isenabled() is enabled
+        assert gc.get_freeze_count() == 0
+    finally:
+        (gc.enable if was else gc.disable)()

@@ -70,6 +70,11 @@ def test_every_response_carries_the_security_headers(client: TestClient, path: s
     assert got.headers["x-frame-options"] == "DENY"
 
 
+def test_the_api_page_is_swagger_alone(client: TestClient) -> None:
+    assert client.get("/redoc").status_code == 404  # its CDN script would be refused by the policy
+    assert "cdn.jsdelivr.net" in client.get("/docs").headers["content-security-policy"]
+
+
 def test_the_policy_lets_the_configured_tile_server_in() -> None:
     csp = policy("https://tiles.example.org:8443/{z}/{x}/{y}.png")
     assert "img-src 'self' data: blob: https://tiles.example.org:8443;" in csp

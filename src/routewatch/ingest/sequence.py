@@ -21,29 +21,44 @@ class PublisherCount:
     restarts: int = 0
 
 
+# A number this far behind the last one is a new start whose first messages were lost, not a redelivery.
+REPEAT_WINDOW = 10_000
+# A jump further ahead is a publisher that renumbered (or a forged number), not that many lost messages.
+MAX_GAP = 1_000_000
+# Topics counted apart; more (a publisher inventing topics) share one row, so memory and /metrics stay bounded.
+MAX_TOPICS = 1_000
+OTHER = "(other topics)"
+
+
 class SeqCounter:
     """Counts gaps per topic; fed by the thread that parses messages, read by any (thread-safe)."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_topics: int = MAX_TOPICS) -> None:
         self._lock = threading.Lock()
         self._topics: dict[str, PublisherCount] = {}
+        self._max_topics = max_topics
 
     def see(self, topic: str, seq: int) -> None:
         """A message numbered seq arrived on topic."""
         with self._lock:
+            if topic not in self._topics and len(self._topics) >= self._max_topics - 1:  # one kept for OTHER
+                topic = OTHER
             got = self._topics.get(topic)
             if got is None:
                 self._topics[topic] = PublisherCount(seq)
                 return
             got.received += 1
-            if seq > got.last:
+            if got.last < seq <= got.last + MAX_GAP + 1:
                 got.gaps += seq - got.last - 1
-                got.last = seq
-            elif seq == 0:  # the publisher started again
+            elif seq == 0 or seq > got.last:  # the publisher started again, or renumbered
                 got.restarts += 1
-                got.last = 0
+            elif seq < got.last - REPEAT_WINDOW:  # it started again and 0..seq-1 never came
+                got.restarts += 1
+                got.gaps += seq
             else:  # QoS 1 delivers again what was not acknowledged: nothing is missing
                 got.repeats += 1
+                return
+            got.last = seq
 
     @property
     def gaps(self) -> int:

@@ -77,7 +77,8 @@ def create_app(
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    app = FastAPI(title="routewatch", version="1", docs_url="/docs", lifespan=lifespan)
+    # One API page: ReDoc would need its CDN script too, which the Content-Security-Policy refuses.
+    app = FastAPI(title="routewatch", version="1", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.store = store
     app.state.settings = settings
     app.state.clock = clock
