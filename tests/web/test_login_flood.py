@@ -27,7 +27,7 @@ from tests.web.conftest import PASSWORD, Clock, login
 from tests.web.realserver import serve
 
 FLOOD = 60
-SAMPLES = 100
+SAMPLES = 300  # p99 over 300 requests: one scheduling hiccup on a shared 2-core machine is not the p99
 OFF = {"per_user": 0, "per_address": 0}
 
 
