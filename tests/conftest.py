@@ -17,12 +17,18 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 PG_HOST, PG_PORT, PG_ADMIN_DB = "127.0.0.1", 5432, "test"
+
+# No wall-clock limits in tests (the machines are shared): Hypothesis's per-example deadline and its
+# too_slow health check failed runs when one first draw paid for pyproj's start-up on a busy machine.
+settings.register_profile("routewatch", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("routewatch")
 
 
 def services_required() -> bool:
