@@ -3,7 +3,7 @@
 Usage: python bench/bench_backtest.py [--hours 24] [--tracks 100] [--db URL] [--workers N]
 
 Builds a store with `tracks` subjects reporting at 1 Hz for `hours` (random walks over the demo's
-border sector and its four corridors), then times `routewatch.backtest.backtest` over the whole
+border sector and its four corridors), then times `routewatch.analysis.backtest.backtest` over the whole
 window (read from the database + rules + diff). The baseline is the live pipeline's rate on the
 same observations already in memory (`Pipeline.feed_many`, what `run` does per batch), measured
 in the same run. The backtest runs twice, in one process and shared out among `--workers` processes
@@ -29,10 +29,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from routewatch.app import new_pipeline
-from routewatch.backtest import Window, backtest
+from routewatch.analysis.backtest import Window, backtest
+from routewatch.app.analyze import new_pipeline
+from routewatch.app.demo.scenario import FRAME, corridors_path
 from routewatch.config.schema import Settings
-from routewatch.demo.scenario import FRAME, corridors_path
 from routewatch.geo.corridors import load_corridors
 from routewatch.model import AlertChange, Observation
 from routewatch.store import open_store

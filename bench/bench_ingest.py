@@ -19,9 +19,9 @@ from pathlib import Path
 
 from pymavlink import mavutil
 
-from routewatch.app import analyze
+from routewatch.app.analyze import analyze
+from routewatch.app.demo.scenario import corridors_path, write_tlog
 from routewatch.config.schema import Settings, StoreConfig
-from routewatch.demo.scenario import corridors_path, write_tlog
 from routewatch.geo.corridors import load_corridors
 from routewatch.geo.fencefile import parse_fence_file
 from routewatch.store import open_store

@@ -59,9 +59,9 @@ from typing import Any
 import cv2
 import numpy as np
 
+from routewatch.cameras.fixed import calibrate, observations
 from routewatch.config.schema import CameraConfig
 from routewatch.geo.crs import LocalFrame
-from routewatch.vision import calibrate, observations
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODEL = SHARED / "models" / "yolo11n_int8_openvino_model"
@@ -263,7 +263,7 @@ def main() -> None:
         raise SystemExit(f"needs {a.video} and {MODEL} (../shared/data)")
     if not 0 < a.fps <= 60 or a.hold_s < 0:
         raise SystemExit("--fps must be in (0, 60] and --hold-s >= 0")
-    from routewatch.tracking.detector import YoloTracker
+    from routewatch.cameras.detector import YoloTracker
 
     YoloTracker(str(MODEL), classes=CLASSES).update(np.zeros((360, 640, 3), np.uint8))  # load libraries once
     with tempfile.TemporaryDirectory() as tmp:

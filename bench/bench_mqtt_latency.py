@@ -33,7 +33,7 @@ from routewatch.config.schema import Settings
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.geo.crs import LocalFrame
 from routewatch.model import Change, Corridor, CorridorKind, Observation
-from routewatch.pipeline import Pipeline
+from routewatch.pipeline.core import Pipeline
 
 FRAME = LocalFrame(10.0, 50.0)
 LINE = Corridor("line", FRAME.to_lonlat(LineString([(0, -1e5), (0, 1e5)])), kind=CorridorKind.LINE)

@@ -29,13 +29,13 @@ from typing import Any
 
 import cv2
 
+from routewatch.cameras.fixed import calibrate, observations
 from routewatch.config.schema import CameraConfig, CameraRecordingConfig, RecordingConfig, Settings
 from routewatch.geo.crs import LocalFrame
-from routewatch.pipeline import Pipeline
+from routewatch.pipeline.core import Pipeline
 from routewatch.recording.copyrecorder import CopyRecorder
 from routewatch.recording.recorder import CameraRecorder
 from routewatch.store import Store
-from routewatch.vision import calibrate, observations
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODEL = SHARED / "models" / "yolo11n_int8_openvino_model"

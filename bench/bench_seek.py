@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from routewatch.config.schema import CameraRecordingConfig, RecordingConfig
-from routewatch.evidence import TrackBox, encode_jpeg
+from routewatch.recording.evidence import TrackBox, encode_jpeg
 from routewatch.recording.recorder import CameraRecorder
 from routewatch.replay.frames import locate, read_frame
 from routewatch.store import Store

@@ -22,10 +22,10 @@ from pathlib import Path
 
 import cv2
 
+from routewatch.cameras.fixed import calibrate, observations
 from routewatch.config.schema import CameraConfig, Settings
 from routewatch.geo.crs import LocalFrame
-from routewatch.pipeline import Pipeline
-from routewatch.vision import calibrate, observations
+from routewatch.pipeline.core import Pipeline
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MODEL = SHARED / "models" / "yolo11n_int8_openvino_model"

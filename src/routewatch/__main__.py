@@ -1,5 +1,5 @@
 """`python -m routewatch` runs the CLI."""
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 
 main()

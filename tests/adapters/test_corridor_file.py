@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from shapely.geometry import Polygon, box
 
-from routewatch.app import seed_corridors
+from routewatch.app.analyze import seed_corridors
 from routewatch.config.schema import StoreConfig
 from routewatch.geo.corridors import CorridorError, dumps_geojson
 from routewatch.model import AlertChange, Change, Corridor, CorridorKind, DeadLetter, Role
 from routewatch.store import AmbiguousAlertIdError, RemovalNotConfirmedError, Store, UnknownAlertError
-from routewatch.writer import Writer
+from routewatch.store.writer import Writer
 from tests.adapters.test_store import T0, make_alert
 
 SQ = Polygon([(5.0, 52.0), (5.01, 52.0), (5.01, 52.01), (5.0, 52.01)])

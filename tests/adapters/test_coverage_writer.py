@@ -1,4 +1,4 @@
-"""The footprint writer (routewatch.coverage) against a real SQLite store: coalescing, bounds, errors."""
+"""The footprint writer (routewatch.cameras.footprints) against a real SQLite store: coalescing, bounds, errors."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from shapely.geometry import box
 
-from routewatch.coverage import FootprintWriter
+from routewatch.cameras.footprints import FootprintWriter
 from routewatch.geo.footprint import Footprint
 from routewatch.store import Store
 

@@ -14,8 +14,8 @@ T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 def test_people_are_detected_and_tracked_with_stable_ids(shared_data, openvino_model, monkeypatch):
     monkeypatch.setenv("YOLO_OFFLINE", "1")
+    from routewatch.cameras.detector import YoloTracker
     from routewatch.ingest.video import iter_file
-    from routewatch.tracking.detector import YoloTracker
 
     yolo = YoloTracker(openvino_model, classes=["person", "bicycle"])
     lengths: Counter[int] = Counter()
@@ -36,7 +36,7 @@ def test_people_are_detected_and_tracked_with_stable_ids(shared_data, openvino_m
 
 def test_missing_model_and_unknown_class_are_clear(openvino_model, tmp_path, monkeypatch):
     monkeypatch.setenv("YOLO_OFFLINE", "1")
-    from routewatch.tracking.detector import DetectorError, YoloTracker
+    from routewatch.cameras.detector import DetectorError, YoloTracker
 
     with pytest.raises(DetectorError, match="model not found"):
         YoloTracker(str(tmp_path / "nope.onnx"))

@@ -16,8 +16,8 @@ import pytest
 from pymavlink.dialects.v20 import ardupilotmega as dialect
 from shapely.geometry import Point, Polygon
 
+from routewatch.cameras.drone import DroneVision
 from routewatch.config.schema import CameraConfig
-from routewatch.dronevision import DroneVision
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.mavlink import TlogWriter
 

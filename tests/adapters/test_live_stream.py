@@ -15,10 +15,10 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from routewatch.cameras import LiveCamera
+from routewatch.cameras.runtime import LiveCamera
 from routewatch.config.schema import CameraConfig
+from routewatch.ingest.handoff import Handoff
 from routewatch.ingest.video import Frame, VideoStats, iter_stream
-from routewatch.sources import Handoff
 from tests.mjpeg import MjpegServer, jpeg, level_frame, level_of
 
 GCPS = [(0.0, 0.0, 10.0, 50.0), (100.0, 0.0, 10.001, 50.0), (100.0, 100.0, 10.001, 49.999),
@@ -170,7 +170,7 @@ def test_a_slow_pipeline_drops_the_oldest_frames_counted_and_memory_stays_bounde
 
 def test_a_corrupt_jpeg_from_the_bus_is_a_counted_dead_letter():
     """Decoding happens in the processing thread; what the header check let through and fails is dead-lettered."""
-    from routewatch.ingest.frames import JpegFrame
+    from routewatch.ingest.mqtt.frames import JpegFrame
 
     good = jpeg(np.full((48, 64, 3), 77, np.uint8))
     # Header intact, entropy-coded data replaced: passes the header check, fails to decode or decodes wrong.
@@ -217,7 +217,7 @@ def test_a_processing_failure_stops_the_camera_visibly():
 
     feed = LiveCamera(cam_cfg, Handoff(loop, asyncio.Queue()), stop, track)
     t = datetime(2026, 5, 1, tzinfo=UTC)
-    from routewatch.ingest.frames import JpegFrame
+    from routewatch.ingest.mqtt.frames import JpegFrame
 
     good = jpeg(np.full((48, 64, 3), 77, np.uint8))
     for k in range(3):

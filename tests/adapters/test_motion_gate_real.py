@@ -46,7 +46,7 @@ def camera(model: str, gate: bool) -> CameraConfig:
 
 
 def run(path: Path, model: str, gate: bool) -> tuple[Counter[str], dict[str, list[tuple[float, float, float]]]]:
-    from routewatch.vision import calibrate, observations
+    from routewatch.cameras.fixed import calibrate, observations
 
     cam = camera(model, gate)
     counts: Counter[str] = Counter()

@@ -11,10 +11,10 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from routewatch.bus import to_delivery
 from routewatch.config.schema import MqttInputConfig
-from routewatch.ingest.sequence import SeqCounter
+from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import InboundMessage
+from routewatch.outputs.mqtt import to_delivery
 from tests.mqtt_broker import private_broker
 
 TOPIC = "routewatch/v1/pos/gps"

@@ -12,13 +12,13 @@ import cv2
 import numpy as np
 import pytest
 
+from routewatch.cameras.framecache import CachedFrame, FrameCache
+from routewatch.cameras.snapshots import CameraEvidence, SnapshotTaker
 from routewatch.config.schema import StoreConfig
-from routewatch.evidence import TrackBox
-from routewatch.framecache import CachedFrame, FrameCache
 from routewatch.model import AlertChange, Change
-from routewatch.snapshots import CameraEvidence, SnapshotTaker
+from routewatch.recording.evidence import TrackBox
 from routewatch.store import Store
-from routewatch.writer import Writer
+from routewatch.store.writer import Writer
 from tests.adapters.test_store import at, lifecycle, make_alert
 
 IMG = np.full((120, 160, 3), 80, np.uint8)

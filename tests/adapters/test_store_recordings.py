@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from routewatch.evidence import TrackBox
 from routewatch.model import AlertChange, Change, Severity
 from routewatch.recording.boxlog import pack_boxes
+from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import pack_times
 from routewatch.store import RecordedSegment, RecordingEvent, Store, current_revision, downgrade, upgrade
 from tests.adapters.test_store import at, lifecycle, make_alert

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sqlalchemy import inspect, text
 
-from routewatch.evidence import encode_jpeg
 from routewatch.model import AlertChange, Change
+from routewatch.recording.evidence import encode_jpeg
 from routewatch.store import Snapshot, Store, UnknownAlertError, current_revision, downgrade, upgrade
 from tests.adapters.test_store import at, fix, lifecycle, make_alert, row_counts
 

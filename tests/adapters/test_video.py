@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 import pytest
 
+from routewatch.cameras.motion import MotionGate
 from routewatch.ingest.video import VideoStats, iter_file
-from routewatch.tracking.motion import MotionGate
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

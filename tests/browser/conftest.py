@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 
-from routewatch.demo.scenario import corridors_path, write_tlog
+from routewatch.app.demo.scenario import corridors_path, write_tlog
 from tests.conftest import free_port, skip_or_fail
 
 HERE = Path(__file__).resolve().parent

@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
-from routewatch.pipeline import AUTOPILOT_FENCE
+from routewatch.pipeline.core import AUTOPILOT_FENCE
 from tests.browser.conftest import PASSWORD, Server, drone_report, sign_in
 
 RANCH = "ranch-exclusion"  # the demo's exclusion zone: lon -110.970543..-110.963187, lat 31.338813..31.343322

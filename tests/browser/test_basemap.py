@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from routewatch.demo.scenario import FRAME
+from routewatch.app.demo.scenario import FRAME
 from tests.browser.conftest import Server, run_server, sign_in
 
 BORDERS = "geo/ne_50m_admin_0_boundary_lines_land.geojson"

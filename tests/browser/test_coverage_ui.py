@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson
 from tests.browser.conftest import COMMANDER, Server, run_server, sign_in
 from tests.e2e.test_coverage import FPS, INSIDE, OUTSIDE, SECONDS

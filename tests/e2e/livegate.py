@@ -14,9 +14,9 @@ from typing import Any
 
 from shapely.geometry import LineString
 
-from routewatch.app import Summary
+from routewatch.app.analyze import Summary
+from routewatch.app.live import run_live
 from routewatch.config.schema import Settings
-from routewatch.live import run_live
 from routewatch.model import Corridor, CorridorKind
 from routewatch.store import Store
 from tests.mjpeg import MjpegServer

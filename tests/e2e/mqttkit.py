@@ -18,7 +18,7 @@ import paho.mqtt.client as mqtt
 from routewatch.config.schema import Settings
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Alert, Corridor, Observation
-from routewatch.pipeline import Pipeline
+from routewatch.pipeline.core import Pipeline
 
 from ..unit.enginekit import FRAME, box, line
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from shapely.geometry import LineString
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Corridor, CorridorKind
 

@@ -12,8 +12,8 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-from routewatch.cli import main
-from routewatch.demo.scenario import corridors_path, write_tlog
+from routewatch.app.demo.scenario import corridors_path, write_tlog
+from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.geo.fencefile import parse_fence_file
 from routewatch.store import Store

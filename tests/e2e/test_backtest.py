@@ -13,10 +13,10 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
-import routewatch.backtest
-from routewatch.backtest import BacktestError, Window, diff_alerts
-from routewatch.cli import main
-from routewatch.demo.scenario import DURATION_S, START, corridors_path, write_tlog
+import routewatch.analysis.backtest
+from routewatch.analysis.backtest import BacktestError, Window, diff_alerts
+from routewatch.app.demo.scenario import DURATION_S, START, corridors_path, write_tlog
+from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson, load_corridors
 from routewatch.geo.crs import LocalFrame
 from routewatch.model import Alert, AlertKind, Corridor, Role, Severity
@@ -80,7 +80,7 @@ def test_replaying_collects_less_often_and_restores_the_thresholds(before, durin
         gc.set_threshold(*before)
         seen = None
         with (pytest.raises(RuntimeError) if fails else contextlib.nullcontext(),
-              routewatch.backtest._fewer_collections()):
+              routewatch.analysis.backtest._fewer_collections()):
             seen = gc.get_threshold()
             if fails:
                 raise RuntimeError("boom")
@@ -91,7 +91,7 @@ def test_replaying_collects_less_often_and_restores_the_thresholds(before, durin
 
 
 def test_docstring_examples():
-    assert doctest.testmod(routewatch.backtest).failed == 0
+    assert doctest.testmod(routewatch.analysis.backtest).failed == 0
 
 
 @pytest.fixture()
@@ -127,7 +127,7 @@ def test_backtest_of_the_live_corridors_reproduces_the_live_alerts(patrol_db, tm
 def test_a_backtest_changes_the_collector_only_when_asked(patrol_db, collect_less):
     import gc
 
-    from routewatch.backtest import GC_GEN0, backtest
+    from routewatch.analysis.backtest import GC_GEN0, backtest
     from routewatch.config.schema import Settings
 
     before = gc.get_threshold()

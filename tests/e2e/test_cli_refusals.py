@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 from shapely.geometry import box
 
-from routewatch.demo.scenario import corridors_path, write_tlog
+from routewatch.app.demo.scenario import corridors_path, write_tlog
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import AlertChange, Change, Corridor, CorridorKind
 from routewatch.store import Store
@@ -27,7 +27,7 @@ def zone(cid: str, dx: float = 0.0) -> Corridor:
 
 
 def run_cli(*args: str, cwd: Path | None = None, input: str | None = None) -> Result:
-    from routewatch.cli import main
+    from routewatch.cli.main import main
 
     if cwd is None:
         return CliRunner().invoke(main, list(args), input=input)

@@ -11,11 +11,11 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import box, shape
 
-from routewatch.cli import main
+from routewatch.analysis.coverage import coverage_report
+from routewatch.app.live import run_live
+from routewatch.cli.main import main
 from routewatch.config.schema import Settings
-from routewatch.coverage_report import coverage_report
 from routewatch.geo.corridors import dumps_geojson
-from routewatch.live import run_live
 from routewatch.model import Corridor, CorridorKind
 from routewatch.store import Store
 from tests.e2e.test_vision_fixed import FRAME, GCP_POINTS, T0, camera_file, render

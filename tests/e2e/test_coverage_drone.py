@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import Polygon, box, shape
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Corridor, CorridorKind
 from tests.e2e import dronescene as scene

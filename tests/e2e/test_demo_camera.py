@@ -7,9 +7,9 @@ from datetime import datetime
 
 from click.testing import CliRunner
 
-from routewatch.cli import main
-from routewatch.demo.camera import SPEED_M_S, WALK_FROM_S, WALK_X, WALK_Y0, camera, render
-from routewatch.demo.scenario import FRAME, START, corridors_path
+from routewatch.app.demo.camera import SPEED_M_S, WALK_FROM_S, WALK_X, WALK_Y0, camera, render
+from routewatch.app.demo.scenario import FRAME, START, corridors_path
+from routewatch.cli.main import main
 from routewatch.store import Store
 
 CROSS_S = WALK_FROM_S + (0.0 - WALK_Y0) / SPEED_M_S  # the feet reach the border (y = 0)

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 from routewatch.geo.bbox import BBox
 from routewatch.model import Observation
 from routewatch.recording.read import frames_between

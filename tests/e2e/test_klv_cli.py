@@ -6,7 +6,7 @@ import json
 
 from click.testing import CliRunner
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 
 
 def test_klv_dump_json_and_text(shared_data):

@@ -9,10 +9,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import create_engine, text
 
-from routewatch.app import analyze, install_corridors
+from routewatch.app.analyze import analyze, install_corridors
+from routewatch.app.demo.scenario import corridors_path, write_tlog
+from routewatch.app.live import run_live
 from routewatch.config.schema import Settings, SourceConfig, StoreConfig
-from routewatch.demo.scenario import corridors_path, write_tlog
-from routewatch.live import run_live
 from routewatch.store import open_store
 
 

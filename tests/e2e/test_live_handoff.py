@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 from pymavlink import mavutil
 
-from routewatch import live
-from routewatch.app import Summary
+from routewatch.app import live
+from routewatch.app.analyze import Summary
+from routewatch.app.live import run_live
 from routewatch.config.schema import Settings, SourceConfig, StoreConfig
-from routewatch.live import run_live
 from routewatch.store import open_store
 from tests.conftest import free_port
 

@@ -20,17 +20,17 @@ import cv2
 import numpy as np
 import pytest
 
+from routewatch.app.live import run_live
+from routewatch.cameras.fixed import calibrate, track_frames
 from routewatch.config.schema import CameraConfig, RecordingConfig, Settings
-from routewatch.evidence import Image, TrackBox
 from routewatch.ingest.video import iter_file
-from routewatch.live import run_live
 from routewatch.model import Corridor, CorridorKind
 from routewatch.recording.boxlog import as_stored
+from routewatch.recording.evidence import Image, TrackBox
 from routewatch.recording.frameindex import unpack_times
 from routewatch.recording.read import frames_between
 from routewatch.recording.recorder import CameraRecorder
 from routewatch.store import Store
-from routewatch.vision import calibrate, track_frames
 
 from .livegate import run_gate_stream
 from .test_vision_fixed import FRAME, GCP_POINTS, T0, camera_file, render, to_image, truth
@@ -188,7 +188,7 @@ def test_run_records_file_cameras_off_the_event_loop(tmp_path: Path, db_url: str
 def test_analyze_records_a_drone_video_including_frames_without_a_pose(tmp_path: Path, db_url: str) -> None:
     from click.testing import CliRunner
 
-    from routewatch.cli import main
+    from routewatch.cli.main import main
     from tests.e2e import dronescene as scene
 
     from .test_vision_drone import camera_file as drone_camera_file
@@ -244,9 +244,9 @@ def test_a_live_drone_camera_records_its_processed_frames(tmp_path: Path, db_url
     import threading
     import time
 
-    from routewatch.cameras import start_live_camera
-    from routewatch.livepose import LivePoseTrack
-    from routewatch.sources import Handoff
+    from routewatch.cameras.livepose import LivePoseTrack
+    from routewatch.cameras.runtime import start_live_camera
+    from routewatch.ingest.handoff import Handoff
     from tests.mjpeg import MjpegServer, level_frame
 
     cam = CameraConfig.model_validate({

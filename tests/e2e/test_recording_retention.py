@@ -24,18 +24,18 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from routewatch.cli import main
+from routewatch.cameras.fixed import calibrate, track_frames
+from routewatch.cli.main import main
 from routewatch.config.schema import AlertTierConfig, CameraConfig, CameraRecordingConfig
-from routewatch.evidence import Image, TrackBox
 from routewatch.ingest.video import iter_file
 from routewatch.model import AlertChange, AlertState, Change, Severity
+from routewatch.recording.evidence import Image, TrackBox
 from routewatch.recording.policy import Rule, Tier
 from routewatch.recording.recorder import CameraRecorder
 from routewatch.recording.retention import apply_retention, sweep
 from routewatch.recording.segments import VideoSink, open_cv2
 from routewatch.recording.service import Recordings
 from routewatch.store import RecordedSegment, Store
-from routewatch.vision import calibrate, track_frames
 from tests.adapters.test_store import at, make_alert
 from tests.conftest import small_tmpfs
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 from routewatch.store import Store
 from tests.conftest import free_port, wait_udp_bound
 from tests.mjpeg import video_jpegs

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from routewatch.demo.scenario import corridors_path, write_tlog
+from routewatch.app.demo.scenario import corridors_path, write_tlog
 from routewatch.geo.corridors import load_corridors, to_geojson
 from routewatch.store import Store
 from tests.conftest import free_port

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-from routewatch.demo.scenario import corridors_path, write_tlog
+from routewatch.app.demo.scenario import corridors_path, write_tlog
 from tests.conftest import free_port
 
 

@@ -18,12 +18,12 @@ import numpy as np
 from click.testing import CliRunner
 from shapely.geometry import LineString
 
-from routewatch.cli import main
+from routewatch.app.live import run_live
+from routewatch.cli.main import main
 from routewatch.config.schema import Settings
-from routewatch.evidence import BOX_BGR
 from routewatch.geo.corridors import dumps_geojson
-from routewatch.live import run_live
 from routewatch.model import Alert, Corridor, CorridorKind
+from routewatch.recording.evidence import BOX_BGR
 from routewatch.store import Store
 
 from .test_vision_fixed import FRAME, GCP_POINTS, IMG_H, IMG_W, T0, camera_file, render, to_image, truth

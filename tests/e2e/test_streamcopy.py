@@ -25,12 +25,13 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from routewatch.cli import main
+from routewatch.cameras.fixed import calibrate, observations
+from routewatch.cli.main import main
 from routewatch.config.schema import CameraConfig
-from routewatch.evidence import Image, TrackBox
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.video import iter_file
 from routewatch.recording.boxlog import as_stored
+from routewatch.recording.evidence import Image, TrackBox
 from routewatch.recording.frameindex import unpack_times
 from routewatch.recording.read import RecordedFrame, frames_between
 from routewatch.recording.recorder import CameraRecorder, FileSource
@@ -38,7 +39,6 @@ from routewatch.recording.service import recorder_for
 from routewatch.replay.export import write_clip
 from routewatch.replay.frames import decode_frames, read_frame
 from routewatch.store import Store
-from routewatch.vision import calibrate, observations
 
 from .livegate import run_gate_stream
 from .test_recording import check_rows_and_files, decode, disk

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 from routewatch.config.schema import AlertTierConfig, CameraConfig
 from routewatch.ingest.video import iter_file
 from routewatch.model import Severity
@@ -197,7 +197,7 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
     """A live stream copied while processing lags: closed segments wait for boxes, files in place, no rows yet."""
     import time
 
-    from routewatch.evidence import TrackBox
+    from routewatch.recording.evidence import TrackBox
     from routewatch.recording.retention import sweep
     from tests.mjpeg import MjpegServer, level_frame
 

@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 from shapely.geometry import LineString, box
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Corridor, CorridorKind
 from routewatch.store import Store

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from routewatch.cli import main
+from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.geo.homography import Calibration, GroundControlPoint
 from routewatch.model import Observation

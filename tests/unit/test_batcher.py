@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from routewatch.sources import LINK_BATCH, Batcher
+from routewatch.ingest.handoff import LINK_BATCH, Batcher
 
 
 def test_batches_are_handed_over_in_order_when_the_ticker_and_the_callback_both_flush():

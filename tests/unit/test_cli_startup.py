@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from routewatch.cli import DEFAULT_DB, main
+from routewatch.app.demo.scenario import corridors_path, write_tlog
+from routewatch.cli.main import DEFAULT_DB, main
 from routewatch.config.schema import StoreConfig
-from routewatch.demo.scenario import corridors_path, write_tlog
 
 HEAVY = ("sqlalchemy", "alembic", "pydantic", "numpy", "shapely", "pyproj", "pymavlink", "rich", "yaml", "fastapi",
          "argon2", "cv2")
 PROBE = """
 import json, sys
-from routewatch.cli import main
+from routewatch.cli.main import main
 try:
     main(sys.argv[2:])
 except SystemExit as exc:

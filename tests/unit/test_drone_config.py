@@ -56,8 +56,8 @@ def test_invalid_camera_files(tmp_path, cam, message):
 
 
 def test_a_drone_camera_has_no_gcp_calibration(tmp_path):
+    from routewatch.cameras.fixed import calibrate
     from routewatch.geo.homography import CalibrationError
-    from routewatch.vision import calibrate
 
     cam = load_camera(write(tmp_path, {"kind": "drone"}))
     with pytest.raises(CalibrationError, match="drone camera, with no ground control points"):

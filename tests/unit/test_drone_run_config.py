@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from routewatch.cameras.livepose import live_poses
 from routewatch.config import ConfigError, parse_settings
-from routewatch.livepose import live_poses
 
 LINK = {"name": "uav-link", "url": "udpin:127.0.0.1:14550"}
 REPLAY = {"name": "replay", "url": "file:flight.tlog"}

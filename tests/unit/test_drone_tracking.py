@@ -8,9 +8,10 @@ import cv2
 import numpy as np
 import pytest
 
-from routewatch import dronevision
-from routewatch.tracking import egomotion, groundtrack
-from routewatch.tracking.egomotion import CompensatedMotion, register
+from routewatch.cameras import drone as dronevision
+from routewatch.cameras import egomotion
+from routewatch.cameras.egomotion import CompensatedMotion, register
+from routewatch.tracking import groundtrack
 from routewatch.tracking.groundtrack import GroundTracker
 
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from routewatch.evidence import BOX_BGR, TrackBox, draw_box, encode_jpeg, label_for, line_width, render
+from routewatch.recording.evidence import BOX_BGR, TrackBox, draw_box, encode_jpeg, label_for, line_width, render
 
 T = datetime(2026, 5, 1, 3, 0, 13, 250000, tzinfo=UTC)
 

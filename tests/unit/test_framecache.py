@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import numpy as np
 import pytest
 
-from routewatch.evidence import TrackBox
-from routewatch.framecache import CachedFrame, FrameCache
+from routewatch.cameras.framecache import CachedFrame, FrameCache
+from routewatch.recording.evidence import TrackBox
 
 T0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
 IMG = np.zeros((4, 4, 3), np.uint8)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from routewatch.journal import Journal
 from routewatch.model import Alert, AlertChange, AlertKind, Change, DeadLetter, Severity
+from routewatch.store.journal import Journal
 
 from .enginekit import T0, fixes, walk
 

@@ -16,7 +16,7 @@ from typing import Any
 from routewatch.config.schema import MqttInputConfig
 from routewatch.ingest.mavlink import MavlinkDecoder, TlogWriter
 from routewatch.ingest.mavlink.writer import MAV_TYPE_GCS
-from routewatch.ingest.payloads import Accepted, parse_message
+from routewatch.ingest.mqtt.payloads import Accepted, parse_message
 from routewatch.model import DeadLetter, InboundMessage, Observation, TelemetryEvent
 
 N_PAYLOADS = 100_000

@@ -11,7 +11,7 @@ import pytest
 from routewatch.config.schema import MqttInputConfig
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.homography import Calibration, GroundControlPoint
-from routewatch.ingest.payloads import Accepted, PixelToGround, dead_letter, parse_message
+from routewatch.ingest.mqtt.payloads import Accepted, PixelToGround, dead_letter, parse_message
 from routewatch.model import (
     Attitude,
     DeadLetter,

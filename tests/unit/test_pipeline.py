@@ -6,7 +6,7 @@ import pytest
 
 from routewatch.config.schema import AlertsConfig, EngineConfig
 from routewatch.model import AlertState, Change, CorridorKind, Role
-from routewatch.pipeline import Pipeline
+from routewatch.pipeline.core import Pipeline
 
 from .enginekit import box, fixes, line, walk
 

@@ -11,9 +11,9 @@ import pytest
 
 from routewatch.config import ConfigError, parse_settings
 from routewatch.config.schema import CameraRecordingConfig
-from routewatch.evidence import TrackBox
 from routewatch.recording import streamcopy
 from routewatch.recording.copyrecorder import why_not_copy
+from routewatch.recording.evidence import TrackBox
 from routewatch.recording.streamcopy import BoxTimeline, CopyUnavailable, file_ms
 
 GCPS = [[0, 0, 10.0, 50.0], [100, 0, 10.001, 50.0], [100, 100, 10.001, 50.001], [0, 100, 10.0, 50.001]]

@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from routewatch.evidence import TrackBox
 from routewatch.recording.boxlog import BOX, as_stored, pack_boxes, unpack_boxes
+from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import frame_at, pack_times, unpack_times
 
 T0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)

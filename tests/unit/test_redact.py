@@ -6,8 +6,8 @@ import doctest
 
 import pytest
 
-import routewatch.redact
-from routewatch.redact import redact_url
+import routewatch.config.redact
+from routewatch.config.redact import redact_url
 
 
 @pytest.mark.parametrize(("url", "shown"), [
@@ -29,7 +29,7 @@ def test_redact_url(url: str, shown: str) -> None:
 
 
 def test_docstring_examples() -> None:
-    assert doctest.testmod(routewatch.redact).failed == 0
+    assert doctest.testmod(routewatch.config.redact).failed == 0
 
 
 def test_config_errors_do_not_print_the_password() -> None:

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 
 from routewatch.config.schema import MqttInputConfig
-from routewatch.ingest.payloads import Accepted, parse_message
-from routewatch.ingest.sequence import OTHER, SeqCounter
+from routewatch.ingest.mqtt.payloads import Accepted, parse_message
+from routewatch.ingest.mqtt.sequence import OTHER, SeqCounter
 from routewatch.model import DeadLetter, InboundMessage
 
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

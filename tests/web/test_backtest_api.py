@@ -11,7 +11,7 @@ from shapely.geometry import Polygon
 
 from routewatch.config.schema import AlertsConfig, EngineConfig
 from routewatch.model import Corridor, CorridorKind, Observation
-from routewatch.pipeline import Pipeline
+from routewatch.pipeline.core import Pipeline
 from routewatch.web import WebStore
 from tests.web.conftest import T0, login
 
@@ -101,7 +101,7 @@ def test_a_field_user_may_not_backtest(client: TestClient, history: list[str]) -
 
 
 def test_one_backtest_at_a_time_and_bodies_are_bounded(client: TestClient, history: list[str]) -> None:
-    from routewatch.web import backtest as web_backtest
+    from routewatch.web.routes import backtest as web_backtest
 
     _login(client, "planner")
     with web_backtest._ONE_AT_A_TIME:  # as if another planner's backtest were running

@@ -101,7 +101,7 @@ def test_bad_requests(covered: TestClient, params: dict, status: int, message: s
 
 
 def test_too_many_footprints(covered: TestClient, store: WebStore, monkeypatch: pytest.MonkeyPatch) -> None:
-    from routewatch.web import coverage
+    from routewatch.web.routes import coverage
 
     store.put_footprints([Footprint("uav", at(200 + i), at(201 + i), LEFT_HALF, "drone") for i in range(5)])
     monkeypatch.setattr(coverage, "MAX_ROWS", 3)

@@ -27,7 +27,7 @@ from routewatch.recording.retention import sweep
 from routewatch.store import Store
 from routewatch.store.users import create_user
 from routewatch.web import WebSettings, create_app
-from routewatch.web.export import (
+from routewatch.web.routes.export import (
     EXPORTS_DIR,
     MAX_ACTIVE,
     MAX_KEPT,

@@ -17,7 +17,6 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import box, shape
 
-from routewatch.evidence import TrackBox
 from routewatch.geo.footprint import Footprint
 from routewatch.model import (
     Alert,
@@ -32,12 +31,13 @@ from routewatch.model import (
     alert_id,
 )
 from routewatch.recording.boxlog import as_stored, pack_boxes
+from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import pack_times
 from routewatch.recording.read import frames_between
 from routewatch.store import RecordedSegment, Store
 from routewatch.store.users import create_user
 from routewatch.web import WebSettings, create_app
-from routewatch.web import replay as replay_api
+from routewatch.web.routes import replay as replay_api
 from tests.e2e.recorded import RecordedRun, record_gate_run
 from tests.e2e.test_recording import decode
 from tests.web.conftest import PASSWORD

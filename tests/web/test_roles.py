@@ -10,8 +10,8 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Polygon
 
-from routewatch.evidence import encode_jpeg
 from routewatch.model import Corridor
+from routewatch.recording.evidence import encode_jpeg
 from routewatch.store import Snapshot
 from routewatch.web import WebStore
 from tests.web.conftest import PASSWORD, ROLES, T0, lifecycle, login, make_alert, token_for

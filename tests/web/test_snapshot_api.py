@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.evidence import TrackBox, render
+from routewatch.recording.evidence import TrackBox, render
 from routewatch.store import Snapshot
 from routewatch.web import WebStore
 from tests.web.conftest import ROLES, T0, lifecycle, login, make_alert, token_for

@@ -11,8 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from routewatch.config.redact import redact_url
 from routewatch.model import Severity
-from routewatch.redact import redact_url
 
 MAVLINK_SCHEMES = ("udpin", "udpout", "udp", "tcp", "tcpin", "serial", "file")
 _HOST_PORT = re.compile(r"^(?P<host>[^:\s/]+):(?P<port>\d{1,5})$")

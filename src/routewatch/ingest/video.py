@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from routewatch.redact import redact_url
+from routewatch.config.redact import redact_url
 
 log = logging.getLogger(__name__)
 

@@ -4,7 +4,7 @@ One record per box: frame index in the segment, track and class (indexes into na
 once per segment), confidence and x1, y1, x2, y2 in full-frame pixels, all float32 (a tenth of a
 millipixel at 4K: exact enough to draw). Frames without boxes cost nothing.
 
->>> from routewatch.evidence import TrackBox
+>>> from routewatch.recording.evidence import TrackBox
 >>> frames = [(), (TrackBox("7", 10.5, 20, 50, 90, "person", 0.875),), ()]
 >>> unpack_boxes(pack_boxes(frames)) == frames
 True
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from routewatch.evidence import TrackBox
+from routewatch.recording.evidence import TrackBox
 
 MAGIC = b"RWB1"
 _HEAD = struct.Struct("<4sI")

@@ -42,6 +42,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from routewatch.config.redact import redact_url
 from routewatch.config.schema import CameraRecordingConfig, RecordingConfig, camera_source
 from routewatch.recording.recorder import CameraRecorder, FileSource, RecordingStore, _Item, free_bytes
 from routewatch.recording.segments import FULL_BELOW
@@ -56,7 +57,6 @@ from routewatch.recording.streamcopy import (
     copyable,
     load_av,
 )
-from routewatch.redact import redact_url
 
 log = logging.getLogger(__name__)
 

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import numpy as np
 
-from routewatch.evidence import TrackBox
 from routewatch.recording.boxlog import unpack_boxes
+from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import from_micros, micros, unpack_micros
 from routewatch.store import RecordedSegment, Store
 

@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from routewatch.config.schema import CameraRecordingConfig, RecordingConfig
-from routewatch.evidence import Image, TrackBox
+from routewatch.recording.evidence import Image, TrackBox
 from routewatch.recording.segments import FULL_BELOW, OpenVideo, Probe, SegmentWriter, open_cv2, part_path, probe_cv2
 from routewatch.store import RecordedSegment, RecordingEvent
 

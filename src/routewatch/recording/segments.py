@@ -30,8 +30,8 @@ from typing import Protocol
 import cv2
 import numpy as np
 
-from routewatch.evidence import Image, TrackBox
 from routewatch.recording.boxlog import pack_boxes
+from routewatch.recording.evidence import Image, TrackBox
 from routewatch.recording.frameindex import pack_times
 from routewatch.store import RecordedSegment
 

@@ -42,11 +42,11 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from routewatch.evidence import TrackBox
+from routewatch.config.redact import redact_url
 from routewatch.recording.boxlog import pack_boxes
+from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import pack_times
 from routewatch.recording.segments import FULL_BELOW, GAP_S, SegmentError, part_path, segment_path
-from routewatch.redact import redact_url
 from routewatch.store import RecordedSegment
 
 if TYPE_CHECKING:

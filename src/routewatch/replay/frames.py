@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from routewatch.evidence import Image, draw_box, label_for
 from routewatch.recording.boxlog import unpack_boxes
+from routewatch.recording.evidence import Image, draw_box, label_for
 from routewatch.recording.frameindex import frame_at, from_micros, unpack_micros
 from routewatch.recording.read import RecordedFrame
 from routewatch.store import Store

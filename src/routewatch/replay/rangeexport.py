@@ -19,10 +19,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from routewatch.evidence import encode_jpeg
 from routewatch.geo.bbox import BBox
 from routewatch.geo.coverage import spans_in_force
 from routewatch.model import Alert, Corridor, Observation
+from routewatch.recording.evidence import encode_jpeg
 from routewatch.recording.read import frames_between
 from routewatch.replay.export import ExportError, Progress, export_clip, out_dir
 from routewatch.replay.report import WindowReport, range_name, tracks_geojson, tracks_kml, window_html

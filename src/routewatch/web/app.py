@@ -13,15 +13,16 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from routewatch.web import alerts, auth, backtest, basemap, corridors, coverage, export, live, login, ops, replay
-from routewatch.web.corridors import InvalidCorridor, invalid_response
+from routewatch.web import auth
 from routewatch.web.guard import BodyGuard
 from routewatch.web.headers import SecurityHeaders
 from routewatch.web.limits import LoginLimiter
-from routewatch.web.live import LiveHub
-from routewatch.web.ops import Metrics, make_registry
 from routewatch.web.passwords import LoginGate, PasswordSlots
 from routewatch.web.proxy import Proxies, ProxyHeaders
+from routewatch.web.routes import alerts, backtest, basemap, corridors, coverage, export, live, login, ops, replay
+from routewatch.web.routes.corridors import InvalidCorridor, invalid_response
+from routewatch.web.routes.live import LiveHub
+from routewatch.web.routes.ops import Metrics, make_registry
 from routewatch.web.settings import Clock, WebSettings, WebStore, utc_now
 from routewatch.web.static import mount_ui
 

@@ -1,0 +1,221 @@
+"""The vision path for drone cameras: video + pose file -> detections -> ground points -> observations.
+
+Each processed frame (`fps` a second, full frame: no motion gate on a moving camera) takes the
+drone's pose at its time from the pose file named alongside the video (see ingest.posefile).
+A frame with no telemetry within `drone.max_pose_gap_s` on each side is counted `no_pose` and
+skipped: never georeferenced from a guessed pose. A detection's ground point is the bottom
+centre of its box, cast onto flat ground at `drone.ground_alt_m` through the gimbal's angles.
+
+With a model, Ultralytics tracks the boxes (BoT-SORT by default here: its global motion
+compensation follows the moving view; ByteTrack when `detector.tracker` says so). Without
+one, moving objects are found against a motion-compensated background
+(tracking.egomotion) and tracked on the ground in metres (tracking.groundtrack), so the
+path works without weights; such tracks have the class `moving_object`.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from datetime import datetime
+from pathlib import Path
+
+from routewatch.cameras.egomotion import CompensatedMotion
+from routewatch.cameras.footprints import DroneFootprints
+from routewatch.cameras.framecache import CachedFrame, FrameCache
+from routewatch.config.schema import CameraConfig, DetectorConfig, DroneConfig
+from routewatch.geo.camera import Pinhole
+from routewatch.geo.crs import LocalFrame
+from routewatch.geo.dronepose import camera_pose
+from routewatch.geo.poseinterp import Pose, PoseTrack
+from routewatch.ingest.posefile import PoseFile, PoseFileError, find_pose_file, read_pose_file
+from routewatch.ingest.video import Frame, VideoStats, iter_file
+from routewatch.model import Observation
+from routewatch.recording.evidence import TrackBox
+from routewatch.recording.recorder import FrameRecorder, follow_source
+from routewatch.tracking.groundtrack import GroundTracker
+from routewatch.tracking.iou import Box
+from routewatch.tracking.sampler import Sampler
+
+PoseLookup = Callable[[datetime, float], Pose | None]
+"""The drone's pose at a frame time with at most the given gap (s) to telemetry, or None (PoseTrack.at)."""
+
+
+def tracker_for(det: DetectorConfig) -> str:
+    """The Ultralytics tracker of a drone camera: the configured one, else BoT-SORT (camera-motion compensation).
+
+    >>> tracker_for(DetectorConfig()), tracker_for(DetectorConfig(tracker="bytetrack.yaml"))
+    ('botsort.yaml', 'bytetrack.yaml')
+    """
+    return det.tracker if "tracker" in det.model_fields_set else "botsort.yaml"
+
+
+def _check(pf: PoseFile, d: DroneConfig) -> None:
+    """Refuse, before any work, a pose file that cannot place this camera's frames."""
+    where = f"pose file {pf.path}"
+    if d.ground_alt_m == "home" and pf.home_alt_m is None:
+        raise PoseFileError(f"{where} gives no home altitude ({pf.kind}): set drone.ground_alt_m to the ground's "
+                            "altitude in metres (same datum as the pose)")
+    if d.intrinsics is None and d.hfov_deg is None and not pf.has_fov:
+        raise PoseFileError(f"{where} has no field of view: set drone.hfov_deg (or drone.intrinsics)")
+    if not pf.gimbal and d.fixed_mount_deg is None:
+        raise PoseFileError(f"{where} has no gimbal attitude (MOUNT_STATUS or GIMBAL_DEVICE_ATTITUDE_STATUS): "
+                            "for a camera fixed to the airframe set drone.fixed_mount_deg [yaw, pitch, roll]")
+    if d.start_time_clock == "vehicle" and pf.kind == "tlog" and pf.vehicle_clock_offset_s is None:
+        raise PoseFileError(f"{where} has no SYSTEM_TIME to relate the vehicle clock to it: "
+                            "use drone.start_time_clock: receiver")
+
+
+class DroneVision:
+    """Georeferenced tracks from drone videos, each with its pose file read once up front; or, with no
+    pose files, from any frames and a pose lookup (`track_frames`, the live path of `run`)."""
+
+    def __init__(self, cam: CameraConfig, pose_files: Mapping[Path, PoseFile] | None = None) -> None:
+        if cam.kind != "drone":
+            raise ValueError(f"camera {cam.name} is not a drone camera")
+        if pose_files and cam.start_time is None:
+            raise ValueError(f"camera {cam.name}: a recorded video needs `start_time` (its first frame's time)")
+        self.cam = cam
+        self._files = dict(pose_files or {})
+        self._tracks: dict[Path, PoseTrack] = {}
+        for pf in {id(p): p for p in self._files.values()}.values():
+            _check(pf, cam.drone)
+
+    @classmethod
+    def for_videos(cls, inputs: Sequence[Path], cam: CameraConfig) -> DroneVision:
+        """Find and read the pose file of every video (PoseFileError, a ValueError, says what is wrong)."""
+        d = cam.drone
+        read: dict[Path, PoseFile] = {}
+        files: dict[Path, PoseFile] = {}
+        for video in inputs:
+            path = find_pose_file(video, d.pose_file).resolve()
+            if path not in read:
+                read[path] = read_pose_file(path, sysid=d.sysid, mount_status_frame=d.mount_status_frame,
+                                            max_gap_s=d.max_pose_gap_s)
+            files[video] = read[path]
+        return cls(cam, files)
+
+    def pose_file(self, video: Path) -> PoseFile:
+        """The pose file read for a video."""
+        return self._files[video]
+
+    def _track(self, pf: PoseFile) -> PoseTrack:
+        tr = self._tracks.get(pf.path)
+        if tr is None:
+            d = self.cam.drone
+            by_vehicle = d.start_time_clock == "vehicle" and pf.kind == "tlog"
+            vehicle = (pf.vehicle_clock_offset_s or 0.0) if by_vehicle else 0.0  # _check: known when needed
+            # PoseTrack reads poses at t - clock_offset_s; pose time = frame time + time offset (+ tlog - vehicle).
+            tr = self._tracks[pf.path] = pf.track(clock_offset_s=-(d.time_offset_s + vehicle))
+        return tr
+
+    def _pinhole(self, width: int, height: int, pose: Pose) -> Pinhole:
+        d = self.cam.drone
+        if d.intrinsics is not None:
+            fx, fy, cx, cy = d.intrinsics
+            return Pinhole(width, height, fx, fy, cx, cy)
+        if d.hfov_deg is not None:
+            return Pinhole.from_fov(width, height, d.hfov_deg, d.vfov_deg)
+        assert pose.hfov_deg is not None  # _check: the pose file carries the field of view
+        return Pinhole.from_fov(width, height, pose.hfov_deg, pose.vfov_deg)
+
+    def observations(self, path: Path, counts: Counter[str], video: VideoStats | None = None, *,
+                     cache: FrameCache | None = None, footprints: DroneFootprints | None = None,
+                     record: FrameRecorder | None = None) -> Iterator[Observation]:
+        """Tracks in one drone video placed on the ground; frames without a pose are counted `no_pose`.
+
+        With `cache`, each frame with tracks is cached (for alert snapshots) before its observations.
+        """
+        cam, d = self.cam, self.cam.drone
+        assert cam.start_time is not None
+        pf = self._files[path]
+        track = self._track(pf)
+        ground_alt = pf.home_alt_m if d.ground_alt_m == "home" else d.ground_alt_m
+        assert ground_alt is not None
+        follow_source(record, path, cam.start_time)  # a stream-copy recorder copies this file's own video
+        yield from self.track_frames(iter_file(path, cam.name, cam.start_time, video), track.at,
+                                     lambda: ground_alt, counts, cache=cache, footprints=footprints, record=record)
+
+    def track_frames(self, frames: Iterable[Frame], pose_at: PoseLookup, ground_alt_m: Callable[[], float | None],
+                     counts: Counter[str], *, sample: bool = True, cache: FrameCache | None = None,
+                     footprints: DroneFootprints | None = None,
+                     record: FrameRecorder | None = None) -> Iterator[Observation]:
+        """Per frame: the pose at its time, detector or motion, tracker, ground points; from any timed frames.
+
+        `pose_at(t, drone.max_pose_gap_s)` gives the pose (None: counted `no_pose`), `ground_alt_m()` the
+        ground's altitude (None: counted `no_ground_alt`). With `sample`, frames closer than 1/fps to
+        the last processed one are skipped (live sources sample before their queue and pass False).
+        With `footprints`, each processed frame's ground footprint is recorded (see `coverage`); with
+        `record`, each processed frame and its placed tracks' boxes are (see `recording`).
+        """
+        cam, d = self.cam, self.cam.drone
+        det = cam.detector
+        yolo = None
+        if det.model is not None:
+            from routewatch.cameras.detector import YoloTracker
+
+            yolo = YoloTracker(det.model, classes=det.classes, conf=det.conf, tracker=tracker_for(det))
+        motion = CompensatedMotion(width=cam.motion.width, min_area_frac=cam.motion.min_area_frac,
+                                   threshold=d.motion_threshold, history_s=d.motion_history_s)
+        ground_tracks = GroundTracker()
+        local: LocalFrame | None = None
+        sampler = Sampler(cam.fps)
+        t0: datetime | None = None
+        try:
+            for frame in frames:
+                t0 = t0 or frame.time
+                t_s = (frame.time - t0).total_seconds()
+                if sample and not sampler.due(frame.time):
+                    counts["frames_skipped"] += 1
+                    continue
+                counts["frames_processed"] += 1
+                pose = pose_at(frame.time, d.max_pose_gap_s)
+                cpose = camera_pose(pose, d.fixed_mount_deg) if pose is not None else None
+                # Motion keeps its registered history through frames without a pose (it is cheap).
+                regions = motion.regions(frame.image, t_s) if yolo is None else []
+                if pose is None or cpose is None:
+                    counts["no_pose"] += 1
+                    if footprints is not None:
+                        footprints.frame(frame.time, None)
+                    if record is not None:
+                        record.put(frame.time, frame.image, ())
+                    continue
+                ground_alt = ground_alt_m()
+                if ground_alt is None:
+                    counts["no_ground_alt"] += 1
+                    if footprints is not None:
+                        footprints.frame(frame.time, None)
+                    if record is not None:
+                        record.put(frame.time, frame.image, ())
+                    continue
+                h, w = frame.image.shape[:2]
+                pin = self._pinhole(w, h, pose)
+                if footprints is not None:
+                    footprints.frame(frame.time, cpose, pin, ground_alt)
+                if yolo is not None:
+                    counts["detector_calls"] += 1
+                    tracked = yolo.update(frame.image)
+                    boxes, ids = [t.box for t in tracked], [t.track_id for t in tracked]
+                else:
+                    boxes, ids = [Box(r.x1, r.y1, r.x2, r.y2) for r in regions], []
+                grounds = [pin.to_ground(cpose, *b.bottom_centre, ground_alt, d.max_range_m) for b in boxes]
+                counts["not_on_ground"] += sum(g is None for g in grounds)
+                placed = [(i, b, g) for i, (b, g) in enumerate(zip(boxes, grounds, strict=True)) if g is not None]
+                if yolo is None:
+                    local = local or LocalFrame(pose.lon, pose.lat)
+                    found = ground_tracks.update(t_s, [local.xy(*g) for _, _, g in placed])
+                    out = [(tid, placed[j][1], placed[j][2]) for tid, j in found]
+                else:
+                    out = [(ids[i], b, g) for i, b, g in placed]
+                counts["observations"] += len(out)
+                if cache is not None and out:
+                    cache.put(CachedFrame(frame.time, frame.image, tuple(
+                        TrackBox(str(tid), b.x1, b.y1, b.x2, b.y2, b.cls, b.conf) for tid, b, _ in out)))
+                if record is not None:
+                    record.put(frame.time, frame.image, tuple(
+                        TrackBox(str(tid), b.x1, b.y1, b.x2, b.y2, b.cls, b.conf) for tid, b, _ in out))
+                for tid, box, (lon, lat) in out:
+                    yield Observation(f"{cam.name}/{tid}", frame.time, lon, lat, subject_class=box.cls,
+                                      confidence=box.conf, source=cam.name)
+        finally:
+            counts.update(motion.counts)

@@ -1,0 +1,167 @@
+"""The vision path for fixed cameras: video -> motion gate -> tracker -> ground point -> observations."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from routewatch.app.analyze import Summary, count_opened, feed_chunk, new_pipeline, summarize
+from routewatch.cameras.footprints import CoverageRecorder, FixedFootprints
+from routewatch.cameras.framecache import CachedFrame, FrameCache
+from routewatch.cameras.motion import MotionGate, near_motion
+from routewatch.cameras.snapshots import SnapshotTaker, camera_evidence
+from routewatch.config.schema import CameraConfig, Settings
+from routewatch.geo.homography import Calibration, CalibrationError, GroundControlPoint
+from routewatch.ingest.video import Frame, VideoStats, iter_file
+from routewatch.model import Corridor, Observation
+from routewatch.recording.evidence import TrackBox
+from routewatch.recording.recorder import FrameRecorder, follow_source
+from routewatch.recording.service import Recordings
+from routewatch.store import Store
+from routewatch.store.writer import ChangeSink, Writer
+from routewatch.tracking.iou import Box, IouTracker
+from routewatch.tracking.sampler import Sampler
+
+CHUNK = 500
+TRACK_GRACE = timedelta(seconds=2)
+
+
+def calibrate(cam: CameraConfig) -> Calibration:
+    """The camera's pixel-to-ground calibration; CalibrationError says which GCP is off and by how much."""
+    if cam.kind != "fixed":
+        raise CalibrationError(f"camera {cam.name} is a {cam.kind} camera, with no ground control points: "
+                               "drone frames are placed from the drone's pose, not a calibration")
+    gcps = [GroundControlPoint(u, v, lon, lat) for u, v, lon, lat in cam.gcps]
+    return Calibration.from_gcps(gcps, max_error_m=cam.max_error_m)
+
+
+def observations(path: Path, cam: CameraConfig, calib: Calibration, counts: Counter[str],
+                 video: VideoStats | None = None, *, cache: FrameCache | None = None,
+                 record: FrameRecorder | None = None, footprints: FixedFootprints | None = None
+                 ) -> Iterator[Observation]:
+    """Tracks of moving objects in a recorded video, placed on the ground (bottom centre of each box).
+
+    With `cache`, each frame with tracks is cached (for alert snapshots) before its observations are yielded.
+    """
+    if cam.start_time is None:
+        raise ValueError(f"camera {cam.name}: a recorded video needs `start_time` (its first frame's wall time)")
+    follow_source(record, path, cam.start_time)  # a stream-copy recorder copies this file's own video
+    yield from track_frames(iter_file(path, cam.name, cam.start_time, video), cam, calib, counts, cache=cache,
+                            record=record, footprints=footprints)
+
+
+def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration, counts: Counter[str], *,
+                 sample: bool = True, cache: FrameCache | None = None,
+                 record: FrameRecorder | None = None, footprints: FixedFootprints | None = None
+                 ) -> Iterator[Observation]:
+    """Per frame: motion gate, detector/tracker, ground point; from any source of timed frames.
+
+    With `record`, every processed frame goes to it with the boxes of all its tracks (see `recording`);
+    with `footprints`, every processed frame's time and size (see `coverage`).
+
+    With `sample`, frames closer than 1/cam.fps to the last processed one are skipped (counted);
+    live sources sample before their frame queue and pass False.
+    """
+    gate = MotionGate(width=cam.motion.width, min_area_frac=cam.motion.min_area_frac,
+                      warmup_frames=cam.motion.warmup_frames, lighting_frac=cam.motion.lighting_frac)
+    tracker = IouTracker()
+    det = cam.detector
+    yolo = None
+    if det.model is not None:
+        from routewatch.cameras.detector import YoloTracker
+
+        yolo = YoloTracker(det.model, classes=det.classes, conf=det.conf, tracker=det.tracker)
+    live_until: datetime | None = None  # keep detecting this long after the last track was seen
+    sampler = Sampler(cam.fps)
+    for frame in frames:
+        if sample and not sampler.due(frame.time):
+            counts["frames_skipped"] += 1
+            continue
+        live_until = live_until or frame.time
+        counts["frames_processed"] += 1
+        if footprints is not None:
+            footprints.frame(frame.time, frame.image.shape[1], frame.image.shape[0])
+        regions = gate.regions(frame.image)
+        if yolo is None:
+            tracked = tracker.update([Box(r.x1, r.y1, r.x2, r.y2) for r in regions])
+        elif det.gate and not regions and frame.time > live_until:
+            counts["detector_skipped"] += 1  # a still scene and no live track: no inference (Frigate's saving)
+            if record is not None:
+                record.put(frame.time, frame.image, ())
+            continue
+        else:
+            counts["detector_calls"] += 1
+            tracked = yolo.update(frame.image)
+            if any(near_motion(t.box, regions) for t in tracked):  # moving ones: parked cars keep no detector on
+                live_until = frame.time + TRACK_GRACE
+        out: list[Observation] = []
+        boxes: list[TrackBox] = []
+        for t in tracked:
+            ground = calib.to_ground(*t.box.bottom_centre)
+            if ground is None:
+                counts["not_on_ground"] += 1
+                continue
+            counts["observations"] += 1
+            out.append(Observation(f"{cam.name}/{t.track_id}", frame.time, ground[0], ground[1],
+                                   subject_class=t.box.cls, confidence=t.box.conf, source=cam.name))
+            boxes.append(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2, t.box.y2, t.box.cls, t.box.conf))
+        if cache is not None and boxes:  # cached first: an alert on these observations may look for it at once
+            cache.put(CachedFrame(frame.time, frame.image, tuple(boxes)))
+        if record is not None:
+            record.put(frame.time, frame.image, tuple(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2,
+                                                               t.box.y2, t.box.cls, t.box.conf) for t in tracked))
+        yield from out
+
+
+def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings, store: Store,
+                   corridors: Sequence[Corridor], *, sinks: Iterable[ChangeSink] = (),
+                   progress: Callable[[int, int], None] | None = None) -> Summary:
+    """Run recorded videos of one camera (fixed, or drone with pose files) through vision and the corridor rules."""
+    if cam.kind == "drone":
+        from routewatch.cameras.drone import DroneVision
+
+        drone: DroneVision | None = DroneVision.for_videos(inputs, cam)  # every pose file read before any work
+    else:
+        drone, calib = None, calibrate(cam)
+    summary = Summary(inputs=[str(p) for p in inputs])
+    pipeline = new_pipeline(corridors, settings)
+    snaps = SnapshotTaker(store, camera_evidence([cam]))
+    cache = snaps.cache_for(cam.name)
+    # Recorded as fast as the disk allows (wait=True): a batch run loses no frame to a slow disk. The frames
+    # come from `inputs`, never from the camera's url (a stream-copy recorder must not connect to it).
+    recordings = Recordings(settings.recording, [cam.model_copy(update={"url": None})], store, wait=True)
+    record = recordings.for_camera(cam.name)
+    coverage = CoverageRecorder([cam], store)
+    fixed_fp = coverage.fixed(cam.name, calib) if drone is None else None
+    drone_fp = coverage.drone(cam.name) if drone is not None else None
+    writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps])
+    counts: Counter[str] = Counter()
+    for n, path in enumerate(inputs):
+        video = VideoStats()
+        chunk: list[Observation] = []
+        found = (drone.observations(path, counts, video, cache=cache, footprints=drone_fp, record=record)
+                 if drone is not None
+                 else observations(path, cam, calib, counts, video, cache=cache, record=record, footprints=fixed_fp))
+        for obs in found:
+            chunk.append(obs)
+            hurry = cache is not None and cache.hurry(chunk[0].time)
+            if len(chunk) >= CHUNK or hurry:
+                feed_chunk(pipeline, writer, chunk, summary)
+                chunk = []
+                if hurry:  # commit now, so alerts reach the snapshot sink while their frames are cached
+                    writer.flush()
+        feed_chunk(pipeline, writer, chunk, summary)
+        counts.update({"frames": video.frames, "corrupt_frames": video.corrupt})
+        if progress is not None:
+            progress(n + 1, len(inputs))
+    writer.add(pipeline.finish(), [])
+    writer.flush()
+    recordings.close()
+    coverage.close()
+    if record is not None:
+        recordings.retention_once()
+    summary.ingest.update(counts + snaps.counts + recordings.counts() + coverage.counts())
+    return summarize(summary, pipeline, [])
+

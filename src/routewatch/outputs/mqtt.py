@@ -1,0 +1,130 @@
+"""The MQTT side of the app: inbound messages to telemetry or dead letters; the alert outbox to topics."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from routewatch.config.schema import MqttInputConfig, MqttOutputConfig
+from routewatch.ingest.mqtt.frames import is_frame_topic
+from routewatch.ingest.mqtt.payloads import Accepted, PixelToGround, dead_letter, parse_message
+from routewatch.ingest.mqtt.sequence import SeqCounter
+from routewatch.model import DeadLetter, InboundMessage, TelemetryEvent
+from routewatch.store import Store
+from routewatch.wire import alert_to_dict
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """What a source hands to the loop: telemetry, dead letters, and the bus tokens to ack once stored."""
+
+    events: tuple[TelemetryEvent, ...] = ()
+    dead: tuple[DeadLetter, ...] = ()
+    tokens: tuple[int, ...] = ()
+
+
+def to_delivery(messages: Sequence[InboundMessage], cfg: MqttInputConfig, now: datetime,
+                frames: Callable[[InboundMessage], DeadLetter | None] | None = None,
+                ground: Mapping[str, PixelToGround] | None = None, seqs: SeqCounter | None = None) -> Delivery:
+    """Parse a batch of inbound messages; every one ends up as telemetry or as a dead letter.
+
+    Camera frames (routewatch/v1/frames/...) go to `frames`, which queues them for their camera or
+    returns a dead letter; without it they are dead letters (no camera takes frames from MQTT).
+    Pixel detections are placed through `ground` (camera name -> its calibration's pixel-to-ground).
+    Publishers' `seq` numbers go to `seqs`, which counts the gaps.
+    """
+    events: list[TelemetryEvent] = []
+    dead: list[DeadLetter] = []
+    for msg in messages:
+        if is_frame_topic(msg.topic):
+            refused = (frames or _no_frames)(msg)
+            if refused is not None:
+                dead.append(refused)
+            continue
+        res = parse_message(msg, cfg, now=now, ground=ground)
+        if isinstance(res, Accepted):
+            events.extend(res.events)
+            if seqs is not None and res.seq is not None:
+                seqs.see(msg.topic, res.seq)
+        else:
+            dead.append(res)
+    return Delivery(tuple(events), tuple(dead), tuple(m.token for m in messages))
+
+
+def _no_frames(msg: InboundMessage) -> DeadLetter:
+    return dead_letter(msg, "unknown camera: no camera takes frames from MQTT (set a camera's url to mqtt)")
+
+
+class AlertPublisher:
+    """Publishes committed alert changes from the store's outbox (QoS 1); marks them when acked.
+
+    The database is the source of truth: a change is published only after it is committed, and a
+    publish the broker has not acknowledged is sent again (after a restart too) until it is.
+    """
+
+    def __init__(self, store: Store, publish: Callable[[str, bytes], int], cfg: MqttOutputConfig) -> None:
+        self.store, self._publish, self.cfg = store, publish, cfg
+        self._lock = threading.Lock()
+        self._in_flight: dict[int, int] = {}  # mid -> outbox seq
+        self._sent: set[int] = set()
+        self._acked: list[int] = []
+        self._early: set[int] = set()
+        self.published = 0
+        self.confirmed = 0
+
+    def on_published(self, mid: int) -> None:
+        """Broker acknowledged a publish (called from the MQTT thread)."""
+        with self._lock:
+            seq = self._in_flight.pop(mid, None)
+            if seq is None:
+                self._early.add(mid)  # acked before pump() recorded the mid
+            else:
+                self._acked.append(seq)
+
+    def pump(self, limit: int = 1000) -> int:
+        """Publish outbox entries not yet in flight and record acknowledged ones (store thread)."""
+        with self._lock:
+            acked, self._acked = self._acked, []
+        if acked:
+            self.store.mark_published(acked, datetime.now(UTC))
+            self.confirmed += len(acked)
+            with self._lock:
+                self._sent.difference_update(acked)
+        sent = 0
+        for rec in self.store.outbox_pending(limit):
+            with self._lock:
+                if rec.seq in self._sent:
+                    continue
+            payload = json.dumps({"change": rec.change.value, **alert_to_dict(rec.alert)}).encode()
+            mid = self._publish(f"{self.cfg.topic_prefix}/{rec.alert.kind.value}", payload)
+            with self._lock:
+                self._sent.add(rec.seq)
+                if mid in self._early:
+                    self._early.discard(mid)
+                    self._acked.append(rec.seq)
+                else:
+                    self._in_flight[mid] = rec.seq
+            sent += 1
+        self.published += sent
+        return sent
+
+    def settle(self, timeout_s: float = 5.0) -> int:
+        """At shutdown: publish what is left and wait (a while) for the broker's acks; returns unacked."""
+        deadline = time.monotonic() + timeout_s
+        self.pump()
+        while time.monotonic() < deadline:
+            with self._lock:
+                waiting = len(self._in_flight)
+            if not waiting:
+                break
+            time.sleep(0.05)
+        self.pump(limit=0)
+        with self._lock:
+            return len(self._in_flight)

@@ -1,0 +1,75 @@
+"""Backtest for planners: a draft corridor set (or the set in force) re-run over stored history."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field
+
+from routewatch.analysis.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
+from routewatch.geo.corridors import CorridorError, load_corridors
+from routewatch.web.bodies import read_model
+from routewatch.web.routes.corridors import InvalidCorridor
+from routewatch.web.security import Perm, Principal, require
+from routewatch.web.settings import WebSettings, WebStore
+
+router = APIRouter(prefix="/api/backtest", tags=["backtest"])
+Planner = Annotated[Principal, Depends(require(Perm.CORRIDOR_WRITE))]
+
+
+class BacktestRequest(BaseModel):
+    """What to re-run: a window, and a draft corridor set (a GeoJSON FeatureCollection) or none."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    start: datetime = Field(alias="from", description="Window start, ISO 8601 with a time zone.")
+    end: datetime = Field(alias="to", description="Window end (exclusive), ISO 8601 with a time zone.")
+    corridors: dict[str, Any] | None = Field(
+        None, description="A draft corridor set (GeoJSON FeatureCollection), not saved; none: the set in force.")
+    warmup_s: float = Field(DEFAULT_WARMUP_S, ge=0, le=7 * 86400,
+                            description="History replayed before the window so ongoing episodes go on.")
+
+
+_ONE_AT_A_TIME = threading.Lock()  # a backtest is CPU-heavy and shares the process with the live pipeline
+
+
+@router.post("", responses={409: {"description": "another backtest is running"},
+                            413: {"description": "request too large"}})
+async def run_backtest(request: Request, _: Planner) -> dict[str, Any]:
+    """Alerts the corridors would have opened in the window beside those opened: added, removed, unchanged.
+
+    The body is a BacktestRequest. One backtest runs at a time in this process (409 otherwise).
+    """
+    settings: WebSettings = request.app.state.settings
+    body = await read_model(request, BacktestRequest, settings.max_upload_bytes)
+    if not _ONE_AT_A_TIME.acquire(blocking=False):
+        raise HTTPException(409, "another backtest is running; try again when it has finished")
+    try:
+        return await run_in_threadpool(_run, request, body)
+    finally:
+        _ONE_AT_A_TIME.release()
+
+
+def _run(request: Request, body: BacktestRequest) -> dict[str, Any]:
+    settings: WebSettings = request.app.state.settings
+    try:
+        window = Window(body.start, body.end)
+    except BacktestError as exc:
+        raise HTTPException(422, str(exc)) from None
+    store: WebStore = request.app.state.store
+    if body.corridors is None:
+        corridors = store.current_corridors()
+    else:
+        try:
+            corridors = load_corridors(json.dumps(body.corridors))
+        except CorridorError as exc:
+            raise InvalidCorridor(exc) from None
+    if not corridors:
+        raise HTTPException(422, "no corridors: send a draft set or save corridors first")
+    report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=body.warmup_s)
+    return report.as_dict()
