@@ -12,9 +12,9 @@ from pathlib import Path
 import paho.mqtt.client as mqtt
 
 from routewatch.config.schema import MqttInputConfig
+from routewatch.ingest.mqtt.receive import to_delivery
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import InboundMessage
-from routewatch.outputs.mqtt import to_delivery
 from tests.mqtt_broker import private_broker
 
 TOPIC = "routewatch/v1/pos/gps"

@@ -17,8 +17,8 @@ from pydantic import ValidationError
 from routewatch.cameras.runtime import FrameQueue
 from routewatch.config.schema import CameraConfig, MqttInputConfig, Settings, camera_source
 from routewatch.ingest.mqtt.frames import MAX_SIDE_PX, JpegFrame, jpeg_dimensions, parse_frame
+from routewatch.ingest.mqtt.receive import to_delivery
 from routewatch.model import DeadLetter, InboundMessage
-from routewatch.outputs.mqtt import to_delivery
 from routewatch.schemas import validator
 from routewatch.tracking.sampler import Sampler
 

@@ -15,17 +15,19 @@ from datetime import timedelta
 from typing import Any
 
 from routewatch.app.analyze import Summary, count_opened, new_pipeline, summarize
+from routewatch.app.sources import start_file, start_link, tlog_path
 from routewatch.cameras.footprints import CoverageRecorder
 from routewatch.cameras.livepose import live_poses
 from routewatch.cameras.runtime import CameraSet, start_cameras
 from routewatch.cameras.snapshots import SnapshotTaker, camera_evidence
 from routewatch.config.schema import Settings
-from routewatch.ingest.handoff import Handoff, mqtt_receiver, start_file, start_link, tlog_path
+from routewatch.ingest.handoff import Delivery, Handoff
 from routewatch.ingest.mavlink import MavlinkStats
 from routewatch.ingest.mqtt.payloads import PixelToGround
+from routewatch.ingest.mqtt.receive import mqtt_receiver
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import Corridor, Observation
-from routewatch.outputs.mqtt import AlertPublisher, Delivery
+from routewatch.outputs.mqtt import AlertPublisher
 from routewatch.recording.service import Recordings
 from routewatch.store import Store
 from routewatch.store.journal import Journal

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Generic, TypeVar
 
 import cv2
@@ -27,11 +29,10 @@ from routewatch.cameras.footprints import CoverageRecorder
 from routewatch.cameras.framecache import FrameCache
 from routewatch.cameras.livepose import LivePoseTrack, live_tracker
 from routewatch.config.schema import CameraConfig, MqttInputConfig, camera_source
-from routewatch.ingest.handoff import Handoff, start_camera
+from routewatch.ingest.handoff import Delivery, Handoff
 from routewatch.ingest.mqtt.frames import FRAMES_PREFIX, JpegFrame, parse_frame
 from routewatch.ingest.video import Frame, VideoStats, iter_stream
 from routewatch.model import DeadLetter, InboundMessage, Observation, TelemetryEvent
-from routewatch.outputs.mqtt import Delivery
 from routewatch.recording.recorder import FrameRecorder
 from routewatch.tracking.sampler import Sampler
 
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 GET_WAIT_S = 0.2
+FILE_BATCH = 200
 
 
 class FrameQueue(Generic[T]):
@@ -254,7 +256,7 @@ class FrameRouter:
 
 
 class CameraSet:
-    """The cameras of a run: recorded files (sources.start_camera) and live ones, and their counters."""
+    """The cameras of a run: recorded files (start_camera) and live ones, and their counters."""
 
     def __init__(self) -> None:
         self.live: dict[str, LiveCamera] = {}
@@ -316,3 +318,57 @@ def start_cameras(cameras: Sequence[CameraConfig], hand: Handoff, stop: threadin
         except ValueError as exc:
             log.error("camera %s: %s; skipped", cam.name, exc)
     return out, files
+
+
+def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: Callable[[], None],
+                 cache: FrameCache | None = None, *, record: FrameRecorder | None = None,
+                 coverage: CoverageRecorder | None = None) -> Counter[str]:
+    """A camera's video file in a thread: moving objects placed on the map, handed over in batches.
+
+    A fixed camera is placed by its calibration, a drone camera by its pose file (as `analyze` does).
+    With `realtime`, observations are handed over at the pace of the video's own time (x speed).
+    With `cache`, frames with tracks are cached for alert snapshots (see `snapshots`); with `record`,
+    processed frames are recorded (see `recording`); with `coverage`, the camera's footprints (see `coverage`).
+    """
+    from routewatch.cameras.fixed import calibrate, observations
+
+    counts: Counter[str] = Counter()
+
+    def run() -> None:
+        try:
+            assert cam.url is not None
+            path = Path(cam.url.removeprefix("file:"))
+            if cam.kind == "drone":
+                from routewatch.cameras.drone import DroneVision
+
+                found = DroneVision.for_videos([path], cam).observations(
+                    path, counts, cache=cache, record=record,
+                    footprints=coverage.drone(cam.name) if coverage is not None else None)
+            else:
+                calib = calibrate(cam)
+                found = observations(path, cam, calib, counts, cache=cache, record=record,
+                                     footprints=coverage.fixed(cam.name, calib) if coverage is not None else None)
+            t0 = time.monotonic()
+            batch: list[TelemetryEvent] = []
+            for obs in found:
+                if stop.is_set():
+                    return
+                if cam.realtime and cam.start_time is not None:
+                    # Paced from the video's first frame, so it keeps step with telemetry replayed alongside.
+                    wait = (obs.time - cam.start_time).total_seconds() / cam.speed - (time.monotonic() - t0)
+                    if wait > 0 and stop.wait(wait):
+                        return
+                batch.append(obs)
+                # Hand over before the batch's frames leave the cache, so its alerts can still get snapshots.
+                if cam.realtime or len(batch) >= FILE_BATCH or (cache is not None and cache.hurry(batch[0].time)):
+                    hand.put(Delivery(tuple(batch)), stop)
+                    batch = []
+            if batch:
+                hand.put(Delivery(tuple(batch)), stop)
+        except (OSError, ValueError) as exc:
+            log.error("camera %s: %s", cam.name, exc)
+        finally:
+            done()
+
+    threading.Thread(target=run, name=f"camera-{cam.name}", daemon=True).start()
+    return counts

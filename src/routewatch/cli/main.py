@@ -269,7 +269,8 @@ def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, co
     from rich.progress import BarColumn, Progress, TextColumn
 
     from routewatch.app.console import AlertPrinter, print_summary
-    from routewatch.cameras.fixed import analyze_videos, calibrate
+    from routewatch.app.videos import analyze_videos
+    from routewatch.cameras.fixed import calibrate
     from routewatch.config import ConfigError
     from routewatch.config.loader import load_camera
     from routewatch.geo.homography import CalibrationError

@@ -1,4 +1,4 @@
-"""The MQTT side of the app: inbound messages to telemetry or dead letters; the alert outbox to topics."""
+"""Alerts out over MQTT: the committed outbox to topics, QoS 1, marked published when the broker acks."""
 
 from __future__ import annotations
 
@@ -6,60 +6,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import UTC, datetime
 
-from routewatch.config.schema import MqttInputConfig, MqttOutputConfig
-from routewatch.ingest.mqtt.frames import is_frame_topic
-from routewatch.ingest.mqtt.payloads import Accepted, PixelToGround, dead_letter, parse_message
-from routewatch.ingest.mqtt.sequence import SeqCounter
-from routewatch.model import DeadLetter, InboundMessage, TelemetryEvent
+from routewatch.config.schema import MqttOutputConfig
 from routewatch.store import Store
 from routewatch.wire import alert_to_dict
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Delivery:
-    """What a source hands to the loop: telemetry, dead letters, and the bus tokens to ack once stored."""
-
-    events: tuple[TelemetryEvent, ...] = ()
-    dead: tuple[DeadLetter, ...] = ()
-    tokens: tuple[int, ...] = ()
-
-
-def to_delivery(messages: Sequence[InboundMessage], cfg: MqttInputConfig, now: datetime,
-                frames: Callable[[InboundMessage], DeadLetter | None] | None = None,
-                ground: Mapping[str, PixelToGround] | None = None, seqs: SeqCounter | None = None) -> Delivery:
-    """Parse a batch of inbound messages; every one ends up as telemetry or as a dead letter.
-
-    Camera frames (routewatch/v1/frames/...) go to `frames`, which queues them for their camera or
-    returns a dead letter; without it they are dead letters (no camera takes frames from MQTT).
-    Pixel detections are placed through `ground` (camera name -> its calibration's pixel-to-ground).
-    Publishers' `seq` numbers go to `seqs`, which counts the gaps.
-    """
-    events: list[TelemetryEvent] = []
-    dead: list[DeadLetter] = []
-    for msg in messages:
-        if is_frame_topic(msg.topic):
-            refused = (frames or _no_frames)(msg)
-            if refused is not None:
-                dead.append(refused)
-            continue
-        res = parse_message(msg, cfg, now=now, ground=ground)
-        if isinstance(res, Accepted):
-            events.extend(res.events)
-            if seqs is not None and res.seq is not None:
-                seqs.see(msg.topic, res.seq)
-        else:
-            dead.append(res)
-    return Delivery(tuple(events), tuple(dead), tuple(m.token for m in messages))
-
-
-def _no_frames(msg: InboundMessage) -> DeadLetter:
-    return dead_letter(msg, "unknown camera: no camera takes frames from MQTT (set a camera's url to mqtt)")
 
 
 class AlertPublisher:
