@@ -12,15 +12,16 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from routewatch.app.runtime import Mode, build, recover
-from routewatch.app.services import call_soon, listen_for_corridors, start_mqtt, start_web
-from routewatch.app.sources import start_sources
+from routewatch.app.services import Web, call_soon, listen_for_corridors, start_mqtt, start_web
+from routewatch.app.sources import Telemetry, start_sources
 from routewatch.app.summary import Summary
-from routewatch.cameras.livepose import live_poses
-from routewatch.cameras.runtime import start_cameras
+from routewatch.cameras.livepose import LivePoseTrack, PoseFeed, live_poses
+from routewatch.cameras.runtime import CameraSet, start_cameras
 from routewatch.config.schema import Settings
 from routewatch.ingest.handoff import Delivery, Handoff
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import Corridor, Observation
+from routewatch.outputs.mqtt import AlertPublisher
 from routewatch.store import Store
 from routewatch.store.writer import ChangeSink
 
@@ -63,6 +64,16 @@ class LiveRunner:
         self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
         self.thread_stop = threading.Event()
         self.seqs = SeqCounter()  # MQTT publishers' message counters: gaps are messages a broker dropped
+        # What start() starts: the telemetry sources, live drone poses, cameras, MQTT, web and corridor news.
+        self.telemetry = Telemetry()
+        self.pose_feeds: dict[str, PoseFeed] = {}
+        self.pose_tracks: dict[str, LivePoseTrack] = {}
+        self.cameras = CameraSet()
+        self.mqtt: Any = None
+        self.publisher: AlertPublisher | None = None
+        self.web: Web | None = None
+        self.corridor_news = asyncio.Event()
+        self.revision = 0
         self.files_left = 0
         self.store_errors = 0
         self.unacked: list[int] = []  # MQTT tokens of messages taken but not yet stored
