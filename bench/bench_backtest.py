@@ -30,8 +30,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from routewatch.analysis.backtest import Window, backtest
-from routewatch.app.analyze import new_pipeline
 from routewatch.app.demo.scenario import FRAME, corridors_path
+from routewatch.app.runtime import new_pipeline
 from routewatch.config.schema import Settings
 from routewatch.geo.corridors import load_corridors
 from routewatch.model import AlertChange, Observation

@@ -70,7 +70,7 @@ def serve(db_url: str, **settings: Any) -> Iterator[Served]:
 
 
 def _main(db_url: str, port: int, overrides: dict[str, Any]) -> None:
-    from routewatch.app.live import web_server
+    from routewatch.app.services import web_server
     from routewatch.web import WebSettings, WebStore, create_app
     from routewatch.web.limits import LoginLimits
 

@@ -9,7 +9,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from routewatch.app.analyze import Summary
+from routewatch.app.summary import Summary
 from routewatch.model import Alert, AlertChange, Change
 from routewatch.wire import alert_to_dict
 

@@ -3,37 +3,30 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from routewatch.app.analyze import Summary, count_opened, new_pipeline, summarize
-from routewatch.app.sources import start_file, start_link, tlog_path
-from routewatch.cameras.footprints import CoverageRecorder
-from routewatch.cameras.livepose import live_poses
+from routewatch.app.runtime import Mode, build, recover
+from routewatch.app.services import Web, call_soon, listen_for_corridors, start_mqtt, start_web
+from routewatch.app.sources import Telemetry, start_sources
+from routewatch.app.summary import Summary
+from routewatch.cameras.livepose import LivePoseTrack, PoseFeed, live_poses
 from routewatch.cameras.runtime import CameraSet, start_cameras
-from routewatch.cameras.snapshots import SnapshotTaker, camera_evidence
 from routewatch.config.schema import Settings
 from routewatch.ingest.handoff import Delivery, Handoff
-from routewatch.ingest.mavlink import MavlinkStats
-from routewatch.ingest.mqtt.payloads import PixelToGround
-from routewatch.ingest.mqtt.receive import mqtt_receiver
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import Corridor, Observation
 from routewatch.outputs.mqtt import AlertPublisher
-from routewatch.recording.service import Recordings
 from routewatch.store import Store
-from routewatch.store.journal import Journal
-from routewatch.store.writer import ChangeSink, Writer
+from routewatch.store.writer import ChangeSink
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 QUEUE_BATCHES = 256
 STORE_RETRY_S = 2.0
@@ -50,325 +43,230 @@ async def run_live(
     exit_when_files_done: bool = False,
 ) -> Summary:
     """Run every configured source until `stop` is set (or, optionally, all file sources end)."""
-    loop = asyncio.get_running_loop()
-    queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=QUEUE_BATCHES)
-    hand = Handoff(loop, queue)
-    summary = Summary(inputs=[s.url for s in settings.sources])
-    pipeline = new_pipeline(corridors, settings)
-    # Snapshots are drawn and stored in their own thread: the alert never waits for its evidence.
-    # A camera without a url only calibrates pixel detections of an edge detector: no frames, so no snapshots.
-    snaps = SnapshotTaker(store, camera_evidence(c for c in settings.cameras if c.url), background=True)
-    # Segments are written, and retention runs, in threads of their own: detection never waits for the disk.
-    recordings = Recordings(settings.recording, settings.cameras, store)
-    recordings.start_retention()
-    # Where each camera looks, written by a thread of its own (see routewatch.cameras.footprints).
-    coverage = CoverageRecorder(settings.cameras, store)
-    writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps],
-                    Journal(settings.store.journal_dir))
-    db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
-    thread_stop = threading.Event()
-    stats: list[MavlinkStats] = []
-    live_links: dict[str, MavlinkStats] = {}  # live MAVLink sources by name: link quality for operators
-    files_left = 0
-    store_errors = 0
+    return await LiveRunner(settings, store, corridors, stop=stop, sinks=sinks,
+                            exit_when_files_done=exit_when_files_done).run()
 
-    def file_done() -> None:
-        nonlocal files_left
-        files_left -= 1
 
-    # Live drone cameras read their pose from the telemetry of a live link, fed in the link's thread.
-    pose_feeds, pose_tracks = live_poses(settings.cameras)
-    for cfg in settings.sources:
-        path = tlog_path(cfg)
-        if path is None:
-            live_links[cfg.name] = start_link(cfg, hand, thread_stop, pose_feeds.get(cfg.name)).stats
-            stats.append(live_links[cfg.name])
-            continue
-        st = MavlinkStats()
-        stats.append(st)
-        files_left += 1
-        start_file(path, cfg, st, hand, thread_stop, lambda: _call_soon(loop, file_done))
+class LiveRunner:
+    """A live run: start the sources, take what they hand over, commit, ack, publish; shut down in order.
 
-    await loop.run_in_executor(db, _recover, pipeline, store, settings.store.recover_s)
-    # What start-up built (modules, corridors, recovered state) lives for the whole run: keep the
-    # cyclic GC from rescanning it, which otherwise stalls the loop for tens of milliseconds.
-    gc.collect()
-    gc.freeze()
-    cameras, camera_files = start_cameras(settings.cameras, hand, thread_stop, lambda: _call_soon(loop, file_done),
-                                          snaps.cache_for, pose_tracks, record_for=recordings.for_camera,
-                                          coverage=coverage)
-    files_left += camera_files
-    seqs = SeqCounter()  # MQTT publishers' message counters: gaps are messages a broker dropped
-    mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop, cameras, seqs)
-    web = _start_web(settings, store)
-    corridor_news = _listen_for_corridors(store, loop, thread_stop)
-    revision = await loop.run_in_executor(db, store.corridors_revision)
-    unacked: list[int] = []
-    last_flush = retry_at = next_corridor_check = 0.0
-    # Lag of the fixes taken since the last flush (wall time when taken minus their newest event time);
-    # None: nothing was waiting, so there is no lag, however old the last fix is.
-    lag_s: float | None = None
+    Everything here runs in the loop's thread; the store is called in one worker thread (`db`), so
+    commits are serialised and the loop stays free to take what the sources hand over.
+    """
 
-    def take(item: Delivery) -> bool:
-        nonlocal lag_s
+    def __init__(self, settings: Settings, store: Store, corridors: Sequence[Corridor], *, stop: asyncio.Event,
+                 sinks: Iterable[ChangeSink] = (), exit_when_files_done: bool = False) -> None:
+        self.settings, self.store, self.stop, self.exit_when_files_done = settings, store, stop, exit_when_files_done
+        self.loop = asyncio.get_running_loop()
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(maxsize=QUEUE_BATCHES)
+        self.hand = Handoff(self.loop, self.queue)
+        self.rt = build(settings, store, corridors, Mode.LIVE, inputs=[s.url for s in settings.sources], sinks=sinks)
+        self.db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
+        self.thread_stop = threading.Event()
+        self.seqs = SeqCounter()  # MQTT publishers' message counters: gaps are messages a broker dropped
+        # What start() starts: the telemetry sources, live drone poses, cameras, MQTT, web and corridor news.
+        self.telemetry = Telemetry()
+        self.pose_feeds: dict[str, PoseFeed] = {}
+        self.pose_tracks: dict[str, LivePoseTrack] = {}
+        self.cameras = CameraSet()
+        self.mqtt: Any = None
+        self.publisher: AlertPublisher | None = None
+        self.web: Web | None = None
+        self.corridor_news = asyncio.Event()
+        self.revision = 0
+        self.files_left = 0
+        self.store_errors = 0
+        self.unacked: list[int] = []  # MQTT tokens of messages taken but not yet stored
+        self.last_flush = self.retry_at = self.next_corridor_check = 0.0
+        # Lag of the fixes taken since the last flush (wall time when taken minus their newest event time);
+        # None: nothing was waiting, so there is no lag, however old the last fix is.
+        self.lag_s: float | None = None
+
+    async def run(self) -> Summary:
+        """Run until `stop` is set (or, with exit_when_files_done, every file source has ended); the summary."""
+        await self.start()
+        try:
+            while not self.stop.is_set():
+                if self.exit_when_files_done and self.files_left == 0 and self.hand.empty():
+                    break
+                await self.step()
+        finally:
+            await self.shutdown()
+        return self.report()
+
+    async def start(self) -> None:
+        """Start the sources, take up the previous run's state, then the cameras, MQTT, web and corridor news."""
+        s = self.settings
+        # Live drone cameras read their pose from the telemetry of a live link, fed in the link's thread.
+        self.pose_feeds, self.pose_tracks = live_poses(s.cameras)
+        self.telemetry = start_sources(s.sources, self.hand, self.thread_stop, self._file_done, self.pose_feeds)
+        self.files_left += self.telemetry.files
+        await self._in_db(recover, self.rt.pipeline, self.store, s.store.recover_s)
+        # What start-up built (modules, corridors, recovered state) lives for the whole run: keep the
+        # cyclic GC from rescanning it, which otherwise stalls the loop for tens of milliseconds.
+        gc.collect()
+        gc.freeze()
+        snaps, recordings = self.rt.snaps, self.rt.recordings
+        assert snaps is not None and recordings is not None
+        self.cameras, camera_files = start_cameras(s.cameras, self.hand, self.thread_stop, self._file_done,
+                                                   snaps.cache_for, self.pose_tracks, record_for=recordings.for_camera,
+                                                   coverage=self.rt.coverage)
+        self.files_left += camera_files
+        self.mqtt, self.publisher = start_mqtt(s, self.store, self.hand, self.thread_stop, self.cameras, self.seqs)
+        self.web = start_web(s, self.store)
+        self.corridor_news = listen_for_corridors(self.store, self.loop, self.thread_stop)
+        self.revision = await self._in_db(self.store.corridors_revision)
+
+    async def step(self) -> None:
+        """Take what was handed over (or wait a flush interval); commit when due; reload changed corridors."""
+        try:
+            item = await asyncio.wait_for(self.queue.get(), timeout=self.settings.store.flush_s)
+        except TimeoutError:
+            item = Delivery()
+        # Alerts are committed before anyone hears of them, and promptly; whatever queued up
+        # meanwhile goes into the same commit, so a busy loop writes bigger batches, not more.
+        changed = self.take(item)
+        for more in self.hand.drain():
+            changed = self.take(more) or changed
+        if changed or self.rt.writer.due or time.monotonic() - self.last_flush >= self.settings.store.flush_s:
+            await self.flush()
+            self.rt.pipeline.forget_before_watermark()
+        if time.monotonic() >= self.next_corridor_check or self.corridor_news.is_set():
+            self.corridor_news.clear()
+            await self.reload_corridors()
+
+    def take(self, item: Delivery) -> bool:
+        """Feed a delivery to the pipeline and buffer its rows; True if it changed an alert."""
         obs = [e for e in item.events if isinstance(e, Observation)]
         if obs:
-            lag_s = max(lag_s or 0.0, time.time() - max(o.time for o in obs).timestamp())
+            self.lag_s = max(self.lag_s or 0.0, time.time() - max(o.time for o in obs).timestamp())
+        summary = self.rt.summary
         summary.add_positions(obs)
         summary.ingest["dead_letters"] += len(item.dead)
-        changes = pipeline.feed_many(item.events)
-        writer.add(changes, obs, item.dead)
-        unacked.extend(item.tokens)
-        if web is not None and obs:
-            web.hub.publish_positions(obs)
+        changes = self.rt.pipeline.feed_many(item.events)
+        self.rt.writer.add(changes, obs, item.dead)
+        self.unacked.extend(item.tokens)
+        if self.web is not None and obs:
+            self.web.hub.publish_positions(obs)
         return bool(changes)
 
-    async def flush() -> None:
-        nonlocal last_flush, retry_at, store_errors, lag_s
+    async def flush(self) -> None:
+        """Commit the buffered rows; then ack the MQTT messages they came from and publish the outbox."""
         now = time.monotonic()
-        if now < retry_at:  # the last try failed in both the database and the journal: back off
+        if now < self.retry_at:  # the last try failed in both the database and the journal: back off
             return
-        tokens = list(unacked)
-        unacked.clear()
+        tokens = list(self.unacked)
+        self.unacked.clear()
+        writer = self.rt.writer
         try:
-            in_db = await loop.run_in_executor(db, writer.flush)
+            in_db = await self._in_db(writer.flush)
         except Exception as exc:  # neither database nor journal took the rows: keep them, ack nothing
-            unacked[:0] = tokens
-            store_errors += 1
-            retry_at = now + STORE_RETRY_S
+            self.unacked[:0] = tokens
+            self.store_errors += 1
+            self.retry_at = now + STORE_RETRY_S
             log.error("cannot store rows (%s); %d kept in memory for retry", type(exc).__name__, writer.pending)
             return
-        last_flush = now
+        self.last_flush = now
         if not in_db:
-            store_errors += 1
-        if web is not None:
-            web.hub.publish()
-            web.metrics.set_messages_in(summary.positions)
-            web.metrics.set_dropped(hand.counters.dropped)
-            for name, counts in cameras.by_camera().items():
-                web.metrics.set_camera(name, counts)
-            web.metrics.set_dead_lettered(summary.ingest["dead_letters"])
-            for name, st in live_links.items():
-                web.metrics.set_link(name, st.link_report())
-            web.metrics.set_publishers(seqs.counts())
-            web.metrics.set_pipeline_lag(max(0.0, lag_s or 0.0))
-        lag_s = None
-        if mqtt is not None:
+            self.store_errors += 1
+        self._publish_metrics()
+        self.lag_s = None
+        if self.mqtt is not None:
             for token in tokens:  # stored (or durably spooled): the broker may forget them now
-                mqtt.ack(token)
-        if publisher is not None and in_db:
+                self.mqtt.ack(token)
+        if self.publisher is not None and in_db:
             try:
-                await loop.run_in_executor(db, publisher.pump)
+                await self._in_db(self.publisher.pump)
             except Exception as exc:
                 log.error("alert outbox: %s", type(exc).__name__)
 
-    async def reload_corridors() -> None:
-        nonlocal revision, next_corridor_check
-        next_corridor_check = time.monotonic() + CORRIDOR_POLL_S
+    def _publish_metrics(self) -> None:
+        """Tell the web API's live hub and metrics what the last flush stored and counted."""
+        web = self.web
+        if web is None:
+            return
+        web.hub.publish()
+        web.metrics.set_messages_in(self.rt.summary.positions)
+        web.metrics.set_dropped(self.hand.counters.dropped)
+        for name, counts in self.cameras.by_camera().items():
+            web.metrics.set_camera(name, counts)
+        web.metrics.set_dead_lettered(self.rt.summary.ingest["dead_letters"])
+        for name, st in self.telemetry.links.items():
+            web.metrics.set_link(name, st.link_report())
+        web.metrics.set_publishers(self.seqs.counts())
+        web.metrics.set_pipeline_lag(max(0.0, self.lag_s or 0.0))
+
+    async def reload_corridors(self) -> None:
+        """Put a changed corridor set in force (another process saved it); checked every CORRIDOR_POLL_S."""
+        self.next_corridor_check = time.monotonic() + CORRIDOR_POLL_S
         try:
-            now_rev = await loop.run_in_executor(db, store.corridors_revision)
-            if now_rev == revision:
+            now_rev = await self._in_db(self.store.corridors_revision)
+            if now_rev == self.revision:
                 return
-            current = await loop.run_in_executor(db, store.current_corridors)
+            current = await self._in_db(self.store.current_corridors)
         except Exception as exc:
             log.error("cannot check corridors: %s", type(exc).__name__)
             return
-        revision = now_rev
-        writer.add(pipeline.set_corridors(current), [])
+        self.revision = now_rev
+        self.rt.writer.add(self.rt.pipeline.set_corridors(current), [])
         log.info("corridor set changed: %d corridor(s) now in force", len(current))
 
-    try:
-        while not stop.is_set():
-            if exit_when_files_done and files_left == 0 and hand.empty():
-                break
-            try:
-                item = await asyncio.wait_for(queue.get(), timeout=settings.store.flush_s)
-            except TimeoutError:
-                item = Delivery()
-            # Alerts are committed before anyone hears of them, and promptly; whatever queued up
-            # meanwhile goes into the same commit, so a busy loop writes bigger batches, not more.
-            changed = take(item)
-            for more in hand.drain():
-                changed = take(more) or changed
-            if changed or writer.due or time.monotonic() - last_flush >= settings.store.flush_s:
-                await flush()
-                pipeline.forget_before_watermark()
-            if time.monotonic() >= next_corridor_check or corridor_news.is_set():
-                corridor_news.clear()
-                await reload_corridors()
-    finally:
-        thread_stop.set()
+    async def shutdown(self) -> None:
+        """Stop the threads, process and store what they handed over, settle the outbox, close every service."""
+        self.thread_stop.set()
         await asyncio.sleep(0.1)  # let the batchers hand over their last items
-        for item in hand.drain():  # what was handed over is processed, not lost
-            take(item)
-        writer.add(pipeline.finish(), [])
-        retry_at = 0.0
-        await flush()
-        if writer.pending:
-            log.error("%d rows could not be written at shutdown", writer.pending)
-        if publisher is not None:
+        for item in self.hand.drain():  # what was handed over is processed, not lost
+            self.take(item)
+        self.rt.writer.add(self.rt.pipeline.finish(), [])
+        self.retry_at = 0.0
+        await self.flush()
+        if self.rt.writer.pending:
+            log.error("%d rows could not be written at shutdown", self.rt.writer.pending)
+        if self.publisher is not None:
             try:
-                left = await loop.run_in_executor(db, publisher.settle)
+                left = await self._in_db(self.publisher.settle)
                 if left:
-                    log.warning("%d alert publishes not acknowledged at shutdown; they are sent again next start", left)
+                    log.warning("%d alert publishes not acknowledged at shutdown; they are sent again next start",
+                                left)
             except Exception as exc:
                 log.error("alert outbox at shutdown: %s", type(exc).__name__)
-        if mqtt is not None:
-            await loop.run_in_executor(db, mqtt.stop)
-        if web is not None:
-            web.hub.close()
-            web.server.should_exit = True
-            await web.task
-        await loop.run_in_executor(db, snaps.close)
-        await loop.run_in_executor(db, recordings.close)
-        await loop.run_in_executor(db, coverage.close)
-        db.shutdown(wait=True)
-    summary.ingest.update(snaps.counts)
-    summary.ingest.update(recordings.counts())
-    summary.ingest.update(coverage.counts())
-    summary.ingest["dropped_behind"] = hand.counters.dropped
-    summary.ingest.update(cameras.totals())
-    for feed in pose_feeds.values():  # live drone poses: other vehicles, invalid gimbal reports, ...
-        summary.ingest.update(feed.counts)
-    for track in pose_tracks.values():
-        summary.ingest.update(track.counts)
-    summary.ingest["store_errors"] = store_errors
-    summary.ingest["positions_dropped"] = writer.positions_dropped
-    summary.links = {name: st.link_report() for name, st in live_links.items()}
-    summary.publishers = seqs.counts()
-    summary.ingest["mqtt_seq_gaps"] = seqs.gaps
-    summary.ingest["dead_letters_pruned"] = writer.dead_letters_pruned
-    return summarize(summary, pipeline, stats)
+        if self.mqtt is not None:
+            await self._in_db(self.mqtt.stop)
+        if self.web is not None:
+            self.web.hub.close()
+            self.web.server.should_exit = True
+            await self.web.task
+        for sink in (self.rt.snaps, self.rt.recordings, self.rt.coverage):
+            if sink is not None:
+                await self._in_db(sink.close)
+        self.db.shutdown(wait=True)
 
+    def report(self) -> Summary:
+        """The run's summary: the pipeline's, every source's and every sink's counters."""
+        rt, ingest = self.rt, self.rt.summary.ingest
+        for counts in rt.sink_counts():
+            ingest.update(counts)
+        ingest["dropped_behind"] = self.hand.counters.dropped
+        ingest.update(self.cameras.totals())
+        for feed in self.pose_feeds.values():  # live drone poses: other vehicles, invalid gimbal reports, ...
+            ingest.update(feed.counts)
+        for track in self.pose_tracks.values():
+            ingest.update(track.counts)
+        ingest["store_errors"] = self.store_errors
+        ingest["positions_dropped"] = rt.writer.positions_dropped
+        rt.summary.links = {name: st.link_report() for name, st in self.telemetry.links.items()}
+        rt.summary.publishers = self.seqs.counts()
+        ingest["mqtt_seq_gaps"] = self.seqs.gaps
+        ingest["dead_letters_pruned"] = rt.writer.dead_letters_pruned
+        return rt.summarize(self.telemetry.stats)
 
-def _recover(pipeline: Any, store: Store, recover_s: float) -> None:
-    """Take up where a previous run stopped (or was killed): stored alerts and recent track history."""
-    latest = store.latest_position_time()
-    if latest is None or recover_s <= 0:
-        return
-    since = latest - timedelta(seconds=recover_s)
-    alerts = store.alerts_to_continue(since)
-    history = store.positions_since(since)
-    n = pipeline.recover(alerts, history)
-    log.info("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
-                len(history), n, len(alerts))
+    def _file_done(self) -> None:
+        """A file source or recorded camera ended (called from its thread)."""
+        call_soon(self.loop, self._one_file_less)
 
+    def _one_file_less(self) -> None:
+        self.files_left -= 1
 
-def _pixel_grounds(settings: Settings) -> dict[str, PixelToGround]:
-    """Pixel-to-ground of every calibrated fixed camera, for pixel detections on routewatch/v1/det/<camera>."""
-    from routewatch.cameras.fixed import calibrate
-    from routewatch.geo.homography import CalibrationError
-
-    out: dict[str, PixelToGround] = {}
-    for cam in settings.cameras:
-        if cam.kind != "fixed":
-            continue
-        try:
-            cal = calibrate(cam)
-            out[cam.name] = PixelToGround(cal.to_ground, cam.image_size, cal.outside_m, cam.ground_margin_m)
-        except CalibrationError as exc:
-            log.error("camera %s: %s; its pixel detections are refused", cam.name, exc)
-    return out
-
-
-def _listen_for_corridors(store: Store, loop: asyncio.AbstractEventLoop, stop: threading.Event) -> asyncio.Event:
-    """An event set when another process saves corridors (PostgreSQL NOTIFY); polling covers SQLite."""
-    news = asyncio.Event()
-    if not store.url.startswith("postgresql"):
-        return news
-    from routewatch.store import CorridorListener, StoreError
-
-    try:
-        listener = CorridorListener(store.url)
-    except StoreError as exc:
-        log.warning("corridor change notifications unavailable (%s); polling instead", exc)
-        return news
-
-    def run() -> None:
-        try:
-            while not stop.is_set():
-                got = listener.wait(1.0)
-                if got is None:
-                    return
-                if got:
-                    _call_soon(loop, news.set)
-        except Exception as exc:  # the poll still catches changes
-            log.warning("corridor listener stopped: %s", type(exc).__name__)
-        finally:
-            listener.close()
-
-    threading.Thread(target=run, name="corridor-listener", daemon=True).start()
-    return news
-
-
-@dataclass
-class _Web:
-    server: Any
-    task: asyncio.Task[None]
-    hub: Any
-    metrics: Any
-
-
-def _start_web(settings: Settings, store: Store) -> _Web | None:
-    """The operator API in this process and loop (uvicorn), if enabled."""
-    if not settings.web.enabled:
-        return None
-    from routewatch.web import LiveHub, Metrics, WebSettings, create_app
-    from routewatch.web.settings import login_limits
-
-    w = settings.web
-    web_settings = WebSettings(cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
-                               mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w),
-                               trusted_proxies=tuple(w.trusted_proxies), password_checks=w.password_checks,
-                               engine=settings.engine, alerts=settings.alerts,
-                               recordings_dir=settings.recording.dir,
-                               exports_min_free_bytes=settings.recording.resume_free_bytes)
-    hub, metrics = LiveHub(store, poll_s=web_settings.live_poll_s), Metrics()
-    app = create_app(store, web_settings, hub=hub, metrics=metrics)
-    server = web_server(app, w.host, w.port)
-    log.info("web API on http://%s:%d (docs at /docs)", w.host, w.port)
-    return _Web(server, asyncio.get_running_loop().create_task(server.serve()), hub, metrics)
-
-
-def web_server(app: Any, host: str, port: int) -> Any:
-    """The uvicorn server for the web API (a uvicorn.Server) that leaves signals to the pipeline's loop."""
-    import uvicorn
-
-    # proxy_headers off: uvicorn would believe X-Forwarded-For from 127.0.0.1; the app itself trusts only
-    # web.trusted_proxies (routewatch.web.proxy).
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", proxy_headers=False,
-                                           timeout_graceful_shutdown=2))
-    # The pipeline's loop owns the signals; uvicorn must not install its own handlers.
-    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
-    return server
-
-
-def _call_soon(loop: asyncio.AbstractEventLoop, fn: Any) -> None:
-    loop.call_soon_threadsafe(fn)
-
-
-def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading.Event, cameras: CameraSet,
-                seqs: SeqCounter) -> tuple[Any, AlertPublisher | None]:
-    """The MQTT link (one connection for inputs and alert output), if either is enabled."""
-    m = settings.mqtt
-    if not (m.input.enabled or m.output.enabled):
-        return None, None
-    from routewatch.ingest.mqtt.client import MqttLink
-
-    topics = [*m.input.topics, *([m.input.frigate_topic] if m.input.frigate_topic else [])] if m.input.enabled else []
-    topics += cameras.topics(topics) if m.input.enabled else []  # cameras with url: mqtt
-    publisher: AlertPublisher | None = None
-    link: MqttLink
-
-    def on_published(mid: int) -> None:
-        if publisher is not None:
-            publisher.on_published(mid)
-
-    link = MqttLink(m.broker, subscriptions=topics,
-                    on_message=mqtt_receiver(m.input, hand, stop, cameras.router(m.input), _pixel_grounds(settings),
-                                             seqs),
-                    on_published=on_published)
-    if m.output.enabled:
-        publisher = AlertPublisher(store, lambda topic, payload: link.publish(topic, payload, qos=1), m.output)
-    link.start()
-    return link, publisher
+    async def _in_db(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """Run `fn(*args)` in the store's thread."""
+        return await self.loop.run_in_executor(self.db, fn, *args)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from routewatch.cameras.livepose import PoseFeed
@@ -17,6 +18,32 @@ from routewatch.model import TelemetryEvent
 log = logging.getLogger(__name__)
 
 FILE_BATCH = 200
+
+
+@dataclass(slots=True)
+class Telemetry:
+    """The telemetry sources of a run: every source's counters, the live links' by name, the files still read."""
+
+    stats: list[MavlinkStats] = field(default_factory=list)
+    links: dict[str, MavlinkStats] = field(default_factory=dict)  # live MAVLink sources: link quality for operators
+    files: int = 0
+
+
+def start_sources(sources: Sequence[SourceConfig], hand: Handoff, stop: threading.Event, file_done: Callable[[], None],
+                  pose_feeds: Mapping[str, PoseFeed]) -> Telemetry:
+    """Start a thread per source: tlog files replayed, live links (feeding the pose of drone cameras they name)."""
+    out = Telemetry()
+    for cfg in sources:
+        path = tlog_path(cfg)
+        if path is None:
+            out.links[cfg.name] = start_link(cfg, hand, stop, pose_feeds.get(cfg.name)).stats
+            out.stats.append(out.links[cfg.name])
+            continue
+        st = MavlinkStats()
+        out.stats.append(st)
+        out.files += 1
+        start_file(path, cfg, st, hand, stop, file_done)
+    return out
 
 
 def tlog_path(cfg: SourceConfig) -> Path | None:

@@ -5,66 +5,67 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from routewatch.app.analyze import Summary, count_opened, feed_chunk, new_pipeline, summarize
+from routewatch.app.runtime import Mode, build
+from routewatch.app.summary import Summary
 from routewatch.cameras.fixed import CHUNK, calibrate, observations
-from routewatch.cameras.footprints import CoverageRecorder
-from routewatch.cameras.snapshots import SnapshotTaker, camera_evidence
 from routewatch.config.schema import CameraConfig, Settings
 from routewatch.ingest.video import VideoStats
 from routewatch.model import Corridor, Observation
-from routewatch.recording.service import Recordings
 from routewatch.store import Store
-from routewatch.store.writer import ChangeSink, Writer
+from routewatch.store.writer import ChangeSink
+
+if TYPE_CHECKING:
+    from routewatch.cameras.drone import DroneVision
+    from routewatch.geo.homography import Calibration
 
 
 def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings, store: Store,
                    corridors: Sequence[Corridor], *, sinks: Iterable[ChangeSink] = (),
                    progress: Callable[[int, int], None] | None = None) -> Summary:
     """Run recorded videos of one camera (fixed, or drone with pose files) through vision and the corridor rules."""
+    drone: DroneVision | None = None
+    calib: Calibration | None = None
     if cam.kind == "drone":
         from routewatch.cameras.drone import DroneVision
 
-        drone: DroneVision | None = DroneVision.for_videos(inputs, cam)  # every pose file read before any work
+        drone = DroneVision.for_videos(inputs, cam)  # every pose file read before any work
     else:
-        drone, calib = None, calibrate(cam)
-    summary = Summary(inputs=[str(p) for p in inputs])
-    pipeline = new_pipeline(corridors, settings)
-    snaps = SnapshotTaker(store, camera_evidence([cam]))
-    cache = snaps.cache_for(cam.name)
-    # Recorded as fast as the disk allows (wait=True): a batch run loses no frame to a slow disk. The frames
-    # come from `inputs`, never from the camera's url (a stream-copy recorder must not connect to it).
-    recordings = Recordings(settings.recording, [cam.model_copy(update={"url": None})], store, wait=True)
-    record = recordings.for_camera(cam.name)
-    coverage = CoverageRecorder([cam], store)
-    fixed_fp = coverage.fixed(cam.name, calib) if drone is None else None
-    drone_fp = coverage.drone(cam.name) if drone is not None else None
-    writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps])
+        calib = calibrate(cam)
+    rt = build(settings, store, corridors, Mode.VIDEOS, inputs=[str(p) for p in inputs], sinks=sinks, camera=cam)
+    assert rt.snaps is not None and rt.recordings is not None and rt.coverage is not None
+    cache = rt.snaps.cache_for(cam.name)
+    record = rt.recordings.for_camera(cam.name)
+    fixed_fp = rt.coverage.fixed(cam.name, calib) if calib is not None else None
+    drone_fp = rt.coverage.drone(cam.name) if drone is not None else None
     counts: Counter[str] = Counter()
     for n, path in enumerate(inputs):
         video = VideoStats()
         chunk: list[Observation] = []
-        found = (drone.observations(path, counts, video, cache=cache, footprints=drone_fp, record=record)
-                 if drone is not None
-                 else observations(path, cam, calib, counts, video, cache=cache, record=record, footprints=fixed_fp))
+        if drone is not None:
+            found = drone.observations(path, counts, video, cache=cache, footprints=drone_fp, record=record)
+        else:
+            assert calib is not None
+            found = observations(path, cam, calib, counts, video, cache=cache, record=record, footprints=fixed_fp)
         for obs in found:
             chunk.append(obs)
             hurry = cache is not None and cache.hurry(chunk[0].time)
             if len(chunk) >= CHUNK or hurry:
-                feed_chunk(pipeline, writer, chunk, summary)
+                rt.feed(chunk)
                 chunk = []
                 if hurry:  # commit now, so alerts reach the snapshot sink while their frames are cached
-                    writer.flush()
-        feed_chunk(pipeline, writer, chunk, summary)
+                    rt.writer.flush()
+        rt.feed(chunk)
         counts.update({"frames": video.frames, "corrupt_frames": video.corrupt})
         if progress is not None:
             progress(n + 1, len(inputs))
-    writer.add(pipeline.finish(), [])
-    writer.flush()
-    recordings.close()
-    coverage.close()
+    rt.finish()
+    rt.recordings.close()
+    rt.coverage.close()
     if record is not None:
-        recordings.retention_once()
-    summary.ingest.update(counts + snaps.counts + recordings.counts() + coverage.counts())
-    return summarize(summary, pipeline, [])
-
+        rt.recordings.retention_once()
+    for sink_counts in rt.sink_counts():
+        counts = counts + sink_counts  # `+` as before: counters that stayed at zero are left out
+    rt.summary.ingest.update(counts)
+    return rt.summarize()
