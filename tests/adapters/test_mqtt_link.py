@@ -24,7 +24,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from routewatch.config.schema import MqttBrokerConfig
 from routewatch.ingest.mqtt.client import STATUS_PREFIX, MqttError, MqttLink
 from routewatch.model import InboundMessage
-from tests.mqtt_broker import PUBLIC_HOST, PUBLIC_PORT, PrivateBroker, port_open, private_broker, public_broker
+from tests.kits.mqtt_broker import PUBLIC_HOST, PUBLIC_PORT, PrivateBroker, port_open, private_broker, public_broker
 
 FIXED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WAIT_S = 10.0  # a guard against hanging, not a timing assertion

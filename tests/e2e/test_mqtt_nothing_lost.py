@@ -11,9 +11,9 @@ import pytest
 from routewatch.config.schema import Settings
 from routewatch.schemas import validator
 from routewatch.store import Store
+from tests.kits.mqtt_broker import private_broker
+from tests.kits.pgcluster import private_cluster
 
-from ..mqtt_broker import private_broker
-from ..pgcluster import private_cluster
 from .mqttkit import (
     AlertTopic,
     client,

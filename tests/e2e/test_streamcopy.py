@@ -254,7 +254,7 @@ def test_analyze_copies_an_mjpeg_video_and_the_alert_is_the_same(tmp_path: Path,
 def test_run_copies_a_live_http_mjpeg_stream(tmp_path: Path, db_url: str) -> None:
     """A live camera over HTTP: a second connection copies its MJPEG packets while the first is processed."""
 
-    from tests.mjpeg import MjpegServer
+    from tests.kits.mjpeg import MjpegServer
 
     from .test_run_cameras import scene_jpegs
 

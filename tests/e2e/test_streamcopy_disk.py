@@ -199,7 +199,7 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
 
     from routewatch.recording.evidence import TrackBox
     from routewatch.recording.retention import sweep
-    from tests.mjpeg import MjpegServer, level_frame
+    from tests.kits.mjpeg import MjpegServer, level_frame
 
     root = tmp_path / "rec"
     frames = [level_frame(20 + 3 * i) for i in range(60)]  # 3 s at 20 fps; MJPEG: every frame a keyframe

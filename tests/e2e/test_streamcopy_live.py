@@ -21,7 +21,7 @@ from routewatch.recording.read import frames_between
 from routewatch.recording.service import recorder_for
 from routewatch.recording.streamcopy import Source
 from routewatch.store import Store
-from tests.mjpeg import MjpegServer
+from tests.kits.mjpeg import MjpegServer
 
 from .livegate import run_gate_stream
 from .test_recording import check_rows_and_files, disk

@@ -13,9 +13,9 @@ import pytest
 from routewatch.config.schema import Settings
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.store import Store
+from tests.kits.engine import box, fixes, walk
+from tests.kits.mqtt_broker import private_broker
 
-from ..mqtt_broker import private_broker
-from ..unit.enginekit import box, fixes, walk
 from .mqttkit import (
     CORRIDORS,
     AlertTopic,
