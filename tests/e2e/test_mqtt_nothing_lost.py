@@ -43,7 +43,7 @@ def _check(db_url: str, reports, topic: AlertTopic, allow_redelivery: bool = Fal
     assert {k: (a.kind, a.state, a.opened_at, a.closed_at) for k, a in alerts.items()} == {
         k: (a.kind, a.state, a.opened_at, a.closed_at) for k, a in want.items()}
     check = validator("alert.v1")
-    for m in topic.messages:  # every payload on the bus is what the README's schema says
+    for m in topic.messages:  # every payload on the bus is what its schema says (docs/operator.md)
         check.validate(m)
     seen = Counter(topic.change_keys())
     assert {k[0] for k in seen} == set(want)
