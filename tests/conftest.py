@@ -133,15 +133,14 @@ def shared_data() -> Path:
 
 
 def detect_model(shared_data: Path) -> str:
-    """The shared yolo11n int8 OpenVINO model's path; without the detect extra skip (fail on CI), without the
-    file skip."""
+    """The shared yolo11n int8 OpenVINO model's path; without the detect extra or the file: skip (fail on CI)."""
     import importlib.util
 
     if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("openvino") is None:
         skip_or_fail("the detect extra (ultralytics, openvino) is not installed")
     path = shared_data / "models" / "yolo11n_int8_openvino_model"
     if not path.is_dir():
-        pytest.skip(f"no model at {path}")
+        skip_or_fail(f"no model at {path}")
     return str(path)
 
 

@@ -36,3 +36,9 @@ def require_file(path: Path) -> Path:
     if not path.is_file():
         missing(f"no file {path} (shared data is checked out beside the project)")
     return path
+
+
+def needs_files(*paths: Path) -> pytest.MarkDecorator:
+    """A mark that skips a test off CI when a data file is absent; on CI the test runs (and fails on it)."""
+    absent = [str(p) for p in paths if not p.exists()]
+    return pytest.mark.skipif(bool(absent) and not services_required(), reason=f"no file {', '.join(absent)}")
