@@ -1,4 +1,5 @@
-"""Shared fixtures. `db_url`: a fresh SQLite file, and a throwaway PostgreSQL database.
+"""Shared fixtures. `db_url`: a fresh SQLite file, and a throwaway PostgreSQL database; `store`: a migrated
+Store over it.
 
 PostgreSQL is looked for at 127.0.0.1:5432 (trust auth, maintenance database `test`; or the
 admin URL in ROUTEWATCH_TEST_POSTGRES_URL). Unreachable: the tests skip, except on CI
@@ -22,6 +23,8 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
+
+from routewatch.store import Store
 
 PG_HOST, PG_PORT, PG_ADMIN_DB = "127.0.0.1", 5432, "test"
 
@@ -112,25 +115,32 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
     return url
 
 
+@pytest.fixture
+def store(db_url: str) -> Iterator[Store]:
+    """A migrated `Store` over `db_url` (so once per backend), closed after the test."""
+    with Store(db_url) as s:
+        s.upgrade()
+        yield s
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """`../shared/data` beside the checkout (real logs, fences); skips when it is absent."""
+    """`../shared/data` beside the checkout (real logs, fences); skips when it is absent (fails on CI)."""
     path = Path(__file__).resolve().parents[1].parent / "shared" / "data"
     if not path.is_dir():
-        pytest.skip(f"real data not found at {path}")
+        skip_or_fail(f"real data not found at {path}")
     return path
 
 
 def detect_model(shared_data: Path) -> str:
-    """The shared yolo11n int8 OpenVINO model's path; without the detect extra skip (fail on CI), without the
-    file skip."""
+    """The shared yolo11n int8 OpenVINO model's path; without the detect extra or the file: skip (fail on CI)."""
     import importlib.util
 
     if importlib.util.find_spec("ultralytics") is None or importlib.util.find_spec("openvino") is None:
         skip_or_fail("the detect extra (ultralytics, openvino) is not installed")
     path = shared_data / "models" / "yolo11n_int8_openvino_model"
     if not path.is_dir():
-        pytest.skip(f"no model at {path}")
+        skip_or_fail(f"no model at {path}")
     return str(path)
 
 

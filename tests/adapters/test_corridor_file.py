@@ -8,7 +8,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -28,13 +27,6 @@ SQ = Polygon([(5.0, 52.0), (5.01, 52.0), (5.01, 52.01), (5.0, 52.01)])
 
 def zone(cid: str, dx: float = 0.0, **kw: object) -> Corridor:
     return Corridor(cid, box(5.0 + dx, 52.0, 5.01 + dx, 52.01), CorridorKind.EXCLUSION, **kw)  # type: ignore[arg-type]
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
 
 
 def write(path: Path, corridors: list[Corridor]) -> Path:

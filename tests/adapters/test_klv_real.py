@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from routewatch.ingest.klv import KlvPacket, iter_packets, packet_to_dict, scan
+from tests.kits.require import needs_files
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "klv"
 CHEYENNE = DATA / "klvdata_Cheyenne_st0601.bin"
 CONFORMANCE = DATA / "klvdata_DynamicConstantMISMMSPacketData.bin"
-needs_data = pytest.mark.skipif(not (CHEYENNE.exists() and CONFORMANCE.exists()),
-                                reason=f"real KLV streams not found in {DATA}")
+needs_data = needs_files(CHEYENNE, CONFORMANCE)
 
 
 @pytest.fixture(scope="module")

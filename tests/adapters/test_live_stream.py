@@ -19,7 +19,7 @@ from routewatch.cameras.runtime import LiveCamera
 from routewatch.config.schema import CameraConfig
 from routewatch.ingest.handoff import Handoff
 from routewatch.ingest.video import Frame, VideoStats, iter_stream
-from tests.mjpeg import MjpegServer, jpeg, level_frame, level_of
+from tests.kits.mjpeg import MjpegServer, jpeg, level_frame, level_of
 
 GCPS = [(0.0, 0.0, 10.0, 50.0), (100.0, 0.0, 10.001, 50.0), (100.0, 100.0, 10.001, 49.999),
         (0.0, 100.0, 10.0, 49.999)]

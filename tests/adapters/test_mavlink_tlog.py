@@ -16,11 +16,12 @@ from pymavlink.generator.mavcrc import x25crc
 
 from routewatch.ingest.mavlink import MavlinkDecoder, MavlinkError, MavlinkStats, TlogReader, TlogWriter, iter_tlog
 from routewatch.model import ClockOffset, FenceStatus, Observation, TelemetryEvent, VehicleStatus
+from tests.kits.require import needs_files
 
 DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "mavlink"
 FLIGHT = DATA / "dronekit_flight_replay_flight.tlog"
 TINY = DATA / "dronekit_log_upload_test.tlog"
-needs_data = pytest.mark.skipif(not FLIGHT.exists(), reason=f"real MAVLink logs not found in {DATA}")
+needs_data = needs_files(FLIGHT)
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
 

@@ -15,7 +15,7 @@ from routewatch.config.schema import MqttInputConfig
 from routewatch.ingest.mqtt.receive import to_delivery
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import InboundMessage
-from tests.mqtt_broker import private_broker
+from tests.kits.mqtt_broker import private_broker
 
 TOPIC = "routewatch/v1/pos/gps"
 NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

@@ -24,7 +24,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from routewatch.config.schema import MqttBrokerConfig
 from routewatch.ingest.mqtt.client import STATUS_PREFIX, MqttError, MqttLink
 from routewatch.model import InboundMessage
-from tests.mqtt_broker import PUBLIC_HOST, PUBLIC_PORT, PrivateBroker, port_open, private_broker, public_broker
+from tests.kits.mqtt_broker import PUBLIC_HOST, PUBLIC_PORT, PrivateBroker, port_open, private_broker, public_broker
+from tests.kits.require import missing
 
 FIXED = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 WAIT_S = 10.0  # a guard against hanging, not a timing assertion
@@ -344,7 +345,7 @@ def test_publish_while_the_broker_is_down_is_sent_when_it_returns(private: Priva
 
 def test_username_and_password(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     if shutil.which("mosquitto_passwd") is None:
-        pytest.skip("mosquitto_passwd not installed")
+        missing("mosquitto_passwd not installed (it comes with mosquitto)")
     secret = f"s3cret-{uuid.uuid4().hex}"
     passwd = tmp_path / "passwd"
     subprocess.run(["mosquitto_passwd", "-b", "-c", str(passwd), "scout", secret], check=True)
@@ -373,7 +374,7 @@ def make_cert(directory: Path, name: str) -> tuple[Path, Path]:
 
 def test_tls_with_a_self_signed_certificate(tmp_path: Path) -> None:
     if shutil.which("openssl") is None:
-        pytest.skip("openssl CLI not installed, cannot make a test certificate")
+        missing("openssl CLI not installed, cannot make a test certificate")
     cert, key = make_cert(tmp_path, "server")
     other, _ = make_cert(tmp_path, "other")
     with private_broker(tmp_path, listener_conf=f"certfile {cert}\nkeyfile {key}\n") as broker:

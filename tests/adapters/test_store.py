@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -81,13 +80,6 @@ def fix(subject: str, seconds: float, **kw: Any) -> Observation:
 def row_counts(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
         return {name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one() for name in TABLES}
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
 
 
 def test_upgrade_from_empty_matches_models(db_url: str) -> None:

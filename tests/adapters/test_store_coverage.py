@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -20,13 +19,6 @@ SQ = box(23.5, 17.2, 23.501, 17.201)
 
 def at(s: float) -> datetime:
     return T0 + timedelta(seconds=s)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
 
 
 def test_round_trip_and_extension(store: Store) -> None:

@@ -20,13 +20,6 @@ from routewatch.store.tables import AlertEventRow, CorridorRow
 from tests.adapters.test_store import T0, at, corridor_set, fix, lifecycle, make_alert, row_counts
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
-
-
 def letter(i: int, **kw: Any) -> DeadLetter:
     values: dict[str, Any] = {
         "topic": f"routewatch/v1/pos/cam{i % 3}", "reason": f"schema: 'lat' is required (#{i})",

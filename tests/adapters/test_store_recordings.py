@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -27,13 +26,6 @@ def segment(start_s: float, camera: str = "gate", frames: int = 5, **kw: Any) ->
     }
     values.update(kw)
     return RecordedSegment(**values)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
 
 
 def test_put_and_read_segments_by_camera_and_time(store: Store) -> None:

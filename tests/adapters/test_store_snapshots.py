@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from typing import Any
 
 import cv2
@@ -27,13 +26,6 @@ def snap(alert_id: str, **kw: Any) -> Snapshot:
                               "box": (3, 4, 40, 30), "jpeg": jpeg_of()}
     values.update(kw)
     return Snapshot(**values)
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
 
 
 def test_put_and_get_round_trip_and_the_alert_references_it(store: Store) -> None:

@@ -26,6 +26,7 @@ import pytest
 
 from routewatch.app.demo.scenario import corridors_path, write_tlog
 from tests.conftest import free_port, skip_or_fail
+from tests.kits.server import wait_http
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -47,19 +48,6 @@ class Server:
     db: str
     log: Path
     radio_port: int  # a live MAVLink udpin source: tests send reports here
-
-def _wait_http(url: str, proc: subprocess.Popen[Any], log: Path, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if proc.poll() is not None:
-            raise AssertionError(f"routewatch exited ({proc.returncode}):\n{log.read_text()[-4000:]}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer:\n{log.read_text()[-4000:]}")
 
 
 @pytest.fixture(scope="session")
@@ -117,7 +105,7 @@ def run_server(tmp: Path, ui: Path, *, corridors_file: Path | None = None, confi
                                 env={**os.environ, "PYTHONUNBUFFERED": "1", "ROUTEWATCH_UI_DIST": str(ui)})
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_http(f"{base}/health", proc, log)
+        wait_http(f"{base}/health", proc, log)
         home = httpx.get(base + "/", timeout=5)
         if home.status_code != 200 or 'id="login-form"' not in home.text:
             skip_or_fail(f"/ does not serve the built UI (status {home.status_code})")

@@ -18,6 +18,7 @@ import pytest
 
 from routewatch.app.demo.scenario import FRAME
 from tests.browser.conftest import Server, run_server, sign_in
+from tests.kits.require import require_file
 
 BORDERS = "geo/ne_50m_admin_0_boundary_lines_land.geojson"
 # Tiles alternate two colours (BGR, as OpenCV writes them) in a checkerboard, so they are easy to find.
@@ -96,9 +97,7 @@ def setup(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFacto
           shared_data: Path) -> Iterator[Setup]:
     tmp = tmp_path_factory.mktemp(f"basemap-{request.param}")
     if request.param == "mbtiles":
-        borders = shared_data / BORDERS
-        if not borders.is_file():
-            pytest.skip(f"{borders} is missing")
+        borders = require_file(shared_data / BORDERS)
         web = {"mbtiles": str(make_mbtiles(tmp / "base.mbtiles")), "borders_file": str(borders)}
         with run_server(tmp, ui_built, **web) as server:
             yield Setup("mbtiles", server, f"{server.base}/api/tiles/", True)

@@ -19,7 +19,7 @@ from routewatch.app.live import run_live
 from routewatch.config.schema import Settings
 from routewatch.model import Corridor, CorridorKind
 from routewatch.store import Store
-from tests.mjpeg import MjpegServer
+from tests.kits.mjpeg import MjpegServer
 
 from .test_run_cameras import camera as live_camera
 from .test_vision_fixed import FRAME, T0

@@ -19,8 +19,7 @@ from routewatch.config.schema import Settings
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Alert, Corridor, Observation
 from routewatch.pipeline.core import Pipeline
-
-from ..unit.enginekit import FRAME, box, line
+from tests.kits.engine import FRAME, box, line
 
 CORRIDORS: tuple[Corridor, ...] = (box("yard", 0, 0, 100, 100), line("fence-line", [(0, -600), (0, 600)]))
 

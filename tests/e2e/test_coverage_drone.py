@@ -1,4 +1,4 @@
-"""Coverage from a drone camera: the synthetic flight (tests/e2e/dronescene.py) through `analyze`, then `coverage`."""
+"""Coverage from a drone camera: the synthetic flight (tests/kits/dronescene.py) through `analyze`, then `coverage`."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from shapely.geometry import Polygon, box, shape
 from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Corridor, CorridorKind
-from tests.e2e import dronescene as scene
 from tests.e2e.test_vision_drone import camera_file
+from tests.kits import dronescene as scene
 
 FRAME, T0 = scene.FRAME, scene.T0
 EVERYWHERE = Corridor("everywhere", FRAME.to_lonlat(box(-400, -400, 400, 400)), kind=CorridorKind.OPERATING_AREA)

@@ -11,9 +11,9 @@ import pytest
 from routewatch.config.schema import Settings
 from routewatch.schemas import validator
 from routewatch.store import Store
+from tests.kits.mqtt_broker import private_broker
+from tests.kits.pgcluster import private_cluster
 
-from ..mqtt_broker import private_broker
-from ..pgcluster import private_cluster
 from .mqttkit import (
     AlertTopic,
     client,
@@ -43,7 +43,7 @@ def _check(db_url: str, reports, topic: AlertTopic, allow_redelivery: bool = Fal
     assert {k: (a.kind, a.state, a.opened_at, a.closed_at) for k, a in alerts.items()} == {
         k: (a.kind, a.state, a.opened_at, a.closed_at) for k, a in want.items()}
     check = validator("alert.v1")
-    for m in topic.messages:  # every payload on the bus is what the README's schema says
+    for m in topic.messages:  # every payload on the bus is what its schema says (docs/operator.md)
         check.validate(m)
     seen = Counter(topic.change_keys())
     assert {k[0] for k in seen} == set(want)

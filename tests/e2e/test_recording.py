@@ -189,7 +189,7 @@ def test_analyze_records_a_drone_video_including_frames_without_a_pose(tmp_path:
     from click.testing import CliRunner
 
     from routewatch.cli.main import main
-    from tests.e2e import dronescene as scene
+    from tests.kits import dronescene as scene
 
     from .test_vision_drone import camera_file as drone_camera_file
 
@@ -218,7 +218,7 @@ def test_analyze_records_a_drone_video_including_frames_without_a_pose(tmp_path:
 
 def test_run_records_a_live_http_stream(tmp_path: Path, db_url: str) -> None:
 
-    from tests.mjpeg import MjpegServer
+    from tests.kits.mjpeg import MjpegServer
 
     from .test_run_cameras import scene_jpegs
 
@@ -247,7 +247,7 @@ def test_a_live_drone_camera_records_its_processed_frames(tmp_path: Path, db_url
     from routewatch.cameras.livepose import LivePoseTrack
     from routewatch.cameras.runtime import start_live_camera
     from routewatch.ingest.handoff import Handoff
-    from tests.mjpeg import MjpegServer, level_frame
+    from tests.kits.mjpeg import MjpegServer, level_frame
 
     cam = CameraConfig.model_validate({
         "name": "uav", "kind": "drone", "fps": 5, "queue_frames": 100, "stale_s": 2,

@@ -87,13 +87,6 @@ def short_alert(subject: str, opened: float, closed: float, **kw: Any) -> list[A
     return [AlertChange(Change.OPENED, alert), AlertChange(Change.CLOSED, done)]
 
 
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
-
-
 def starts(store: Store) -> list[float]:
     return [(s.start - at(0)).total_seconds() for s in store.recording_segments("gate")]
 

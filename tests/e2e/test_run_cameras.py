@@ -24,8 +24,8 @@ from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Corridor, CorridorKind
 from routewatch.store import Store
 from tests.conftest import free_port
-from tests.mjpeg import MjpegServer, video_jpegs
-from tests.mqtt_broker import private_broker
+from tests.kits.mjpeg import MjpegServer, video_jpegs
+from tests.kits.mqtt_broker import private_broker
 
 from .mqttkit import client, wait_for, wait_online
 from .test_vision_fixed import FRAME, GCP_POINTS, render, to_image

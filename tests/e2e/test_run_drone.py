@@ -26,11 +26,11 @@ from click.testing import CliRunner
 from routewatch.cli.main import main
 from routewatch.store import Store
 from tests.conftest import free_port, wait_udp_bound
-from tests.mjpeg import video_jpegs
-from tests.mqtt_broker import private_broker
+from tests.kits import dronescene as scene
+from tests.kits.dronelink import tlog_packets
+from tests.kits.mjpeg import video_jpegs
+from tests.kits.mqtt_broker import private_broker
 
-from . import dronescene as scene
-from .dronelink import tlog_packets
 from .mqttkit import client, wait_for, wait_online
 from .test_run_cameras import start, stop
 from .test_vision_drone import MAX_GAP_S, MOTION, corridors_file

@@ -15,8 +15,7 @@ from pathlib import Path
 from routewatch.ingest.mavlink import TlogWriter
 from routewatch.store import Store
 from tests.conftest import free_port, wait_udp_bound
-
-from ..unit.enginekit import FRAME
+from tests.kits.engine import FRAME
 
 AREA = {"type": "FeatureCollection", "features": [{"type": "Feature", "properties": {
     "id": "home-box", "kind": "operating_area"}, "geometry": {"type": "Polygon", "coordinates": [[

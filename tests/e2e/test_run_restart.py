@@ -19,7 +19,7 @@ from routewatch.app.demo.scenario import corridors_path, write_tlog
 from routewatch.geo.corridors import load_corridors, to_geojson
 from routewatch.store import Store
 from tests.conftest import free_port
-from tests.e2e.test_run_web import wait_http
+from tests.kits.server import wait_http
 
 PASSWORD = "a long enough password"
 
@@ -40,7 +40,7 @@ def running(cfg: Path, base: str, log: list[str]) -> Iterator[None]:
     proc = subprocess.Popen([sys.executable, "-m", "routewatch", "run", "-c", str(cfg)], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        wait_http(f"{base}/health")
+        wait_http(f"{base}/health", proc)
         yield
     finally:
         proc.send_signal(signal.SIGINT)

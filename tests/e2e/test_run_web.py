@@ -7,25 +7,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 
 from routewatch.app.demo.scenario import corridors_path, write_tlog
 from tests.conftest import free_port
-
-
-def wait_http(url: str, timeout: float = 60) -> None:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer")
+from tests.kits.server import wait_http
 
 
 def test_run_serves_the_api_and_streams_alerts(tmp_path: Path):
@@ -48,7 +36,7 @@ def test_run_serves_the_api_and_streams_alerts(tmp_path: Path):
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_http(f"{base}/health")
+        wait_http(f"{base}/health", proc)
         with httpx.Client(base_url=base, timeout=10) as c:
             assert c.get("/api/alerts").status_code == 401
             assert c.post("/api/login", json={"username": "fieldy", "password": "wrong password!"}).status_code == 401

@@ -39,13 +39,14 @@ from routewatch.recording.service import recorder_for
 from routewatch.replay.export import write_clip
 from routewatch.replay.frames import decode_frames, read_frame
 from routewatch.store import Store
+from tests.kits.require import missing, require_file, require_module
 
 from .livegate import run_gate_stream
 from .test_recording import check_rows_and_files, decode, disk
 from .test_snapshots import gate_line
 from .test_vision_fixed import GCP_POINTS, T0, camera_file, render
 
-av = pytest.importorskip("av")
+av = require_module("av")
 
 FPS = 5.0
 PLANE = LocalFrame(10.0, 50.0)
@@ -85,7 +86,7 @@ def plane_camera(video: Path, **recording: Any) -> CameraConfig:
 def bframes_video(path: Path) -> Path:
     """An H.264 file with B-frames (libx264, 3 B-frames, a keyframe every 24 frames), numbered frames."""
     if "libx264" not in av.codecs_available:
-        pytest.skip("this PyAV has no libx264 encoder")
+        missing("this PyAV has no libx264 encoder")
     with av.open(str(path), "w") as out:
         s = out.add_stream("libx264", rate=Fraction(15))
         s.width, s.height, s.pix_fmt = 320, 192, "yuv420p"
@@ -110,10 +111,7 @@ def video(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[Path, float]:
     if request.param == "bframes.mp4":
         return bframes_video(tmp_path / "bframes.mp4"), 3.0
     shared: Path = request.getfixturevalue("shared_data")
-    path = shared / "video" / request.param
-    if not path.is_file():
-        pytest.skip(f"no {path}")
-    return path, REAL[request.param]
+    return require_file(shared / "video" / request.param), REAL[request.param]
 
 
 def packets(path: Path) -> list[tuple[bool, bytes]]:
@@ -254,7 +252,7 @@ def test_analyze_copies_an_mjpeg_video_and_the_alert_is_the_same(tmp_path: Path,
 def test_run_copies_a_live_http_mjpeg_stream(tmp_path: Path, db_url: str) -> None:
     """A live camera over HTTP: a second connection copies its MJPEG packets while the first is processed."""
 
-    from tests.mjpeg import MjpegServer
+    from tests.kits.mjpeg import MjpegServer
 
     from .test_run_cameras import scene_jpegs
 

@@ -32,6 +32,7 @@ from routewatch.store import RecordedSegment, Store
 from routewatch.tracking.sampler import Sampler
 from tests.adapters.test_store import at
 from tests.conftest import small_tmpfs
+from tests.kits.require import require_file, require_module
 
 from .test_recording import check_rows_and_files, decode, disk
 from .test_recording_retention import WALL, Clock, short_alert
@@ -39,16 +40,13 @@ from .test_snapshots import gate_line
 from .test_streamcopy import packets, plane_camera
 from .test_vision_fixed import GCP_POINTS, T0, camera_file, render
 
-pytest.importorskip("av")
+require_module("av")
 DAY = 86_400.0
 
 
 @pytest.fixture
 def traffic(shared_data: Path) -> Path:
-    path = shared_data / "video" / "traffic_topdown.mp4"
-    if not path.is_file():
-        pytest.skip(f"no {path}")
-    return path
+    return require_file(shared_data / "video" / "traffic_topdown.mp4")
 
 
 @pytest.fixture
@@ -56,13 +54,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 1 MiB tmpfs: about three one-second segments of the gate scene's MJPEG (root only, else skipped)."""
     with small_tmpfs(tmp_path / "small", "1m") as mnt:
         yield mnt
-
-
-@pytest.fixture
-def store(db_url: str) -> Any:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
 
 
 def copy_file(video: Path, cam: CameraConfig, root: Path, store: Store, on_frame: Any = None,
@@ -199,7 +190,7 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
 
     from routewatch.recording.evidence import TrackBox
     from routewatch.recording.retention import sweep
-    from tests.mjpeg import MjpegServer, level_frame
+    from tests.kits.mjpeg import MjpegServer, level_frame
 
     root = tmp_path / "rec"
     frames = [level_frame(20 + 3 * i) for i in range(60)]  # 3 s at 20 fps; MJPEG: every frame a keyframe

@@ -21,14 +21,15 @@ from routewatch.recording.read import frames_between
 from routewatch.recording.service import recorder_for
 from routewatch.recording.streamcopy import Source
 from routewatch.store import Store
-from tests.mjpeg import MjpegServer
+from tests.kits.mjpeg import MjpegServer
+from tests.kits.require import require_module
 
 from .livegate import run_gate_stream
 from .test_recording import check_rows_and_files, disk
 from .test_run_cameras import scene_jpegs
 from .test_streamcopy import gray_frames
 
-pytest.importorskip("av")
+require_module("av")
 SECRET = "s3cret"
 
 

@@ -13,9 +13,9 @@ import pytest
 from routewatch.config.schema import Settings
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.store import Store
+from tests.kits.engine import box, fixes, walk
+from tests.kits.mqtt_broker import private_broker
 
-from ..mqtt_broker import private_broker
-from ..unit.enginekit import box, fixes, walk
 from .mqttkit import (
     CORRIDORS,
     AlertTopic,
@@ -51,7 +51,7 @@ def test_two_workers_share_the_sources(postgres_db_url, tmp_path):
                 cfg = write_config(tmp_path / f"{name}.yaml", port=broker.port, db_url=url, client_id=f"rw-{name}",
                                    journal=tmp_path / f"journal-{name}", topics=(f"routewatch/v1/pos/{src}",))
                 data = json.loads(cfg.read_text())
-                data["mqtt"]["output"]["enabled"] = publish  # one publisher per database (see README)
+                data["mqtt"]["output"]["enabled"] = publish  # one publisher per database (see docs/operator.md)
                 cfg.write_text(json.dumps(data))
                 procs.append(start_routewatch(cfg, tmp_path / f"{name}.log"))
                 wait_online(broker.port, f"rw-{name}")

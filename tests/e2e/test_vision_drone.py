@@ -16,7 +16,7 @@ from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson
 from routewatch.model import Corridor, CorridorKind
 from routewatch.store import Store
-from tests.e2e import dronescene as scene
+from tests.kits import dronescene as scene
 
 MAX_GAP_S = 0.5
 # Full-resolution motion: the walker is only about 8 px wide.

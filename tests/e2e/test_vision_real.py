@@ -24,14 +24,12 @@ from routewatch.geo.homography import Calibration, GroundControlPoint
 from routewatch.model import Observation
 from routewatch.store import Store
 from tests.e2e import streetscene as scene
+from tests.kits.require import require_file
 
 
 @pytest.fixture(scope="module")
 def video(shared_data: Path) -> Path:
-    path = shared_data / "video" / scene.VIDEO
-    if not path.is_file():
-        pytest.skip(f"no video at {path}")
-    return path
+    return require_file(shared_data / "video" / scene.VIDEO)
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,7 @@ import pytest
 from routewatch.alerts.manager import AlertManager
 from routewatch.config.schema import AlertsConfig
 from routewatch.model import AlertKind, AlertState, Change, EventKind, RuleEvent, Severity
-
-from .enginekit import T0, box
+from tests.kits.engine import T0, box
 
 E = EventKind
 CFG = AlertsConfig(cooldown_s=60, close_after_s=300)

@@ -15,6 +15,7 @@ from pyproj import Geod, Transformer
 from routewatch.geo import camera
 from routewatch.geo.camera import CameraPose, frame_centre, pixel_to_ground, pixel_to_normalised, ray_ned
 from routewatch.ingest.klv import iter_packets
+from tests.kits.require import needs_files
 
 GEOD = Geod(ellps="WGS84")
 ECEF = Transformer.from_crs("EPSG:4979", "EPSG:4978", always_xy=True)
@@ -175,7 +176,7 @@ def test_curved_vs_flat(alt_m: float, depression: float, flat_m: float, gap_m: t
     assert gap_m[0] <= offset_m(pose, round_)[0] - offset_m(pose, flat)[0] <= gap_m[1]
 
 
-@pytest.mark.skipif(not CHEYENNE.exists(), reason=f"real KLV stream not found at {CHEYENNE}")
+@needs_files(CHEYENNE)
 @pytest.mark.parametrize("curved", [False, True], ids=["flat", "curved"])
 def test_cheyenne_frame_centre_reproduced(curved: bool) -> None:
     errors = []
@@ -195,7 +196,7 @@ def test_cheyenne_frame_centre_reproduced(curved: bool) -> None:
     assert p90 < 40.0
 
 
-@pytest.mark.skipif(not CHEYENNE.exists(), reason=f"real KLV stream not found at {CHEYENNE}")
+@needs_files(CHEYENNE)
 def test_cheyenne_corners_reproduced() -> None:
     """Tags 26-33 (corner 1 top-left, then clockwise) from the image corners: checks the image axes."""
     corners = [(-1.0, -1.0), (1.0, -1.0), (1.0, 1.0), (-1.0, 1.0)]

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from routewatch.config import ConfigError, load_settings, parse_settings
-from routewatch.config.loader import apply_env, settings_reference
+from routewatch.config.loader import apply_env
+from routewatch.config.reference import settings_reference
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "routewatch.yaml"
 

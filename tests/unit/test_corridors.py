@@ -24,6 +24,7 @@ from routewatch.geo.corridors import (
 )
 from routewatch.geo.fencefile import parse_fence_file
 from routewatch.model import Corridor, CorridorKind, Direction, Role, Severity
+from tests.kits.require import require_file
 
 GEO = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "geo"
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "corridors.geojson"
@@ -627,10 +628,7 @@ def test_fence_file_kind_must_fit() -> None:
 
 
 def real(name: str) -> Path:
-    path = GEO / name
-    if not path.exists():
-        pytest.skip(f"{path} is absent (shared data not checked out beside the project)")
-    return path
+    return require_file(GEO / name)
 
 
 def test_real_cmac_fence_file_imports_with_the_file_vertices() -> None:

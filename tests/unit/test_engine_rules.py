@@ -9,8 +9,7 @@ import pytest
 from routewatch.config.schema import EngineConfig
 from routewatch.geo.engine import CorridorEngine
 from routewatch.model import CorridorKind, Direction, EventKind, Role
-
-from .enginekit import FRAME, T0, box, corridor, fixes, line, walk
+from tests.kits.engine import FRAME, T0, box, corridor, fixes, line, walk
 
 E = EventKind
 CFG = EngineConfig(hysteresis_m=5.0, confirm_fixes=2, confirm_s=1.0, min_dwell_s=60, min_progress_m=50,

@@ -6,8 +6,7 @@ from datetime import timedelta
 
 from routewatch.model import Alert, AlertChange, AlertKind, Change, DeadLetter, Severity
 from routewatch.store.journal import Journal
-
-from .enginekit import T0, fixes, walk
+from tests.kits.engine import T0, fixes, walk
 
 
 def change(i: int) -> AlertChange:

@@ -18,7 +18,7 @@ from routewatch.geo.dronepose import AttitudeSample, Fix, GimbalSample
 from routewatch.geo.poseinterp import Pose
 from routewatch.ingest.mavlink import MavlinkDecoder, TlogWriter
 from routewatch.ingest.posefile import read_tlog
-from tests.e2e.dronelink import tlog_packets
+from tests.kits.dronelink import tlog_packets
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FRAME = LocalFrame(8.5417, 47.3769)
@@ -225,7 +225,7 @@ def tlog_events(path: Path, feed: PoseFeed) -> None:
 def test_live_track_places_frames_as_the_pose_file_does(tmp_path):
     # The rendered drone flight's telemetry: the live track, fed as the link feeds it, against the tlog read
     # as `analyze` reads it. Same poses wherever the live rule (telemetry on both sides) holds.
-    from tests.e2e import dronescene as scene
+    from tests.kits import dronescene as scene
 
     path = scene.telemetry(tmp_path / "flight.tlog")
     feed, track = PoseFeed("link"), LivePoseTrack()

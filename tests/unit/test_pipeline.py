@@ -7,8 +7,7 @@ import pytest
 from routewatch.config.schema import AlertsConfig, EngineConfig
 from routewatch.model import AlertState, Change, CorridorKind, Role
 from routewatch.pipeline.core import Pipeline
-
-from .enginekit import box, fixes, line, walk
+from tests.kits.engine import box, fixes, line, walk
 
 ZONE = box("zone", 0, 0, 100, 100)
 AREA = box("area", -100, -100, 100, 100, kind=CorridorKind.OPERATING_AREA)

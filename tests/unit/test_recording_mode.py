@@ -15,6 +15,7 @@ from routewatch.recording import streamcopy
 from routewatch.recording.copyrecorder import why_not_copy
 from routewatch.recording.evidence import TrackBox
 from routewatch.recording.streamcopy import BoxTimeline, CopyUnavailable, file_ms
+from tests.kits.require import require_module
 
 GCPS = [[0, 0, 10.0, 50.0], [100, 0, 10.001, 50.0], [100, 100, 10.001, 50.001], [0, 100, 10.0, 50.001]]
 T0 = datetime(2026, 5, 1, tzinfo=UTC)
@@ -66,7 +67,7 @@ def test_encode_is_the_default() -> None:
     ("https://h/x.mjpg", None), ("mqtt", "MQTT as JPEG images"), ("0", "capture device gives decoded frames"),
 ])
 def test_why_not_copy(url: str | None, reason: str | None) -> None:
-    pytest.importorskip("av")
+    require_module("av")
     got = why_not_copy(url)
     assert got is None if reason is None else (got is not None and reason in got)
 
@@ -86,7 +87,7 @@ def test_without_pyav_copy_says_how_to_install_it(monkeypatch: pytest.MonkeyPatc
 @pytest.mark.parametrize(("codec", "ok"), [("h264", True), ("hevc", True), ("mjpeg", True), ("mpeg4", True),
                                            ("vp8", False), ("rawvideo", False), ("", False)])
 def test_codecs_mp4_can_hold(codec: str, ok: bool) -> None:
-    pytest.importorskip("av")
+    require_module("av")
     assert streamcopy.copyable(codec) is ok
 
 

@@ -14,15 +14,13 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from tests.conftest import free_port
+from tests.kits.server import wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -50,15 +48,7 @@ def serve(db_url: str, **settings: Any) -> Iterator[Served]:
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})
     base = f"http://127.0.0.1:{port}"
     try:
-        end = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"the server exited: {proc.stdout.read() if proc.stdout else ''}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(base + "/health", timeout=1).status_code == 200:
-                    break
-            assert time.monotonic() < end, "the server did not start"
-            time.sleep(0.1)
+        wait_http(base + "/health", proc)
         yield Served(base, port, proc.pid)
     finally:
         proc.send_signal(signal.SIGTERM)

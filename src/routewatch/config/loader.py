@@ -185,37 +185,8 @@ def _resolve_paths(tree: dict[str, Any], base: Path) -> None:
 
 
 def settings_reference() -> str:
-    """Markdown table of every setting with its type, default and description (for the README)."""
-    rows = ["| key | type | default | description |", "|---|---|---|---|"]
+    """Every setting as one Markdown table (`routewatch config reference`); see routewatch.config.reference."""
+    # Imported here, so that `python -m routewatch.config.reference` runs a module not yet imported.
+    from routewatch.config import reference
 
-    def walk(model: type[BaseModel], prefix: str) -> None:
-        for name, field in model.model_fields.items():
-            ann = field.annotation
-            key = f"{prefix}{name}"
-            if isinstance(ann, type) and issubclass(ann, BaseModel):
-                walk(ann, key + ".")
-                continue
-            args = getattr(ann, "__args__", ())
-            if args and isinstance(args[0], type) and issubclass(args[0], BaseModel):
-                walk(args[0], key + "[].")
-                continue
-            value = None if field.is_required() else field.get_default(call_default_factory=True)
-            # Sets print in hash order, which changes between runs: sort them for a stable table.
-            default = "" if field.is_required() else repr(sorted(value) if isinstance(value, frozenset) else value)
-            tname = ann.__name__ if isinstance(ann, type) else str(ann).replace("typing.", "")
-            bounds = ", ".join(_bound(m) for m in field.metadata)
-            desc = (field.description or "") + (f" Bounds: {bounds}." if bounds else "")
-            rows.append(f"| `{key}` | `{tname}` | `{default}` | {desc} |".replace("\n", " "))
-
-    walk(Settings, "")
-    return "\n".join(rows)
-
-
-_OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "min length", "max_length": "max length"}
-
-
-def _bound(meta: object) -> str:
-    for attr, op in _OPS.items():
-        if hasattr(meta, attr):
-            return f"{op} {getattr(meta, attr)}"
-    return str(meta)
+    return reference.settings_reference()

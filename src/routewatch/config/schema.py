@@ -701,7 +701,7 @@ class CameraConfig(_Section):
 
 
 class WebConfig(_Section):
-    """The web API (and, later, the operator UI) served by `routewatch run` in the same process."""
+    """The web API and the operator UI, served by `routewatch run` in the same process."""
 
     enabled: bool = Field(False, description="Serve the API on host:port while running.")
     host: str = Field("127.0.0.1", min_length=1, description="Address to listen on (0.0.0.0 for every interface).")
@@ -782,7 +782,7 @@ class Settings(_Section):
     """The whole configuration file."""
 
     sources: list[SourceConfig] = Field(default_factory=list, description="Telemetry sources.")
-    cameras: list[CameraConfig] = Field(default_factory=list, description="Fixed cameras processed by `run`.")
+    cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras (fixed or drone) for `run`.")
     corridors: CorridorsConfig = Field(default_factory=CorridorsConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)

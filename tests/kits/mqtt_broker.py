@@ -20,7 +20,7 @@ MOSQUITTO = "/usr/sbin/mosquitto"
 PUBLIC_HOST, PUBLIC_PORT = "127.0.0.1", 1883
 START_TIMEOUT_S = 10.0
 
-SHIPPED_CONF = Path(__file__).resolve().parents[1] / "examples" / "mosquitto.conf"
+SHIPPED_CONF = Path(__file__).resolve().parents[2] / "examples" / "mosquitto.conf"
 _OURS = ("listener", "persistence_location", "log_dest", "user")
 
 
