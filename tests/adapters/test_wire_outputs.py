@@ -14,13 +14,17 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from routewatch.config.schema import MqttOutputConfig
 from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Severity
 from routewatch.outputs.mqtt import AlertPublisher
 from routewatch.schemas import validator
-from routewatch.store import Store
+from routewatch.store import Store, downgrade, upgrade, writes
+from routewatch.store.coltypes import UTCDateTime
+from routewatch.store.db import make_engine
 from routewatch.web.routes.live import LiveHub
+from routewatch.wire import message_alert
 from tests.adapters.test_store import at, lifecycle, make_alert
 
 
@@ -99,6 +103,15 @@ def read_sse(store: Store, count: int) -> list[str]:
     return data
 
 
+def publish_pending(store: Store) -> list[tuple[str, bytes]]:
+    """(topic, payload) of what the MQTT publisher sends for the store's outbox."""
+    sent: list[tuple[str, bytes]] = []
+    publisher = AlertPublisher(store, lambda topic, payload: sent.append((topic, payload)) or len(sent),
+                               MqttOutputConfig())
+    publisher.pump()
+    return sent
+
+
 def ordered(text: str | bytes) -> Any:
     return json.loads(text, object_pairs_hook=list)
 
@@ -118,10 +131,7 @@ def test_mqtt_and_sse_send_what_they_sent_before(store: Store) -> None:
         (Change.CLOSED, changes[2].alert, at(10), "", ""),
     ] + [(c.change, c.alert, c.alert.closed_at or c.alert.last_seen, "", "") for c in changes[3:]]
 
-    sent: list[tuple[str, bytes]] = []
-    publisher = AlertPublisher(store, lambda topic, payload: sent.append((topic, payload)) or len(sent),
-                               MqttOutputConfig())
-    assert publisher.pump() == len(expected)
+    sent = publish_pending(store)
     assert sent == [(f"routewatch/v1/alerts/{a.kind.value}", today_mqtt(c, a)) for c, a, *_ in expected]
     assert all(validator("alert.v1").is_valid(json.loads(payload)) for _, payload in sent)
 
@@ -130,3 +140,63 @@ def test_mqtt_and_sse_send_what_they_sent_before(store: Store) -> None:
     assert [ordered(d) for d in sse] == [
         ordered(today_sse(seq, c, t, a, actor, comment)) for seq, (c, a, t, actor, comment) in zip(
             seqs, expected, strict=True)]
+
+    # One outbox row, one text: SSE's alert is the MQTT payload's alert, the same bytes (the change moved out).
+    pending = store.outbox_pending()
+    assert [payload for _, payload in sent] == [p.message.encode() for p in pending]
+    for data, p in zip(sse, pending, strict=True):
+        assert data.endswith(',"alert":' + message_alert(p.message) + "}")
+        assert p.message == '{"change": "' + p.change.value + '", ' + message_alert(p.message)[1:]
+
+
+def snapshot_0008(a: Alert) -> dict[str, Any]:
+    """An outbox snapshot as the store wrote it up to revision 0008 (frozen copy of convert.alert_json)."""
+    return {
+        "id": a.id, "kind": a.kind.value, "corridor_id": a.corridor_id, "corridor_version": a.corridor_version,
+        "subject_id": a.subject_id, "subject_class": a.subject_class, "opened_at": _utc(a.opened_at),
+        "last_seen": _utc(a.last_seen), "closed_at": _utc(a.closed_at), "lon": a.lon, "lat": a.lat,
+        "heading_deg": a.heading_deg, "speed_m_s": a.speed_m_s, "progress_m": a.progress_m,
+        "severity": a.severity.value, "state": a.state.value, "updates": a.updates, "detail": a.detail,
+        "source": a.source, "evidence": list(a.evidence),
+    }
+
+
+OLD_EVENTS = sa.table(
+    "alert_events", sa.column("seq", sa.Integer()), sa.column("alert_id", sa.String()),
+    sa.column("change", sa.String()), sa.column("time", UTCDateTime()), sa.column("state", sa.String()),
+    sa.column("updates", sa.Integer()), sa.column("actor", sa.String()), sa.column("comment", sa.Text()),
+    sa.column("snapshot", sa.JSON()),
+)
+
+
+def test_unpublished_events_of_an_0008_database_go_out_as_before(db_url: str) -> None:
+    upgrade(db_url, "0008")
+    changes = stored_changes()
+    rows = [{"alert_id": c.alert.id, "change": c.change.value, "time": c.alert.closed_at or c.alert.last_seen,
+             "state": c.alert.state.value, "updates": c.alert.updates, "actor": "", "comment": "",
+             "snapshot": snapshot_0008(c.alert)} for c in changes]
+    engine = make_engine(db_url)
+    try:
+        with engine.begin() as conn:
+            writes.upsert_alerts(conn, writes.newest_alerts(changes))
+            conn.execute(sa.insert(OLD_EVENTS), rows)
+    finally:
+        engine.dispose()
+
+    def old_snapshots() -> list[Any]:
+        with Store(db_url) as store, store.engine.connect() as conn:
+            return list(conn.execute(sa.select(OLD_EVENTS.c.snapshot).order_by(OLD_EVENTS.c.seq)).scalars())
+
+    assert old_snapshots() == [r["snapshot"] for r in rows]
+    for step, revision in [(upgrade, "head"), (downgrade, "0008"), (upgrade, "head")]:
+        step(db_url, revision)
+        if revision == "0008":
+            assert old_snapshots() == [r["snapshot"] for r in rows]
+            continue
+        with Store(db_url) as store:
+            assert [payload for _, payload in publish_pending(store)] == [today_mqtt(c.change, c.alert)
+                                                                          for c in changes]
+            sse = read_sse(store, len(changes))
+            assert [ordered(d) for d in sse] == [
+                ordered(today_sse(e.seq, c.change, r["time"], c.alert)) for e, c, r in zip(
+                    store.alert_events(), changes, rows, strict=True)]
