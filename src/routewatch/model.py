@@ -53,7 +53,7 @@ class EventKind(StrEnum):
 
 
 class AlertKind(StrEnum):
-    """Kinds of alert a user sees."""
+    """Kinds of alert a user sees: the EventKinds that open one (RETURN only closes a breach, so it is not here)."""
 
     ENTER = "enter"
     EXIT = "exit"

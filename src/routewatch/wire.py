@@ -1,8 +1,14 @@
-"""JSON forms of the shared types: alerts on the bus and in `alerts list --json`, rows in the journal."""
+"""JSON forms of the shared types: the alert.v1 message (outbox rows, MQTT, SSE), the API's alerts, journal rows.
+
+`alert_message` is the one encoder of alert.v1: the outbox row holds its text, and MQTT and SSE send
+that text as it is (SSE inside its own envelope, see `sse_alert_data`).
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
+import dataclasses
+import json
+from datetime import UTC, datetime
 from typing import Any
 
 from routewatch.model import (
@@ -50,6 +56,41 @@ def alert_from_dict(d: dict[str, Any]) -> Alert:
         progress_m=d["progress_m"], updates=d["updates"], detail=d["detail"], source=d["source"],
         evidence=tuple(d["evidence"]),
     )
+
+
+def alert_message(change: Change, alert: Alert) -> str:
+    """The alert.v1 message of one change: the change, then the alert as stored after it (times in UTC)."""
+    utc = dataclasses.replace(
+        alert, opened_at=alert.opened_at.astimezone(UTC), last_seen=alert.last_seen.astimezone(UTC),
+        closed_at=None if alert.closed_at is None else alert.closed_at.astimezone(UTC),
+    )
+    # json.dumps' default separators: the bytes MQTT consumers have always received.
+    return json.dumps({"change": change.value, **alert_to_dict(utc)})
+
+
+def change_from_message(message: str) -> AlertChange:
+    """Inverse of `alert_message`."""
+    values = json.loads(message)
+    return AlertChange(Change(values.pop("change")), alert_from_dict(values))
+
+
+_CHANGE_KEY = '{"change": "'
+
+
+def message_alert(message: str) -> str:
+    """The alert object of an alert.v1 message as the same text: the message without its leading change."""
+    if not message.startswith(_CHANGE_KEY):
+        raise ValueError(f"not an alert.v1 message from alert_message: {message[:40]!r}")
+    # A change value is a plain word (no quote to escape), so its closing quote ends it.
+    end = message.index('", ', len(_CHANGE_KEY)) + len('", ')
+    return "{" + message[end:]
+
+
+def sse_alert_data(seq: int, change: Change, time: datetime, actor: str, comment: str, message: str) -> str:
+    """The SSE data of one stored alert event: its fields, then its alert.v1 message's alert as it is."""
+    head = json.dumps({"seq": seq, "change": change.value, "time": time.isoformat(), "actor": actor,
+                       "comment": comment}, separators=(",", ":"))
+    return f'{head[:-1]},"alert":{message_alert(message)}}}'
 
 
 def change_to_dict(c: AlertChange) -> dict[str, Any]:

@@ -86,7 +86,7 @@ def test_upgrade_from_empty_matches_models(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
     upgrade(db_url)  # already at head: nothing to do
-    assert current_revision(db_url) == head_revision() == "0008"
+    assert current_revision(db_url) == head_revision() == "0009"
     with Store(db_url) as store, store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
@@ -334,7 +334,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_test"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
@@ -355,7 +355,7 @@ def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> 
     versions.mkdir()
     (versions / "0009_test.py").write_text(MIGRATION_TEST)
     config = alembic_config(extra_version_locations=[versions])
-    upgrade(db_url, "0008", config=config)
+    upgrade(db_url, "0009", config=config)
     with Store(db_url) as store:
         store.write(lifecycle(make_alert()) + lifecycle(make_alert("s2")), [fix("s1", i) for i in range(5)])
         store.acknowledge(make_alert("s2").id, by="ana", comment="ok", time=at(50))
@@ -371,11 +371,11 @@ def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> 
                     store.snapshot_alert_ids([make_alert().id, make_alert("s2").id]))
 
         before = snapshot()
-        for revision, step in [("0009_test", upgrade), ("0008", downgrade), ("0009_test", upgrade)]:
+        for revision, step in [("0009_test", upgrade), ("0009", downgrade), ("0009_test", upgrade)]:
             step(db_url, revision, config=config)
             assert current_revision(db_url) == revision
             assert snapshot() == before
-        downgrade(db_url, "0008", config=config)
+        downgrade(db_url, "0009", config=config)
         with store.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"include_object": include_object})
             assert compare_metadata(context, Base.metadata) == []

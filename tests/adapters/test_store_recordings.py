@@ -105,7 +105,7 @@ def test_alert_spans_overlapping_a_window(store: Store) -> None:
 
 def test_migration_0005_up_and_down(db_url: str) -> None:
     upgrade(db_url)
-    assert current_revision(db_url) == "0008"  # head: the footprints and the file imports came after
+    assert current_revision(db_url) == "0009"  # head: the footprints, the file imports, the outbox messages came after
     with Store(db_url) as store:
         store.put_recording_segment(segment(0))
         store.write(lifecycle(make_alert()), [])

@@ -127,3 +127,9 @@ def test_unknown_kind_in_config_is_refused():
     with pytest.raises(ValueError, match="unknown alert kind"):
         AlertsConfig(kinds=frozenset({"teleport"}))
 
+
+
+def test_alert_kinds_are_the_event_kinds_that_open_an_alert() -> None:
+    # Why EventKind and AlertKind stay two enums: RETURN is a rule event that only closes a breach.
+    assert {k.value for k in EventKind} - {k.value for k in AlertKind} == {EventKind.RETURN.value}
+    assert {k.value for k in AlertKind} <= {k.value for k in EventKind}

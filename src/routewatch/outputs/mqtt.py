@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -11,7 +10,6 @@ from datetime import UTC, datetime
 
 from routewatch.config.schema import MqttOutputConfig
 from routewatch.store import Store
-from routewatch.wire import alert_to_dict
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +54,8 @@ class AlertPublisher:
             with self._lock:
                 if rec.seq in self._sent:
                     continue
-            payload = json.dumps({"change": rec.change.value, **alert_to_dict(rec.alert)}).encode()
-            mid = self._publish(f"{self.cfg.topic_prefix}/{rec.alert.kind.value}", payload)
+            # The outbox row's alert.v1 message, as it is: what SSE sends too.
+            mid = self._publish(f"{self.cfg.topic_prefix}/{rec.alert.kind.value}", rec.message.encode())
             with self._lock:
                 self._sent.add(rec.seq)
                 if mid in self._early:

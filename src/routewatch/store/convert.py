@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from shapely.geometry import mapping, shape
@@ -24,6 +24,7 @@ from routewatch.model import (
     Severity,
 )
 from routewatch.store.tables import AlertRow, CorridorRow
+from routewatch.wire import alert_message
 
 
 def alert_values(alert: Alert) -> dict[str, Any]:
@@ -107,50 +108,8 @@ def event_values(change: AlertChange, stored: Alert | None = None) -> dict[str, 
         "updates": change.alert.updates,
         "actor": "",
         "comment": "",
-        "snapshot": alert_json(stored or change.alert),
+        "message": alert_message(change.change, stored or change.alert),
     }
-
-
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
-
-
-def _time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value).astimezone(UTC) if value is not None else None
-
-
-def alert_json(alert: Alert) -> dict[str, Any]:
-    """An alert as JSON-ready values (ISO 8601 UTC times, enum values): the outbox snapshot."""
-    values = alert_values(alert)
-    for name in ("opened_at", "last_seen", "closed_at"):
-        values[name] = _iso(values[name])
-    return values
-
-
-def alert_from_json(values: dict[str, Any]) -> Alert:
-    """The alert of an outbox snapshot (inverse of alert_json)."""
-    return Alert(
-        id=values["id"],
-        kind=AlertKind(values["kind"]),
-        corridor_id=values["corridor_id"],
-        corridor_version=values["corridor_version"],
-        subject_id=values["subject_id"],
-        subject_class=values["subject_class"],
-        opened_at=datetime.fromisoformat(values["opened_at"]).astimezone(UTC),
-        last_seen=datetime.fromisoformat(values["last_seen"]).astimezone(UTC),
-        lon=values["lon"],
-        lat=values["lat"],
-        severity=Severity(values["severity"]),
-        state=AlertState(values["state"]),
-        closed_at=_time(values["closed_at"]),
-        heading_deg=values["heading_deg"],
-        speed_m_s=values["speed_m_s"],
-        progress_m=values["progress_m"],
-        updates=values["updates"],
-        detail=values["detail"],
-        source=values["source"],
-        evidence=tuple(values["evidence"]),
-    )
 
 
 def storable_text(value: str) -> str:

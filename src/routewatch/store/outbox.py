@@ -11,9 +11,10 @@ from sqlalchemy.orm import Session
 
 from routewatch.model import Alert, AlertState, Change, DeadLetter
 from routewatch.store.coltypes import to_micros
-from routewatch.store.convert import alert_from_json, row_to_alert, row_to_dead_letter
+from routewatch.store.convert import row_to_alert, row_to_dead_letter
 from routewatch.store.records import OutboxEvent
 from routewatch.store.tables import AlertEventRow, AlertRow, DeadLetterRow
+from routewatch.wire import alert_message, change_from_message
 
 _BATCH = 5000
 
@@ -36,22 +37,24 @@ class OutboxMixin:
         )
         with Session(self.engine) as session:
             rows = list(session.scalars(query))
-            legacy = {row.alert_id for row in rows if row.snapshot is None}
+            legacy = {row.alert_id for row in rows if row.message is None}
             current = {
                 row.id: row_to_alert(row)
                 for row in session.scalars(select(AlertRow).where(AlertRow.id.in_(sorted(legacy))))
             }
-        return [
-            OutboxEvent(
+        events = []
+        for row in rows:
+            message = row.message if row.message is not None else _legacy_message(row, current)
+            events.append(OutboxEvent(
                 seq=row.seq,
                 change=Change(row.change),
                 time=row.time,
-                alert=_snapshot(row, current),
+                alert=change_from_message(message).alert,
+                message=message,
                 actor=row.actor,
                 comment=row.comment,
-            )
-            for row in rows
-        ]
+            ))
+        return events
 
     def mark_published(self, seqs: Sequence[int], at: datetime) -> int:
         """Record that these events were published (acknowledged by the broker); return how many were pending."""
@@ -105,9 +108,8 @@ class OutboxMixin:
             return [row_to_dead_letter(row) for row in conn.execute(query)]
 
 
-def _snapshot(row: AlertEventRow, current: dict[str, Alert]) -> Alert:
-    if row.snapshot is not None:
-        return alert_from_json(row.snapshot)
-    # An event from before the outbox has no snapshot: the best we have is the current alert
+def _legacy_message(row: AlertEventRow, current: dict[str, Alert]) -> str:
+    # An event from before the outbox has no message: the best we have is the current alert
     # with the event's own state and update count.
-    return dataclasses.replace(current[row.alert_id], state=AlertState(row.state), updates=row.updates)
+    alert = dataclasses.replace(current[row.alert_id], state=AlertState(row.state), updates=row.updates)
+    return alert_message(Change(row.change), alert)

@@ -36,12 +36,16 @@ class AlertEvent:
 
 @dataclass(frozen=True, slots=True)
 class OutboxEvent:
-    """An alert event still to be published: `alert` is the alert as stored right after the change."""
+    """An alert event still to be published: `alert` is the alert as stored right after the change.
+
+    `message` is the event's alert.v1 message (wire.alert_message), the text that is published.
+    """
 
     seq: int
     change: Change
     time: datetime
     alert: Alert
+    message: str
     actor: str = ""
     comment: str = ""
 

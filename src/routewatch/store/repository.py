@@ -28,7 +28,7 @@ from routewatch.store import corridorfile as corridor_file
 from routewatch.store import corridors as corridor_versions
 from routewatch.store import migrate, notify, sqliteschema, writes
 from routewatch.store.coltypes import to_micros
-from routewatch.store.convert import alert_json, row_to_alert, row_to_observation
+from routewatch.store.convert import row_to_alert, row_to_observation
 from routewatch.store.coverage import CoverageMixin
 from routewatch.store.db import WRITE, make_engine
 from routewatch.store.errors import AmbiguousAlertIdError, CorridorConflictError, StoreError, UnknownAlertError
@@ -42,6 +42,7 @@ from routewatch.store.snapshots import SnapshotsMixin
 from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow, PositionRow, RunRow
 from routewatch.store.users import UsersMixin
 from routewatch.store.webextra import WebExtraMixin
+from routewatch.wire import alert_message
 
 _T = TypeVar("_T")
 MIN_ID_PREFIX = 4  # as git: shorter prefixes match too much to be meant
@@ -210,7 +211,7 @@ class Store(OutboxMixin, SpatialMixin, RecoveryMixin, UsersMixin, SessionsMixin,
                 "updates": row.updates,
                 "actor": by,
                 "comment": comment,
-                "snapshot": alert_json(row_to_alert(row)),
+                "message": alert_message(Change.ACKNOWLEDGED, row_to_alert(row)),
             }
             writes.insert_events(session.connection(), [event])
             return row_to_alert(row)

@@ -107,9 +107,9 @@ class AlertEventRow(Base):
     updates: Mapped[int] = mapped_column(Integer)
     actor: Mapped[str] = mapped_column(String)
     comment: Mapped[str] = mapped_column(Text)
-    # The alert as stored right after this change (JSON, see convert.alert_json): what is
-    # published. NULL only for events written before revision 0002.
-    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The alert.v1 message of this change (wire.alert_message: the alert as stored right after it),
+    # sent as it is by MQTT and SSE. NULL only for events written before revision 0002.
+    message: Mapped[str | None] = mapped_column(Text)
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

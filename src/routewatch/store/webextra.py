@@ -8,13 +8,14 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from routewatch.model import Alert, AlertState, Change
+from routewatch.model import AlertState, Change
 from routewatch.store import notify
 from routewatch.store.coltypes import to_micros
-from routewatch.store.convert import alert_from_json, row_content, row_to_alert
+from routewatch.store.convert import row_content, row_to_alert
 from routewatch.store.errors import CorridorConflictError
 from routewatch.store.records import AlertEvent
 from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow
+from routewatch.wire import alert_message
 
 
 class WebExtraMixin:
@@ -54,12 +55,12 @@ class WebExtraMixin:
         with self.engine.connect() as conn:
             return int(conn.scalar(select(func.max(AlertEventRow.seq))) or 0)
 
-    def events_with_alerts(self, *, after: int = 0, limit: int = 500) -> list[tuple[AlertEvent, Alert]]:
-        """Alert events with seq > `after` in seq order, each with the alert as of that change."""
+    def events_with_alerts(self, *, after: int = 0, limit: int = 500) -> list[tuple[AlertEvent, str]]:
+        """Alert events with seq > `after` in seq order, each with its alert.v1 message (the alert as of it)."""
         query = select(AlertEventRow).where(AlertEventRow.seq > after).order_by(AlertEventRow.seq).limit(limit)
         with Session(self.engine) as session:
             rows = list(session.scalars(query))
-            legacy = sorted({r.alert_id for r in rows if r.snapshot is None})
+            legacy = sorted({r.alert_id for r in rows if r.message is None})
             current = {
                 a.id: row_to_alert(a) for a in session.scalars(select(AlertRow).where(AlertRow.id.in_(legacy)))
             } if legacy else {}
@@ -68,7 +69,7 @@ class WebExtraMixin:
                 AlertEvent(
                     r.seq, r.alert_id, Change(r.change), r.time, AlertState(r.state), r.updates, r.actor, r.comment
                 ),
-                alert_from_json(r.snapshot) if r.snapshot is not None else current[r.alert_id],
+                r.message if r.message is not None else alert_message(Change(r.change), current[r.alert_id]),
             )
             for r in rows
         ]

@@ -13,24 +13,21 @@ from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-from routewatch.model import Alert, Observation
+from routewatch.model import Observation
 from routewatch.store.records import AlertEvent
 from routewatch.web.security import Perm, Principal, require
 from routewatch.web.settings import WebStore
-from routewatch.wire import alert_to_dict, observation_to_dict
+from routewatch.wire import observation_to_dict, sse_alert_data
 
 router = APIRouter(prefix="/api", tags=["live"])
 Reader = Annotated[Principal, Depends(require(Perm.READ))]
 _BATCH = 500
 
 
-def sse_message(event: AlertEvent, alert: Alert) -> str:
-    """One SSE message: `id` is the event seq, data the change and the alert as of it."""
-    data = {
-        "seq": event.seq, "change": event.change.value, "time": event.time.isoformat(),
-        "actor": event.actor, "comment": event.comment, "alert": alert_to_dict(alert),
-    }
-    return f"id: {event.seq}\nevent: alert\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
+def sse_message(event: AlertEvent, message: str) -> str:
+    """One SSE message: `id` is the event seq, data the change and the alert of its alert.v1 `message`, as is."""
+    data = sse_alert_data(event.seq, event.change, event.time, event.actor, event.comment, message)
+    return f"id: {event.seq}\nevent: alert\ndata: {data}\n\n"
 
 
 class LiveHub:
@@ -104,10 +101,10 @@ class LiveHub:
                 await asyncio.sleep(self._poll_s)
                 continue
             if rows:
-                for event, alert in rows:
+                for event, message in rows:
                     if len(self._buffer) == self._buffer.maxlen:
                         self._trimmed = self._buffer[0][0]
-                    self._buffer.append((event.seq, sse_message(event, alert)))
+                    self._buffer.append((event.seq, sse_message(event, message)))
                 self._last = rows[-1][0].seq
                 async with self._cond:
                     self._cond.notify_all()
@@ -130,7 +127,7 @@ class LiveHub:
 
     async def _from_store(self, cursor: int) -> tuple[int, list[str]]:
         rows = await run_in_threadpool(self._store.events_with_alerts, after=cursor, limit=_BATCH)
-        return (rows[-1][0].seq if rows else cursor), [sse_message(e, a) for e, a in rows]
+        return (rows[-1][0].seq if rows else cursor), [sse_message(e, m) for e, m in rows]
 
     async def stream(self, after: int | None) -> AsyncIterator[str]:
         """SSE text for every event with seq > `after` (None: from now on), then new ones as they come."""
