@@ -9,11 +9,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 
 from routewatch.config.schema import MqttOutputConfig
@@ -26,13 +24,6 @@ from routewatch.store.db import make_engine
 from routewatch.web.routes.live import LiveHub
 from routewatch.wire import message_alert
 from tests.adapters.test_store import at, lifecycle, make_alert
-
-
-@pytest.fixture
-def store(db_url: str) -> Iterator[Store]:
-    with Store(db_url) as s:
-        s.upgrade()
-        yield s
 
 
 def _utc(value: datetime | None) -> str | None:
