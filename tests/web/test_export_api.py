@@ -301,7 +301,7 @@ def test_too_many_jobs_at_once_is_409_and_a_job_not_done_is_not_downloaded(
     finally:
         release.set()
     for job in held:
-        assert finished(client, job.as_dict())["state"] == "done"
+        assert finished(client, job.view().model_dump())["state"] == "done"
     assert client.post("/api/replay/exports", json={"alert_id": alert.id}).status_code == 202
 
 
@@ -311,7 +311,7 @@ def test_jobs_expire_by_age_and_by_count(client: TestClient, clock: Clock) -> No
     release.set()
     made = []
     for k in range(MAX_KEPT + 1):
-        made.append(finished(client, jobs.submit(OWNER, "alert", f"j{k}.zip", blocked(release)).as_dict()))
+        made.append(finished(client, jobs.submit(OWNER, "alert", f"j{k}.zip", blocked(release)).view().model_dump()))
     root = jobs.root
     assert root is not None
     # The oldest went when one more than MAX_KEPT had ended; the others are kept, with their files.
@@ -334,7 +334,7 @@ def test_a_failed_job_says_why_and_leaves_no_files(client: TestClient) -> None:
         (out / "half.mp4").write_bytes(b"x")
         raise RuntimeError("secret internals")
 
-    job = finished(client, jobs.submit(OWNER, "alert", "b.zip", broken).as_dict())
+    job = finished(client, jobs.submit(OWNER, "alert", "b.zip", broken).view().model_dump())
     assert job["state"] == "failed" and job["error"] == "the export failed; see the server log"
     assert "secret" not in json.dumps(job) and job["download_url"] is None
     r = client.get(f"/api/replay/exports/{job['id']}/download")
