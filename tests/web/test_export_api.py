@@ -22,11 +22,12 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
+from routewatch.config.schema import RecordingConfig, WebConfig
 from routewatch.recording.read import frames_between
 from routewatch.recording.retention import sweep
 from routewatch.store import Store
 from routewatch.store.users import create_user
-from routewatch.web import WebSettings, create_app
+from routewatch.web import create_app
 from routewatch.web.routes.export import (
     EXPORTS_DIR,
     MAX_ACTIVE,
@@ -82,7 +83,7 @@ def clock() -> Clock:
 def app_client(store: Store, run: RecordedRun, clock: Clock, **settings: Any) -> TestClient:
     # No free-space floor unless a test sets one: this machine's free disk is not what these tests are about.
     values: dict[str, Any] = {"exports_min_free_bytes": 0, **settings}
-    return TestClient(create_app(store, WebSettings(recordings_dir=run.root, **values),
+    return TestClient(create_app(store, WebConfig(**values), recording=RecordingConfig(dir=run.root),
                                  clock=clock))
 
 

@@ -13,10 +13,11 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 
+from routewatch.config.schema import AlertsConfig, EngineConfig, RecordingConfig, WebConfig
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.passwords import PasswordSlots
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import Clock, WebSettings, WebStore
+from routewatch.web.settings import Clock, WebStore
 
 if TYPE_CHECKING:  # the routes that define these import this module
     from routewatch.web.routes.export import ExportJobs
@@ -24,8 +25,8 @@ if TYPE_CHECKING:  # the routes that define these import this module
     from routewatch.web.routes.ops import Metrics
 
 __all__ = [
-    "Acker", "Admin", "ClockDep", "Commander", "ExportsDep", "HubDep", "LimiterDep", "MetricsDep", "Planner",
-    "Reader", "RegistryDep", "SettingsDep", "SlotsDep", "StoreDep",
+    "Acker", "Admin", "AlertsDep", "ClockDep", "Commander", "EngineDep", "ExportsDep", "HubDep", "LimiterDep",
+    "MetricsDep", "Planner", "Reader", "RecordingDep", "RegistryDep", "SettingsDep", "SlotsDep", "StoreDep",
 ]
 
 
@@ -35,10 +36,28 @@ async def get_store(request: Request) -> WebStore:
     return store
 
 
-async def get_settings(request: Request) -> WebSettings:
-    """The web settings."""
-    settings: WebSettings = request.app.state.settings
+async def get_settings(request: Request) -> WebConfig:
+    """The config's `web` section."""
+    settings: WebConfig = request.app.state.settings
     return settings
+
+
+async def get_recording(request: Request) -> RecordingConfig | None:
+    """The config's `recording` section, or None where nothing is recorded."""
+    recording: RecordingConfig | None = request.app.state.recording
+    return recording
+
+
+async def get_engine(request: Request) -> EngineConfig:
+    """The rules' settings (for backtests)."""
+    engine: EngineConfig = request.app.state.engine
+    return engine
+
+
+async def get_alerts(request: Request) -> AlertsConfig:
+    """The alert lifecycle's settings (for backtests)."""
+    alerts: AlertsConfig = request.app.state.alerts
+    return alerts
 
 
 async def get_clock(request: Request) -> Clock:
@@ -84,7 +103,10 @@ async def get_password_slots(request: Request) -> PasswordSlots:
 
 
 StoreDep = Annotated[WebStore, Depends(get_store)]
-SettingsDep = Annotated[WebSettings, Depends(get_settings)]
+SettingsDep = Annotated[WebConfig, Depends(get_settings)]
+RecordingDep = Annotated[RecordingConfig | None, Depends(get_recording)]
+EngineDep = Annotated[EngineConfig, Depends(get_engine)]
+AlertsDep = Annotated[AlertsConfig, Depends(get_alerts)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 HubDep = Annotated["LiveHub", Depends(get_hub)]
 MetricsDep = Annotated["Metrics", Depends(get_metrics)]

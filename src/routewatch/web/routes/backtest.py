@@ -11,12 +11,13 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from routewatch.analysis.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
+from routewatch.config.schema import AlertsConfig, EngineConfig
 from routewatch.geo.corridors import CorridorError, load_corridors
 from routewatch.web.bodies import body_schema, read_model
-from routewatch.web.deps import Planner, SettingsDep, StoreDep
+from routewatch.web.deps import AlertsDep, EngineDep, Planner, SettingsDep, StoreDep
 from routewatch.web.routes.corridors import InvalidCorridor
 from routewatch.web.schemas import BacktestReport
-from routewatch.web.settings import WebSettings, WebStore
+from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/backtest", tags=["backtest"])
 
@@ -40,7 +41,8 @@ _ONE_AT_A_TIME = threading.Lock()  # a backtest is CPU-heavy and shares the proc
 @router.post("", responses={409: {"description": "another backtest is running"},
                             413: {"description": "request too large"}},
              openapi_extra=body_schema(BacktestRequest))
-async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep, _: Planner) -> BacktestReport:
+async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep, engine: EngineDep, alerts: AlertsDep,
+                       _: Planner) -> BacktestReport:
     """Alerts the corridors would have opened in the window beside those opened: added, removed, unchanged.
 
     The body is a BacktestRequest. One backtest runs at a time in this process (409 otherwise).
@@ -49,12 +51,12 @@ async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep,
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         raise HTTPException(409, "another backtest is running; try again when it has finished")
     try:
-        return await run_in_threadpool(_run, store, settings, body)
+        return await run_in_threadpool(_run, store, engine, alerts, body)
     finally:
         _ONE_AT_A_TIME.release()
 
 
-def _run(store: WebStore, settings: WebSettings, body: BacktestRequest) -> BacktestReport:
+def _run(store: WebStore, engine: EngineConfig, alerts: AlertsConfig, body: BacktestRequest) -> BacktestReport:
     try:
         window = Window(body.start, body.end)
     except BacktestError as exc:
@@ -68,5 +70,5 @@ def _run(store: WebStore, settings: WebSettings, body: BacktestRequest) -> Backt
             raise InvalidCorridor(exc) from None
     if not corridors:
         raise HTTPException(422, "no corridors: send a draft set or save corridors first")
-    report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=body.warmup_s)
+    report = backtest(store, corridors, window, engine, alerts, warmup_s=body.warmup_s)
     return BacktestReport.model_validate(report.as_dict())

@@ -1,6 +1,6 @@
 """Basemap: which one the UI uses, raster tiles from a local MBTiles file, and a local borders GeoJSON.
 
-Paths come only from WebSettings (the config file), never from a request; tile coordinates are
+Paths come only from the config file (`web` section), never from a request; tile coordinates are
 validated integers. MBTiles rows are in TMS order, so y is flipped from the XYZ scheme the UI asks in.
 """
 

@@ -49,15 +49,16 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from routewatch.config.schema import RecordingConfig, WebConfig
 from routewatch.geo.bbox import area
 from routewatch.replay.export import ExportError, export_alert
 from routewatch.replay.rangeexport import MAX_CLIP_S, check_range, export_range
 from routewatch.replay.report import range_name, safe_name
 from routewatch.web.bodies import body_schema, read_model
-from routewatch.web.deps import ClockDep, Commander, ExportsDep, SettingsDep, StoreDep
+from routewatch.web.deps import ClockDep, Commander, ExportsDep, RecordingDep, StoreDep
 from routewatch.web.routes.replay import window
 from routewatch.web.schemas import ExportJob
-from routewatch.web.settings import Clock, WebSettings, WebStore
+from routewatch.web.settings import Clock, WebStore
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/replay/exports", tags=["replay"])
@@ -149,12 +150,15 @@ class Storage:
     min_free_bytes: int
 
 
-def storage(settings: WebSettings) -> Storage | None:
-    """The jobs' storage from the settings; None with neither exports_dir nor recordings_dir (no exports then)."""
-    base = settings.exports_dir
-    if base is None and settings.recordings_dir is not None:
-        base = Path(settings.recordings_dir) / EXPORTS_DIR
-    return None if base is None else Storage(Path(base), settings.exports_max_bytes, settings.exports_min_free_bytes)
+def storage(web: WebConfig, recording: RecordingConfig | None) -> Storage | None:
+    """The jobs' storage from the config; None with neither web.exports_dir nor recording (no exports then)."""
+    base = web.exports_dir
+    if base is None and recording is not None:
+        base = Path(recording.dir) / EXPORTS_DIR
+    floor = web.exports_min_free_bytes
+    if floor is None:  # what the recorders need to go on: an export must not stop them
+        floor = (recording or RecordingConfig()).resume_free_bytes
+    return None if base is None else Storage(Path(base), web.exports_max_bytes, floor)
 
 
 def disk_free(path: Path) -> int:
@@ -424,13 +428,12 @@ def zip_dir(directory: Path, target: Path) -> None:
     part.replace(target)
 
 
-def _plan(store: WebStore, settings: WebSettings, clock: Clock, body: ExportRequest
+def _plan(store: WebStore, recording: RecordingConfig | None, clock: Clock, body: ExportRequest
           ) -> tuple[Literal["alert", "range"], str, Callable[[Path, Callable[[int, int], None]], str]]:
     """Check what is asked against the store (404, 422) and return (kind, zip name, the work to do)."""
-    root = settings.recordings_dir
-    if root is None:
+    if recording is None:
         raise HTTPException(404, "recording is not configured for this server")
-    recordings = Path(root)
+    recordings = Path(recording.dir)
     if body.alert_id is not None:
         alert_id, before_s, after_s, boxes = body.alert_id, body.before_s, body.after_s, body.boxes
         alert = store.get_alert(alert_id)
@@ -466,11 +469,11 @@ def _plan(store: WebStore, settings: WebSettings, clock: Clock, body: ExportRequ
     409: {"description": "too many exports queued or running"}, 413: {"description": "request too large"},
     507: {"description": "not enough disk space for an export"}},
     openapi_extra=body_schema(ExportRequest))
-async def create(request: Request, response: Response, store: StoreDep, settings: SettingsDep, clock: ClockDep,
+async def create(request: Request, response: Response, store: StoreDep, recording: RecordingDep, clock: ClockDep,
                  jobs: ExportsDep, who: Commander) -> ExportJob:
     """Start exporting an alert or a camera's window (the body is an ExportRequest); 202 with the job."""
     body = await read_model(request, ExportRequest, MAX_BODY)
-    kind, name, work = await run_in_threadpool(_plan, store, settings, clock, body)
+    kind, name, work = await run_in_threadpool(_plan, store, recording, clock, body)
     # In a worker thread: making room may remove files, and that must not hold the event loop.
     job = await run_in_threadpool(jobs.submit, who.key, kind, name, work)
     response.headers["Location"] = f"{router.prefix}/{job.id}"

@@ -6,11 +6,11 @@ import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
+from routewatch.config.schema import WebConfig
 from routewatch.web.auth import user_dict
 from routewatch.web.deps import ClockDep, LimiterDep, SettingsDep, SlotsDep, StoreDep
 from routewatch.web.schemas import UserOut
 from routewatch.web.security import COOKIE, caller, unauthorized
-from routewatch.web.settings import WebSettings
 
 router = APIRouter(prefix="/api", tags=["auth"])
 
@@ -65,13 +65,13 @@ async def login(body: Login, request: Request, response: Response, store: StoreD
     return user_dict(user)
 
 
-def set_session_cookie(request: Request, response: Response, token: str, settings: WebSettings) -> None:
+def set_session_cookie(request: Request, response: Response, token: str, settings: WebConfig) -> None:
     """Set the session cookie (HttpOnly, SameSite=Strict, Secure where the connection is https)."""
     response.set_cookie(COOKIE, token, max_age=int(settings.session_ttl_s), httponly=True, samesite="strict",
                         secure=secure(request, settings), path="/")
 
 
-def secure(request: Request, settings: WebSettings) -> bool:
+def secure(request: Request, settings: WebConfig) -> bool:
     """Whether cookies are Secure: always when configured, else over TLS or from an https trusted proxy."""
     return bool(settings.cookie_secure) or request.url.scheme == "https"
 

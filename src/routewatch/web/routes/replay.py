@@ -27,7 +27,7 @@ from routewatch.recording.evidence import TrackBox, encode_jpeg
 from routewatch.recording.read import MAX_RANGE_S, RecordedFrame, frames_between
 from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
-from routewatch.web.deps import Commander, SettingsDep, StoreDep
+from routewatch.web.deps import Commander, RecordingDep, SettingsDep, StoreDep
 from routewatch.web.schemas import (
     CorridorsAt,
     CorridorSet,
@@ -102,14 +102,14 @@ def _box(b: TrackBox) -> ReplayBox:
 @router.get("/frame", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "The frame; X-Frame-Time is its time."},
                        404: {"description": "unknown camera, or nothing recorded then"}})
-async def frame(store: StoreDep, settings: SettingsDep, _: Commander, camera: Camera,
+async def frame(store: StoreDep, recording: RecordingDep, _: Commander, camera: Camera,
                 t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")],
                 boxes: bool = False) -> Response:
     """The recorded frame of `camera` shown at `t` (JPEG), with the stored boxes drawn when `boxes`."""
     at = _aware(t, "t")
-    root = settings.recordings_dir
-    if root is None:
+    if recording is None:
         raise HTTPException(404, "recording is not configured for this server")
+    root = recording.dir
     _known(store, camera)
 
     def load() -> tuple[bytes, datetime] | None:
