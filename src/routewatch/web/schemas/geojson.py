@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import JsonValue
+from pydantic import BeforeValidator, JsonValue
 
 from routewatch.web.schemas.base import Out
 
+
+def _plain(value: object) -> object:
+    """`value` with tuples as lists (Shapely's `mapping` gives tuples, which are no JSON value to pydantic)."""
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    return value
+
+
 # A GeoJSON geometry object (type, coordinates; or geometries for a collection).
-Geometry = dict[str, JsonValue]
+Geometry = Annotated[dict[str, JsonValue], BeforeValidator(_plain)]
 
 
 class Feature(Out):
