@@ -53,7 +53,9 @@ build_ui() {
 # (tests/web/test_openapi.py checks that file against the app itself).
 check_api() {
   command -v npm >/dev/null 2>&1 || return 0  # said once already by build_ui
-  (cd "$ROOT/web-ui" && npm run --silent check:api >/dev/null) || {
+  local ui="$ROOT/web-ui"
+  [ -x "$ui/node_modules/.bin/openapi-typescript" ] || (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  (cd "$ui" && npm run --silent check:api >/dev/null) || {
     echo "web-ui/src/api-types.ts is stale: run (cd web-ui && npm run gen:api) and commit it" >&2
     return 1
   }
