@@ -48,3 +48,15 @@ build_ui() {
     (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null && npm run build --silent >/dev/null)
   fi
 }
+
+# The UI's API types (web-ui/src/api-types.ts) must be what openapi-typescript makes of web-ui/openapi.json
+# (tests/web/test_openapi.py checks that file against the app itself).
+check_api() {
+  command -v npm >/dev/null 2>&1 || return 0  # said once already by build_ui
+  local ui="$ROOT/web-ui"
+  [ -x "$ui/node_modules/.bin/openapi-typescript" ] || (cd "$ui" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+  (cd "$ui" && npm run --silent check:api >/dev/null) || {
+    echo "web-ui/src/api-types.ts is stale: run (cd web-ui && npm run gen:api) and commit it" >&2
+    return 1
+  }
+}

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from routewatch.config.schema import WebConfig
 from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Observation, Severity, alert_id
 from routewatch.store.users import create_user
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.web import WebStore, create_app
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -69,12 +70,12 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def settings() -> WebSettings:
-    return WebSettings(max_upload_bytes=64 * 1024, live_poll_s=0.05, live_keepalive_s=0.5)
+def settings() -> WebConfig:
+    return WebConfig(max_upload_bytes=64 * 1024, live_poll_s=0.05, live_keepalive_s=0.5)
 
 
 @pytest.fixture
-def client(store: WebStore, settings: WebSettings, clock: Clock) -> Iterator[TestClient]:
+def client(store: WebStore, settings: WebConfig, clock: Clock) -> Iterator[TestClient]:
     with TestClient(create_app(store, settings, clock=clock)) as c:
         yield c
 

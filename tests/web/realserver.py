@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import json
 import os
 import signal
@@ -41,7 +40,8 @@ class Served:
 
 @contextlib.contextmanager
 def serve(db_url: str, **settings: Any) -> Iterator[Served]:
-    """The API on 127.0.0.1 over a migrated database with users; `settings` are WebSettings fields."""
+    """The API on 127.0.0.1 over a migrated database with users; `settings` are WebConfig fields (and
+    `login_limits`: LoginLimits fields)."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "tests.web.realserver", db_url, str(port), json.dumps(settings)],
                             cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -61,14 +61,15 @@ def serve(db_url: str, **settings: Any) -> Iterator[Served]:
 
 def _main(db_url: str, port: int, overrides: dict[str, Any]) -> None:
     from routewatch.app.services import web_server
-    from routewatch.web import WebSettings, WebStore, create_app
+    from routewatch.config.schema import WebConfig
+    from routewatch.web import WebStore, create_app
     from routewatch.web.limits import LoginLimits
 
-    if "login_limits" in overrides:
-        overrides["login_limits"] = LoginLimits(**overrides["login_limits"])
-    if "trusted_proxies" in overrides:
-        overrides["trusted_proxies"] = tuple(overrides["trusted_proxies"])
-    settings = dataclasses.replace(WebSettings(), **overrides)
+    limits = LoginLimits(**overrides.pop("login_limits", {}))
+    settings = WebConfig(**overrides, login_max_failures_per_user=limits.per_user,
+                         login_max_failures_per_address=limits.per_address, login_window_s=limits.window_s,
+                         login_lockout_s=limits.lockout_s, login_max_lockout_s=limits.max_lockout_s,
+                         login_limiter_entries=limits.max_entries)
     store = WebStore(db_url)
     server = web_server(create_app(store, settings), "127.0.0.1", port)
     loop = asyncio.new_event_loop()

@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.config.schema import WebConfig
+from routewatch.web import WebStore, create_app
 from tests.web.conftest import PASSWORD, Clock, token_for
 from tests.web.realserver import serve
 
@@ -32,7 +33,7 @@ ROUTES = [
 
 @pytest.fixture
 def app(store: WebStore, clock: Clock) -> Any:
-    return create_app(store, WebSettings(max_body_bytes=SMALL, max_upload_bytes=UPLOAD), clock=clock)
+    return create_app(store, WebConfig(max_body_bytes=SMALL, max_upload_bytes=UPLOAD), clock=clock)
 
 
 def call(app: Any, method: str, path: str, headers: dict[str, str], chunks: list[bytes]) -> tuple[int, int, bytes]:

@@ -22,11 +22,12 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
+from routewatch.config.schema import RecordingConfig, WebConfig
 from routewatch.recording.read import frames_between
 from routewatch.recording.retention import sweep
 from routewatch.store import Store
 from routewatch.store.users import create_user
-from routewatch.web import WebSettings, create_app
+from routewatch.web import create_app
 from routewatch.web.routes.export import (
     EXPORTS_DIR,
     MAX_ACTIVE,
@@ -82,7 +83,7 @@ def clock() -> Clock:
 def app_client(store: Store, run: RecordedRun, clock: Clock, **settings: Any) -> TestClient:
     # No free-space floor unless a test sets one: this machine's free disk is not what these tests are about.
     values: dict[str, Any] = {"exports_min_free_bytes": 0, **settings}
-    return TestClient(create_app(store, WebSettings(recordings_dir=run.root, **values),
+    return TestClient(create_app(store, WebConfig(**values), recording=RecordingConfig(dir=run.root),
                                  clock=clock))
 
 
@@ -301,7 +302,7 @@ def test_too_many_jobs_at_once_is_409_and_a_job_not_done_is_not_downloaded(
     finally:
         release.set()
     for job in held:
-        assert finished(client, job.as_dict())["state"] == "done"
+        assert finished(client, job.view().model_dump())["state"] == "done"
     assert client.post("/api/replay/exports", json={"alert_id": alert.id}).status_code == 202
 
 
@@ -311,7 +312,7 @@ def test_jobs_expire_by_age_and_by_count(client: TestClient, clock: Clock) -> No
     release.set()
     made = []
     for k in range(MAX_KEPT + 1):
-        made.append(finished(client, jobs.submit(OWNER, "alert", f"j{k}.zip", blocked(release)).as_dict()))
+        made.append(finished(client, jobs.submit(OWNER, "alert", f"j{k}.zip", blocked(release)).view().model_dump()))
     root = jobs.root
     assert root is not None
     # The oldest went when one more than MAX_KEPT had ended; the others are kept, with their files.
@@ -334,7 +335,7 @@ def test_a_failed_job_says_why_and_leaves_no_files(client: TestClient) -> None:
         (out / "half.mp4").write_bytes(b"x")
         raise RuntimeError("secret internals")
 
-    job = finished(client, jobs.submit(OWNER, "alert", "b.zip", broken).as_dict())
+    job = finished(client, jobs.submit(OWNER, "alert", "b.zip", broken).view().model_dump())
     assert job["state"] == "failed" and job["error"] == "the export failed; see the server log"
     assert "secret" not in json.dumps(job) and job["download_url"] is None
     r = client.get(f"/api/replay/exports/{job['id']}/download")

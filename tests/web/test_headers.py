@@ -7,7 +7,8 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.config.schema import WebConfig
+from routewatch.web import WebStore, create_app
 from routewatch.web.headers import policy
 from tests.web.conftest import PASSWORD, Clock, login
 
@@ -95,15 +96,15 @@ def _cookie_flags(client: TestClient, **headers: str) -> str:
 
 
 def test_the_cookie_is_secure_over_tls_or_behind_an_https_proxy(store: WebStore, clock: Clock) -> None:
-    with TestClient(create_app(store, WebSettings(), clock=clock)) as plain:
+    with TestClient(create_app(store, WebConfig(), clock=clock)) as plain:
         assert "secure" not in _cookie_flags(plain)
         assert "secure" not in _cookie_flags(plain, **{"x-forwarded-proto": "https"})  # nobody trusted
-    with TestClient(create_app(store, WebSettings(), clock=clock), base_url="https://testserver") as tls:
+    with TestClient(create_app(store, WebConfig(), clock=clock), base_url="https://testserver") as tls:
         assert "; secure" in _cookie_flags(tls)
-    proxied = WebSettings(trusted_proxies=("10.0.0.1",))
+    proxied = WebConfig(trusted_proxies=("10.0.0.1",))
     with TestClient(create_app(store, proxied, clock=clock), client=("10.0.0.1", 1234)) as behind:
         assert "; secure" in _cookie_flags(behind, **{"x-forwarded-proto": "https"})
         assert "secure" not in _cookie_flags(behind, **{"x-forwarded-proto": "http"})
-    with TestClient(create_app(store, WebSettings(cookie_secure=True), clock=clock)) as configured:
+    with TestClient(create_app(store, WebConfig(cookie_secure=True), clock=clock)) as configured:
         assert "; secure" in _cookie_flags(configured)
-    assert "httponly" in _cookie_flags(TestClient(create_app(store, WebSettings(), clock=clock)))
+    assert "httponly" in _cookie_flags(TestClient(create_app(store, WebConfig(), clock=clock)))

@@ -21,7 +21,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.config.schema import WebConfig
+from routewatch.web import WebStore, create_app
 from routewatch.web.passwords import ARGON2_MIB, PasswordSlots
 from tests.web.conftest import PASSWORD, Clock, login
 from tests.web.realserver import serve
@@ -82,7 +83,7 @@ def test_a_60_way_login_flood_neither_exhausts_memory_nor_slows_the_api(db_url: 
 
 
 def test_beyond_the_pool_a_login_is_503_at_once(store: WebStore, clock: Clock) -> None:
-    app = create_app(store, WebSettings(password_checks=1), clock=clock)
+    app = create_app(store, WebConfig(password_checks=1), clock=clock)
     slots: PasswordSlots = app.state.password_slots
     with TestClient(app) as c:
         assert slots.try_enter(suspect=False)  # a check in progress

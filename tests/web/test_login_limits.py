@@ -12,7 +12,7 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from routewatch.config.schema import WebConfig
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.web import WebStore, create_app
 from routewatch.web.limits import LoginLimiter, LoginLimits
 from routewatch.web.settings import login_limits
 from tests.web.conftest import PASSWORD, Clock
@@ -153,9 +153,17 @@ def test_config_maps_onto_the_limiter() -> None:
 # --- the endpoint -------------------------------------------------------------------------------------------
 
 
+def with_limits(web: WebConfig, limits: LoginLimits) -> WebConfig:
+    """`web` with the limiter's settings of `limits` (unvalidated: LIMITS remembers fewer names than config allows)."""
+    return web.model_copy(update={
+        "login_max_failures_per_user": limits.per_user, "login_max_failures_per_address": limits.per_address,
+        "login_window_s": limits.window_s, "login_lockout_s": limits.lockout_s,
+        "login_max_lockout_s": limits.max_lockout_s, "login_limiter_entries": limits.max_entries})
+
+
 @pytest.fixture
-def limited(store: WebStore, settings: WebSettings, clock: Clock) -> Iterator[TestClient]:
-    app = create_app(store, dataclasses.replace(settings, login_limits=LIMITS), clock=clock)
+def limited(store: WebStore, settings: WebConfig, clock: Clock) -> Iterator[TestClient]:
+    app = create_app(store, with_limits(settings, LIMITS), clock=clock)
     with TestClient(app) as c:
         yield c
 
@@ -181,8 +189,8 @@ LOCKOUT_TABLE = [
 ]
 
 
-def test_nobody_can_lock_a_user_out_from_another_address(store: WebStore, settings: WebSettings, clock: Clock) -> None:
-    app = create_app(store, dataclasses.replace(settings, login_limits=LIMITS), clock=clock)
+def test_nobody_can_lock_a_user_out_from_another_address(store: WebStore, settings: WebConfig, clock: Clock) -> None:
+    app = create_app(store, with_limits(settings, LIMITS), clock=clock)
     start = clock.now
     got = []
     for who, address, right, after, _ in LOCKOUT_TABLE:

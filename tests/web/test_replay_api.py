@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import box, shape
 
+from routewatch.config.schema import RecordingConfig, WebConfig
 from routewatch.geo.footprint import Footprint
 from routewatch.model import (
     Alert,
@@ -36,7 +37,7 @@ from routewatch.recording.frameindex import pack_times
 from routewatch.recording.read import frames_between
 from routewatch.store import RecordedSegment, Store
 from routewatch.store.users import create_user
-from routewatch.web import WebSettings, create_app
+from routewatch.web import create_app
 from routewatch.web.routes import replay as replay_api
 from tests.e2e.recorded import RecordedRun, record_gate_run
 from tests.e2e.test_recording import decode
@@ -60,8 +61,7 @@ def store(run: RecordedRun) -> Iterator[Store]:
 
 @pytest.fixture
 def client(store: Store, run: RecordedRun) -> Iterator[TestClient]:
-    settings = WebSettings(recordings_dir=run.root)
-    with TestClient(create_app(store, settings)) as c:
+    with TestClient(create_app(store, recording=RecordingConfig(dir=run.root))) as c:
         r = c.post("/api/login", json={"username": "commander", "password": PASSWORD})
         assert r.status_code == 200, r.text
         yield c
@@ -296,7 +296,7 @@ def patrol_store(db_url: str) -> Iterator[Store]:
 
 @pytest.fixture
 def patrol_client(patrol_store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(patrol_store, WebSettings())) as c:
+    with TestClient(create_app(patrol_store, WebConfig())) as c:
         r = c.post("/api/login", json={"username": "commander", "password": PASSWORD})
         assert r.status_code == 200, r.text
         yield c
@@ -511,7 +511,7 @@ def test_positions_in_an_area(patrol_client: TestClient, bbox: str | None, subje
 
 
 def test_positions_in_an_area_are_capped_inside_it(patrol_store: Store) -> None:
-    with TestClient(create_app(patrol_store, WebSettings(max_replay_positions=5))) as c:
+    with TestClient(create_app(patrol_store, WebConfig(max_replay_positions=5))) as c:
         c.post("/api/login", json={"username": "commander", "password": PASSWORD})
         got = ok(c, f"/api/replay/positions?from={at_s(0)}&to={at_s(61)}&bbox=4.9,52.05,5.1,52.15")
     assert got["truncated"] and [f["subject_id"] for f in got["positions"]] == ["demo/2"] * 5

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.config.schema import WebConfig
+from routewatch.web import WebStore, create_app
 from tests.web.conftest import PASSWORD, Clock, login
 
 NEW_PASSWORD = "an entirely new password"
@@ -20,8 +21,8 @@ NEW_PASSWORD = "an entirely new password"
 
 @pytest.fixture
 def workers(store: WebStore, clock: Clock) -> Iterator[tuple[TestClient, TestClient]]:
-    with TestClient(create_app(store, WebSettings(), clock=clock)) as one, \
-            TestClient(create_app(store, WebSettings(), clock=clock)) as two:
+    with TestClient(create_app(store, WebConfig(), clock=clock)) as one, \
+            TestClient(create_app(store, WebConfig(), clock=clock)) as two:
         yield one, two
 
 
@@ -31,10 +32,10 @@ def _me(client: TestClient, cookie: dict[str, str]) -> int:
 
 
 def test_a_session_survives_a_restart_and_a_logout_does_too(store: WebStore, clock: Clock) -> None:
-    with TestClient(create_app(store, WebSettings(), clock=clock)) as before:
+    with TestClient(create_app(store, WebConfig(), clock=clock)) as before:
         kept, ended = login(before, "field"), login(before, "planner")
         assert before.post("/api/logout", cookies=ended).status_code == 204
-    with TestClient(create_app(store, WebSettings(), clock=clock)) as after:  # the restarted server
+    with TestClient(create_app(store, WebConfig(), clock=clock)) as after:  # the restarted server
         assert _me(after, kept) == 200
         assert _me(after, ended) == 401
 
@@ -95,7 +96,7 @@ def test_changing_ones_own_password_ends_every_other_session(workers: tuple[Test
 
 
 def test_sessions_expire(store: WebStore, clock: Clock) -> None:
-    with TestClient(create_app(store, WebSettings(session_ttl_s=60), clock=clock)) as c:
+    with TestClient(create_app(store, WebConfig(session_ttl_s=60), clock=clock)) as c:
         cookie = login(c, "field")
         clock.now += timedelta(seconds=59)
         assert _me(c, cookie) == 200

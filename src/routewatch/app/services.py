@@ -89,18 +89,12 @@ def start_web(settings: Settings, store: Store) -> Web | None:
     """The operator API in this process and loop (uvicorn), if enabled."""
     if not settings.web.enabled:
         return None
-    from routewatch.web import LiveHub, Metrics, WebSettings, create_app
-    from routewatch.web.settings import login_limits
+    from routewatch.web import LiveHub, Metrics, create_app
 
     w = settings.web
-    web_settings = WebSettings(cookie_secure=w.cookie_secure, tiles_url=w.tiles_url,
-                               mbtiles=w.mbtiles, borders_file=w.borders_file, login_limits=login_limits(w),
-                               trusted_proxies=tuple(w.trusted_proxies), password_checks=w.password_checks,
-                               engine=settings.engine, alerts=settings.alerts,
-                               recordings_dir=settings.recording.dir,
-                               exports_min_free_bytes=settings.recording.resume_free_bytes)
-    hub, metrics = LiveHub(store, poll_s=web_settings.live_poll_s), Metrics()
-    app = create_app(store, web_settings, hub=hub, metrics=metrics)
+    hub, metrics = LiveHub(store, poll_s=w.live_poll_s, keepalive_s=w.live_keepalive_s), Metrics()
+    app = create_app(store, w, recording=settings.recording, engine=settings.engine, alerts=settings.alerts,
+                     hub=hub, metrics=metrics)
     server = web_server(app, w.host, w.port)
     log.info("web API on http://%s:%d (docs at /docs)", w.host, w.port)
     return Web(server, asyncio.get_running_loop().create_task(server.serve()), hub, metrics)

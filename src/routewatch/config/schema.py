@@ -752,6 +752,47 @@ class WebConfig(_Section):
         10_000, ge=100, le=1_000_000,
         description="Most usernames (and, separately, addresses) the login limiter remembers; quiet ones go first.",
     )
+    session_ttl_s: float = Field(
+        12 * 3600.0, gt=0, le=366 * 86_400,
+        description="A login session lasts this long (sessions are kept in the database: restarts and other "
+        "workers keep them).",
+    )
+    max_upload_bytes: int = Field(
+        5 * 1024 * 1024, ge=1, le=1024**3,
+        description="Largest request body of corridor imports and edits and of backtests (413 beyond).",
+    )
+    max_body_bytes: int = Field(
+        64 * 1024, ge=1, le=1024**3,
+        description="Largest body of every other request (logins, acknowledgements, users, tokens; 413 beyond).",
+    )
+    max_track_points: int = Field(
+        5000, ge=2, le=10_000_000,
+        description="An alert's track in the API is thinned evenly to at most this many fixes.",
+    )
+    max_replay_positions: int = Field(
+        100_000, ge=1, le=100_000_000, description="Most positions one replay answer holds (it says truncated then)."
+    )
+    max_borders_bytes: int = Field(20 * 1024 * 1024, ge=1, le=1024**3, description="Largest borders_file served.")
+    live_poll_s: float = Field(
+        0.2, gt=0, le=60,
+        description="The live stream reads new alert events from the database this often (and at once when the "
+        "pipeline in this process stores some).",
+    )
+    live_keepalive_s: float = Field(
+        15.0, gt=0, le=3600, description="A quiet live stream sends a keep-alive this often."
+    )
+    exports_dir: Path | None = Field(
+        None, description="Where web export jobs keep their files; none: <recording.dir>/.exports (the recordings' "
+        "disk, not a small /tmp, in a directory no camera's retention walks).",
+    )
+    exports_max_bytes: int = Field(
+        20 * 1000**3, ge=0, le=10**18, description="Bytes that ended export jobs may keep; the oldest go first."
+    )
+    exports_min_free_bytes: int | None = Field(
+        None, ge=0, le=10**18,
+        description="An export fails rather than leave less disk free than this; none: recording.resume_free_bytes "
+        "(so an export cannot stop the recorders).",
+    )
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -1,4 +1,4 @@
-"""The web API's composition: create_app(store, settings, clock) -> FastAPI (docs at /docs)."""
+"""The web API's composition: create_app(store, web config, ...) -> FastAPI (docs at /docs)."""
 
 from __future__ import annotations
 
@@ -13,20 +13,22 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from routewatch.config.schema import AlertsConfig, EngineConfig, RecordingConfig, WebConfig
 from routewatch.web import auth
 from routewatch.web.guard import BodyGuard
 from routewatch.web.headers import SecurityHeaders
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.passwords import LoginGate, PasswordSlots
 from routewatch.web.proxy import Proxies, ProxyHeaders
-from routewatch.web.routes import alerts, backtest, basemap, corridors, coverage, export, live, login, ops, replay
+from routewatch.web.routes import alerts as alert_routes
+from routewatch.web.routes import backtest, basemap, corridors, coverage, export, live, login, ops, replay
 from routewatch.web.routes.corridors import InvalidCorridor, invalid_response
 from routewatch.web.routes.live import LiveHub
 from routewatch.web.routes.ops import Metrics, make_registry
-from routewatch.web.settings import Clock, WebSettings, WebStore, utc_now
+from routewatch.web.settings import Clock, WebStore, login_limits, utc_now
 from routewatch.web.static import mount_ui
 
-__all__ = ["WebSettings", "WebStore", "create_app"]
+__all__ = ["WebStore", "create_app"]
 
 
 def _errors(app: FastAPI) -> None:
@@ -52,17 +54,24 @@ def _errors(app: FastAPI) -> None:
 
 def create_app(
     store: WebStore,
-    settings: WebSettings | None = None,
+    web: WebConfig | None = None,
     *,
+    recording: RecordingConfig | None = None,
+    engine: EngineConfig | None = None,
+    alerts: AlertsConfig | None = None,
     clock: Clock = utc_now,
     metrics: Metrics | None = None,
     hub: LiveHub | None = None,
 ) -> FastAPI:
-    """The operator API over `store` (migrated already); `hub.publish` and `metrics` are the pipeline's hooks."""
-    settings = settings or WebSettings()
+    """The operator API over `store` (migrated already), set up by the config's `web` section.
+
+    `recording` (None: nothing is recorded, so no replay frames or exports) and `engine`/`alerts` (the
+    rules backtests run) are their config sections; `hub.publish` and `metrics` are the pipeline's hooks.
+    """
+    settings = web or WebConfig()
     hub = hub or LiveHub(store, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
     metrics = metrics or Metrics()
-    exports = export.ExportJobs(clock, export.storage(settings))
+    exports = export.ExportJobs(clock, export.storage(settings, recording))
     password_slots = PasswordSlots(settings.password_checks)
 
     @asynccontextmanager
@@ -82,15 +91,18 @@ def create_app(
     app = FastAPI(title="routewatch", version="1", docs_url="/docs", redoc_url=None, lifespan=lifespan)
     app.state.store = store
     app.state.settings = settings
+    app.state.recording = recording
+    app.state.engine = engine or EngineConfig()
+    app.state.alerts = alerts or AlertsConfig()
     app.state.clock = clock
-    app.state.login_limiter = LoginLimiter(settings.login_limits)
+    app.state.login_limiter = LoginLimiter(login_limits(settings))
     app.state.password_slots = password_slots
     app.state.hub = hub
     app.state.metrics = metrics
     app.state.exports = exports
     app.state.registry = make_registry(store, metrics)
     _errors(app)
-    for module in (login, auth, alerts, live, corridors, backtest, coverage, basemap, replay, export, ops):
+    for module in (login, auth, alert_routes, live, corridors, backtest, coverage, basemap, replay, export, ops):
         app.include_router(module.router)
     mount_ui(app)
     # Outermost last: the proxy fixes the client address before the guard counts or authenticates anything.

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from routewatch.store import StoreError
 from routewatch.store.users import ApiToken, AuditEntry, User, UserRole, check_username
-from routewatch.web.security import Perm, Principal, require
+from routewatch.web.deps import Admin, ClockDep, Reader, SlotsDep, StoreDep
+from routewatch.web.schemas import ApiTokenOut, AuditEntryOut, Me, NewApiToken, UserOut
+from routewatch.web.security import Perm
 
 router = APIRouter(prefix="/api", tags=["auth"])
-Admin = Annotated[Principal, Depends(require(Perm.ADMIN))]
-Reader = Annotated[Principal, Depends(require(Perm.READ))]
 
 
 class NewUser(BaseModel):
@@ -40,66 +39,60 @@ class NewToken(BaseModel):
     role: UserRole
 
 
-def user_dict(u: User) -> dict[str, Any]:
-    """The JSON of a user."""
-    return {"username": u.username, "role": u.role.value, "created_at": u.created_at.isoformat(),
-            "disabled": u.disabled}
+def user_dict(u: User) -> UserOut:
+    """A user for the API."""
+    return UserOut(username=u.username, role=u.role.value, created_at=u.created_at.isoformat(), disabled=u.disabled)
 
 
-def token_dict(t: ApiToken) -> dict[str, Any]:
-    """The JSON of an API token's metadata."""
-    return {"id": t.id, "name": t.name, "role": t.role.value, "created_at": t.created_at.isoformat(),
-            "revoked": t.revoked}
+def token_dict(t: ApiToken) -> ApiTokenOut:
+    """An API token's metadata for the API."""
+    return ApiTokenOut(id=t.id, name=t.name, role=t.role.value, created_at=t.created_at.isoformat(),
+                       revoked=t.revoked)
 
 
-def audit_dict(e: AuditEntry) -> dict[str, Any]:
-    """The JSON of an audit entry."""
-    return {"id": e.id, "time": e.time.isoformat(), "actor": e.actor, "action": e.action, "target": e.target,
-            "detail": e.detail}
-
-
-def _now(request: Request) -> datetime:
-    return request.app.state.clock()  # type: ignore[no-any-return]
+def audit_dict(e: AuditEntry) -> AuditEntryOut:
+    """An audit entry for the API."""
+    return AuditEntryOut(id=e.id, time=e.time.isoformat(), actor=e.actor, action=e.action, target=e.target,
+                         detail=e.detail)
 
 
 @router.get("/me")
-def me(principal: Reader) -> dict[str, Any]:
+def me(principal: Reader) -> Me:
     """Who the caller is and what they may do."""
     perms = sorted(p.value for p in Perm if principal.may(p))
-    return {"name": principal.name, "role": principal.role.value, "via": principal.via, "permissions": perms}
+    return Me(name=principal.name, role=principal.role.value, via=principal.via, permissions=perms)
 
 
 @router.get("/users")
-def list_users(request: Request, _: Admin) -> list[dict[str, Any]]:
+def list_users(store: StoreDep, _: Admin) -> list[UserOut]:
     """All users."""
-    return [user_dict(u) for u in request.app.state.store.users()]
+    return [user_dict(u) for u in store.users()]
 
 
 @router.post("/users", status_code=201)
-def add_user(body: NewUser, request: Request, principal: Admin) -> dict[str, Any]:
+def add_user(body: NewUser, store: StoreDep, clock: ClockDep, slots: SlotsDep, principal: Admin) -> UserOut:
     """Create a user (409 if the name is taken)."""
     try:
         check_username(body.username)
-        with request.app.state.password_slots.check():  # hashing costs what checking does
-            user = request.app.state.store.add_user(body.username, body.password, body.role, at=_now(request))
+        with slots.check():  # hashing costs what checking does
+            user = store.add_user(body.username, body.password, body.role, at=clock())
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     except StoreError as exc:
         raise HTTPException(409, str(exc)) from None
-    request.app.state.store.audit("user_create", actor=principal.name, target=body.username,
-                                  detail=body.role.value, at=_now(request))
+    store.audit("user_create", actor=principal.name, target=body.username, detail=body.role.value, at=clock())
     return user_dict(user)
 
 
 @router.patch("/users/{username}")
-def change_user(username: str, body: UserChange, request: Request, principal: Admin) -> dict[str, Any]:
+def change_user(username: str, body: UserChange, store: StoreDep, clock: ClockDep, slots: SlotsDep,
+                principal: Admin) -> UserOut:
     """Change a user's password, role or disabled flag (each but enabling ends the user's sessions at once)."""
-    store = request.app.state.store
     if store.get_user(username) is None:
         raise HTTPException(404, f"no user {username!r}")
     changed = []
     if body.password is not None:
-        with request.app.state.password_slots.check():  # hashing costs what checking does
+        with slots.check():  # hashing costs what checking does
             store.set_password(username, body.password)
         changed.append("password")
     if body.role is not None:
@@ -108,48 +101,48 @@ def change_user(username: str, body: UserChange, request: Request, principal: Ad
     if body.disabled is not None:
         store.set_user_disabled(username, body.disabled)
         changed.append(f"disabled={body.disabled}")
-    store.audit("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=_now(request))
+    store.audit("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=clock())
     user = store.get_user(username)
     assert user is not None
     return user_dict(user)
 
 
 @router.delete("/users/{username}", status_code=204)
-def remove_user(username: str, request: Request, principal: Admin) -> None:
+def remove_user(username: str, store: StoreDep, clock: ClockDep, principal: Admin) -> None:
     """Remove a user (their sessions end at once)."""
-    if not request.app.state.store.remove_user(username):
+    if not store.remove_user(username):
         raise HTTPException(404, f"no user {username!r}")
-    request.app.state.store.audit("user_remove", actor=principal.name, target=username, at=_now(request))
+    store.audit("user_remove", actor=principal.name, target=username, at=clock())
 
 
 @router.get("/tokens")
-def list_tokens(request: Request, _: Admin) -> list[dict[str, Any]]:
+def list_tokens(store: StoreDep, _: Admin) -> list[ApiTokenOut]:
     """All API tokens (metadata only)."""
-    return [token_dict(t) for t in request.app.state.store.api_tokens()]
+    return [token_dict(t) for t in store.api_tokens()]
 
 
 @router.post("/tokens", status_code=201)
-def add_token(body: NewToken, request: Request, principal: Admin) -> dict[str, Any]:
+def add_token(body: NewToken, store: StoreDep, clock: ClockDep, principal: Admin) -> NewApiToken:
     """Create an API token; the token is in this response only."""
-    meta, token = request.app.state.store.add_api_token(body.name, body.role, at=_now(request))
-    request.app.state.store.audit("token_create", actor=principal.name, target=str(meta.id),
-                                  detail=f"{body.name} ({body.role.value})", at=_now(request))
-    return {**token_dict(meta), "token": token}
+    meta, token = store.add_api_token(body.name, body.role, at=clock())
+    store.audit("token_create", actor=principal.name, target=str(meta.id),
+                detail=f"{body.name} ({body.role.value})", at=clock())
+    return NewApiToken(**dict(token_dict(meta)), token=token)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, request: Request, principal: Admin) -> None:
+def revoke_token(token_id: int, store: StoreDep, clock: ClockDep, principal: Admin) -> None:
     """Revoke an API token."""
-    if not request.app.state.store.revoke_api_token(token_id):
+    if not store.revoke_api_token(token_id):
         raise HTTPException(404, f"no API token {token_id}")
-    request.app.state.store.audit("token_revoke", actor=principal.name, target=str(token_id), at=_now(request))
+    store.audit("token_revoke", actor=principal.name, target=str(token_id), at=clock())
 
 
 @router.get("/audit")
 def audit_log(
-    request: Request, _: Admin, after: Annotated[int, Query(ge=0)] = 0,
+    store: StoreDep, _: Admin, after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, action: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[AuditEntryOut]:
     """Audit entries after an id, oldest first."""
     where = {"action": action} if action else {}
-    return [audit_dict(e) for e in request.app.state.store.audit_log(limit=limit, after=after, **where)]
+    return [audit_dict(e) for e in store.audit_log(limit=limit, after=after, **where)]

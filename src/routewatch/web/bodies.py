@@ -6,7 +6,7 @@ from typing import TypeVar
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, JsonValue, ValidationError
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -31,3 +31,10 @@ async def read_model(request: Request, model: type[M], limit: int) -> M:
         return model.model_validate_json(data)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False, include_context=False)) from None
+
+
+def body_schema(model: type[BaseModel]) -> dict[str, JsonValue]:
+    """OpenAPI `openapi_extra` declaring `model` as the JSON body of a route that reads it with `read_model`."""
+    schema = model.model_json_schema(by_alias=True, ref_template="#/components/schemas/{model}")
+    schema.pop("$defs", None)  # JsonValue, the only one, is in the document's components already
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}

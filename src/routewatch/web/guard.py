@@ -21,8 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from routewatch.config.schema import WebConfig
 from routewatch.web.security import PRINCIPAL, authenticate, unauthorized
-from routewatch.web.settings import WebSettings
 
 _UPLOADS = (
     ("POST", re.compile(r"/api/corridors(/import)?/?")),
@@ -36,7 +36,7 @@ def _matches(table: tuple[tuple[str, re.Pattern[str]], ...], method: str, path: 
     return any(method == m and pattern.fullmatch(path) for m, pattern in table)
 
 
-def body_limit(settings: WebSettings, method: str, path: str) -> int:
+def body_limit(settings: WebConfig, method: str, path: str) -> int:
     """The most bytes a request body to this route may have."""
     return settings.max_upload_bytes if _matches(_UPLOADS, method, path) else settings.max_body_bytes
 
@@ -48,7 +48,7 @@ async def _answer(scope: Scope, receive: Receive, send: Send, error: StarletteHT
 class BodyGuard:
     """ASGI middleware: body limits and authentication before the body (see the module docstring)."""
 
-    def __init__(self, app: ASGIApp, settings: WebSettings) -> None:
+    def __init__(self, app: ASGIApp, settings: WebConfig) -> None:
         self.app = app
         self.settings = settings
 

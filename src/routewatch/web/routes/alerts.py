@@ -6,20 +6,21 @@ import math
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from routewatch.geo.bbox import parse_bbox
 from routewatch.model import Alert, AlertKind, AlertState
 from routewatch.store import UnknownAlertError
 from routewatch.store.records import AlertEvent
-from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebStore
+from routewatch.web.deps import Acker, ClockDep, HubDep, Reader, SettingsDep, StoreDep
+from routewatch.web.routes.live import LiveHub
+from routewatch.web.schemas import AlertDetail, AlertEventOut, AlertPage, ApiAlert, TrackPoint
+from routewatch.web.security import Principal
+from routewatch.web.settings import Clock, WebStore
 from routewatch.wire import alert_to_dict
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
-Reader = Annotated[Principal, Depends(require(Perm.READ))]
-Acker = Annotated[Principal, Depends(require(Perm.ACK))]
 DISMISSED = "dismissed:"
 _CHUNK = 500
 
@@ -49,17 +50,17 @@ def snapshot_url(alert_id: str) -> str:
     return f"/api/alerts/{alert_id}/snapshot"
 
 
-def alert_dicts(store: WebStore, alerts: list[Alert]) -> list[dict[str, Any]]:
-    """The JSON of alerts for the API: `snapshot_url` is the snapshot's URL, or null when there is none."""
+def alert_dicts(store: WebStore, alerts: list[Alert]) -> list[ApiAlert]:
+    """Alerts for the API: `snapshot_url` is the snapshot's URL, or null when there is none."""
     with_snapshot = store.snapshot_alert_ids([a.id for a in alerts]) if alerts else set()
-    return [{**alert_to_dict(a), "snapshot_url": snapshot_url(a.id) if a.id in with_snapshot else None}
-            for a in alerts]
+    return [ApiAlert.model_validate({**alert_to_dict(a), "snapshot_url": snapshot_url(a.id) if a.id in with_snapshot
+                                     else None}) for a in alerts]
 
 
-def event_dict(e: AlertEvent) -> dict[str, Any]:
-    """The JSON of a stored alert event."""
-    return {"seq": e.seq, "alert_id": e.alert_id, "change": e.change.value, "time": e.time.isoformat(),
-            "state": e.state.value, "updates": e.updates, "actor": e.actor, "comment": e.comment}
+def event_dict(e: AlertEvent) -> AlertEventOut:
+    """A stored alert event for the API."""
+    return AlertEventOut(seq=e.seq, alert_id=e.alert_id, change=e.change.value, time=e.time.isoformat(),
+                         state=e.state.value, updates=e.updates, actor=e.actor, comment=e.comment)
 
 
 def _page(store: WebStore, filters: dict[str, Any], cls: str | None, limit: int, offset: int) -> list[Alert]:
@@ -85,7 +86,7 @@ def _page(store: WebStore, filters: dict[str, Any], cls: str | None, limit: int,
 
 @router.get("")
 def list_alerts(
-    request: Request,
+    store: StoreDep,
     _: Reader,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -96,7 +97,7 @@ def list_alerts(
     bbox: str | None = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
-) -> dict[str, Any]:
+) -> AlertPage:
     """Alerts opened in [since, until) matching every filter, by opening time; `next_offset` pages on."""
     filters: dict[str, Any] = {
         "since": _aware("since", since), "until": _aware("until", until), "kind": kind,
@@ -106,12 +107,10 @@ def list_alerts(
         raise HTTPException(422, "until must be after since")
     if bbox is not None:
         filters["within"] = parse_area(bbox)
-    items = _page(request.app.state.store, filters, cls, limit + 1, offset)
+    items = _page(store, filters, cls, limit + 1, offset)
     more = len(items) > limit
-    return {
-        "items": alert_dicts(request.app.state.store, items[:limit]),
-        "limit": limit, "offset": offset, "next_offset": offset + limit if more else None,
-    }
+    return AlertPage(items=alert_dicts(store, items[:limit]), limit=limit, offset=offset,
+                     next_offset=offset + limit if more else None)
 
 
 def _get(store: WebStore, alert_id: str) -> Alert:
@@ -122,48 +121,44 @@ def _get(store: WebStore, alert_id: str) -> Alert:
 
 
 @router.get("/{alert_id}")
-def get_alert(alert_id: str, request: Request, _: Reader) -> dict[str, Any]:
+def get_alert(alert_id: str, store: StoreDep, settings: SettingsDep, _: Reader) -> AlertDetail:
     """One alert with its events and the subject's track from opening to closing (or last seen)."""
-    store: WebStore = request.app.state.store
     alert = _get(store, alert_id)
     end = (alert.closed_at or alert.last_seen) + timedelta(microseconds=1)
     fixes = store.positions(alert.subject_id, since=alert.opened_at, until=end)
-    most = request.app.state.settings.max_track_points
+    most = settings.max_track_points
     if len(fixes) > most:  # thin long tracks evenly, keeping the last fix
         step = math.ceil(len(fixes) / most)
         fixes = fixes[:-1:step] + fixes[-1:]
     events = store.alert_events(alert_id, limit=10_000)
     last_ack = next((e for e in reversed(events) if e.change.value == "acknowledged"), None)
-    return {
-        **alert_dicts(store, [alert])[0],
-        "dismissed": last_ack is not None and last_ack.comment.startswith(DISMISSED),
-        "events": [event_dict(e) for e in events],
-        "track": [
-            {"time": f.time.isoformat(), "lon": f.lon, "lat": f.lat, "alt_m": f.alt_m,
-             "heading_deg": f.heading_deg, "speed_m_s": f.speed_m_s}
-            for f in fixes
-        ],
-    }
+    return AlertDetail(
+        **dict(alert_dicts(store, [alert])[0]),
+        dismissed=last_ack is not None and last_ack.comment.startswith(DISMISSED),
+        events=[event_dict(e) for e in events],
+        track=[TrackPoint(time=f.time.isoformat(), lon=f.lon, lat=f.lat, alt_m=f.alt_m, heading_deg=f.heading_deg,
+                          speed_m_s=f.speed_m_s) for f in fixes],
+    )
 
 
-def _acknowledge(request: Request, alert_id: str, principal: Principal, comment: str, action: str) -> dict[str, Any]:
-    store: WebStore = request.app.state.store
-    at = request.app.state.clock()
+def _acknowledge(store: WebStore, clock: Clock, hub: LiveHub, alert_id: str, principal: Principal, comment: str,
+                 action: str) -> ApiAlert:
+    at = clock()
     try:
         alert = store.acknowledge(alert_id, by=principal.name, comment=comment, time=at)
     except UnknownAlertError:
         raise HTTPException(404, f"no alert {alert_id!r}") from None
     store.audit(action, actor=principal.name, target=alert_id, detail=comment, at=at)
-    request.app.state.hub.publish(())
+    hub.publish(())
     return alert_dicts(store, [alert])[0]
 
 
 @router.get("/{alert_id}/snapshot", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "The alert's JPEG snapshot."},
                        404: {"description": "No such alert, or it has no snapshot."}})
-def get_snapshot(alert_id: str, request: Request, _: Reader) -> Response:
+def get_snapshot(alert_id: str, store: StoreDep, _: Reader) -> Response:
     """The JPEG evidence of an alert raised from video: its opening frame with the tracked box drawn."""
-    snap = request.app.state.store.get_snapshot(alert_id)
+    snap = store.get_snapshot(alert_id)
     if snap is None:
         raise HTTPException(404, f"no snapshot for alert {alert_id!r}")
     # A snapshot never changes once stored, but it is evidence: keep it in the user's cache only.
@@ -172,12 +167,14 @@ def get_snapshot(alert_id: str, request: Request, _: Reader) -> Response:
 
 
 @router.post("/{alert_id}/ack")
-def acknowledge(alert_id: str, body: Comment, request: Request, principal: Acker) -> dict[str, Any]:
+def acknowledge(alert_id: str, body: Comment, store: StoreDep, clock: ClockDep, hub: HubDep,
+                principal: Acker) -> ApiAlert:
     """Acknowledge an alert with a comment (audited)."""
-    return _acknowledge(request, alert_id, principal, body.comment, "ack")
+    return _acknowledge(store, clock, hub, alert_id, principal, body.comment, "ack")
 
 
 @router.post("/{alert_id}/dismiss")
-def dismiss(alert_id: str, body: Comment, request: Request, principal: Acker) -> dict[str, Any]:
+def dismiss(alert_id: str, body: Comment, store: StoreDep, clock: ClockDep, hub: HubDep,
+            principal: Acker) -> ApiAlert:
     """Dismiss an alert (an acknowledgement whose comment starts with 'dismissed:'; audited)."""
-    return _acknowledge(request, alert_id, principal, f"{DISMISSED} {body.comment}".strip(), "dismiss")
+    return _acknowledge(store, clock, hub, alert_id, principal, f"{DISMISSED} {body.comment}".strip(), "dismiss")

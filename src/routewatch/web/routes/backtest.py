@@ -5,21 +5,21 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime
-from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from routewatch.analysis.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
+from routewatch.config.schema import AlertsConfig, EngineConfig
 from routewatch.geo.corridors import CorridorError, load_corridors
-from routewatch.web.bodies import read_model
+from routewatch.web.bodies import body_schema, read_model
+from routewatch.web.deps import AlertsDep, EngineDep, Planner, SettingsDep, StoreDep
 from routewatch.web.routes.corridors import InvalidCorridor
-from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebSettings, WebStore
+from routewatch.web.schemas import BacktestReport
+from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/backtest", tags=["backtest"])
-Planner = Annotated[Principal, Depends(require(Perm.CORRIDOR_WRITE))]
 
 
 class BacktestRequest(BaseModel):
@@ -29,7 +29,7 @@ class BacktestRequest(BaseModel):
 
     start: datetime = Field(alias="from", description="Window start, ISO 8601 with a time zone.")
     end: datetime = Field(alias="to", description="Window end (exclusive), ISO 8601 with a time zone.")
-    corridors: dict[str, Any] | None = Field(
+    corridors: dict[str, JsonValue] | None = Field(
         None, description="A draft corridor set (GeoJSON FeatureCollection), not saved; none: the set in force.")
     warmup_s: float = Field(DEFAULT_WARMUP_S, ge=0, le=7 * 86400,
                             description="History replayed before the window so ongoing episodes go on.")
@@ -39,29 +39,28 @@ _ONE_AT_A_TIME = threading.Lock()  # a backtest is CPU-heavy and shares the proc
 
 
 @router.post("", responses={409: {"description": "another backtest is running"},
-                            413: {"description": "request too large"}})
-async def run_backtest(request: Request, _: Planner) -> dict[str, Any]:
+                            413: {"description": "request too large"}},
+             openapi_extra=body_schema(BacktestRequest))
+async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep, engine: EngineDep, alerts: AlertsDep,
+                       _: Planner) -> BacktestReport:
     """Alerts the corridors would have opened in the window beside those opened: added, removed, unchanged.
 
     The body is a BacktestRequest. One backtest runs at a time in this process (409 otherwise).
     """
-    settings: WebSettings = request.app.state.settings
     body = await read_model(request, BacktestRequest, settings.max_upload_bytes)
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         raise HTTPException(409, "another backtest is running; try again when it has finished")
     try:
-        return await run_in_threadpool(_run, request, body)
+        return await run_in_threadpool(_run, store, engine, alerts, body)
     finally:
         _ONE_AT_A_TIME.release()
 
 
-def _run(request: Request, body: BacktestRequest) -> dict[str, Any]:
-    settings: WebSettings = request.app.state.settings
+def _run(store: WebStore, engine: EngineConfig, alerts: AlertsConfig, body: BacktestRequest) -> BacktestReport:
     try:
         window = Window(body.start, body.end)
     except BacktestError as exc:
         raise HTTPException(422, str(exc)) from None
-    store: WebStore = request.app.state.store
     if body.corridors is None:
         corridors = store.current_corridors()
     else:
@@ -71,5 +70,5 @@ def _run(request: Request, body: BacktestRequest) -> dict[str, Any]:
             raise InvalidCorridor(exc) from None
     if not corridors:
         raise HTTPException(422, "no corridors: send a draft set or save corridors first")
-    report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=body.warmup_s)
-    return report.as_dict()
+    report = backtest(store, corridors, window, engine, alerts, warmup_s=body.warmup_s)
+    return BacktestReport.model_validate(report.as_dict())

@@ -1,6 +1,6 @@
 """Basemap: which one the UI uses, raster tiles from a local MBTiles file, and a local borders GeoJSON.
 
-Paths come only from WebSettings (the config file), never from a request; tile coordinates are
+Paths come only from the config file (`web` section), never from a request; tile coordinates are
 validated integers. MBTiles rows are in TMS order, so y is flipped from the XYZ scheme the UI asks in.
 """
 
@@ -9,23 +9,18 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException
 from fastapi import Path as PathParam
 from fastapi.responses import Response
 
-from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebSettings
+from routewatch.web.deps import Reader, SettingsDep
+from routewatch.web.schemas import Basemap
 
 router = APIRouter(prefix="/api", tags=["basemap"])
-Reader = Annotated[Principal, Depends(require(Perm.READ))]
 TILES_URL = "/api/tiles/{z}/{x}/{y}"
 _MAGIC = {b"\x89PNG": "image/png", b"\xff\xd8\xff": "image/jpeg", b"RIFF": "image/webp"}
-
-
-def _settings(request: Request) -> WebSettings:
-    return request.app.state.settings  # type: ignore[no-any-return]
 
 
 def read_tile(path: Path, z: int, x: int, y: int) -> bytes | None:
@@ -47,19 +42,18 @@ def _media(data: bytes) -> str:
 
 
 @router.get("/basemap")
-def basemap(request: Request, _: Reader) -> dict[str, Any]:
+def basemap(s: SettingsDep, _: Reader) -> Basemap:
     """Which basemap the map draws: a tile URL (configured, or the served MBTiles) or none, and borders."""
-    s = _settings(request)
     tiles = TILES_URL if s.mbtiles is not None else s.tiles_url
     source = "mbtiles" if s.mbtiles is not None else "url" if s.tiles_url else "none"
     borders = "/api/basemap/borders" if s.borders_file is not None else None
-    return {"source": source, "tiles_url": tiles, "borders_url": borders}
+    return Basemap(source=source, tiles_url=tiles, borders_url=borders)
 
 
-@router.get("/basemap/borders")
-def borders(request: Request, _: Reader) -> Response:
+@router.get("/basemap/borders", response_class=Response, responses={200: {
+    "content": {"application/geo+json": {}}, "description": "The borders GeoJSON."}})
+def borders(s: SettingsDep, _: Reader) -> Response:
     """The configured borders GeoJSON (404 when none; 413 when over the size cap)."""
-    s = _settings(request)
     path = s.borders_file
     if path is None or not path.is_file():
         raise HTTPException(404, "no borders file is configured")
@@ -69,13 +63,14 @@ def borders(request: Request, _: Reader) -> Response:
                     headers={"Cache-Control": "private, max-age=3600"})
 
 
-@router.get("/tiles/{z}/{x}/{y}")
+@router.get("/tiles/{z}/{x}/{y}", response_class=Response, responses={200: {
+    "content": {"image/png": {}, "image/jpeg": {}, "image/webp": {}}, "description": "The tile."}})
 def tile(
-    request: Request, _: Reader,
+    s: SettingsDep, _: Reader,
     z: Annotated[int, PathParam(ge=0, le=24)], x: Annotated[int, PathParam(ge=0)], y: Annotated[int, PathParam(ge=0)],
 ) -> Response:
     """One raster tile (XYZ) from the configured MBTiles file; 404 when there is none."""
-    path = _settings(request).mbtiles
+    path = s.mbtiles
     if path is None or not path.is_file():
         raise HTTPException(404, "no MBTiles file is configured")
     if x >= 1 << z or y >= 1 << z:

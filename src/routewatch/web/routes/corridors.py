@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Body, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Body, HTTPException, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from routewatch.geo.corridors import (
@@ -23,12 +22,20 @@ from routewatch.model import Corridor
 from routewatch.store import CorridorConflictError, RemovalNotConfirmedError
 from routewatch.store.records import CorridorVersion
 from routewatch.web.bodies import read_limited
-from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebStore
+from routewatch.web.deps import ClockDep, Planner, Reader, SettingsDep, StoreDep
+from routewatch.web.schemas import (
+    CorridorDeleted,
+    CorridorFeature,
+    CorridorImport,
+    CorridorSet,
+    CorridorVersionOut,
+    VersionFeature,
+)
+from routewatch.web.security import Principal
+from routewatch.web.settings import Clock, WebStore
 
 router = APIRouter(prefix="/api/corridors", tags=["corridors"])
-Reader = Annotated[Principal, Depends(require(Perm.READ))]
-Writer = Annotated[Principal, Depends(require(Perm.CORRIDOR_WRITE))]
+Writer = Planner
 Why = Annotated[str, Query(max_length=2000, description="why: stored with the version")]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -52,24 +59,15 @@ def safe_filename(name: str) -> str:
     return _SAFE.sub("_", base).lstrip(".")[:100] or "upload"
 
 
-def feature(c: Corridor) -> dict[str, Any]:
+def feature(c: Corridor) -> CorridorFeature:
     """One corridor as a GeoJSON Feature."""
-    result: dict[str, Any] = to_geojson([c])["features"][0]
-    return result
+    return CorridorFeature.model_validate(to_geojson([c])["features"][0])
 
 
-def version_dict(v: CorridorVersion) -> dict[str, Any]:
+def version_dict(v: CorridorVersion) -> CorridorVersionOut:
     """One version's audit fields."""
-    return {"version": v.corridor.version, "author": v.author, "comment": v.comment,
-            "created_at": v.created_at.isoformat(), "deleted": v.deleted}
-
-
-def _store(request: Request) -> WebStore:
-    return request.app.state.store  # type: ignore[no-any-return]
-
-
-def _now(request: Request) -> datetime:
-    return request.app.state.clock()  # type: ignore[no-any-return]
+    return CorridorVersionOut(version=v.corridor.version, author=v.author, comment=v.comment,
+                              created_at=v.created_at.isoformat(), deleted=v.deleted)
 
 
 def _current(store: WebStore, corridor_id: str) -> Corridor | None:
@@ -101,31 +99,32 @@ def _why(body: Any, comment: str) -> str:
 
 
 def _save(
-    request: Request, corridor: Corridor, principal: Principal, comment: str, action: str, previous: int | None = None
-) -> dict[str, Any]:
-    store = _store(request)
+    store: WebStore, clock: Clock, corridor: Corridor, principal: Principal, comment: str, action: str,
+    previous: int | None = None,
+) -> CorridorFeature:
     try:
         (saved,) = store.save_corridors(
-            [corridor], author=principal.name, comment=comment, at=_now(request), replace=False
+            [corridor], author=principal.name, comment=comment, at=clock(), replace=False
         )
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     if saved.version != previous:  # an unchanged save adds no version and is not audited
         detail = f"v{saved.version}: {comment}"
-        store.audit(action, actor=principal.name, target=saved.id, detail=detail, at=_now(request))
+        store.audit(action, actor=principal.name, target=saved.id, detail=detail, at=clock())
     return feature(saved)
 
 
 @router.get("")
-def list_corridors(request: Request, _: Reader) -> dict[str, Any]:
+def list_corridors(store: StoreDep, _: Reader) -> CorridorSet:
     """The current corridor set as a GeoJSON FeatureCollection."""
-    return to_geojson(_store(request).current_corridors())
+    return CorridorSet.model_validate(to_geojson(store.current_corridors()))
 
 
-@router.get("/export")
-def export(request: Request, _: Reader, format: Literal["geojson", "kml"] = "geojson") -> Response:
+@router.get("/export", response_class=Response, responses={200: {"content": {
+    "application/geo+json": {}, "application/vnd.google-earth.kml+xml": {}}, "description": "The corridor file."}})
+def export(store: StoreDep, _: Reader, format: Literal["geojson", "kml"] = "geojson") -> Response:
     """The current set as a GeoJSON or KML download."""
-    corridors = _store(request).current_corridors()
+    corridors = store.current_corridors()
     if format == "kml":
         body, media = to_kml(corridors), "application/vnd.google-earth.kml+xml"
     else:
@@ -136,24 +135,24 @@ def export(request: Request, _: Reader, format: Literal["geojson", "kml"] = "geo
 
 @router.post("/import")
 async def import_file(
-    request: Request, principal: Writer, comment: Why = "",
+    request: Request, store: StoreDep, settings: SettingsDep, clock: ClockDep, principal: Writer, comment: Why = "",
     filename: Annotated[str, Query(max_length=255)] = "upload",
     replace: bool = False,
     expect_removed: Annotated[int, Query(ge=0, description="with replace: how many corridors it removes")] = 0,
-) -> dict[str, Any]:
+) -> CorridorImport:
     """Import a GeoJSON or KML/KMZ file sent as the request body (all or nothing; 413 when too large).
 
     An empty set is refused (422). With `replace`, stored corridors the file does not name are
     removed only if `expect_removed` is their number; otherwise 409 lists them and nothing is saved.
     """
-    limit: int = request.app.state.settings.max_upload_bytes
+    limit = settings.max_upload_bytes
     data = await read_limited(request, limit, what="upload")
     name = safe_filename(filename)
     try:
         corridors = require_some(load_corridors(data), "the upload")
     except CorridorError as exc:
         raise InvalidCorridor(exc) from None
-    store, at = _store(request), _now(request)
+    at = clock()
     why = comment or f"import {name}"
     try:
         saved = store.save_corridors(corridors, author=principal.name, comment=why, at=at, replace=replace,
@@ -165,22 +164,24 @@ async def import_file(
     store.audit("corridor_import", actor=principal.name, target=name,
                 detail=f"{len(saved)} corridor(s), replace={replace}, removed={expect_removed if replace else 0}: "
                 f"{why}", at=at)
-    return {"filename": name, "imported": [{"id": c.id, "version": c.version} for c in saved]}
+    return CorridorImport.model_validate({"filename": name, "imported": [{"id": c.id, "version": c.version}
+                                                                         for c in saved]})
 
 
 @router.post("", status_code=201)
-def create(request: Request, principal: Writer, body: Annotated[Any, Body()], comment: Why = "") -> dict[str, Any]:
+def create(store: StoreDep, clock: ClockDep, principal: Writer, body: Annotated[Any, Body()],
+           comment: Why = "") -> CorridorFeature:
     """Create a corridor from one GeoJSON Feature (409 if the id is in use)."""
     corridor = _parse_one(body)
-    if _current(_store(request), corridor.id) is not None:
+    if _current(store, corridor.id) is not None:
         raise HTTPException(409, f"corridor {corridor.id!r} exists; PUT /api/corridors/{corridor.id} to change it")
-    return _save(request, corridor, principal, _why(body, comment), "corridor_create")
+    return _save(store, clock, corridor, principal, _why(body, comment), "corridor_create")
 
 
 @router.get("/{corridor_id}")
-def get_corridor(corridor_id: str, request: Request, _: Reader) -> dict[str, Any]:
+def get_corridor(corridor_id: str, store: StoreDep, _: Reader) -> CorridorFeature:
     """The current version of one corridor as a GeoJSON Feature."""
-    found = _current(_store(request), corridor_id)
+    found = _current(store, corridor_id)
     if found is None:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
     return feature(found)
@@ -188,20 +189,21 @@ def get_corridor(corridor_id: str, request: Request, _: Reader) -> dict[str, Any
 
 @router.put("/{corridor_id}")
 def update(
-    corridor_id: str, request: Request, principal: Writer, body: Annotated[Any, Body()], comment: Why = ""
-) -> dict[str, Any]:
+    corridor_id: str, store: StoreDep, clock: ClockDep, principal: Writer, body: Annotated[Any, Body()],
+    comment: Why = "",
+) -> CorridorFeature:
     """Save a new version of an existing corridor (unchanged content keeps its version)."""
     corridor = _parse_one(body, corridor_id)
-    current = _current(_store(request), corridor_id)
+    current = _current(store, corridor_id)
     if current is None:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
-    return _save(request, corridor, principal, _why(body, comment), "corridor_update", current.version)
+    return _save(store, clock, corridor, principal, _why(body, comment), "corridor_update", current.version)
 
 
 @router.delete("/{corridor_id}")
-def delete(corridor_id: str, request: Request, principal: Writer, comment: Why = "") -> dict[str, Any]:
+def delete(corridor_id: str, store: StoreDep, clock: ClockDep, principal: Writer, comment: Why = "") -> CorridorDeleted:
     """Delete a corridor (a tombstone version keeps its history)."""
-    store, at = _store(request), _now(request)
+    at = clock()
     try:
         version = store.delete_corridor(corridor_id, author=principal.name, comment=comment, at=at)
     except CorridorConflictError as exc:
@@ -209,22 +211,22 @@ def delete(corridor_id: str, request: Request, principal: Writer, comment: Why =
     if version is None:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
     store.audit("corridor_delete", actor=principal.name, target=corridor_id, detail=f"v{version}: {comment}", at=at)
-    return {"id": corridor_id, "version": version, "deleted": True}
+    return CorridorDeleted(id=corridor_id, version=version, deleted=True)
 
 
 @router.get("/{corridor_id}/history")
-def history(corridor_id: str, request: Request, _: Reader) -> list[dict[str, Any]]:
+def history(corridor_id: str, store: StoreDep, _: Reader) -> list[CorridorVersionOut]:
     """Every version of a corridor with who, when and why, oldest first."""
-    versions = _store(request).corridor_history(corridor_id)
+    versions = store.corridor_history(corridor_id)
     if not versions:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
     return [version_dict(v) for v in versions]
 
 
 @router.get("/{corridor_id}/versions/{version}")
-def get_version(corridor_id: str, version: int, request: Request, _: Reader) -> dict[str, Any]:
+def get_version(corridor_id: str, version: int, store: StoreDep, _: Reader) -> VersionFeature:
     """One stored version as a GeoJSON Feature, its audit fields in `meta`."""
-    for v in _store(request).corridor_history(corridor_id):
+    for v in store.corridor_history(corridor_id):
         if v.corridor.version == version:
-            return {**feature(v.corridor), "meta": version_dict(v)}
+            return VersionFeature(**dict(feature(v.corridor)), meta=version_dict(v))
     raise HTTPException(404, f"no version {version} of corridor {corridor_id!r}")

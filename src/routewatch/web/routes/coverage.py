@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from routewatch.analysis.coverage import MAX_FOOTPRINTS, CoverageError, UnknownCorridorError, coverage_report
+from routewatch.web.deps import StoreDep
+from routewatch.web.schemas import CoverageReport
 from routewatch.web.security import Perm, Principal, caller, unauthorized
-from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 # Commanders replay patrols (where were we looking?); planners judge corridors (what is never watched?).
@@ -33,7 +34,7 @@ Viewer = Annotated[Principal, Depends(commander_or_planner)]
 
 @router.get("")
 def get_coverage(
-    request: Request,
+    store: StoreDep,
     _: Viewer,
     start: Annotated[datetime, Query(alias="from", description="Window start, ISO 8601 with a time zone.")],
     end: Annotated[datetime, Query(alias="to", description="Window end (exclusive), ISO 8601 with a time zone.")],
@@ -41,17 +42,16 @@ def get_coverage(
     versions: Annotated[Literal["current", "history"], Query(
         description="current: the corridors in force now over the whole window; history: each stored version "
         "over the time it was in force.")] = "current",
-) -> dict[str, Any]:
+) -> CoverageReport:
     """Per corridor: covered intervals (with the fraction covered and the cameras), gaps, totals, and `layer`:
     a GeoJSON FeatureCollection of the covered parts (`layer: covered` per corridor, `layer: interval` per interval).
 
     422: an empty, reversed, unzoned or too long window, or too many footprints in it; 404: no such corridor.
     """
-    store: WebStore = request.app.state.store
     try:
         report = coverage_report(store, start, end, corridor_id=corridor, versions=versions, max_footprints=MAX_ROWS)
     except UnknownCorridorError as exc:
         raise HTTPException(404, str(exc)) from None
     except CoverageError as exc:
         raise HTTPException(422, str(exc)) from None
-    return report.as_dict()
+    return CoverageReport.model_validate(report.as_dict())

@@ -43,24 +43,25 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi import Path as PathParam
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from routewatch.config.schema import RecordingConfig, WebConfig
 from routewatch.geo.bbox import area
 from routewatch.replay.export import ExportError, export_alert
 from routewatch.replay.rangeexport import MAX_CLIP_S, check_range, export_range
 from routewatch.replay.report import range_name, safe_name
-from routewatch.web.bodies import read_model
+from routewatch.web.bodies import body_schema, read_model
+from routewatch.web.deps import ClockDep, Commander, ExportsDep, RecordingDep, StoreDep
 from routewatch.web.routes.replay import window
-from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import Clock, WebSettings, WebStore
+from routewatch.web.schemas import ExportJob
+from routewatch.web.settings import Clock, WebStore
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/replay/exports", tags=["replay"])
-Commander = Annotated[Principal, Depends(require(Perm.REPLAY))]
 JobId = Annotated[str, PathParam(min_length=16, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 MAX_ACTIVE = 3  # jobs queued or running at once; past it, 409
@@ -122,14 +123,14 @@ class Job:
     ended_at: datetime | None = None
     size_bytes: int = 0  # of its zip, once done
 
-    def as_dict(self) -> dict[str, Any]:
+    def view(self) -> ExportJob:
         """The job as the API shows it."""
-        return {"id": self.id, "kind": self.kind, "state": self.state, "file_name": self.name,
-                "created_at": self.created_at.isoformat(),
-                "ended_at": self.ended_at.isoformat() if self.ended_at is not None else None,
-                "frames_done": self.frames_done, "frames_total": self.frames_total, "note": self.note,
-                "error": self.error, "size_bytes": self.size_bytes,
-                "download_url": f"{router.prefix}/{self.id}/download" if self.state == "done" else None}
+        return ExportJob(id=self.id, kind=self.kind, state=self.state, file_name=self.name,
+                         created_at=self.created_at.isoformat(),
+                         ended_at=self.ended_at.isoformat() if self.ended_at is not None else None,
+                         frames_done=self.frames_done, frames_total=self.frames_total, note=self.note,
+                         error=self.error, size_bytes=self.size_bytes,
+                         download_url=f"{router.prefix}/{self.id}/download" if self.state == "done" else None)
 
 
 class _Stopped(Exception):
@@ -149,12 +150,15 @@ class Storage:
     min_free_bytes: int
 
 
-def storage(settings: WebSettings) -> Storage | None:
-    """The jobs' storage from the settings; None with neither exports_dir nor recordings_dir (no exports then)."""
-    base = settings.exports_dir
-    if base is None and settings.recordings_dir is not None:
-        base = Path(settings.recordings_dir) / EXPORTS_DIR
-    return None if base is None else Storage(Path(base), settings.exports_max_bytes, settings.exports_min_free_bytes)
+def storage(web: WebConfig, recording: RecordingConfig | None) -> Storage | None:
+    """The jobs' storage from the config; None with neither web.exports_dir nor recording (no exports then)."""
+    base = web.exports_dir
+    if base is None and recording is not None:
+        base = Path(recording.dir) / EXPORTS_DIR
+    floor = web.exports_min_free_bytes
+    if floor is None:  # what the recorders need to go on: an export must not stop them
+        floor = (recording or RecordingConfig()).resume_free_bytes
+    return None if base is None else Storage(Path(base), web.exports_max_bytes, floor)
 
 
 def disk_free(path: Path) -> int:
@@ -424,22 +428,12 @@ def zip_dir(directory: Path, target: Path) -> None:
     part.replace(target)
 
 
-def jobs_of(request: Request) -> ExportJobs:
-    """The app's export jobs."""
-    jobs: ExportJobs = request.app.state.exports
-    return jobs
-
-
-def _plan(request: Request, body: ExportRequest) -> tuple[Literal["alert", "range"], str,
-                                                          Callable[[Path, Callable[[int, int], None]], str]]:
+def _plan(store: WebStore, recording: RecordingConfig | None, clock: Clock, body: ExportRequest
+          ) -> tuple[Literal["alert", "range"], str, Callable[[Path, Callable[[int, int], None]], str]]:
     """Check what is asked against the store (404, 422) and return (kind, zip name, the work to do)."""
-    store: WebStore = request.app.state.store
-    settings: WebSettings = request.app.state.settings
-    clock: Clock = request.app.state.clock
-    root = settings.recordings_dir
-    if root is None:
+    if recording is None:
         raise HTTPException(404, "recording is not configured for this server")
-    recordings = Path(root)
+    recordings = Path(recording.dir)
     if body.alert_id is not None:
         alert_id, before_s, after_s, boxes = body.alert_id, body.before_s, body.after_s, body.boxes
         alert = store.get_alert(alert_id)
@@ -474,30 +468,30 @@ def _plan(request: Request, body: ExportRequest) -> tuple[Literal["alert", "rang
     404: {"description": "unknown alert or camera, or recording not configured"},
     409: {"description": "too many exports queued or running"}, 413: {"description": "request too large"},
     507: {"description": "not enough disk space for an export"}},
-    openapi_extra={"requestBody": {"required": True, "content": {"application/json": {
-        "schema": ExportRequest.model_json_schema(by_alias=True)}}}})
-async def create(request: Request, who: Commander) -> JSONResponse:
+    openapi_extra=body_schema(ExportRequest))
+async def create(request: Request, response: Response, store: StoreDep, recording: RecordingDep, clock: ClockDep,
+                 jobs: ExportsDep, who: Commander) -> ExportJob:
     """Start exporting an alert or a camera's window (the body is an ExportRequest); 202 with the job."""
     body = await read_model(request, ExportRequest, MAX_BODY)
-    kind, name, work = await run_in_threadpool(_plan, request, body)
+    kind, name, work = await run_in_threadpool(_plan, store, recording, clock, body)
     # In a worker thread: making room may remove files, and that must not hold the event loop.
-    job = await run_in_threadpool(jobs_of(request).submit, who.key, kind, name, work)
-    return JSONResponse(job.as_dict(), status_code=202, headers={"Location": f"{router.prefix}/{job.id}"})
+    job = await run_in_threadpool(jobs.submit, who.key, kind, name, work)
+    response.headers["Location"] = f"{router.prefix}/{job.id}"
+    return job.view()
 
 
 @router.get("/{job_id}", responses={404: {"description": "unknown, expired or someone else's job"}})
-async def status(request: Request, who: Commander, job_id: JobId) -> dict[str, Any]:
+async def status(jobs: ExportsDep, who: Commander, job_id: JobId) -> ExportJob:
     """An export job's state and progress (frames written of the clip's total)."""
-    job = await run_in_threadpool(jobs_of(request).get, job_id, who.key)  # its sweep may remove files
-    return job.as_dict()
+    job = await run_in_threadpool(jobs.get, job_id, who.key)  # its sweep may remove files
+    return job.view()
 
 
 @router.get("/{job_id}/download", response_class=FileResponse, responses={
     200: {"content": {"application/zip": {}}, "description": "The export's files, zipped."},
     404: {"description": "unknown, expired or someone else's job"}, 409: {"description": "not done (yet)"}})
-async def download(request: Request, who: Commander, job_id: JobId) -> FileResponse:
+async def download(jobs: ExportsDep, who: Commander, job_id: JobId) -> FileResponse:
     """The zip of a done export (clip, tracks, report)."""
-    jobs = jobs_of(request)
     job = await run_in_threadpool(jobs.get, job_id, who.key)
     if job.state != "done":
         detail = f"export failed: {job.error}" if job.state == "failed" else f"export is {job.state}; not done yet"

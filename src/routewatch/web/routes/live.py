@@ -9,18 +9,17 @@ from collections import deque
 from collections.abc import AsyncIterator, Iterable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
+from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from routewatch.model import Observation
 from routewatch.store.records import AlertEvent
-from routewatch.web.security import Perm, Principal, require
+from routewatch.web.deps import HubDep, Reader
 from routewatch.web.settings import WebStore
 from routewatch.wire import observation_to_dict, sse_alert_data
 
 router = APIRouter(prefix="/api", tags=["live"])
-Reader = Annotated[Principal, Depends(require(Perm.READ))]
 _BATCH = 500
 
 
@@ -163,9 +162,10 @@ class LiveHub:
                     yield ": keepalive\n\n"
 
 
-@router.get("/live", response_class=StreamingResponse)
+@router.get("/live", response_class=StreamingResponse,
+            responses={200: {"content": {"text/event-stream": {}}, "description": "Server-Sent Events."}})
 async def live(
-    request: Request,
+    hub: HubDep,
     _: Reader,
     last_event_id: Annotated[str | None, Header()] = None,
     after: Annotated[int | None, Query(ge=0, description="resume after this seq (as Last-Event-ID)")] = None,
@@ -178,6 +178,5 @@ async def live(
             raise HTTPException(422, "Last-Event-ID must be an event seq (an integer)") from None
         if after < 0:
             raise HTTPException(422, "Last-Event-ID must be >= 0")
-    hub: LiveHub = request.app.state.hub
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(hub.stream(after), media_type="text/event-stream", headers=headers)

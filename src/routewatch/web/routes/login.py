@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
+from routewatch.config.schema import WebConfig
 from routewatch.web.auth import user_dict
-from routewatch.web.limits import LoginLimiter
-from routewatch.web.passwords import PasswordSlots
+from routewatch.web.deps import ClockDep, LimiterDep, SettingsDep, SlotsDep, StoreDep
+from routewatch.web.schemas import UserOut
 from routewatch.web.security import COOKIE, caller, unauthorized
 
 router = APIRouter(prefix="/api", tags=["auth"])
@@ -25,7 +24,8 @@ class Login(BaseModel):
 
 @router.post("/login", responses={429: {"description": "too many failed logins; see Retry-After"},
                                   503: {"description": "too many password checks at once; see Retry-After"}})
-async def login(body: Login, request: Request, response: Response) -> dict[str, Any]:
+async def login(body: Login, request: Request, response: Response, store: StoreDep, settings: SettingsDep,
+                clock: ClockDep, limiter: LimiterDep, slots: SlotsDep) -> UserOut:
     """Check a password; on success set the session cookie (HttpOnly, SameSite=Strict).
 
     After repeated failures for a username or from an address, attempts are refused with 429 and
@@ -34,10 +34,7 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
     """
     # Async so that refusals (429, 503) cost the event loop a moment and never wait for a worker thread:
     # a flood of them must not queue ahead of other requests. Only the database and Argon2 go to threads.
-    state = request.app.state
-    store, limiter, slots = state.store, state.login_limiter, state.password_slots
-    assert isinstance(limiter, LoginLimiter) and isinstance(slots, PasswordSlots)
-    at = state.clock()
+    at = clock()
     client = request.client.host if request.client else ""
     refusal = limiter.check(body.username, client, at.timestamp())
     if refusal is not None:
@@ -62,22 +59,21 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
     limiter.succeeded(body.username, client)
     await anyio.to_thread.run_sync(lambda: store.audit(
         "login", actor=user.username, target=user.username, detail=client, at=at))
-    ttl = state.settings.session_ttl_s
+    ttl = settings.session_ttl_s
     token = await anyio.to_thread.run_sync(lambda: store.start_session(user.username, at=at, ttl_s=ttl))
-    set_session_cookie(request, response, token)
+    set_session_cookie(request, response, token, settings)
     return user_dict(user)
 
 
-def set_session_cookie(request: Request, response: Response, token: str) -> None:
+def set_session_cookie(request: Request, response: Response, token: str, settings: WebConfig) -> None:
     """Set the session cookie (HttpOnly, SameSite=Strict, Secure where the connection is https)."""
-    settings = request.app.state.settings
     response.set_cookie(COOKIE, token, max_age=int(settings.session_ttl_s), httponly=True, samesite="strict",
-                        secure=secure(request), path="/")
+                        secure=secure(request, settings), path="/")
 
 
-def secure(request: Request) -> bool:
+def secure(request: Request, settings: WebConfig) -> bool:
     """Whether cookies are Secure: always when configured, else over TLS or from an https trusted proxy."""
-    return bool(request.app.state.settings.cookie_secure) or request.url.scheme == "https"
+    return bool(settings.cookie_secure) or request.url.scheme == "https"
 
 
 class PasswordChange(BaseModel):
@@ -88,14 +84,13 @@ class PasswordChange(BaseModel):
 
 
 @router.post("/me/password", responses={503: {"description": "too many password checks at once"}})
-async def change_password(body: PasswordChange, request: Request, response: Response) -> dict[str, Any]:
+async def change_password(body: PasswordChange, request: Request, response: Response, store: StoreDep,
+                          settings: SettingsDep, clock: ClockDep, limiter: LimiterDep, slots: SlotsDep) -> UserOut:
     """Change one's own password: every session of the user ends, this browser gets a new one."""
-    state = request.app.state
-    store, slots = state.store, state.password_slots
     principal = await anyio.to_thread.run_sync(caller, request)
     if principal is None or principal.via != "session":
         raise unauthorized("log in (as a user, not with an API token) to change your password")
-    at, limiter = state.clock(), state.login_limiter
+    at = clock()
     client = request.client.host if request.client else ""
     refusal = limiter.check(principal.name, client, at.timestamp())  # guesses of the current one count
     if refusal is not None:
@@ -113,18 +108,18 @@ async def change_password(body: PasswordChange, request: Request, response: Resp
         limiter.failed(principal.name, client, at.timestamp())
         raise HTTPException(403, "the current password is wrong")
     limiter.succeeded(principal.name, client)
-    ttl = state.settings.session_ttl_s
+    ttl = settings.session_ttl_s
     token = await anyio.to_thread.run_sync(lambda: store.start_session(user.username, at=at, ttl_s=ttl))
     await anyio.to_thread.run_sync(lambda: store.audit("password_change", actor=user.username,
                                                        target=user.username, at=at))
-    set_session_cookie(request, response, token)
+    set_session_cookie(request, response, token, settings)
     return user_dict(user)
 
 
 @router.post("/logout", status_code=204)
-def logout(request: Request, response: Response) -> None:
+def logout(request: Request, response: Response, store: StoreDep, settings: SettingsDep) -> None:
     """End the session (idempotent)."""
     token = request.cookies.get(COOKIE)
     if token:
-        request.app.state.store.end_session(token)
-    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure(request))
+        store.end_session(token)
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure(request, settings))

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from routewatch.web.security import Perm, Principal, require
+from routewatch.web.deps import MetricsDep, Reader, RegistryDep, StoreDep
+from routewatch.web.schemas import Health, PipelineStatus
 from routewatch.web.settings import WebStore
 
 router = APIRouter(tags=["ops"])
-Reader = Annotated[Principal, Depends(require(Perm.READ))]
 
 
 class Metrics:
@@ -151,24 +151,24 @@ def make_registry(store: WebStore, metrics: Metrics) -> CollectorRegistry:
     return registry
 
 
-@router.get("/health")
-def health(request: Request) -> Any:
+@router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "database down"}})
+def health(store: StoreDep) -> Health | JSONResponse:
     """Liveness and database reachability (no auth)."""
     try:
-        request.app.state.store.latest_event_seq()
+        store.latest_event_seq()
     except Exception as exc:
         return JSONResponse({"status": "error", "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
-    return {"status": "ok", "database": "ok"}
+    return Health(status="ok", database="ok")
 
 
 @router.get("/api/status")
-def status(request: Request, who: Reader) -> dict[str, Any]:
+def status(metrics: MetricsDep, who: Reader) -> PipelineStatus:
     """What the pipeline took in and lost: MAVLink link quality, MQTT sequence gaps, drops, cameras."""
-    metrics: Metrics = request.app.state.metrics
-    return metrics.status()
+    return PipelineStatus.model_validate(metrics.status())
 
 
-@router.get("/metrics")
-def metrics(request: Request) -> Response:
+@router.get("/metrics", response_class=Response, responses={200: {
+    "content": {CONTENT_TYPE_LATEST: {}}, "description": "Prometheus text exposition."}})
+def metrics(registry: RegistryDep) -> Response:
     """Prometheus text exposition (no auth, as scrapers expect; holds counts only)."""
-    return Response(generate_latest(request.app.state.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

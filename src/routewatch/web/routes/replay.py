@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi import APIRouter, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from shapely.geometry import mapping
 
@@ -27,11 +27,20 @@ from routewatch.recording.evidence import TrackBox, encode_jpeg
 from routewatch.recording.read import MAX_RANGE_S, RecordedFrame, frames_between
 from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
-from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebSettings, WebStore
+from routewatch.web.deps import Commander, RecordingDep, SettingsDep, StoreDep
+from routewatch.web.schemas import (
+    CorridorsAt,
+    CorridorSet,
+    Footprints,
+    ReplayBoxes,
+    ReplayCameras,
+    ReplayPositions,
+    Sorties,
+)
+from routewatch.web.schemas.replay import ReplayBox, ReplayCamera, ReplayFrame, ReplayPosition, Sortie
+from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/replay", tags=["replay"])
-Commander = Annotated[Principal, Depends(require(Perm.REPLAY))]
 Camera = Annotated[str, Query(min_length=1, max_length=64, description="Camera name.")]
 From = Annotated[datetime, Query(alias="from", description="Window start, ISO 8601 with a time zone.")]
 To = Annotated[datetime, Query(alias="to", description="Window end, ISO 8601 with a time zone.")]
@@ -75,9 +84,10 @@ def _area(bbox: str | None) -> BBox | None:
         raise HTTPException(422, str(exc)) from None
 
 
-def _fix(f: Observation) -> dict[str, Any]:
-    return {"subject_id": f.subject_id, "time": f.time.isoformat(), "lon": f.lon, "lat": f.lat, "alt_m": f.alt_m,
-            "class": f.subject_class, "role": f.role.value, "heading_deg": f.heading_deg, "speed_m_s": f.speed_m_s}
+def _fix(f: Observation) -> ReplayPosition:
+    return ReplayPosition(subject_id=f.subject_id, time=f.time.isoformat(), lon=f.lon, lat=f.lat, alt_m=f.alt_m,
+                          subject_class=f.subject_class, role=f.role.value, heading_deg=f.heading_deg,
+                          speed_m_s=f.speed_m_s)
 
 
 def _known(store: WebStore, camera: str) -> None:
@@ -85,23 +95,21 @@ def _known(store: WebStore, camera: str) -> None:
         raise HTTPException(404, f"nothing recorded for camera {camera!r}")
 
 
-def _box(b: TrackBox) -> dict[str, Any]:
-    return {"track": b.track, "cls": b.cls, "conf": b.conf, "x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2}
+def _box(b: TrackBox) -> ReplayBox:
+    return ReplayBox(track=b.track, cls=b.cls, conf=b.conf, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2)
 
 
 @router.get("/frame", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "The frame; X-Frame-Time is its time."},
                        404: {"description": "unknown camera, or nothing recorded then"}})
-async def frame(request: Request, _: Commander, camera: Camera,
+async def frame(store: StoreDep, recording: RecordingDep, _: Commander, camera: Camera,
                 t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")],
                 boxes: bool = False) -> Response:
     """The recorded frame of `camera` shown at `t` (JPEG), with the stored boxes drawn when `boxes`."""
-    store: WebStore = request.app.state.store
-    settings: WebSettings = request.app.state.settings
     at = _aware(t, "t")
-    root = settings.recordings_dir
-    if root is None:
+    if recording is None:
         raise HTTPException(404, "recording is not configured for this server")
+    root = recording.dir
     _known(store, camera)
 
     def load() -> tuple[bytes, datetime] | None:
@@ -160,29 +168,26 @@ def frames_part(store: WebStore, camera: str, since: datetime, until: datetime,
 
 
 @router.get("/boxes", responses={404: {"description": "unknown camera"}})
-async def frame_boxes(request: Request, _: Commander, camera: Camera, start: From, end: To,
+async def frame_boxes(store: StoreDep, _: Commander, camera: Camera, start: From, end: To,
                       limit: Annotated[int | None, Query(ge=1, le=MAX_BOX_FRAMES, description=(
-                          "At most this many frames (and at most the server's cap)."))] = None) -> dict[str, Any]:
+                          "At most this many frames (and at most the server's cap)."))] = None) -> ReplayBoxes:
     """The recorded frames of `camera` in the window, oldest first: each one's time and tracked boxes (full-frame
     pixels). At most MAX_BOX_FRAMES (or `limit`): then `truncated`, and `next` is the time of the first frame
     left out, to ask again from (`from=next`, the same `to`)."""
-    store: WebStore = request.app.state.store
     since, until = window(start, end)
     _known(store, camera)
     cap = min(limit or MAX_BOX_FRAMES, MAX_BOX_FRAMES)
     frames, after = await run_in_threadpool(frames_part, store, camera, since, until, cap)
-    return {"camera": camera, "truncated": after is not None, "next": after.isoformat() if after else None,
-            "frames": [{"time": f.time.isoformat(), "boxes": [_box(b) for b in f.boxes]} for f in frames]}
+    return ReplayBoxes(camera=camera, truncated=after is not None, next=after.isoformat() if after else None,
+                       frames=[ReplayFrame(time=f.time.isoformat(), boxes=[_box(b) for b in f.boxes]) for f in frames])
 
 
 @router.get("/positions")
-async def positions(request: Request, _: Commander, start: From, end: To,
+async def positions(store: StoreDep, settings: SettingsDep, _: Commander, start: From, end: To,
                     subject: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
-                    bbox: Area = None) -> dict[str, Any]:
+                    bbox: Area = None) -> ReplayPositions:
     """Stored positions with time in [from, to) (of one subject, or all; in `bbox`, or anywhere), oldest first;
     `truncated` past the cap."""
-    store: WebStore = request.app.state.store
-    settings: WebSettings = request.app.state.settings
     since, until = window(start, end)
     area = _area(bbox)
     cap = settings.max_replay_positions
@@ -202,38 +207,37 @@ async def positions(request: Request, _: Commander, start: From, end: To,
         return out, False
 
     fixes, truncated = await run_in_threadpool(load)
-    return {"truncated": truncated, "positions": [_fix(f) for f in fixes]}
+    return ReplayPositions(truncated=truncated, positions=[_fix(f) for f in fixes])
 
 
 @router.get("/cameras")
-async def cameras(request: Request, _: Commander, start: Annotated[datetime | None, Query(
+async def cameras(store: StoreDep, _: Commander, start: Annotated[datetime | None, Query(
                       alias="from", description="Window start (with `to`): only segments overlapping it.")] = None,
                   end: Annotated[datetime | None, Query(alias="to", description="Window end.")] = None,
-                  ) -> dict[str, Any]:
+                  ) -> ReplayCameras:
     """Recorded cameras with their first and last frame time, segment and frame counts (in the window, if given)."""
-    store: WebStore = request.app.state.store
     if (start is None) != (end is None):
         raise HTTPException(422, "give both 'from' and 'to', or neither")
     since, until = window(start, end) if start is not None and end is not None else (None, None)
     extents = await run_in_threadpool(store.recording_extents, since, until)
-    return {"cameras": [{"camera": e.camera, "first": e.first.isoformat(), "last": e.last.isoformat(),
-                         "segments": e.segments, "frames": e.frames} for e in extents]}
+    return ReplayCameras(cameras=[ReplayCamera(camera=e.camera, first=e.first.isoformat(), last=e.last.isoformat(),
+                                               segments=e.segments, frames=e.frames) for e in extents])
 
 
-def _sortie(s: patrols.Sortie, footprints: list[Footprint] | None, spans: patrols.Recorded) -> dict[str, Any]:
+def _sortie(s: patrols.Sortie, footprints: list[Footprint] | None, spans: patrols.Recorded) -> Sortie:
     """A sortie's answer; `footprints` None: its cameras were not checked (past MATCHED_SORTIES)."""
     follow = patrols.following(s, footprints or [])
     recorded = patrols.recorded_during(spans, s.start, s.end)
-    return {"drone": s.drone, "class": s.subject_class, "start": s.start.isoformat(), "end": s.end.isoformat(),
-            "fixes": s.count, "bbox": list(s.bbox.as_tuple()), "cameras_checked": footprints is not None,
-            "following": list(follow), "seen_by": list(patrols.seen_by(s, footprints or [])),
-            "recorded": list(recorded), "camera": patrols.pick_camera(follow, recorded)}
+    return Sortie(drone=s.drone, subject_class=s.subject_class, start=s.start.isoformat(), end=s.end.isoformat(),
+                  fixes=s.count, bbox=s.bbox.as_tuple(), cameras_checked=footprints is not None,
+                  following=list(follow), seen_by=list(patrols.seen_by(s, footprints or [])),
+                  recorded=list(recorded), camera=patrols.pick_camera(follow, recorded))
 
 
 @router.get("/sorties")
-async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Area = None,
+async def sorties(store: StoreDep, _: Commander, start: From, end: To, bbox: Area = None,
                   gap_s: Annotated[float, Query(ge=1, le=3600, description="A longer gap (s) between two fixes "
-                                                "of a patrol asset ends its sortie.")] = 120.0) -> dict[str, Any]:
+                                                "of a patrol asset ends its sortie.")] = 120.0) -> Sorties:
     """Sorties of patrol assets (runs of one's stored fixes with no gap over `gap_s`) in the window, by start.
 
     Each: its drone, time span, fix count and box; `following` (drone cameras whose footprints lay near
@@ -244,11 +248,10 @@ async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Ar
     (`cameras_checked`), each from at most SORTIE_FOOTPRINTS footprints over its span (`footprints_truncated`
     when one had more). `gap_s` is 1 s to 1 h: a shorter one would make a sortie of nearly every fix.
     """
-    store: WebStore = request.app.state.store
     since, until = window(start, end)
     area = _area(bbox)
 
-    def load() -> dict[str, Any]:
+    def load() -> Sorties:
         fixes = store.positions_in(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
         spans = patrols.Recorded.of(store.recording_spans(since, until))
         found = patrols.sorties(fixes[:MAX_SORTIE_FIXES], timedelta(seconds=gap_s))
@@ -259,22 +262,22 @@ async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Ar
         # Per sortie, so a sortie late in a long window is matched as well as an early one.
         over = [store.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
                 for s in found[:MATCHED_SORTIES]]
-        return {"gap_s": gap_s, "truncated": more,
-                "footprints_truncated": any(len(f) > SORTIE_FOOTPRINTS for f in over),
-                "sorties": [_sortie(s, over[i][:SORTIE_FOOTPRINTS] if i < len(over) else None, spans)
-                            for i, s in enumerate(found)]}
+        return Sorties(gap_s=gap_s, truncated=more,
+                       footprints_truncated=any(len(f) > SORTIE_FOOTPRINTS for f in over),
+                       sorties=[_sortie(s, over[i][:SORTIE_FOOTPRINTS] if i < len(over) else None, spans)
+                                for i, s in enumerate(found)])
 
     return await run_in_threadpool(load)
 
 
 @router.get("/corridors")
-async def corridors(request: Request, _: Commander,
+async def corridors(store: StoreDep, _: Commander,
                     t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")],
                     start: Annotated[datetime | None, Query(alias="from", description="With `to`: the window "
                                                             "replayed, whose alerts' corridors come in `raised`.")]
                     = None,
                     end: Annotated[datetime | None, Query(alias="to", description="Window end (with `from`).")]
-                    = None) -> dict[str, Any]:
+                    = None) -> CorridorsAt:
     """The corridors in force at `t` (each id's newest version saved at or before it; deleted ones left out).
 
     A GeoJSON FeatureCollection (properties id, version, kind, name, ...), with `since` and `until`: the
@@ -283,7 +286,6 @@ async def corridors(request: Request, _: Commander,
     that alerts opened in it were raised against where another version (or none) is in force at `t`:
     footage analysed after the fact was judged by corridors saved later than it was filmed.
     """
-    store: WebStore = request.app.state.store
     at = _aware(t, "t")
     if (start is None) != (end is None):
         raise HTTPException(422, "give both 'from' and 'to', or neither")
@@ -303,25 +305,24 @@ async def corridors(request: Request, _: Commander,
     by_key = {(c.id, c.version): c for c, _, _ in versions}
     raised = [by_key[k] for k in sorted({(a.corridor_id, a.corridor_version) for a in alerts} - shown)
               if k in by_key]
-    collection = _features(in_force)
-    return {**collection, "t": at.isoformat(), "since": before[-1].isoformat() if before else None,
-            "until": after[0].isoformat() if after else None, "raised": _features(raised)["features"]}
+    return CorridorsAt(type="FeatureCollection", features=_features(in_force).features, t=at.isoformat(),
+                       since=before[-1].isoformat() if before else None,
+                       until=after[0].isoformat() if after else None, raised=_features(raised).features)
 
 
-def _features(corridors: list[Corridor]) -> dict[str, Any]:
-    collection = to_geojson(corridors)
-    for f, c in zip(collection["features"], corridors, strict=True):
-        f["properties"]["name"] = c.name
+def _features(corridors: list[Corridor]) -> CorridorSet:
+    collection = CorridorSet.model_validate(to_geojson(corridors))
+    for f, c in zip(collection.features, corridors, strict=True):
+        f.properties["name"] = c.name
     return collection
 
 
 @router.get("/footprints", responses={404: {"description": "unknown camera"}})
-async def footprints(request: Request, _: Commander, start: From, end: To,
-                     camera: Annotated[str | None, Query(min_length=1, max_length=64)] = None) -> dict[str, Any]:
+async def footprints(store: StoreDep, _: Commander, start: From, end: To,
+                     camera: Annotated[str | None, Query(min_length=1, max_length=64)] = None) -> Footprints:
     """Camera footprints overlapping the window (of one camera, or all), by start: a GeoJSON FeatureCollection
     of polygons with camera, kind, start and end (exclusive). At most MAX_FOOTPRINTS: `truncated` then (ask
     again from the last one's start)."""
-    store: WebStore = request.app.state.store
     since, until = window(start, end)
 
     def load() -> list[Footprint]:
@@ -330,7 +331,8 @@ async def footprints(request: Request, _: Commander, start: From, end: To,
         return store.footprints_between(since, until, limit=MAX_FOOTPRINTS + 1, camera=camera)
 
     rows = await run_in_threadpool(load)
-    return {"type": "FeatureCollection", "truncated": len(rows) > MAX_FOOTPRINTS, "features": [
+    truncated = len(rows) > MAX_FOOTPRINTS
+    return Footprints.model_validate({"type": "FeatureCollection", "truncated": truncated, "features": [
         {"type": "Feature", "geometry": mapping(fp.polygon),
          "properties": {"camera": fp.camera, "kind": fp.kind, "start": fp.start.isoformat(),
-                        "end": fp.end.isoformat()}} for fp in rows[:MAX_FOOTPRINTS]]}
+                        "end": fp.end.isoformat()}} for fp in rows[:MAX_FOOTPRINTS]]})
