@@ -300,3 +300,37 @@ class DeadLetter:
     payload_excerpt: str
     received_at: datetime
     size_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """An object's box in one frame (full-frame pixels), its class and confidence, and its track id once tracked.
+
+    Detectors give boxes; image trackers give them a `track` (empty until then); the recorder,
+    the frame cache and the evidence drawing keep them as they are.
+    """
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    cls: str = "moving_object"
+    conf: float = 1.0
+    track: str = ""
+
+    @property
+    def bottom_centre(self) -> tuple[float, float]:
+        """Where the object stands on the ground (Frigate uses the same point)."""
+        return (self.x1 + self.x2) / 2.0, self.y2
+
+    def clipped(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """The box as whole pixels inside a width x height image.
+
+        >>> Box(-5, 10.4, 700, 20.6).clipped(640, 480)
+        (0, 10, 639, 21)
+        """
+        x1 = min(max(round(self.x1), 0), width - 1)
+        y1 = min(max(round(self.y1), 0), height - 1)
+        x2 = min(max(round(self.x2), 0), width - 1)
+        y2 = min(max(round(self.y2), 0), height - 1)
+        return x1, y1, max(x1, x2), max(y1, y2)

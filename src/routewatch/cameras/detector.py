@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from routewatch.tracking.iou import Box, TrackedBox
+from routewatch.model import Box
 
 # People and vehicles: COCO-trained models also say "boat", "suitcase" or "cell phone" from high angles.
 DEFAULT_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
@@ -53,8 +53,8 @@ class YoloTracker:
         self.tracker = tracker
         self.calls = 0
 
-    def update(self, image: npt.NDArray[np.uint8]) -> list[TrackedBox]:
-        """Detect and track in one frame; only boxes that already have a track id are returned."""
+    def update(self, image: npt.NDArray[np.uint8]) -> list[Box]:
+        """Detect and track in one frame; only boxes that already have a track id are returned (in `track`)."""
         self.calls += 1
         results: Any = self._model.track(image, persist=True, verbose=False, classes=self._ids, conf=self.conf,
                                          tracker=self.tracker)
@@ -64,5 +64,5 @@ class YoloTracker:
         out = []
         for (x1, y1, x2, y2), tid, cls, conf in zip(boxes.xyxy.tolist(), boxes.id.tolist(), boxes.cls.tolist(),
                                                     boxes.conf.tolist(), strict=True):
-            out.append(TrackedBox(int(tid), Box(x1, y1, x2, y2, self._names[int(cls)], float(conf)), 1))
+            out.append(Box(x1, y1, x2, y2, self._names[int(cls)], float(conf), track=str(int(tid))))
         return out

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -30,11 +31,9 @@ from routewatch.geo.dronepose import camera_pose
 from routewatch.geo.poseinterp import Pose, PoseTrack
 from routewatch.ingest.posefile import PoseFile, PoseFileError, find_pose_file, read_pose_file
 from routewatch.ingest.video import Frame, VideoStats, iter_file
-from routewatch.model import Observation
-from routewatch.recording.evidence import TrackBox
+from routewatch.model import Box, Observation
 from routewatch.recording.recorder import FrameRecorder, follow_source
 from routewatch.tracking.groundtrack import GroundTracker
-from routewatch.tracking.iou import Box
 from routewatch.tracking.sampler import Sampler
 
 PoseLookup = Callable[[datetime, float], Pose | None]
@@ -194,28 +193,25 @@ class DroneVision:
                     footprints.frame(frame.time, cpose, pin, ground_alt)
                 if yolo is not None:
                     counts["detector_calls"] += 1
-                    tracked = yolo.update(frame.image)
-                    boxes, ids = [t.box for t in tracked], [t.track_id for t in tracked]
+                    boxes = yolo.update(frame.image)
                 else:
-                    boxes, ids = [Box(r.x1, r.y1, r.x2, r.y2) for r in regions], []
+                    boxes = [Box(r.x1, r.y1, r.x2, r.y2) for r in regions]
                 grounds = [pin.to_ground(cpose, *b.bottom_centre, ground_alt, d.max_range_m) for b in boxes]
                 counts["not_on_ground"] += sum(g is None for g in grounds)
-                placed = [(i, b, g) for i, (b, g) in enumerate(zip(boxes, grounds, strict=True)) if g is not None]
+                placed = [(b, g) for b, g in zip(boxes, grounds, strict=True) if g is not None]
                 if yolo is None:
                     local = local or LocalFrame(pose.lon, pose.lat)
-                    found = ground_tracks.update(t_s, [local.xy(*g) for _, _, g in placed])
-                    out = [(tid, placed[j][1], placed[j][2]) for tid, j in found]
+                    found = ground_tracks.update(t_s, [local.xy(*g) for _, g in placed])
+                    out = [(replace(placed[j][0], track=str(tid)), placed[j][1]) for tid, j in found]
                 else:
-                    out = [(ids[i], b, g) for i, b, g in placed]
+                    out = placed
                 counts["observations"] += len(out)
                 if cache is not None and out:
-                    cache.put(CachedFrame(frame.time, frame.image, tuple(
-                        TrackBox(str(tid), b.x1, b.y1, b.x2, b.y2, b.cls, b.conf) for tid, b, _ in out)))
+                    cache.put(CachedFrame(frame.time, frame.image, tuple(b for b, _ in out)))
                 if record is not None:
-                    record.put(frame.time, frame.image, tuple(
-                        TrackBox(str(tid), b.x1, b.y1, b.x2, b.y2, b.cls, b.conf) for tid, b, _ in out))
-                for tid, box, (lon, lat) in out:
-                    yield Observation(f"{cam.name}/{tid}", frame.time, lon, lat, subject_class=box.cls,
+                    record.put(frame.time, frame.image, tuple(b for b, _ in out))
+                for box, (lon, lat) in out:
+                    yield Observation(f"{cam.name}/{box.track}", frame.time, lon, lat, subject_class=box.cls,
                                       confidence=box.conf, source=cam.name)
         finally:
             counts.update(motion.counts)

@@ -13,10 +13,9 @@ from routewatch.cameras.motion import MotionGate, near_motion
 from routewatch.config.schema import CameraConfig
 from routewatch.geo.homography import Calibration, CalibrationError, GroundControlPoint
 from routewatch.ingest.video import Frame, VideoStats, iter_file
-from routewatch.model import Observation
-from routewatch.recording.evidence import TrackBox
+from routewatch.model import Box, Observation
 from routewatch.recording.recorder import FrameRecorder, follow_source
-from routewatch.tracking.iou import Box, IouTracker
+from routewatch.tracking.iou import IouTracker
 from routewatch.tracking.sampler import Sampler
 
 CHUNK = 500
@@ -89,22 +88,21 @@ def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration,
         else:
             counts["detector_calls"] += 1
             tracked = yolo.update(frame.image)
-            if any(near_motion(t.box, regions) for t in tracked):  # moving ones: parked cars keep no detector on
+            if any(near_motion(t, regions) for t in tracked):  # moving ones: parked cars keep no detector on
                 live_until = frame.time + TRACK_GRACE
         out: list[Observation] = []
-        boxes: list[TrackBox] = []
+        boxes: list[Box] = []
         for t in tracked:
-            ground = calib.to_ground(*t.box.bottom_centre)
+            ground = calib.to_ground(*t.bottom_centre)
             if ground is None:
                 counts["not_on_ground"] += 1
                 continue
             counts["observations"] += 1
-            out.append(Observation(f"{cam.name}/{t.track_id}", frame.time, ground[0], ground[1],
-                                   subject_class=t.box.cls, confidence=t.box.conf, source=cam.name))
-            boxes.append(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2, t.box.y2, t.box.cls, t.box.conf))
+            out.append(Observation(f"{cam.name}/{t.track}", frame.time, ground[0], ground[1],
+                                   subject_class=t.cls, confidence=t.conf, source=cam.name))
+            boxes.append(t)
         if cache is not None and boxes:  # cached first: an alert on these observations may look for it at once
             cache.put(CachedFrame(frame.time, frame.image, tuple(boxes)))
         if record is not None:
-            record.put(frame.time, frame.image, tuple(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2,
-                                                               t.box.y2, t.box.cls, t.box.conf) for t in tracked))
+            record.put(frame.time, frame.image, tuple(tracked))
         yield from out
