@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from routewatch.config.schema import DetectorConfig
 from routewatch.model import Box
 
 # People and vehicles: COCO-trained models also say "boat", "suitcase" or "cell phone" from high angles.
@@ -66,3 +67,10 @@ class YoloTracker:
                                                     boxes.conf.tolist(), strict=True):
             out.append(Box(x1, y1, x2, y2, self._names[int(cls)], float(conf), track=str(int(tid))))
         return out
+
+
+def yolo_tracker(det: DetectorConfig, tracker: str) -> YoloTracker | None:
+    """The camera's YOLO tracker with `tracker` (an Ultralytics tracker file), or None when no model is set."""
+    if det.model is None:
+        return None
+    return YoloTracker(det.model, classes=det.classes, conf=det.conf, tracker=tracker)
