@@ -31,10 +31,10 @@ from routewatch.config.schema import CameraConfig, DetectorConfig, DroneConfig
 from routewatch.geo.camera import Pinhole
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.dronepose import camera_pose
-from routewatch.geo.poseinterp import Pose, PoseTrack
+from routewatch.geo.poseinterp import PoseTrack
 from routewatch.ingest.posefile import PoseFile, PoseFileError, find_pose_file, read_pose_file
 from routewatch.ingest.video import Frame, VideoStats, iter_file
-from routewatch.model import Box, Observation
+from routewatch.model import Box, Observation, Pose
 from routewatch.recording.recorder import FrameRecorder, follow_source
 from routewatch.tracking.groundtrack import GroundTracker
 
