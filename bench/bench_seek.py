@@ -25,7 +25,8 @@ import cv2
 import numpy as np
 
 from routewatch.config.schema import CameraRecordingConfig, RecordingConfig
-from routewatch.recording.evidence import TrackBox, encode_jpeg
+from routewatch.model import Box
+from routewatch.recording.evidence import encode_jpeg
 from routewatch.recording.recorder import CameraRecorder
 from routewatch.replay.frames import locate, read_frame
 from routewatch.store import Store
@@ -34,12 +35,12 @@ T0 = datetime(2026, 5, 1, tzinfo=UTC)
 TARGET_P99_MS = 300.0
 
 
-def frame(i: int, background: np.ndarray) -> tuple[np.ndarray, TrackBox]:
+def frame(i: int, background: np.ndarray) -> tuple[np.ndarray, Box]:
     h, w = background.shape[:2]
     img = background.copy()
     x, y = (i * 3) % (w - 20), (i * 2) % (h - 20)
     cv2.rectangle(img, (x, y), (x + 16, y + 16), (240, 240, 240), -1)
-    return img, TrackBox("1", x, y, x + 16, y + 16, "person", 0.9)
+    return img, Box(x, y, x + 16, y + 16, "person", 0.9, track="1")
 
 
 def percentile(values: list[float], q: float) -> float:

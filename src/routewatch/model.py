@@ -6,6 +6,7 @@ datetimes taken from the data (event time); units are in the field names.
 
 from __future__ import annotations
 
+import math
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -300,3 +301,92 @@ class DeadLetter:
     payload_excerpt: str
     received_at: datetime
     size_bytes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """An object's box in one frame (full-frame pixels), its class and confidence, and its track id once tracked.
+
+    Detectors give boxes; image trackers give them a `track` (empty until then); the recorder,
+    the frame cache and the evidence drawing keep them as they are.
+    """
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+    cls: str = "moving_object"
+    conf: float = 1.0
+    track: str = ""
+
+    @property
+    def bottom_centre(self) -> tuple[float, float]:
+        """Where the object stands on the ground (Frigate uses the same point)."""
+        return (self.x1 + self.x2) / 2.0, self.y2
+
+    def clipped(self, width: int, height: int) -> tuple[int, int, int, int]:
+        """The box as whole pixels inside a width x height image.
+
+        >>> Box(-5, 10.4, 700, 20.6).clipped(640, 480)
+        (0, 10, 639, 21)
+        """
+        x1 = min(max(round(self.x1), 0), width - 1)
+        y1 = min(max(round(self.y1), 0), height - 1)
+        x2 = min(max(round(self.x2), 0), width - 1)
+        y2 = min(max(round(self.y2), 0), height - 1)
+        return x1, y1, max(x1, x2), max(y1, y2)
+
+
+# Pose fields that are angles in degrees (interpolated along the shorter arc).
+POSE_ANGLES = ("heading_deg", "pitch_deg", "roll_deg", "gimbal_pitch_deg", "gimbal_yaw_deg", "gimbal_roll_deg")
+
+
+@dataclass(frozen=True, slots=True)
+class Pose:
+    """Vehicle position (WGS84, alt_m) and attitude at `time`, with the gimbal's angles when known.
+
+    Gimbal angles are z-y-x Euler angles in the gimbal protocol's vehicle frame: yaw relative to
+    the vehicle heading, pitch and roll relative to the horizon (geo.dronepose converts other
+    frames into it). hfov_deg/vfov_deg: the camera's field of view when the source reports it.
+    """
+
+    time: datetime
+    lon: float
+    lat: float
+    alt_m: float
+    heading_deg: float
+    pitch_deg: float
+    roll_deg: float
+    gimbal_pitch_deg: float | None = None
+    gimbal_yaw_deg: float | None = None
+    gimbal_roll_deg: float | None = None
+    hfov_deg: float | None = None
+    vfov_deg: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.time.tzinfo is None:
+            raise ValueError(f"pose time must be tz-aware, got {self.time.isoformat()}")
+        angles = (getattr(self, a) for a in POSE_ANGLES)
+        values = [self.lon, self.lat, self.alt_m, *angles, self.hfov_deg, self.vfov_deg]
+        if not all(v is None or math.isfinite(v) for v in values):
+            raise ValueError(f"pose at {self.time.isoformat()} has a non-finite value")
+        for fov in (self.hfov_deg, self.vfov_deg):
+            if fov is not None and not 0.0 < fov < 180.0:
+                raise ValueError(f"pose at {self.time.isoformat()}: field of view {fov} not in (0, 180) degrees")
+        if not (-180.0 <= self.lon <= 180.0 and -90.0 <= self.lat <= 90.0):
+            raise ValueError(f"pose at {self.time.isoformat()}: lon {self.lon}, lat {self.lat} out of range")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraPose:
+    """Sensor position (WGS84 lat/lon, altitude in metres) and platform and sensor angles in degrees."""
+
+    lat: float
+    lon: float
+    alt_m: float
+    heading_deg: float = 0.0
+    pitch_deg: float = 0.0
+    roll_deg: float = 0.0
+    az_deg: float = 0.0
+    el_deg: float = 0.0
+    sensor_roll_deg: float = 0.0

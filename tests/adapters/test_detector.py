@@ -18,15 +18,15 @@ def test_people_are_detected_and_tracked_with_stable_ids(shared_data, openvino_m
     from routewatch.ingest.video import iter_file
 
     yolo = YoloTracker(openvino_model, classes=["person", "bicycle"])
-    lengths: Counter[int] = Counter()
+    lengths: Counter[str] = Counter()
     per_frame = []
     for f in iter_file(shared_data / "video" / "people.mp4", "cam", T0):
         if f.index % 3:
             continue  # 10 fps is plenty for walking people
         tracked = yolo.update(f.image)
         per_frame.append(len(tracked))
-        lengths.update(t.track_id for t in tracked)
-        assert all(t.box.cls in ("person", "bicycle") and 0 < t.box.conf <= 1 for t in tracked)
+        lengths.update(t.track for t in tracked)
+        assert all(t.cls in ("person", "bicycle") and 0 < t.conf <= 1 for t in tracked)
     assert yolo.calls == len(per_frame) == 101
     # A busy street: about 10-20 people a frame, and most tracks last (ByteTrack splits some: test stability).
     assert 8 <= sorted(per_frame)[len(per_frame) // 2] <= 30

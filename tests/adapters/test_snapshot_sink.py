@@ -15,8 +15,7 @@ import pytest
 from routewatch.cameras.framecache import CachedFrame, FrameCache
 from routewatch.cameras.snapshots import CameraEvidence, SnapshotTaker
 from routewatch.config.schema import StoreConfig
-from routewatch.model import AlertChange, Change
-from routewatch.recording.evidence import TrackBox
+from routewatch.model import AlertChange, Box, Change
 from routewatch.store import Store
 from routewatch.store.writer import Writer
 from tests.adapters.test_store import at, lifecycle, make_alert
@@ -34,7 +33,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
 def cache_with(*frames: tuple[float, str, np.ndarray]) -> FrameCache:
     cache = FrameCache(10, timedelta(seconds=60))
     for t, track, image in frames:
-        cache.put(CachedFrame(at(t), image, (TrackBox(track, 20, 30, 60, 90, "person", 0.8),)))
+        cache.put(CachedFrame(at(t), image, (Box(20, 30, 60, 90, "person", 0.8, track=track),)))
     return cache
 
 
@@ -76,7 +75,7 @@ def test_a_failing_snapshot_never_costs_the_alert(store: Store) -> None:
     # still commits, tells the other sinks, and reports success.
     good, bad = make_alert("gate/1"), make_alert("gate/2", opened=1)
     cache = FrameCache(10, timedelta(seconds=60))
-    cache.put(CachedFrame(at(1), np.zeros((120, 160, 4), np.uint8), (TrackBox("2", 1, 1, 5, 5),)))
+    cache.put(CachedFrame(at(1), np.zeros((120, 160, 4), np.uint8), (Box(1, 1, 5, 5, track="2"),)))
     taker = SnapshotTaker(store, {"gate": CameraEvidence(cache)})
     told: list[AlertChange] = []
     writer = Writer(store, StoreConfig(), [taker, told.extend])

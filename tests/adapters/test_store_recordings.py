@@ -8,9 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import inspect
 
-from routewatch.model import AlertChange, Change, Severity
+from routewatch.model import AlertChange, Box, Change, Severity
 from routewatch.recording.boxlog import pack_boxes
-from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import pack_times
 from routewatch.store import RecordedSegment, RecordingEvent, Store, current_revision, downgrade, upgrade
 from tests.adapters.test_store import at, lifecycle, make_alert
@@ -22,7 +21,7 @@ def segment(start_s: float, camera: str = "gate", frames: int = 5, **kw: Any) ->
         "camera": camera, "path": f"{camera}/2026-05-01/{start_s:09.3f}Z.mp4", "start": times[0], "end": times[-1],
         "frames": frames, "size_bytes": 1234, "codec": "mp4v", "width": 640, "height": 480,
         "created_at": at(1000), "times": pack_times(times),
-        "boxes": pack_boxes([(TrackBox("1", 1, 2, 3, 4, "car", 0.5),)] * frames),
+        "boxes": pack_boxes([(Box(1, 2, 3, 4, "car", 0.5, track="1"),)] * frames),
     }
     values.update(kw)
     return RecordedSegment(**values)

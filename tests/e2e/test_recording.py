@@ -24,9 +24,9 @@ from routewatch.app.live import run_live
 from routewatch.cameras.fixed import calibrate, track_frames
 from routewatch.config.schema import CameraConfig, RecordingConfig, Settings
 from routewatch.ingest.video import iter_file
-from routewatch.model import Corridor, CorridorKind
+from routewatch.model import Box, Corridor, CorridorKind
 from routewatch.recording.boxlog import as_stored
-from routewatch.recording.evidence import Image, TrackBox
+from routewatch.recording.evidence import Image
 from routewatch.recording.frameindex import unpack_times
 from routewatch.recording.read import frames_between
 from routewatch.recording.recorder import CameraRecorder
@@ -54,9 +54,9 @@ class Tee:
 
     inner: Any
     times: list[datetime] = field(default_factory=list)
-    boxes: list[tuple[TrackBox, ...]] = field(default_factory=list)
+    boxes: list[tuple[Box, ...]] = field(default_factory=list)
 
-    def put(self, time: datetime, image: Image, boxes: tuple[TrackBox, ...]) -> None:
+    def put(self, time: datetime, image: Image, boxes: tuple[Box, ...]) -> None:
         self.times.append(time)
         self.boxes.append(boxes)
         self.inner.put(time, image, boxes)

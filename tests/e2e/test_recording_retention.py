@@ -28,8 +28,8 @@ from routewatch.cameras.fixed import calibrate, track_frames
 from routewatch.cli.main import main
 from routewatch.config.schema import AlertTierConfig, CameraConfig, CameraRecordingConfig
 from routewatch.ingest.video import iter_file
-from routewatch.model import AlertChange, AlertState, Change, Severity
-from routewatch.recording.evidence import Image, TrackBox
+from routewatch.model import AlertChange, AlertState, Box, Change, Severity
+from routewatch.recording.evidence import Image
 from routewatch.recording.policy import Rule, Tier
 from routewatch.recording.recorder import CameraRecorder
 from routewatch.recording.retention import apply_retention, sweep
@@ -65,11 +65,11 @@ def recording_cfg(**kw: Any) -> CameraRecordingConfig:
     return CameraRecordingConfig.model_validate(values)
 
 
-def frames(seconds: float, fps: float = 5.0) -> Iterator[tuple[datetime, Image, tuple[TrackBox, ...]]]:
+def frames(seconds: float, fps: float = 5.0) -> Iterator[tuple[datetime, Image, tuple[Box, ...]]]:
     rng = np.random.default_rng(3)
     for i in range(round(seconds * fps)):
         image = (rng.random((64, 96, 3)) * 255).astype(np.uint8)
-        yield at(i / fps), image, (TrackBox(str(i % 3), i, 2, i + 20, 30, "car", 0.5),)
+        yield at(i / fps), image, (Box(i, 2, i + 20, 30, "car", 0.5, track=str(i % 3)),)
 
 
 def record(store: Store, root: Path, seconds: float = 8.0, clock: Clock | None = None) -> list[RecordedSegment]:

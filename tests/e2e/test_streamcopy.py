@@ -30,8 +30,9 @@ from routewatch.cli.main import main
 from routewatch.config.schema import CameraConfig
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.video import iter_file
+from routewatch.model import Box
 from routewatch.recording.boxlog import as_stored
-from routewatch.recording.evidence import Image, TrackBox
+from routewatch.recording.evidence import Image
 from routewatch.recording.frameindex import unpack_times
 from routewatch.recording.read import RecordedFrame, frames_between
 from routewatch.recording.recorder import CameraRecorder, FileSource
@@ -60,12 +61,12 @@ class Tee:
 
     inner: CameraRecorder
     times: list[datetime] = field(default_factory=list)
-    boxes: list[tuple[TrackBox, ...]] = field(default_factory=list)
+    boxes: list[tuple[Box, ...]] = field(default_factory=list)
 
     def follow(self, source: FileSource) -> None:
         self.inner.follow(source)
 
-    def put(self, time: datetime, image: Image, boxes: tuple[TrackBox, ...]) -> None:
+    def put(self, time: datetime, image: Image, boxes: tuple[Box, ...]) -> None:
         self.times.append(time)
         self.boxes.append(boxes)
         self.inner.put(time, image, boxes)
@@ -135,7 +136,7 @@ def record(video: Path, cam: CameraConfig, root: Path, store: Store) -> tuple[Te
     return tee, counts, rec.counters()
 
 
-def expected_boxes(tee: Tee, t: datetime) -> tuple[TrackBox, ...]:
+def expected_boxes(tee: Tee, t: datetime) -> tuple[Box, ...]:
     """The boxes the player shows on a frame at `t`: the last processed frame's at or before it, within 2/FPS."""
     i = max((k for k, pt in enumerate(tee.times) if pt <= t), default=None)
     if i is None or (t - tee.times[i]).total_seconds() > 2 / FPS:

@@ -188,7 +188,7 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
     """A live stream copied while processing lags: closed segments wait for boxes, files in place, no rows yet."""
     import time
 
-    from routewatch.recording.evidence import TrackBox
+    from routewatch.model import Box
     from routewatch.recording.retention import sweep
     from tests.kits.mjpeg import MjpegServer, level_frame
 
@@ -217,7 +217,7 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
         while server.sent < len(frames) and time.monotonic() < deadline:
             time.sleep(0.05)
         time.sleep(0.3)
-        rec.put(datetime.now(T0.tzinfo), np.zeros((120, 160, 3), np.uint8), (TrackBox("1", 1, 1, 5, 5, "car", 0.9),))
+        rec.put(datetime.now(T0.tzinfo), np.zeros((120, 160, 3), np.uint8), (Box(1, 1, 5, 5, "car", 0.9, track="1"),))
         while len(store.recording_segments("cam")) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
         assert len(store.recording_segments("cam")) >= 3

@@ -13,8 +13,9 @@ from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
 from routewatch.geo import camera
-from routewatch.geo.camera import CameraPose, frame_centre, pixel_to_ground, pixel_to_normalised, ray_ned
+from routewatch.geo.camera import frame_centre, pixel_to_ground, pixel_to_normalised, ray_ned
 from routewatch.ingest.klv import iter_packets
+from routewatch.model import CameraPose
 from tests.kits.require import needs_files
 
 GEOD = Geod(ellps="WGS84")

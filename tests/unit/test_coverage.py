@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from shapely.geometry import LineString, Point, Polygon, box
 
-from routewatch.geo.camera import CameraPose, Pinhole
+from routewatch.geo.camera import Pinhole
 from routewatch.geo.coverage import (
     CorridorSpan,
     CoverageError,
@@ -21,7 +21,7 @@ from routewatch.geo.coverage import (
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.footprint import Footprint, FootprintSampler, drone_footprint, fixed_footprint, moved_m
 from routewatch.geo.homography import Calibration, GroundControlPoint
-from routewatch.model import Corridor, CorridorKind
+from routewatch.model import CameraPose, Corridor, CorridorKind
 
 FRAME = LocalFrame(23.5, 17.2)
 T0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)

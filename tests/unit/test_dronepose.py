@@ -13,7 +13,6 @@ from hypothesis import strategies as st
 
 from routewatch.geo import camera, dronepose
 from routewatch.geo.camera import (
-    CameraPose,
     Pinhole,
     camera_to_ned,
     euler_zyx,
@@ -24,7 +23,8 @@ from routewatch.geo.camera import (
 )
 from routewatch.geo.crs import LocalFrame, angle_diff_deg
 from routewatch.geo.dronepose import AttitudeSample, Fix, GimbalSample, camera_pose, klv_pose, merge, to_vehicle_frame
-from routewatch.geo.poseinterp import Pose, PoseTrack
+from routewatch.geo.poseinterp import PoseTrack
+from routewatch.model import CameraPose, Pose
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FRAME = LocalFrame(7.0, 45.0)

@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from routewatch.recording.evidence import BOX_BGR, TrackBox, draw_box, encode_jpeg, label_for, line_width, render
+from routewatch.model import Box
+from routewatch.recording.evidence import BOX_BGR, draw_box, encode_jpeg, label_for, line_width, render
 
 T = datetime(2026, 5, 1, 3, 0, 13, 250000, tzinfo=UTC)
 
@@ -25,12 +26,12 @@ def noise(h: int, w: int, seed: int = 1) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("shape", "box"), [
-    pytest.param((480, 640, 3), TrackBox("4", 200, 150, 300, 320, "person"), id="middle"),
-    pytest.param((480, 640, 3), TrackBox("4", 5, 2, 200, 80, "car"), id="top-left-label-inside"),
-    pytest.param((240, 320), TrackBox("4", 100, 100, 150, 200), id="grey-frame"),
-    pytest.param((1080, 1920, 3), TrackBox("12", 1500, 700, 1800, 1075), id="full-hd-at-the-edge"),
+    pytest.param((480, 640, 3), Box(200, 150, 300, 320, "person", track="4"), id="middle"),
+    pytest.param((480, 640, 3), Box(5, 2, 200, 80, "car", track="4"), id="top-left-label-inside"),
+    pytest.param((240, 320), Box(100, 100, 150, 200, track="4"), id="grey-frame"),
+    pytest.param((1080, 1920, 3), Box(1500, 700, 1800, 1075, track="12"), id="full-hd-at-the-edge"),
 ])
-def test_the_drawn_box_is_where_the_track_was(shape: tuple[int, ...], box: TrackBox) -> None:
+def test_the_drawn_box_is_where_the_track_was(shape: tuple[int, ...], box: Box) -> None:
     image = noise(*shape[:2]) if len(shape) == 3 else cv2.cvtColor(noise(*shape), cv2.COLOR_BGR2GRAY)
     jpeg, w, h = render(image, box, T, quality=85, max_bytes=2_000_000)
     decoded = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
@@ -54,7 +55,7 @@ def test_the_drawn_box_is_where_the_track_was(shape: tuple[int, ...], box: Track
 
 
 def test_label_names_class_track_and_time() -> None:
-    assert label_for(TrackBox("3", 0, 0, 1, 1, "car"), T) == "car #3 03:00:13.250Z"
+    assert label_for(Box(0, 0, 1, 1, "car", track="3"), T) == "car #3 03:00:13.250Z"
 
 
 @pytest.mark.parametrize(("quality", "max_bytes", "error"), [
@@ -84,4 +85,4 @@ def test_jpeg_size_is_bounded(quality: int, max_bytes: int | None, error: str | 
 ])
 def test_unusable_frames_are_refused(image: np.ndarray) -> None:
     with pytest.raises(ValueError):
-        draw_box(image, TrackBox("1", 0, 0, 5, 5), label="x")
+        draw_box(image, Box(0, 0, 5, 5, track="1"), label="x")

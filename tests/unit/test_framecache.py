@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from routewatch.cameras.framecache import CachedFrame, FrameCache
-from routewatch.recording.evidence import TrackBox
+from routewatch.model import Box
 
 T0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
 IMG = np.zeros((4, 4, 3), np.uint8)
@@ -17,7 +17,7 @@ IMG.flags.writeable = False
 
 
 def frame(t: float, *tracks: str) -> CachedFrame:
-    return CachedFrame(T0 + timedelta(seconds=t), IMG, tuple(TrackBox(k, 0, 0, 1, 1) for k in tracks))
+    return CachedFrame(T0 + timedelta(seconds=t), IMG, tuple(Box(0, 0, 1, 1, track=k) for k in tracks))
 
 
 def kept(cache: FrameCache) -> list[float]:
@@ -65,7 +65,7 @@ def test_bad_bounds_are_refused(max_frames: int, max_age: timedelta, message: st
 def test_a_naive_frame_time_is_refused() -> None:
     cache = FrameCache(5, timedelta(seconds=10))
     with pytest.raises(ValueError, match="tz-aware"):
-        cache.put(CachedFrame(datetime(2026, 5, 1), IMG, (TrackBox("1", 0, 0, 1, 1),)))
+        cache.put(CachedFrame(datetime(2026, 5, 1), IMG, (Box(0, 0, 1, 1, track="1"),)))
     assert len(cache) == 0
 
 
@@ -148,10 +148,10 @@ def test_memory_bound_keeps_the_newest_frames() -> None:
     big = np.zeros((100, 100, 3), np.uint8)  # 30,000 bytes
     cache = FrameCache(100, timedelta(seconds=60), max_bytes=100_000)
     for t in range(10):
-        cache.put(CachedFrame(T0 + timedelta(seconds=t), big, (TrackBox("1", 0, 0, 1, 1),)))
+        cache.put(CachedFrame(T0 + timedelta(seconds=t), big, (Box(0, 0, 1, 1, track="1"),)))
     assert kept(cache) == [7, 8, 9] and cache.nbytes == 90_000
     tiny = FrameCache(100, timedelta(seconds=60), max_bytes=1)  # the newest frame is always kept
-    tiny.put(CachedFrame(T0, big, (TrackBox("1", 0, 0, 1, 1),)))
+    tiny.put(CachedFrame(T0, big, (Box(0, 0, 1, 1, track="1"),)))
     assert len(tiny) == 1
     with pytest.raises(ValueError, match="max_bytes"):
         FrameCache(1, timedelta(seconds=1), max_bytes=0)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from routewatch.tracking.iou import Box, IouTracker, iou
+from routewatch.model import Box
+from routewatch.tracking.iou import IouTracker, iou
 
 
 @pytest.mark.parametrize(("a", "b", "want"), [
@@ -24,7 +25,7 @@ def test_two_movers_keep_their_ids_and_a_newcomer_waits_for_confirmation():
         boxes = [Box(10 + 3 * i, 10, 40 + 3 * i, 60), Box(200 - 3 * i, 100, 230 - 3 * i, 150)]
         if i >= 10:
             boxes.append(Box(400, 300, 420, 340))
-        seen.append({t.track_id: t.box for t in tr.update(boxes)})
+        seen.append({int(t.track): t for t in tr.update(boxes)})
     assert seen[0] == {} and seen[1] == {}  # not confirmed yet
     assert set(seen[5]) == {1, 2}
     assert set(seen[19]) == {1, 2, 3} and seen[19][1].x1 == 10 + 3 * 19
@@ -34,13 +35,13 @@ def test_two_movers_keep_their_ids_and_a_newcomer_waits_for_confirmation():
 def test_a_track_survives_short_gaps_and_expires_after_long_ones():
     tr = IouTracker(min_hits=1, max_missed=2)
     b = Box(0, 0, 10, 10)
-    assert [t.track_id for t in tr.update([b])] == [1]
+    assert [int(t.track) for t in tr.update([b])] == [1]
     tr.update([])
     tr.update([])
-    assert [t.track_id for t in tr.update([b])] == [1]
+    assert [int(t.track) for t in tr.update([b])] == [1]
     for _ in range(3):
         tr.update([])
-    assert [t.track_id for t in tr.update([b])] == [2]
+    assert [int(t.track) for t in tr.update([b])] == [2]
 
 
 def test_empty_frames():

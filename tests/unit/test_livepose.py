@@ -15,9 +15,9 @@ from pymavlink.dialects.v20 import ardupilotmega as dialect
 from routewatch.cameras.livepose import LivePoseTrack, PoseFeed
 from routewatch.geo.crs import LocalFrame, angle_diff_deg
 from routewatch.geo.dronepose import AttitudeSample, Fix, GimbalSample
-from routewatch.geo.poseinterp import Pose
 from routewatch.ingest.mavlink import MavlinkDecoder, TlogWriter
 from routewatch.ingest.posefile import read_tlog
+from routewatch.model import Pose
 from tests.kits.dronelink import tlog_packets
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)

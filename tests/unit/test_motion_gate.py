@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from routewatch.cameras.motion import MotionGate, Region, near_motion
-from routewatch.tracking.iou import Box
+from routewatch.model import Box
 
 W, H, N, EVENT = 320, 240, 60, 30  # frame size, frames per sequence, frame where something happens
 SQUARE = 24

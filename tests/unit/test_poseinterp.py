@@ -11,7 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from routewatch.geo.crs import LocalFrame, angle_diff_deg
-from routewatch.geo.poseinterp import Pose, PoseTrack, lerp_angle_deg
+from routewatch.geo.poseinterp import PoseTrack, lerp_angle_deg
+from routewatch.model import Pose
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 FRAME = LocalFrame(149.16, -35.36)

@@ -11,9 +11,9 @@ import pytest
 
 from routewatch.config import ConfigError, parse_settings
 from routewatch.config.schema import CameraRecordingConfig
+from routewatch.model import Box
 from routewatch.recording import streamcopy
 from routewatch.recording.copyrecorder import why_not_copy
-from routewatch.recording.evidence import TrackBox
 from routewatch.recording.streamcopy import BoxTimeline, CopyUnavailable, file_ms
 from tests.kits.require import require_module
 
@@ -91,8 +91,8 @@ def test_codecs_mp4_can_hold(codec: str, ok: bool) -> None:
     assert streamcopy.copyable(codec) is ok
 
 
-def box(track: str) -> tuple[TrackBox, ...]:
-    return (TrackBox(track, 1, 2, 3, 4, "car", 0.5),)
+def box(track: str) -> tuple[Box, ...]:
+    return (Box(1, 2, 3, 4, "car", 0.5, track=track),)
 
 
 def at(s: float) -> datetime:

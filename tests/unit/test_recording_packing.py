@@ -12,8 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from routewatch.model import Box
 from routewatch.recording.boxlog import BOX, as_stored, pack_boxes, unpack_boxes
-from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import frame_at, pack_times, unpack_times
 
 T0 = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
@@ -68,9 +68,9 @@ def test_frame_at_is_the_last_frame_at_or_before(t: float, want: int | None) -> 
     assert frame_at(pack_times([at(i / 5) for i in range(300)]), at(t)) == want
 
 
-B1 = TrackBox("1", 10.25, 20.5, 50.125, 90.0, "person", 0.875)
-B2 = TrackBox("car-7", -3.0, 0.0, 1919.5, 1079.75, "car", 0.5)
-B3 = TrackBox("1", 11.0, 21.0, 51.0, 91.0, "person", 0.9)
+B1 = Box(10.25, 20.5, 50.125, 90.0, "person", 0.875, track="1")
+B2 = Box(-3.0, 0.0, 1919.5, 1079.75, "car", 0.5, track="car-7")
+B3 = Box(11.0, 21.0, 51.0, 91.0, "person", 0.9, track="1")
 
 
 @pytest.mark.parametrize("frames", [
@@ -79,7 +79,7 @@ B3 = TrackBox("1", 11.0, 21.0, 51.0, 91.0, "person", 0.9)
     pytest.param([(B1,), (), (B2, B3)], id="mixed"),
     pytest.param([(B1, B2)] * 500, id="many"),
 ])
-def test_boxes_round_trip(frames: list[tuple[TrackBox, ...]]) -> None:
+def test_boxes_round_trip(frames: list[tuple[Box, ...]]) -> None:
     blob = pack_boxes(frames)
     assert unpack_boxes(blob) == [tuple(as_stored(b) for b in f) for f in frames]
     if len(frames) == 500:
@@ -87,10 +87,11 @@ def test_boxes_round_trip(frames: list[tuple[TrackBox, ...]]) -> None:
 
 
 @given(st.lists(st.lists(st.builds(
-    TrackBox, st.text(min_size=1, max_size=8), st.floats(-1e4, 1e4), st.floats(-1e4, 1e4), st.floats(-1e4, 1e4),
-    st.floats(-1e4, 1e4), st.sampled_from(["person", "car", "truck", "moving_object"]), st.floats(0, 1)),
+    Box, st.floats(-1e4, 1e4), st.floats(-1e4, 1e4), st.floats(-1e4, 1e4), st.floats(-1e4, 1e4),
+    st.sampled_from(["person", "car", "truck", "moving_object"]), st.floats(0, 1),
+    track=st.text(min_size=1, max_size=8)),
     max_size=4), max_size=30))
-def test_any_boxes_read_back_as_float32(frames: list[list[TrackBox]]) -> None:
+def test_any_boxes_read_back_as_float32(frames: list[list[Box]]) -> None:
     got = unpack_boxes(pack_boxes(frames))
     assert got == [tuple(as_stored(b) for b in f) for f in frames]
 

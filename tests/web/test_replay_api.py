@@ -23,6 +23,7 @@ from routewatch.model import (
     Alert,
     AlertChange,
     AlertKind,
+    Box,
     Change,
     Corridor,
     CorridorKind,
@@ -32,7 +33,6 @@ from routewatch.model import (
     alert_id,
 )
 from routewatch.recording.boxlog import as_stored, pack_boxes
-from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import pack_times
 from routewatch.recording.read import frames_between
 from routewatch.store import RecordedSegment, Store
@@ -194,7 +194,7 @@ def test_frame_parts_split_at_instants(db_url: str, cap: int, since: int, until:
         s.upgrade(postgis=False)
         for i, ms in enumerate(FAST):
             times = [T + x * MS for x in ms]
-            boxes = [(TrackBox(str(k), 10, 10, 50, 90),) for k in range(len(ms))]
+            boxes = [(Box(10, 10, 50, 90, track=str(k)),) for k in range(len(ms))]
             s.put_recording_segment(RecordedSegment("fast", f"fast/{i}.mkv", times[0], times[-1], len(times), 1000,
                                                     "copy", 1920, 1080, times[-1], pack_times(times),
                                                     pack_boxes(boxes)))

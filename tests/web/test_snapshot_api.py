@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.recording.evidence import TrackBox, render
+from routewatch.model import Box
+from routewatch.recording.evidence import render
 from routewatch.store import Snapshot
 from routewatch.web import WebStore
 from tests.web.conftest import ROLES, T0, lifecycle, login, make_alert, token_for
@@ -19,7 +20,7 @@ def alerts(store: WebStore) -> tuple[str, str]:
     with_snap, without = make_alert("gate/1"), make_alert("gate/2", opened=3)
     store.write(lifecycle(with_snap) + lifecycle(without), [])
     frame = np.full((240, 320, 3), 90, np.uint8)
-    box = TrackBox("1", 40, 50, 120, 200, "person")
+    box = Box(40, 50, 120, 200, "person", track="1")
     jpeg, w, h = render(frame, box, T0, quality=80)
     store.put_snapshot(Snapshot(with_snap.id, "gate", T0, w, h, box.clipped(w, h), jpeg))
     return with_snap.id, without.id

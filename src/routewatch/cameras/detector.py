@@ -10,7 +10,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from routewatch.tracking.iou import Box, TrackedBox
+from routewatch.config.schema import DetectorConfig
+from routewatch.model import Box
 
 # People and vehicles: COCO-trained models also say "boat", "suitcase" or "cell phone" from high angles.
 DEFAULT_CLASSES = ("person", "bicycle", "car", "motorcycle", "bus", "truck")
@@ -53,8 +54,8 @@ class YoloTracker:
         self.tracker = tracker
         self.calls = 0
 
-    def update(self, image: npt.NDArray[np.uint8]) -> list[TrackedBox]:
-        """Detect and track in one frame; only boxes that already have a track id are returned."""
+    def update(self, image: npt.NDArray[np.uint8]) -> list[Box]:
+        """Detect and track in one frame; only boxes that already have a track id are returned (in `track`)."""
         self.calls += 1
         results: Any = self._model.track(image, persist=True, verbose=False, classes=self._ids, conf=self.conf,
                                          tracker=self.tracker)
@@ -64,5 +65,12 @@ class YoloTracker:
         out = []
         for (x1, y1, x2, y2), tid, cls, conf in zip(boxes.xyxy.tolist(), boxes.id.tolist(), boxes.cls.tolist(),
                                                     boxes.conf.tolist(), strict=True):
-            out.append(TrackedBox(int(tid), Box(x1, y1, x2, y2, self._names[int(cls)], float(conf)), 1))
+            out.append(Box(x1, y1, x2, y2, self._names[int(cls)], float(conf), track=str(int(tid))))
         return out
+
+
+def yolo_tracker(det: DetectorConfig, tracker: str) -> YoloTracker | None:
+    """The camera's YOLO tracker with `tracker` (an Ultralytics tracker file), or None when no model is set."""
+    if det.model is None:
+        return None
+    return YoloTracker(det.model, classes=det.classes, conf=det.conf, tracker=tracker)

@@ -1,5 +1,6 @@
-"""The vision path for drone cameras: video + pose file -> detections -> ground points -> observations.
+"""Drone cameras: pose files, and their detector and georeference for the one frame pipeline (cameras.pipeline).
 
+video + pose file -> detections -> ground points -> observations.
 Each processed frame (`fps` a second, full frame: no motion gate on a moving camera) takes the
 drone's pose at its time from the pose file named alongside the video (see ingest.posefile).
 A frame with no telemetry within `drone.max_pose_gap_s` on each side is counted `no_pose` and
@@ -17,25 +18,25 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
+from routewatch.cameras.detector import yolo_tracker
 from routewatch.cameras.egomotion import CompensatedMotion
 from routewatch.cameras.footprints import DroneFootprints
-from routewatch.cameras.framecache import CachedFrame, FrameCache
+from routewatch.cameras.framecache import FrameCache
+from routewatch.cameras.pipeline import FramePipeline, Placed, Placer
 from routewatch.config.schema import CameraConfig, DetectorConfig, DroneConfig
 from routewatch.geo.camera import Pinhole
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.dronepose import camera_pose
-from routewatch.geo.poseinterp import Pose, PoseTrack
+from routewatch.geo.poseinterp import PoseTrack
 from routewatch.ingest.posefile import PoseFile, PoseFileError, find_pose_file, read_pose_file
 from routewatch.ingest.video import Frame, VideoStats, iter_file
-from routewatch.model import Observation
-from routewatch.recording.evidence import TrackBox
+from routewatch.model import Box, Observation, Pose
 from routewatch.recording.recorder import FrameRecorder, follow_source
 from routewatch.tracking.groundtrack import GroundTracker
-from routewatch.tracking.iou import Box
-from routewatch.tracking.sampler import Sampler
 
 PoseLookup = Callable[[datetime, float], Pose | None]
 """The drone's pose at a frame time with at most the given gap (s) to telemetry, or None (PoseTrack.at)."""
@@ -109,16 +110,6 @@ class DroneVision:
             tr = self._tracks[pf.path] = pf.track(clock_offset_s=-(d.time_offset_s + vehicle))
         return tr
 
-    def _pinhole(self, width: int, height: int, pose: Pose) -> Pinhole:
-        d = self.cam.drone
-        if d.intrinsics is not None:
-            fx, fy, cx, cy = d.intrinsics
-            return Pinhole(width, height, fx, fy, cx, cy)
-        if d.hfov_deg is not None:
-            return Pinhole.from_fov(width, height, d.hfov_deg, d.vfov_deg)
-        assert pose.hfov_deg is not None  # _check: the pose file carries the field of view
-        return Pinhole.from_fov(width, height, pose.hfov_deg, pose.vfov_deg)
-
     def observations(self, path: Path, counts: Counter[str], video: VideoStats | None = None, *,
                      cache: FrameCache | None = None, footprints: DroneFootprints | None = None,
                      record: FrameRecorder | None = None) -> Iterator[Observation]:
@@ -148,74 +139,97 @@ class DroneVision:
         With `footprints`, each processed frame's ground footprint is recorded (see `coverage`); with
         `record`, each processed frame and its placed tracks' boxes are (see `recording`).
         """
-        cam, d = self.cam, self.cam.drone
-        det = cam.detector
-        yolo = None
-        if det.model is not None:
-            from routewatch.cameras.detector import YoloTracker
+        georef = PoseRaycast(self.cam, pose_at, ground_alt_m, counts, footprints)
+        pipeline = FramePipeline(self.cam.name, self.cam.fps, DroneDetector(self.cam, counts), georef, counts,
+                                 cache, record)
+        yield from pipeline.run(frames, sample=sample)
 
-            yolo = YoloTracker(det.model, classes=det.classes, conf=det.conf, tracker=tracker_for(det))
-        motion = CompensatedMotion(width=cam.motion.width, min_area_frac=cam.motion.min_area_frac,
-                                   threshold=d.motion_threshold, history_s=d.motion_history_s)
-        ground_tracks = GroundTracker()
-        local: LocalFrame | None = None
-        sampler = Sampler(cam.fps)
-        t0: datetime | None = None
-        try:
-            for frame in frames:
-                t0 = t0 or frame.time
-                t_s = (frame.time - t0).total_seconds()
-                if sample and not sampler.due(frame.time):
-                    counts["frames_skipped"] += 1
-                    continue
-                counts["frames_processed"] += 1
-                pose = pose_at(frame.time, d.max_pose_gap_s)
-                cpose = camera_pose(pose, d.fixed_mount_deg) if pose is not None else None
-                # Motion keeps its registered history through frames without a pose (it is cheap).
-                regions = motion.regions(frame.image, t_s) if yolo is None else []
-                if pose is None or cpose is None:
-                    counts["no_pose"] += 1
-                    if footprints is not None:
-                        footprints.frame(frame.time, None)
-                    if record is not None:
-                        record.put(frame.time, frame.image, ())
-                    continue
-                ground_alt = ground_alt_m()
-                if ground_alt is None:
-                    counts["no_ground_alt"] += 1
-                    if footprints is not None:
-                        footprints.frame(frame.time, None)
-                    if record is not None:
-                        record.put(frame.time, frame.image, ())
-                    continue
-                h, w = frame.image.shape[:2]
-                pin = self._pinhole(w, h, pose)
-                if footprints is not None:
-                    footprints.frame(frame.time, cpose, pin, ground_alt)
-                if yolo is not None:
-                    counts["detector_calls"] += 1
-                    tracked = yolo.update(frame.image)
-                    boxes, ids = [t.box for t in tracked], [t.track_id for t in tracked]
-                else:
-                    boxes, ids = [Box(r.x1, r.y1, r.x2, r.y2) for r in regions], []
-                grounds = [pin.to_ground(cpose, *b.bottom_centre, ground_alt, d.max_range_m) for b in boxes]
-                counts["not_on_ground"] += sum(g is None for g in grounds)
-                placed = [(i, b, g) for i, (b, g) in enumerate(zip(boxes, grounds, strict=True)) if g is not None]
-                if yolo is None:
-                    local = local or LocalFrame(pose.lon, pose.lat)
-                    found = ground_tracks.update(t_s, [local.xy(*g) for _, _, g in placed])
-                    out = [(tid, placed[j][1], placed[j][2]) for tid, j in found]
-                else:
-                    out = [(ids[i], b, g) for i, b, g in placed]
-                counts["observations"] += len(out)
-                if cache is not None and out:
-                    cache.put(CachedFrame(frame.time, frame.image, tuple(
-                        TrackBox(str(tid), b.x1, b.y1, b.x2, b.y2, b.cls, b.conf) for tid, b, _ in out)))
-                if record is not None:
-                    record.put(frame.time, frame.image, tuple(
-                        TrackBox(str(tid), b.x1, b.y1, b.x2, b.y2, b.cls, b.conf) for tid, b, _ in out))
-                for tid, box, (lon, lat) in out:
-                    yield Observation(f"{cam.name}/{tid}", frame.time, lon, lat, subject_class=box.cls,
-                                      confidence=box.conf, source=cam.name)
-        finally:
-            counts.update(motion.counts)
+
+class DroneDetector:
+    """A drone camera's detector: YOLO (BoT-SORT by default), else motion against a compensated background.
+
+    Motion blobs come without track ids: the drone's georeference tracks them on the ground.
+    """
+
+    def __init__(self, cam: CameraConfig, counts: Counter[str]) -> None:
+        d, det = cam.drone, cam.detector
+        self.yolo = yolo_tracker(det, tracker_for(det))
+        self.motion = CompensatedMotion(width=cam.motion.width, min_area_frac=cam.motion.min_area_frac,
+                                        threshold=d.motion_threshold, history_s=d.motion_history_s)
+        self.counts = counts
+
+    def detect(self, frame: Frame, t_s: float, placeable: bool) -> list[Box] | None:
+        """Boxes in a frame that can be placed; motion keeps its registered history through the others (cheap)."""
+        regions = self.motion.regions(frame.image, t_s) if self.yolo is None else []
+        if not placeable:
+            return None
+        if self.yolo is None:
+            return [Box(r.x1, r.y1, r.x2, r.y2) for r in regions]
+        self.counts["detector_calls"] += 1
+        return self.yolo.update(frame.image)
+
+    def finish(self) -> None:
+        """Add the motion detector's own counts."""
+        self.counts.update(self.motion.counts)
+
+
+class PoseRaycast:
+    """A drone camera's georeference: the drone's pose at the frame's time, boxes ray-cast onto flat ground.
+
+    Boxes without a track id (motion blobs) are tracked on the ground in metres (tracking.groundtrack).
+    """
+
+    record_unplaced = False  # the recorder shows the placed tracks only
+
+    def __init__(self, cam: CameraConfig, pose_at: PoseLookup, ground_alt_m: Callable[[], float | None],
+                 counts: Counter[str], footprints: DroneFootprints | None = None) -> None:
+        self.cam, self.pose_at, self.ground_alt_m = cam, pose_at, ground_alt_m
+        self.counts, self.footprints = counts, footprints
+        self.ground_tracks = GroundTracker() if cam.detector.model is None else None  # motion blobs: no ids
+        self.local: LocalFrame | None = None
+
+    def view(self, frame: Frame) -> Placer | None:
+        """The frame's placer from the pose at its time; None (counted `no_pose`, `no_ground_alt`) without one."""
+        d = self.cam.drone
+        pose = self.pose_at(frame.time, d.max_pose_gap_s)
+        cpose = camera_pose(pose, d.fixed_mount_deg) if pose is not None else None
+        if pose is None or cpose is None:
+            self._unplaced(frame, "no_pose")
+            return None
+        ground_alt = self.ground_alt_m()
+        if ground_alt is None:
+            self._unplaced(frame, "no_ground_alt")
+            return None
+        h, w = frame.image.shape[:2]
+        pin = self._pinhole(w, h, pose)
+        if self.footprints is not None:
+            self.footprints.frame(frame.time, cpose, pin, ground_alt)
+
+        def place(boxes: Sequence[Box], t_s: float) -> list[Placed]:
+            grounds = [pin.to_ground(cpose, *b.bottom_centre, ground_alt, d.max_range_m) for b in boxes]
+            self.counts["not_on_ground"] += sum(g is None for g in grounds)
+            placed = [Placed(b, *g) for b, g in zip(boxes, grounds, strict=True) if g is not None]
+            return placed if self.ground_tracks is None else self._track(self.ground_tracks, pose, placed, t_s)
+
+        return place
+
+    def _unplaced(self, frame: Frame, why: str) -> None:
+        self.counts[why] += 1
+        if self.footprints is not None:
+            self.footprints.frame(frame.time, None)
+
+    def _track(self, tracker: GroundTracker, pose: Pose, placed: list[Placed], t_s: float) -> list[Placed]:
+        self.local = self.local or LocalFrame(pose.lon, pose.lat)
+        local = self.local
+        found = tracker.update(t_s, [local.xy(p.lon, p.lat) for p in placed])
+        return [Placed(replace(placed[j].box, track=str(tid)), placed[j].lon, placed[j].lat) for tid, j in found]
+
+    def _pinhole(self, width: int, height: int, pose: Pose) -> Pinhole:
+        d = self.cam.drone
+        if d.intrinsics is not None:
+            fx, fy, cx, cy = d.intrinsics
+            return Pinhole(width, height, fx, fy, cx, cy)
+        if d.hfov_deg is not None:
+            return Pinhole.from_fov(width, height, d.hfov_deg, d.vfov_deg)
+        assert pose.hfov_deg is not None  # _check: the pose file carries the field of view
+        return Pinhole.from_fov(width, height, pose.hfov_deg, pose.vfov_deg)

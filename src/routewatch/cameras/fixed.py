@@ -1,23 +1,26 @@
-"""The vision path for fixed cameras: video -> motion gate -> tracker -> ground point -> observations."""
+"""Fixed cameras: their detector (motion gate, then IoU tracker or YOLO) and georeference (homography).
+
+Both go into the one frame pipeline (cameras.pipeline): video -> motion gate -> tracker -> ground point.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from routewatch.cameras.detector import yolo_tracker
 from routewatch.cameras.footprints import FixedFootprints
-from routewatch.cameras.framecache import CachedFrame, FrameCache
+from routewatch.cameras.framecache import FrameCache
 from routewatch.cameras.motion import MotionGate, near_motion
+from routewatch.cameras.pipeline import FramePipeline, Placed, Placer
 from routewatch.config.schema import CameraConfig
 from routewatch.geo.homography import Calibration, CalibrationError, GroundControlPoint
 from routewatch.ingest.video import Frame, VideoStats, iter_file
-from routewatch.model import Observation
-from routewatch.recording.evidence import TrackBox
+from routewatch.model import Box, Observation
 from routewatch.recording.recorder import FrameRecorder, follow_source
-from routewatch.tracking.iou import Box, IouTracker
-from routewatch.tracking.sampler import Sampler
+from routewatch.tracking.iou import IouTracker
 
 CHUNK = 500
 TRACK_GRACE = timedelta(seconds=2)
@@ -59,52 +62,63 @@ def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration,
     With `sample`, frames closer than 1/cam.fps to the last processed one are skipped (counted);
     live sources sample before their frame queue and pass False.
     """
-    gate = MotionGate(width=cam.motion.width, min_area_frac=cam.motion.min_area_frac,
-                      warmup_frames=cam.motion.warmup_frames, lighting_frac=cam.motion.lighting_frac)
-    tracker = IouTracker()
-    det = cam.detector
-    yolo = None
-    if det.model is not None:
-        from routewatch.cameras.detector import YoloTracker
+    pipeline = FramePipeline(cam.name, cam.fps, GatedDetector(cam, counts), Homography(calib, counts, footprints),
+                             counts, cache, record)
+    yield from pipeline.run(frames, sample=sample)
 
-        yolo = YoloTracker(det.model, classes=det.classes, conf=det.conf, tracker=det.tracker)
-    live_until: datetime | None = None  # keep detecting this long after the last track was seen
-    sampler = Sampler(cam.fps)
-    for frame in frames:
-        if sample and not sampler.due(frame.time):
-            counts["frames_skipped"] += 1
-            continue
-        live_until = live_until or frame.time
-        counts["frames_processed"] += 1
-        if footprints is not None:
-            footprints.frame(frame.time, frame.image.shape[1], frame.image.shape[0])
-        regions = gate.regions(frame.image)
-        if yolo is None:
-            tracked = tracker.update([Box(r.x1, r.y1, r.x2, r.y2) for r in regions])
-        elif det.gate and not regions and frame.time > live_until:
-            counts["detector_skipped"] += 1  # a still scene and no live track: no inference (Frigate's saving)
-            if record is not None:
-                record.put(frame.time, frame.image, ())
-            continue
-        else:
-            counts["detector_calls"] += 1
-            tracked = yolo.update(frame.image)
-            if any(near_motion(t.box, regions) for t in tracked):  # moving ones: parked cars keep no detector on
-                live_until = frame.time + TRACK_GRACE
-        out: list[Observation] = []
-        boxes: list[TrackBox] = []
-        for t in tracked:
-            ground = calib.to_ground(*t.box.bottom_centre)
+
+class GatedDetector:
+    """A fixed camera's detector: the motion gate, then the IoU tracker on its blobs, or YOLO while things move."""
+
+    def __init__(self, cam: CameraConfig, counts: Counter[str]) -> None:
+        m, det = cam.motion, cam.detector
+        self.gate = MotionGate(width=m.width, min_area_frac=m.min_area_frac, warmup_frames=m.warmup_frames,
+                               lighting_frac=m.lighting_frac)
+        self.tracker = IouTracker()
+        self.yolo = yolo_tracker(det, det.tracker)
+        self.gated, self.counts = det.gate, counts
+        self.live_until: datetime | None = None  # keep detecting this long after the last moving track was seen
+
+    def detect(self, frame: Frame, t_s: float, placeable: bool) -> list[Box] | None:
+        """Tracked boxes; None when the scene is still and no track is live (no inference: Frigate's saving)."""
+        self.live_until = self.live_until or frame.time
+        regions = self.gate.regions(frame.image)
+        if self.yolo is None:
+            return self.tracker.update([Box(r.x1, r.y1, r.x2, r.y2) for r in regions])
+        if self.gated and not regions and frame.time > self.live_until:
+            self.counts["detector_skipped"] += 1
+            return None
+        self.counts["detector_calls"] += 1
+        tracked = self.yolo.update(frame.image)
+        if any(near_motion(t, regions) for t in tracked):  # moving ones: parked cars keep no detector on
+            self.live_until = frame.time + TRACK_GRACE
+        return tracked
+
+    def finish(self) -> None:
+        """Nothing of its own to count."""
+
+
+class Homography:
+    """A fixed camera's georeference: the bottom centre of a box through the calibration's homography."""
+
+    record_unplaced = True  # the recorder shows every track, also those above the horizon
+
+    def __init__(self, calib: Calibration, counts: Counter[str], footprints: FixedFootprints | None = None) -> None:
+        self.calib, self.counts, self.footprints = calib, counts, footprints
+
+    def view(self, frame: Frame) -> Placer:
+        """Every frame of a fixed camera can be placed; its footprint is recorded."""
+        if self.footprints is not None:
+            self.footprints.frame(frame.time, frame.image.shape[1], frame.image.shape[0])
+        return self.place
+
+    def place(self, boxes: Sequence[Box], t_s: float) -> list[Placed]:
+        """Ground points of the boxes; those off the ground plane are counted `not_on_ground`."""
+        out: list[Placed] = []
+        for b in boxes:
+            ground = self.calib.to_ground(*b.bottom_centre)
             if ground is None:
-                counts["not_on_ground"] += 1
-                continue
-            counts["observations"] += 1
-            out.append(Observation(f"{cam.name}/{t.track_id}", frame.time, ground[0], ground[1],
-                                   subject_class=t.box.cls, confidence=t.box.conf, source=cam.name))
-            boxes.append(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2, t.box.y2, t.box.cls, t.box.conf))
-        if cache is not None and boxes:  # cached first: an alert on these observations may look for it at once
-            cache.put(CachedFrame(frame.time, frame.image, tuple(boxes)))
-        if record is not None:
-            record.put(frame.time, frame.image, tuple(TrackBox(str(t.track_id), t.box.x1, t.box.y1, t.box.x2,
-                                                               t.box.y2, t.box.cls, t.box.conf) for t in tracked))
-        yield from out
+                self.counts["not_on_ground"] += 1
+            else:
+                out.append(Placed(b, ground[0], ground[1]))
+        return out

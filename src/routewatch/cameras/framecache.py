@@ -13,7 +13,8 @@ from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from routewatch.recording.evidence import Image, TrackBox
+from routewatch.model import Box
+from routewatch.recording.evidence import Image
 
 BEHIND_RESET = 3  # frames in a row far behind the newest that make it the outlier
 
@@ -24,9 +25,9 @@ class CachedFrame:
 
     time: datetime
     image: Image
-    boxes: tuple[TrackBox, ...]
+    boxes: tuple[Box, ...]
 
-    def box(self, track: str) -> TrackBox | None:
+    def box(self, track: str) -> Box | None:
         """The box of `track` in this frame, or None."""
         return next((b for b in self.boxes if b.track == track), None)
 
@@ -93,13 +94,13 @@ class FrameCache:
                 self._bytes -= frames.popleft().image.nbytes
                 self.evicted += 1
 
-    def find(self, track: str, at: datetime) -> tuple[CachedFrame, TrackBox] | None:
+    def find(self, track: str, at: datetime) -> tuple[CachedFrame, Box] | None:
         """The newest cached frame at or before `at` in which `track` was seen, with its box.
 
         When those frames are gone (the alert was confirmed long after it began), the oldest cached
         frame of the track after `at`: later evidence, with its own time, beats none. None if neither.
         """
-        later: tuple[CachedFrame, TrackBox] | None = None
+        later: tuple[CachedFrame, Box] | None = None
         with self._lock:
             for frame in reversed(self._frames):
                 box = frame.box(track)

@@ -40,12 +40,12 @@ from routewatch.cameras.footprints import DroneFootprints
 from routewatch.cameras.framecache import FrameCache
 from routewatch.config.schema import CameraConfig, camera_source
 from routewatch.geo.dronepose import AttitudeSample, Fix, GimbalFrame, GimbalSample, merge
-from routewatch.geo.poseinterp import Pose, PoseTrack
+from routewatch.geo.poseinterp import PoseTrack
 from routewatch.ingest.mavlink.decode import GIMBAL_DEVICE_ATTITUDE_STATUS, GLOBAL_POSITION_INT, MOUNT_STATUS
 from routewatch.ingest.mavlink.frame import Handler
 from routewatch.ingest.posefile import gimbal_device_id, gimbal_device_sample, home_alt_m, mount_status_sample
 from routewatch.ingest.video import Frame
-from routewatch.model import Attitude, Observation, Role, TelemetryEvent
+from routewatch.model import Attitude, Observation, Pose, Role, TelemetryEvent
 from routewatch.recording.recorder import FrameRecorder
 
 log = logging.getLogger(__name__)

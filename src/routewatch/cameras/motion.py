@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from routewatch.tracking.iou import Box
+from routewatch.model import Box
 
 Image = npt.NDArray[np.uint8]
 

@@ -22,8 +22,8 @@ from datetime import timedelta
 
 from routewatch.cameras.framecache import CachedFrame, FrameCache
 from routewatch.config.schema import CameraConfig, EvidenceConfig
-from routewatch.model import Alert, AlertChange, Change
-from routewatch.recording.evidence import TrackBox, render
+from routewatch.model import Alert, AlertChange, Box, Change
+from routewatch.recording.evidence import render
 from routewatch.store import Snapshot, Store
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class SnapshotTaker:
             self._pending += 1
         self._pool.submit(self._store_pending, alert.id, camera, frame, box, ev)
 
-    def _store_pending(self, alert_id: str, camera: str, frame: CachedFrame, box: TrackBox,
+    def _store_pending(self, alert_id: str, camera: str, frame: CachedFrame, box: Box,
                        ev: CameraEvidence) -> None:
         try:
             self._store(alert_id, camera, frame, box, ev)
@@ -115,7 +115,7 @@ class SnapshotTaker:
             with self._lock:
                 self._pending -= 1
 
-    def _store(self, alert_id: str, camera: str, frame: CachedFrame, box: TrackBox, ev: CameraEvidence) -> None:
+    def _store(self, alert_id: str, camera: str, frame: CachedFrame, box: Box, ev: CameraEvidence) -> None:
         try:
             jpeg, w, h = render(frame.image, box, frame.time, quality=ev.jpeg_quality, max_bytes=ev.max_bytes)
             self.store.put_snapshot(Snapshot(alert_id, camera, frame.time, w, h, box.clipped(w, h), jpeg))

@@ -17,24 +17,11 @@ import numpy as np
 import numpy.typing as npt
 import pyproj
 
+from routewatch.model import CameraPose
+
 FloatArray = npt.NDArray[np.float64]
 Vec3 = tuple[float, float, float]
 _GEOD = pyproj.Geod(ellps="WGS84")
-
-
-@dataclass(frozen=True, slots=True)
-class CameraPose:
-    """Sensor position (WGS84 lat/lon, altitude in metres) and platform and sensor angles in degrees."""
-
-    lat: float
-    lon: float
-    alt_m: float
-    heading_deg: float = 0.0
-    pitch_deg: float = 0.0
-    roll_deg: float = 0.0
-    az_deg: float = 0.0
-    el_deg: float = 0.0
-    sensor_roll_deg: float = 0.0
 
 
 def _zyx(yaw_deg: float, pitch_deg: float, roll_deg: float) -> FloatArray:

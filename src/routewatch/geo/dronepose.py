@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from routewatch.geo.camera import CameraPose, euler_zyx, rotation_zyx
-from routewatch.geo.poseinterp import Pose, lerp_angle_deg
+from routewatch.geo.camera import euler_zyx, rotation_zyx
+from routewatch.geo.poseinterp import lerp_angle_deg
+from routewatch.model import CameraPose, Pose
 
 GimbalFrame = Literal["vehicle", "earth", "body"]
 

@@ -26,9 +26,10 @@ import shapely
 from shapely.geometry import Polygon
 from shapely.geometry.base import BaseGeometry
 
-from routewatch.geo.camera import CameraPose, Pinhole, camera_to_ned
+from routewatch.geo.camera import Pinhole, camera_to_ned
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.homography import Calibration
+from routewatch.model import CameraPose
 
 FloatArray = npt.NDArray[np.float64]
 _GEOD = pyproj.Geod(ellps="WGS84")

@@ -6,47 +6,10 @@ import bisect
 import dataclasses
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from routewatch.geo.crs import LocalFrame
-
-_ANGLES = ("heading_deg", "pitch_deg", "roll_deg", "gimbal_pitch_deg", "gimbal_yaw_deg", "gimbal_roll_deg")
-
-
-@dataclass(frozen=True, slots=True)
-class Pose:
-    """Vehicle position (WGS84, alt_m) and attitude at `time`, with the gimbal's angles when known.
-
-    Gimbal angles are z-y-x Euler angles in the gimbal protocol's vehicle frame: yaw relative to
-    the vehicle heading, pitch and roll relative to the horizon (geo.dronepose converts other
-    frames into it). hfov_deg/vfov_deg: the camera's field of view when the source reports it.
-    """
-
-    time: datetime
-    lon: float
-    lat: float
-    alt_m: float
-    heading_deg: float
-    pitch_deg: float
-    roll_deg: float
-    gimbal_pitch_deg: float | None = None
-    gimbal_yaw_deg: float | None = None
-    gimbal_roll_deg: float | None = None
-    hfov_deg: float | None = None
-    vfov_deg: float | None = None
-
-    def __post_init__(self) -> None:
-        if self.time.tzinfo is None:
-            raise ValueError(f"pose time must be tz-aware, got {self.time.isoformat()}")
-        values = [self.lon, self.lat, self.alt_m, *(getattr(self, a) for a in _ANGLES), self.hfov_deg, self.vfov_deg]
-        if not all(v is None or math.isfinite(v) for v in values):
-            raise ValueError(f"pose at {self.time.isoformat()} has a non-finite value")
-        for fov in (self.hfov_deg, self.vfov_deg):
-            if fov is not None and not 0.0 < fov < 180.0:
-                raise ValueError(f"pose at {self.time.isoformat()}: field of view {fov} not in (0, 180) degrees")
-        if not (-180.0 <= self.lon <= 180.0 and -90.0 <= self.lat <= 90.0):
-            raise ValueError(f"pose at {self.time.isoformat()}: lon {self.lon}, lat {self.lat} out of range")
+from routewatch.model import POSE_ANGLES, Pose
 
 
 def lerp_angle_deg(a: float, b: float, f: float) -> float:
@@ -169,7 +132,7 @@ class PoseTrack:
         assert self._frame is not None
         lon, lat = self._frame.lonlat(xa + f * (xb - xa), ya + f * (yb - ya))
         angles: dict[str, float | None] = {}
-        for name in _ANGLES:
+        for name in POSE_ANGLES:
             va, vb = getattr(a, name), getattr(b, name)
             if va is None or vb is None:
                 # Known at one end only: not guessed.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from types import MappingProxyType
 
-from routewatch.geo.camera import CameraPose
+from routewatch.model import CameraPose
 
 UAS_LS_KEY = bytes.fromhex("060E2B34020B01010E01030101000000")
 CHECKSUM_TAG = 1

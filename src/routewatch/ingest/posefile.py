@@ -24,7 +24,7 @@ from typing import Any, Literal
 
 from routewatch.geo.camera import euler_zyx, quaternion_matrix
 from routewatch.geo.dronepose import AttitudeSample, Fix, GimbalFrame, GimbalSample, klv_pose, merge
-from routewatch.geo.poseinterp import Pose, PoseTrack
+from routewatch.geo.poseinterp import PoseTrack
 from routewatch.ingest import klv
 from routewatch.ingest.mavlink.decode import (
     EPOCH,
@@ -35,7 +35,7 @@ from routewatch.ingest.mavlink.decode import (
     gimbal_yaw_frame,
 )
 from routewatch.ingest.mavlink.frame import MavlinkStats
-from routewatch.model import Attitude, ClockOffset, Observation, Role
+from routewatch.model import Attitude, ClockOffset, Observation, Pose, Role
 
 CHUNK = 1 << 20
 MAX_KLV_BYTES = 1 << 30

@@ -4,8 +4,8 @@ One record per box: frame index in the segment, track and class (indexes into na
 once per segment), confidence and x1, y1, x2, y2 in full-frame pixels, all float32 (a tenth of a
 millipixel at 4K: exact enough to draw). Frames without boxes cost nothing.
 
->>> from routewatch.recording.evidence import TrackBox
->>> frames = [(), (TrackBox("7", 10.5, 20, 50, 90, "person", 0.875),), ()]
+>>> from routewatch.model import Box
+>>> frames = [(), (Box(10.5, 20, 50, 90, "person", 0.875, track="7"),), ()]
 >>> unpack_boxes(pack_boxes(frames)) == frames
 True
 """
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from routewatch.recording.evidence import TrackBox
+from routewatch.model import Box
 
 MAGIC = b"RWB1"
 _HEAD = struct.Struct("<4sI")
@@ -30,7 +30,7 @@ MAX_FRAMES = 10_000_000
 MAX_BYTES = 256_000_000
 
 
-def pack_boxes(frames: Sequence[Sequence[TrackBox]]) -> bytes:
+def pack_boxes(frames: Sequence[Sequence[Box]]) -> bytes:
     """The boxes of each frame (a possibly empty sequence per frame) as a compact blob."""
     tracks: dict[str, int] = {}
     classes: dict[str, int] = {}
@@ -48,7 +48,7 @@ def pack_boxes(frames: Sequence[Sequence[TrackBox]]) -> bytes:
     return _HEAD.pack(MAGIC, len(frames)) + zlib.compress(_LEN.pack(len(names)) + names + rec.tobytes(), 6)
 
 
-def unpack_boxes(blob: bytes) -> list[tuple[TrackBox, ...]]:
+def unpack_boxes(blob: bytes) -> list[tuple[Box, ...]]:
     """The boxes of each frame of a blob (floats as stored, float32); ValueError for a blob that is not one."""
     if len(blob) < _HEAD.size:
         raise ValueError(f"box log too short ({len(blob)} bytes)")
@@ -74,15 +74,15 @@ def unpack_boxes(blob: bytes) -> list[tuple[TrackBox, ...]]:
     if len(rec) and (int(rec["frame"].max()) >= n or int(rec["track"].max()) >= len(tracks)
                      or int(rec["cls"].max()) >= len(classes)):
         raise ValueError("box log refers to a frame, track or class it does not have")
-    out: list[list[TrackBox]] = [[] for _ in range(n)]
+    out: list[list[Box]] = [[] for _ in range(n)]
     for r in rec.tolist():
         frame, track, cls, conf, x1, y1, x2, y2 = r
-        out[frame].append(TrackBox(tracks[track], x1, y1, x2, y2, classes[cls], conf))
+        out[frame].append(Box(x1, y1, x2, y2, classes[cls], conf, track=tracks[track]))
     return [tuple(f) for f in out]
 
 
-def as_stored(box: TrackBox) -> TrackBox:
+def as_stored(box: Box) -> Box:
     """A box as it reads back from a box log (coordinates and confidence rounded to float32)."""
     f = np.float32
-    return TrackBox(box.track, float(f(box.x1)), float(f(box.y1)), float(f(box.x2)), float(f(box.y2)), box.cls,
-                    float(f(box.conf)))
+    return Box(float(f(box.x1)), float(f(box.y1)), float(f(box.x2)), float(f(box.y2)), box.cls, float(f(box.conf)),
+               track=box.track)

@@ -4,7 +4,8 @@ Pure helpers (numpy and OpenCV, no store, no threads); the frame cache is in `fr
 the sink that stores snapshots when alerts open is in `snapshots`.
 
 >>> import numpy as np
->>> box = TrackBox("7", 10, 20, 50, 90, "person", 0.9)
+>>> from routewatch.model import Box
+>>> box = Box(10, 20, 50, 90, "person", 0.9, track="7")
 >>> jpeg = encode_jpeg(draw_box(np.zeros((120, 160, 3), np.uint8), box, label="person #7"), quality=80)
 >>> jpeg[:3] == b"\\xff\\xd8\\xff"
 True
@@ -12,12 +13,13 @@ True
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from routewatch.model import Box
 
 Image = npt.NDArray[np.uint8]
 
@@ -30,35 +32,10 @@ QUALITY_STEP = 10
 JPEG_MAGIC = b"\xff\xd8\xff"
 
 
-@dataclass(frozen=True, slots=True)
-class TrackBox:
-    """A tracked object's box in one frame (full-frame pixels), with its track id, class and confidence."""
-
-    track: str
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    cls: str = "moving_object"
-    conf: float = 1.0
-
-    def clipped(self, width: int, height: int) -> tuple[int, int, int, int]:
-        """The box as whole pixels inside a width x height image.
-
-        >>> TrackBox("1", -5, 10.4, 700, 20.6).clipped(640, 480)
-        (0, 10, 639, 21)
-        """
-        x1 = min(max(round(self.x1), 0), width - 1)
-        y1 = min(max(round(self.y1), 0), height - 1)
-        x2 = min(max(round(self.x2), 0), width - 1)
-        y2 = min(max(round(self.y2), 0), height - 1)
-        return x1, y1, max(x1, x2), max(y1, y2)
-
-
-def label_for(box: TrackBox, time: datetime) -> str:
+def label_for(box: Box, time: datetime) -> str:
     """The text drawn with a box: class, track id and the frame's UTC time.
 
-    >>> label_for(TrackBox("3", 0, 0, 1, 1, "car"), datetime(2026, 5, 1, 3, 0, 13, 250000, tzinfo=UTC))
+    >>> label_for(Box(0, 0, 1, 1, "car", track="3"), datetime(2026, 5, 1, 3, 0, 13, 250000, tzinfo=UTC))
     'car #3 03:00:13.250Z'
     """
     t = time.astimezone(UTC)
@@ -70,7 +47,7 @@ def line_width(width: int, height: int) -> int:
     return max(3, min(width, height) // 200)
 
 
-def draw_box(image: Image, box: TrackBox, *, label: str) -> Image:
+def draw_box(image: Image, box: Box, *, label: str) -> Image:
     """A BGR copy of `image` (BGR or grey) with the box outlined and the label on a dark band above it."""
     out: Image
     if image.ndim == 2:
@@ -118,7 +95,7 @@ def encode_jpeg(image: Image, *, quality: int = 85, max_bytes: int | None = None
         q = max(MIN_QUALITY, q - QUALITY_STEP)
 
 
-def render(image: Image, box: TrackBox, time: datetime, *, quality: int = 85,
+def render(image: Image, box: Box, time: datetime, *, quality: int = 85,
            max_bytes: int | None = None) -> tuple[bytes, int, int]:
     """The evidence JPEG of one tracked box in one frame: (jpeg bytes, width, height)."""
     drawn = draw_box(image, box, label=label_for(box, time))

@@ -7,8 +7,8 @@ from datetime import datetime
 
 import numpy as np
 
+from routewatch.model import Box
 from routewatch.recording.boxlog import unpack_boxes
-from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import from_micros, micros, unpack_micros
 from routewatch.store import RecordedSegment, Store
 
@@ -22,7 +22,7 @@ class RecordedFrame:
     path: str
     index: int
     time: datetime
-    boxes: tuple[TrackBox, ...]
+    boxes: tuple[Box, ...]
 
 
 def frames_between(store: Store, camera: str, since: datetime, until: datetime, *,

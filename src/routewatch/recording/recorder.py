@@ -32,7 +32,8 @@ from pathlib import Path, PurePosixPath
 from typing import Protocol
 
 from routewatch.config.schema import CameraRecordingConfig, RecordingConfig
-from routewatch.recording.evidence import Image, TrackBox
+from routewatch.model import Box
+from routewatch.recording.evidence import Image
 from routewatch.recording.segments import FULL_BELOW, OpenVideo, Probe, SegmentWriter, open_cv2, part_path, probe_cv2
 from routewatch.store import RecordedSegment, RecordingEvent
 
@@ -55,7 +56,7 @@ class RecordingStore(Protocol):
 class FrameRecorder(Protocol):
     """What the vision paths hand each processed frame to."""
 
-    def put(self, time: datetime, image: Image, boxes: tuple[TrackBox, ...]) -> None:
+    def put(self, time: datetime, image: Image, boxes: tuple[Box, ...]) -> None:
         """Record one processed frame with its tracked boxes."""
 
 
@@ -78,7 +79,7 @@ def follow_source(record: FrameRecorder | None, path: Path, start: datetime) -> 
 class _Item:
     time: datetime
     image: Image
-    boxes: tuple[TrackBox, ...]
+    boxes: tuple[Box, ...]
     source: FileSource | None = None  # the first frame of a new file
 
 
@@ -122,7 +123,7 @@ class CameraRecorder:
         with self._lock:
             self._source = source
 
-    def put(self, time: datetime, image: Image, boxes: tuple[TrackBox, ...]) -> None:
+    def put(self, time: datetime, image: Image, boxes: tuple[Box, ...]) -> None:
         """Queue a frame for recording (see the module doc for when it waits or drops)."""
         if self._closed:
             return

@@ -30,8 +30,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from routewatch.model import Box
 from routewatch.recording.boxlog import pack_boxes
-from routewatch.recording.evidence import Image, TrackBox
+from routewatch.recording.evidence import Image
 from routewatch.recording.frameindex import pack_times
 from routewatch.store import RecordedSegment
 
@@ -112,7 +113,7 @@ class _Open:
     sink: VideoSink
     size: tuple[int, int]
     times: list[datetime] = field(default_factory=list)
-    boxes: list[tuple[TrackBox, ...]] = field(default_factory=list)
+    boxes: list[tuple[Box, ...]] = field(default_factory=list)
 
 
 class SegmentWriter:
@@ -136,7 +137,7 @@ class SegmentWriter:
         """Relative final path of the segment being written, if any."""
         return self._cur.rel if self._cur is not None else None
 
-    def add(self, time: datetime, image: Image, boxes: tuple[TrackBox, ...]) -> RecordedSegment | None:
+    def add(self, time: datetime, image: Image, boxes: tuple[Box, ...]) -> RecordedSegment | None:
         """Write a frame; return the segment it closed first (its length reached, or a gap), if any."""
         frame = image if image.ndim == 3 else np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
         size = (frame.shape[1], frame.shape[0])

@@ -43,8 +43,8 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from routewatch.config.redact import redact_url
+from routewatch.model import Box
 from routewatch.recording.boxlog import pack_boxes
-from routewatch.recording.evidence import TrackBox
 from routewatch.recording.frameindex import pack_times
 from routewatch.recording.segments import FULL_BELOW, GAP_S, SegmentError, part_path, segment_path
 from routewatch.store import RecordedSegment
@@ -259,7 +259,7 @@ class CopiedSegment:
         """Its last frame's time."""
         return self.times[-1]
 
-    def finish(self, camera: str, boxes: Sequence[tuple[TrackBox, ...]]) -> RecordedSegment:
+    def finish(self, camera: str, boxes: Sequence[tuple[Box, ...]]) -> RecordedSegment:
         """Its database row, with each frame's boxes."""
         return RecordedSegment(camera, self.rel, self.start, self.end, len(self.times), self.size_bytes, self.codec,
                                self.width, self.height, self.created_at, pack_times(self.times), pack_boxes(boxes))
@@ -271,7 +271,7 @@ class BoxTimeline:
     def __init__(self, hold_s: float) -> None:
         self.hold = timedelta(seconds=hold_s)
         self._times: list[datetime] = []
-        self._boxes: list[tuple[TrackBox, ...]] = []
+        self._boxes: list[tuple[Box, ...]] = []
 
     def __len__(self) -> int:
         return len(self._times)
@@ -281,15 +281,15 @@ class BoxTimeline:
         """The latest processed frame's time."""
         return self._times[-1] if self._times else None
 
-    def add(self, t: datetime, boxes: tuple[TrackBox, ...]) -> None:
+    def add(self, t: datetime, boxes: tuple[Box, ...]) -> None:
         """A processed frame (normally the latest; an older one is put in its place)."""
         i = bisect.bisect_right(self._times, t)
         self._times.insert(i, t)
         self._boxes.insert(i, boxes)
 
-    def boxes_for(self, times: Sequence[datetime]) -> list[tuple[TrackBox, ...]]:
+    def boxes_for(self, times: Sequence[datetime]) -> list[tuple[Box, ...]]:
         """Per frame time: the boxes of the last processed frame at or before it, within `hold_s`; else none."""
-        out: list[tuple[TrackBox, ...]] = []
+        out: list[tuple[Box, ...]] = []
         for t in times:
             i = bisect.bisect_right(self._times, t) - 1
             out.append(self._boxes[i] if i >= 0 and t - self._times[i] <= self.hold else ())

@@ -1,35 +1,11 @@
-"""A small IoU tracker: boxes per frame in, stable track ids out (for motion blobs when no model is set)."""
+"""A small IoU tracker: boxes per frame in, the same boxes with stable track ids out (motion blobs, no model)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-
-@dataclass(frozen=True, slots=True)
-class Box:
-    """An axis-aligned box in pixels, with a class and a confidence."""
-
-    x1: float
-    y1: float
-    x2: float
-    y2: float
-    cls: str = "moving_object"
-    conf: float = 1.0
-
-    @property
-    def bottom_centre(self) -> tuple[float, float]:
-        """Where the object stands on the ground (Frigate uses the same point)."""
-        return (self.x1 + self.x2) / 2.0, self.y2
-
-
-@dataclass(frozen=True, slots=True)
-class TrackedBox:
-    """A box assigned to a track in one frame."""
-
-    track_id: int
-    box: Box
-    hits: int
+from routewatch.model import Box
 
 
 def iou(a: Box, b: Box) -> float:
@@ -62,8 +38,8 @@ class IouTracker:
     _tracks: dict[int, _Track] = field(default_factory=dict)
     _next: int = 1
 
-    def update(self, boxes: Sequence[Box]) -> list[TrackedBox]:
-        """Associate this frame's boxes; returns the confirmed tracks seen in it."""
+    def update(self, boxes: Sequence[Box]) -> list[Box]:
+        """Associate this frame's boxes; returns the confirmed tracks seen in it, each box with its track id."""
         pairs = sorted(((iou(t.box, b), tid, j) for tid, t in self._tracks.items() for j, b in enumerate(boxes)),
                        key=lambda p: (-p[0], p[1], p[2]))
         used_t: set[int] = set()
@@ -84,5 +60,5 @@ class IouTracker:
                 self._tracks[self._next] = _Track(b)
                 used_t.add(self._next)
                 self._next += 1
-        return [TrackedBox(tid, self._tracks[tid].box, self._tracks[tid].hits) for tid in sorted(used_t)
+        return [replace(self._tracks[tid].box, track=str(tid)) for tid in sorted(used_t)
                 if tid in self._tracks and self._tracks[tid].hits >= self.min_hits and not self._tracks[tid].missed]

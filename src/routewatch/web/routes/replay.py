@@ -22,8 +22,8 @@ from routewatch.geo.bbox import BBox, parse_bbox
 from routewatch.geo.corridors import to_geojson
 from routewatch.geo.coverage import spans_in_force
 from routewatch.geo.footprint import Footprint
-from routewatch.model import Alert, Corridor, Observation, Role
-from routewatch.recording.evidence import TrackBox, encode_jpeg
+from routewatch.model import Alert, Box, Corridor, Observation, Role
+from routewatch.recording.evidence import encode_jpeg
 from routewatch.recording.read import MAX_RANGE_S, RecordedFrame, frames_between
 from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
@@ -95,7 +95,7 @@ def _known(store: WebStore, camera: str) -> None:
         raise HTTPException(404, f"nothing recorded for camera {camera!r}")
 
 
-def _box(b: TrackBox) -> ReplayBox:
+def _box(b: Box) -> ReplayBox:
     return ReplayBox(track=b.track, cls=b.cls, conf=b.conf, x1=b.x1, y1=b.y1, x2=b.x2, y2=b.y2)
 
 
