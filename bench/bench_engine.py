@@ -22,7 +22,7 @@ import numpy as np
 import shapely
 from shapely.geometry import LineString, Polygon
 
-from routewatch.config.schema import EngineConfig
+from routewatch.config.engine import EngineConfig
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.engine import CorridorEngine
 from routewatch.geo.index import CorridorIndex, Crossing, _first_crossing

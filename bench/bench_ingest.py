@@ -21,7 +21,8 @@ from pymavlink import mavutil
 
 from routewatch.app.analyze import analyze
 from routewatch.app.demo.scenario import corridors_path, write_tlog
-from routewatch.config.schema import Settings, StoreConfig
+from routewatch.config.schema import Settings
+from routewatch.config.store import StoreConfig
 from routewatch.geo.corridors import load_corridors
 from routewatch.geo.fencefile import parse_fence_file
 from routewatch.store import open_store

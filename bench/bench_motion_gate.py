@@ -60,7 +60,7 @@ import cv2
 import numpy as np
 
 from routewatch.cameras.fixed import calibrate, observations
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 from routewatch.geo.crs import LocalFrame
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"

@@ -30,7 +30,9 @@ from typing import Any
 import cv2
 
 from routewatch.cameras.fixed import calibrate, observations
-from routewatch.config.schema import CameraConfig, CameraRecordingConfig, RecordingConfig, Settings
+from routewatch.config.cameras import CameraConfig
+from routewatch.config.recording import CameraRecordingConfig, RecordingConfig
+from routewatch.config.schema import Settings
 from routewatch.geo.crs import LocalFrame
 from routewatch.pipeline.core import Pipeline
 from routewatch.recording.copyrecorder import CopyRecorder

@@ -24,7 +24,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from routewatch.config.schema import CameraRecordingConfig, RecordingConfig
+from routewatch.config.recording import CameraRecordingConfig, RecordingConfig
 from routewatch.model import Box
 from routewatch.recording.evidence import encode_jpeg
 from routewatch.recording.recorder import CameraRecorder

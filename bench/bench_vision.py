@@ -23,7 +23,8 @@ from pathlib import Path
 import cv2
 
 from routewatch.cameras.fixed import calibrate, observations
-from routewatch.config.schema import CameraConfig, Settings
+from routewatch.config.cameras import CameraConfig
+from routewatch.config.schema import Settings
 from routewatch.geo.crs import LocalFrame
 from routewatch.pipeline.core import Pipeline
 

@@ -15,7 +15,7 @@ import pytest
 from shapely.geometry import Polygon, box
 
 from routewatch.app.analyze import seed_corridors
-from routewatch.config.schema import StoreConfig
+from routewatch.config.store import StoreConfig
 from routewatch.geo.corridors import CorridorError, dumps_geojson
 from routewatch.model import AlertChange, Change, Corridor, CorridorKind, DeadLetter, Role
 from routewatch.store import AmbiguousAlertIdError, RemovalNotConfirmedError, Store, UnknownAlertError

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 

@@ -17,7 +17,7 @@ from pymavlink.dialects.v20 import ardupilotmega as dialect
 from shapely.geometry import Point, Polygon
 
 from routewatch.cameras.drone import DroneVision
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.mavlink import TlogWriter
 

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from routewatch.cameras.runtime import LiveCamera
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 from routewatch.ingest.handoff import Handoff
 from routewatch.ingest.video import Frame, VideoStats, iter_stream
 from tests.kits.mjpeg import MjpegServer, jpeg, level_frame, level_of

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routewatch.config.schema import SourceConfig
+from routewatch.config.sources import SourceConfig
 from routewatch.ingest.mavlink import MavlinkLink, TlogWriter
 from routewatch.model import Observation, TelemetryEvent, VehicleStatus
 from tests.conftest import free_port

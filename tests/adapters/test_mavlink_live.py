@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from routewatch.config.schema import SourceConfig
+from routewatch.config.sources import SourceConfig
 from routewatch.ingest.mavlink import MavlinkError, MavlinkLink, TlogWriter
 from routewatch.model import LinkStatus, Observation, TelemetryEvent
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 from routewatch.geo.crs import LocalFrame
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import paho.mqtt.client as mqtt
 
-from routewatch.config.schema import MqttInputConfig
+from routewatch.config.mqtt import MqttInputConfig
 from routewatch.ingest.mqtt.receive import to_delivery
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import InboundMessage

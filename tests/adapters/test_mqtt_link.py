@@ -21,7 +21,7 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from routewatch.config.schema import MqttBrokerConfig
+from routewatch.config.mqtt import MqttBrokerConfig
 from routewatch.ingest.mqtt.client import STATUS_PREFIX, MqttError, MqttLink
 from routewatch.model import InboundMessage
 from tests.kits.mqtt_broker import PUBLIC_HOST, PUBLIC_PORT, PrivateBroker, port_open, private_broker, public_broker
@@ -243,7 +243,7 @@ def test_retained_online_then_offline_status(public: tuple[str, int, str]) -> No
 
 WILL_SCRIPT = """
 import sys, threading, time
-from routewatch.config.schema import MqttBrokerConfig
+from routewatch.config.mqtt import MqttBrokerConfig
 from routewatch.ingest.mqtt.client import MqttLink
 up = threading.Event()
 cfg = MqttBrokerConfig(host=sys.argv[1], port=int(sys.argv[2]), client_id=sys.argv[3], session_expiry_s=0)

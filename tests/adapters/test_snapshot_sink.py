@@ -14,7 +14,7 @@ import pytest
 
 from routewatch.cameras.framecache import CachedFrame, FrameCache
 from routewatch.cameras.snapshots import CameraEvidence, SnapshotTaker
-from routewatch.config.schema import StoreConfig
+from routewatch.config.store import StoreConfig
 from routewatch.model import AlertChange, Box, Change
 from routewatch.store import Store
 from routewatch.store.writer import Writer

@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from routewatch.config.schema import MqttOutputConfig
+from routewatch.config.mqtt import MqttOutputConfig
 from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Severity
 from routewatch.outputs.mqtt import AlertPublisher
 from routewatch.schemas import validator

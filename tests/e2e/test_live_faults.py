@@ -12,7 +12,9 @@ from sqlalchemy import create_engine, text
 from routewatch.app.analyze import analyze, install_corridors
 from routewatch.app.demo.scenario import corridors_path, write_tlog
 from routewatch.app.live import run_live
-from routewatch.config.schema import Settings, SourceConfig, StoreConfig
+from routewatch.config.schema import Settings
+from routewatch.config.sources import SourceConfig
+from routewatch.config.store import StoreConfig
 from routewatch.store import open_store
 
 

@@ -21,7 +21,9 @@ from pymavlink import mavutil
 from routewatch.app import live
 from routewatch.app.analyze import Summary
 from routewatch.app.live import run_live
-from routewatch.config.schema import Settings, SourceConfig, StoreConfig
+from routewatch.config.schema import Settings
+from routewatch.config.sources import SourceConfig
+from routewatch.config.store import StoreConfig
 from routewatch.store import open_store
 from tests.conftest import free_port
 

@@ -22,7 +22,9 @@ import pytest
 
 from routewatch.app.live import run_live
 from routewatch.cameras.fixed import calibrate, track_frames
-from routewatch.config.schema import CameraConfig, RecordingConfig, Settings
+from routewatch.config.cameras import CameraConfig
+from routewatch.config.recording import RecordingConfig
+from routewatch.config.schema import Settings
 from routewatch.ingest.video import iter_file
 from routewatch.model import Box, Corridor, CorridorKind
 from routewatch.recording.boxlog import as_stored

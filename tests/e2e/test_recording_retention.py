@@ -26,7 +26,8 @@ from click.testing import CliRunner
 
 from routewatch.cameras.fixed import calibrate, track_frames
 from routewatch.cli.main import main
-from routewatch.config.schema import AlertTierConfig, CameraConfig, CameraRecordingConfig
+from routewatch.config.cameras import CameraConfig
+from routewatch.config.recording import AlertTierConfig, CameraRecordingConfig
 from routewatch.ingest.video import iter_file
 from routewatch.model import AlertChange, AlertState, Box, Change, Severity
 from routewatch.recording.evidence import Image

@@ -27,7 +27,7 @@ from click.testing import CliRunner
 
 from routewatch.cameras.fixed import calibrate, observations
 from routewatch.cli.main import main
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.video import iter_file
 from routewatch.model import Box

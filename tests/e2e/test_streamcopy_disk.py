@@ -21,7 +21,8 @@ import pytest
 from click.testing import CliRunner
 
 from routewatch.cli.main import main
-from routewatch.config.schema import AlertTierConfig, CameraConfig
+from routewatch.config.cameras import CameraConfig
+from routewatch.config.recording import AlertTierConfig
 from routewatch.ingest.video import iter_file
 from routewatch.model import Severity
 from routewatch.recording.policy import Rule

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 from routewatch.recording.copyrecorder import OPEN_TRIES
 from routewatch.recording.read import frames_between
 from routewatch.recording.service import recorder_for

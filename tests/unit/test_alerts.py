@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from routewatch.alerts.manager import AlertManager
-from routewatch.config.schema import AlertsConfig
+from routewatch.config.engine import AlertsConfig
 from routewatch.model import AlertKind, AlertState, Change, EventKind, RuleEvent, Severity
 from tests.kits.engine import T0, box
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 
 from routewatch.app.demo.scenario import corridors_path, write_tlog
 from routewatch.cli.main import DEFAULT_DB, main
-from routewatch.config.schema import StoreConfig
+from routewatch.config.store import StoreConfig
 
 HEAVY = ("sqlalchemy", "alembic", "pydantic", "numpy", "shapely", "pyproj", "pymavlink", "rich", "yaml", "fastapi",
          "argon2", "cv2")

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from routewatch.config.schema import EngineConfig
+from routewatch.config.engine import EngineConfig
 from routewatch.geo.engine import CorridorEngine
 from routewatch.model import CorridorKind, Direction, EventKind, Role
 from tests.kits.engine import FRAME, T0, box, corridor, fixes, line, walk

@@ -15,7 +15,9 @@ import pytest
 from pydantic import ValidationError
 
 from routewatch.cameras.runtime import FrameQueue
-from routewatch.config.schema import CameraConfig, MqttInputConfig, Settings, camera_source
+from routewatch.config.cameras import CameraConfig, camera_source
+from routewatch.config.mqtt import MqttInputConfig
+from routewatch.config.schema import Settings
 from routewatch.ingest.mqtt.frames import MAX_SIDE_PX, JpegFrame, jpeg_dimensions, parse_frame
 from routewatch.ingest.mqtt.receive import to_delivery
 from routewatch.model import DeadLetter, InboundMessage

@@ -13,7 +13,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from routewatch.config.schema import MqttInputConfig
+from routewatch.config.mqtt import MqttInputConfig
 from routewatch.ingest.mavlink import MavlinkDecoder, TlogWriter
 from routewatch.ingest.mavlink.writer import MAV_TYPE_GCS
 from routewatch.ingest.mqtt.payloads import Accepted, parse_message

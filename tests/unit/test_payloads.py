@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from routewatch.config.schema import MqttInputConfig
+from routewatch.config.mqtt import MqttInputConfig
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.homography import Calibration, GroundControlPoint
 from routewatch.ingest.mqtt.payloads import Accepted, PixelToGround, dead_letter, parse_message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from routewatch.config.schema import AlertsConfig, EngineConfig
+from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.model import AlertState, Change, CorridorKind, Role
 from routewatch.pipeline.core import Pipeline
 from tests.kits.engine import box, fixes, line, walk

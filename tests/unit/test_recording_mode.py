@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from routewatch.config import ConfigError, parse_settings
-from routewatch.config.schema import CameraRecordingConfig
+from routewatch.config.recording import CameraRecordingConfig
 from routewatch.model import Box
 from routewatch.recording import streamcopy
 from routewatch.recording.copyrecorder import why_not_copy

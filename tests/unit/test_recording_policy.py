@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from routewatch.config.schema import AlertTierConfig, CameraRecordingConfig
+from routewatch.config.recording import AlertTierConfig, CameraRecordingConfig
 from routewatch.model import Severity
 from routewatch.recording.policy import Doomed, Rule, SegmentFacts, Span, Tier, keep, plan
 
@@ -99,7 +99,7 @@ def test_bad_recording_settings_are_refused(settings: dict[str, object], message
 
 
 def test_resume_threshold_below_stop_threshold_is_refused() -> None:
-    from routewatch.config.schema import RecordingConfig
+    from routewatch.config.recording import RecordingConfig
 
     with pytest.raises(ValueError, match="resume_free_bytes"):
         RecordingConfig(min_free_bytes=10_000, resume_free_bytes=5_000)

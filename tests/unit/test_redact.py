@@ -33,7 +33,7 @@ def test_docstring_examples() -> None:
 
 
 def test_config_errors_do_not_print_the_password() -> None:
-    from routewatch.config.schema import camera_source
+    from routewatch.config.cameras import camera_source
 
     with pytest.raises(ValueError) as err:
         camera_source("rtsp://admin:hunter2@cam /main")  # a space: refused, and the url is quoted

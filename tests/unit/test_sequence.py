@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from routewatch.config.schema import MqttInputConfig
+from routewatch.config.mqtt import MqttInputConfig
 from routewatch.ingest.mqtt.payloads import Accepted, parse_message
 from routewatch.ingest.mqtt.sequence import OTHER, SeqCounter
 from routewatch.model import DeadLetter, InboundMessage

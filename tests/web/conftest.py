@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.web import WebConfig
 from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Observation, Severity, alert_id
 from routewatch.store.users import create_user
 from routewatch.web import WebStore, create_app

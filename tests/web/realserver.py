@@ -61,7 +61,7 @@ def serve(db_url: str, **settings: Any) -> Iterator[Served]:
 
 def _main(db_url: str, port: int, overrides: dict[str, Any]) -> None:
     from routewatch.app.services import web_server
-    from routewatch.config.schema import WebConfig
+    from routewatch.config.web import WebConfig
     from routewatch.web import WebStore, create_app
     from routewatch.web.limits import LoginLimits
 

@@ -9,7 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import Polygon
 
-from routewatch.config.schema import AlertsConfig, EngineConfig
+from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.model import Corridor, CorridorKind, Observation
 from routewatch.pipeline.core import Pipeline
 from routewatch.web import WebStore

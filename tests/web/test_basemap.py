@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.web import WebConfig
 from routewatch.web import WebStore, create_app
 from tests.web.conftest import login
 

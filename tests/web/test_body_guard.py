@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.web import WebConfig
 from routewatch.web import WebStore, create_app
 from tests.web.conftest import PASSWORD, Clock, token_for
 from tests.web.realserver import serve

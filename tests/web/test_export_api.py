@@ -22,7 +22,8 @@ import pytest
 from fastapi import HTTPException
 from fastapi.testclient import TestClient
 
-from routewatch.config.schema import RecordingConfig, WebConfig
+from routewatch.config.recording import RecordingConfig
+from routewatch.config.web import WebConfig
 from routewatch.recording.read import frames_between
 from routewatch.recording.retention import sweep
 from routewatch.store import Store

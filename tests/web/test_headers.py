@@ -7,7 +7,7 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.web import WebConfig
 from routewatch.web import WebStore, create_app
 from routewatch.web.headers import policy
 from tests.web.conftest import PASSWORD, Clock, login

@@ -21,7 +21,7 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.web import WebConfig
 from routewatch.web import WebStore, create_app
 from routewatch.web.passwords import ARGON2_MIB, PasswordSlots
 from tests.web.conftest import PASSWORD, Clock, login

@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.web import WebConfig
 from routewatch.web import WebStore, create_app
 from routewatch.web.limits import LoginLimiter, LoginLimits
 from routewatch.web.settings import login_limits

@@ -6,7 +6,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.web import WebConfig
 from routewatch.web import WebStore
 from routewatch.web.proxy import Proxies
 from tests.web.realserver import serve

@@ -17,7 +17,8 @@ import pytest
 from fastapi.testclient import TestClient
 from shapely.geometry import box, shape
 
-from routewatch.config.schema import RecordingConfig, WebConfig
+from routewatch.config.recording import RecordingConfig
+from routewatch.config.web import WebConfig
 from routewatch.geo.footprint import Footprint
 from routewatch.model import (
     Alert,

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from routewatch.config.schema import AlertsConfig
+from routewatch.config.engine import AlertsConfig
 from routewatch.model import (
     Alert,
     AlertChange,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from routewatch.config.schema import AlertsConfig, EngineConfig
+from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.model import Alert, Corridor
 from routewatch.pipeline.core import AUTOPILOT_FENCE, Pipeline
 from routewatch.store import Store

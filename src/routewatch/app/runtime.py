@@ -17,7 +17,8 @@ from enum import Enum
 from typing import TYPE_CHECKING
 
 from routewatch.app.summary import Summary, count_opened, summarize
-from routewatch.config.schema import CameraConfig, Settings
+from routewatch.config.cameras import CameraConfig
+from routewatch.config.schema import Settings
 from routewatch.ingest.mavlink import MavlinkStats
 from routewatch.model import Corridor, Observation, TelemetryEvent
 from routewatch.pipeline.core import Pipeline

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from routewatch.cameras.livepose import PoseFeed
-from routewatch.config.schema import SourceConfig
+from routewatch.config.sources import SourceConfig
 from routewatch.ingest.handoff import Batcher, Delivery, Handoff
 from routewatch.ingest.mavlink import MavlinkLink, MavlinkStats, TlogReader
 from routewatch.model import TelemetryEvent

@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING
 from routewatch.app.runtime import Mode, build
 from routewatch.app.summary import Summary
 from routewatch.cameras.fixed import CHUNK, calibrate, observations
-from routewatch.config.schema import CameraConfig, Settings
+from routewatch.config.cameras import CameraConfig
+from routewatch.config.schema import Settings
 from routewatch.ingest.video import VideoStats
 from routewatch.model import Corridor, Observation
 from routewatch.store import Store

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from routewatch.config.schema import DetectorConfig
+from routewatch.config.cameras import DetectorConfig
 from routewatch.model import Box
 
 # People and vehicles: COCO-trained models also say "boat", "suitcase" or "cell phone" from high angles.

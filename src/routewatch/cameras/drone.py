@@ -27,7 +27,7 @@ from routewatch.cameras.egomotion import CompensatedMotion
 from routewatch.cameras.footprints import DroneFootprints
 from routewatch.cameras.framecache import FrameCache
 from routewatch.cameras.pipeline import FramePipeline, Placed, Placer
-from routewatch.config.schema import CameraConfig, DetectorConfig, DroneConfig
+from routewatch.config.cameras import CameraConfig, DetectorConfig, DroneConfig
 from routewatch.geo.camera import Pinhole
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.dronepose import camera_pose

@@ -15,7 +15,7 @@ from routewatch.cameras.footprints import FixedFootprints
 from routewatch.cameras.framecache import FrameCache
 from routewatch.cameras.motion import MotionGate, near_motion
 from routewatch.cameras.pipeline import FramePipeline, Placed, Placer
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 from routewatch.geo.homography import Calibration, CalibrationError, GroundControlPoint
 from routewatch.ingest.video import Frame, VideoStats, iter_file
 from routewatch.model import Box, Observation

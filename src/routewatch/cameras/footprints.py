@@ -22,7 +22,7 @@ from typing import Protocol
 
 from shapely.geometry.base import BaseGeometry
 
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 from routewatch.geo.camera import Pinhole
 from routewatch.geo.footprint import Footprint, FootprintSampler, drone_footprint, fixed_footprint
 from routewatch.geo.homography import Calibration

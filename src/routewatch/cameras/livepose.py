@@ -38,7 +38,7 @@ from typing import Any, Generic, TypeVar
 
 from routewatch.cameras.footprints import DroneFootprints
 from routewatch.cameras.framecache import FrameCache
-from routewatch.config.schema import CameraConfig, camera_source
+from routewatch.config.cameras import CameraConfig, camera_source
 from routewatch.geo.dronepose import AttitudeSample, Fix, GimbalFrame, GimbalSample, merge
 from routewatch.geo.poseinterp import PoseTrack
 from routewatch.ingest.mavlink.decode import GIMBAL_DEVICE_ATTITUDE_STATUS, GLOBAL_POSITION_INT, MOUNT_STATUS

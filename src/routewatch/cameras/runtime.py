@@ -28,7 +28,8 @@ import numpy as np
 from routewatch.cameras.footprints import CoverageRecorder
 from routewatch.cameras.framecache import FrameCache
 from routewatch.cameras.livepose import LivePoseTrack, live_tracker
-from routewatch.config.schema import CameraConfig, MqttInputConfig, camera_source
+from routewatch.config.cameras import CameraConfig, camera_source
+from routewatch.config.mqtt import MqttInputConfig
 from routewatch.ingest.handoff import Delivery, Handoff
 from routewatch.ingest.mqtt.frames import FRAMES_PREFIX, JpegFrame, parse_frame
 from routewatch.ingest.video import Frame, VideoStats, iter_stream

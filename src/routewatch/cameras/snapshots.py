@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from routewatch.cameras.framecache import CachedFrame, FrameCache
-from routewatch.config.schema import CameraConfig, EvidenceConfig
+from routewatch.config.cameras import CameraConfig, EvidenceConfig
 from routewatch.model import Alert, AlertChange, Box, Change
 from routewatch.recording.evidence import render
 from routewatch.store import Snapshot, Store

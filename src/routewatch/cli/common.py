@@ -75,7 +75,7 @@ def finished(enabled: bool) -> None:
 
 def load_settings(config: Path | None, db: str | None = None) -> Settings:
     from routewatch.config import ConfigError, load_settings
-    from routewatch.config.schema import StoreConfig
+    from routewatch.config.store import StoreConfig
 
     started()
 
@@ -89,7 +89,7 @@ def load_settings(config: Path | None, db: str | None = None) -> Settings:
 
 
 def db_url(db: str) -> str:
-    from routewatch.config.schema import StoreConfig
+    from routewatch.config.store import StoreConfig
 
     try:
         return StoreConfig(url=db).url

@@ -24,7 +24,10 @@ def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
 
     from routewatch.app.demo.camera import camera, render
     from routewatch.app.demo.scenario import corridors_path, write_tlog
-    from routewatch.config.schema import Settings, SourceConfig, StoreConfig, WebConfig
+    from routewatch.config.schema import Settings
+    from routewatch.config.sources import SourceConfig
+    from routewatch.config.store import StoreConfig
+    from routewatch.config.web import WebConfig
     from routewatch.store.users import create_user
 
     work = Path("routewatch-demo")

@@ -11,8 +11,9 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from routewatch.config.cameras import CameraConfig
 from routewatch.config.files import FileRefusedError, read_regular_file
-from routewatch.config.schema import CameraConfig, Settings
+from routewatch.config.schema import Settings
 
 ENV_PREFIX = "ROUTEWATCH_"
 M = TypeVar("M", bound=BaseModel)

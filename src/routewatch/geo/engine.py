@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import shapely
 
-from routewatch.config.schema import EngineConfig
+from routewatch.config.engine import EngineConfig
 from routewatch.geo.crs import LocalFrame, angle_diff_deg
 from routewatch.geo.index import Compiled, CorridorIndex, cell_key
 from routewatch.geo.linear import CentreLine

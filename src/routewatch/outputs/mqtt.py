@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from routewatch.config.schema import MqttOutputConfig
+from routewatch.config.mqtt import MqttOutputConfig
 from routewatch.store import Store
 
 log = logging.getLogger(__name__)

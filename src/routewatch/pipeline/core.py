@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from routewatch.alerts.manager import AlertManager
-from routewatch.config.schema import AlertsConfig, EngineConfig
+from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.geo.engine import CorridorEngine
 from routewatch.model import (
     Alert,

@@ -42,8 +42,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from routewatch.config.cameras import camera_source
+from routewatch.config.recording import CameraRecordingConfig, RecordingConfig
 from routewatch.config.redact import redact_url
-from routewatch.config.schema import CameraRecordingConfig, RecordingConfig, camera_source
 from routewatch.recording.recorder import CameraRecorder, FileSource, RecordingStore, _Item, free_bytes
 from routewatch.recording.segments import FULL_BELOW
 from routewatch.recording.streamcopy import (

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
-from routewatch.config.schema import CameraRecordingConfig
+from routewatch.config.recording import CameraRecordingConfig
 from routewatch.model import Severity
 
 _RANK = {s: i for i, s in enumerate(Severity)}

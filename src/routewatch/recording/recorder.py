@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from routewatch.config.schema import CameraRecordingConfig, RecordingConfig
+from routewatch.config.recording import CameraRecordingConfig, RecordingConfig
 from routewatch.model import Box
 from routewatch.recording.evidence import Image
 from routewatch.recording.segments import FULL_BELOW, OpenVideo, Probe, SegmentWriter, open_cv2, part_path, probe_cv2

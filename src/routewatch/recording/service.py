@@ -9,7 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from routewatch.config.schema import CameraConfig, RecordingConfig
+from routewatch.config.cameras import CameraConfig
+from routewatch.config.recording import RecordingConfig
 from routewatch.recording.copyrecorder import CopyRecorder
 from routewatch.recording.policy import Rule
 from routewatch.recording.recorder import CameraRecorder

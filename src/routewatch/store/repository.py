@@ -13,7 +13,7 @@ from sqlalchemy import Engine, delete, func, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from routewatch.config.schema import StoreConfig
+from routewatch.config.store import StoreConfig
 from routewatch.model import (
     Alert,
     AlertChange,

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from routewatch.config.schema import StoreConfig
+from routewatch.config.store import StoreConfig
 from routewatch.model import AlertChange, DeadLetter, Observation
 from routewatch.store import Store
 from routewatch.store.journal import Journal

@@ -13,7 +13,9 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from routewatch.config.schema import AlertsConfig, EngineConfig, RecordingConfig, WebConfig
+from routewatch.config.engine import AlertsConfig, EngineConfig
+from routewatch.config.recording import RecordingConfig
+from routewatch.config.web import WebConfig
 from routewatch.web import auth
 from routewatch.web.guard import BodyGuard
 from routewatch.web.headers import SecurityHeaders

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Annotated
 from fastapi import Depends, Request
 from prometheus_client import CollectorRegistry
 
-from routewatch.config.schema import AlertsConfig, EngineConfig, RecordingConfig, WebConfig
+from routewatch.config.engine import AlertsConfig, EngineConfig
+from routewatch.config.recording import RecordingConfig
+from routewatch.config.web import WebConfig
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.passwords import PasswordSlots
 from routewatch.web.security import Perm, Principal, require

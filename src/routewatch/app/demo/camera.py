@@ -17,7 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from routewatch.app.demo.scenario import FRAME, START
-from routewatch.config.schema import CameraConfig
+from routewatch.config.cameras import CameraConfig
 
 PX_PER_M = 16.0
 X0, X1 = -336.0, -306.0  # the watched ground, west (near) to east (far)

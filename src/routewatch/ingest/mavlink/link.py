@@ -18,7 +18,7 @@ from typing import Protocol
 
 from pymavlink.dialects.v20 import ardupilotmega as dialect
 
-from routewatch.config.schema import SourceConfig
+from routewatch.config.sources import SourceConfig
 from routewatch.ingest.mavlink.decode import MavlinkDecoder
 from routewatch.ingest.mavlink.frame import Handler, MavlinkError, MavlinkStats
 from routewatch.ingest.mavlink.tlog import TlogReader

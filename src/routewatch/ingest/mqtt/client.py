@@ -28,7 +28,7 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 
-from routewatch.config.schema import MqttBrokerConfig, valid_topic_filter
+from routewatch.config.mqtt import MqttBrokerConfig, valid_topic_filter
 from routewatch.model import InboundMessage
 
 log = logging.getLogger(__name__)

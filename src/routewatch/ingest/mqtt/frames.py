@@ -21,7 +21,7 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from routewatch.config.schema import MqttInputConfig
+from routewatch.config.mqtt import MqttInputConfig
 from routewatch.ingest.mqtt.payloads import MAX_NAME, _clip, _load_json, _Reject, _time, _validate, dead_letter
 from routewatch.model import DeadLetter, InboundMessage
 from routewatch.schemas import validator

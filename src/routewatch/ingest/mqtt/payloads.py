@@ -18,7 +18,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
-from routewatch.config.schema import MqttInputConfig
+from routewatch.config.mqtt import MqttInputConfig
 from routewatch.model import (
     Attitude,
     DeadLetter,

@@ -6,7 +6,7 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from routewatch.config.schema import MqttInputConfig
+from routewatch.config.mqtt import MqttInputConfig
 from routewatch.ingest.handoff import Batcher, Delivery, Handoff
 from routewatch.ingest.mqtt.frames import is_frame_topic
 from routewatch.ingest.mqtt.payloads import Accepted, PixelToGround, dead_letter, parse_message

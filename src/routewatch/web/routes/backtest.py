@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from routewatch.analysis.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
-from routewatch.config.schema import AlertsConfig, EngineConfig
+from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.geo.corridors import CorridorError, load_corridors
 from routewatch.web.bodies import body_schema, read_model
 from routewatch.web.deps import AlertsDep, EngineDep, Planner, SettingsDep, StoreDep

@@ -49,7 +49,8 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from routewatch.config.schema import RecordingConfig, WebConfig
+from routewatch.config.recording import RecordingConfig
+from routewatch.config.web import WebConfig
 from routewatch.geo.bbox import area
 from routewatch.replay.export import ExportError, export_alert
 from routewatch.replay.rangeexport import MAX_CLIP_S, check_range, export_range

@@ -6,7 +6,7 @@ import anyio.to_thread
 from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
-from routewatch.config.schema import WebConfig
+from routewatch.config.web import WebConfig
 from routewatch.web.auth import user_dict
 from routewatch.web.deps import ClockDep, LimiterDep, SettingsDep, SlotsDep, StoreDep
 from routewatch.web.schemas import UserOut
