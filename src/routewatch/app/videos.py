@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from routewatch.app.runtime import Mode, build
 from routewatch.app.summary import Summary
-from routewatch.cameras.fixed import CHUNK, calibrate, observations
+from routewatch.cameras.files import file_vision
+from routewatch.cameras.fixed import CHUNK
 from routewatch.config.cameras import CameraConfig
 from routewatch.config.schema import Settings
 from routewatch.ingest.video import VideoStats
@@ -17,38 +17,22 @@ from routewatch.model import Corridor, Observation
 from routewatch.store import Store
 from routewatch.store.writer import ChangeSink
 
-if TYPE_CHECKING:
-    from routewatch.cameras.drone import DroneVision
-    from routewatch.geo.homography import Calibration
-
 
 def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings, store: Store,
                    corridors: Sequence[Corridor], *, sinks: Iterable[ChangeSink] = (),
                    progress: Callable[[int, int], None] | None = None) -> Summary:
     """Run recorded videos of one camera (fixed, or drone with pose files) through vision and the corridor rules."""
-    drone: DroneVision | None = None
-    calib: Calibration | None = None
-    if cam.kind == "drone":
-        from routewatch.cameras.drone import DroneVision
-
-        drone = DroneVision.for_videos(inputs, cam)  # every pose file read before any work
-    else:
-        calib = calibrate(cam)
+    vision = file_vision(cam, inputs)  # every pose file read, or the calibration checked, before any work
     rt = build(settings, store, corridors, Mode.VIDEOS, inputs=[str(p) for p in inputs], sinks=sinks, camera=cam)
     assert rt.snaps is not None and rt.recordings is not None and rt.coverage is not None
     cache = rt.snaps.cache_for(cam.name)
     record = rt.recordings.for_camera(cam.name)
-    fixed_fp = rt.coverage.fixed(cam.name, calib) if calib is not None else None
-    drone_fp = rt.coverage.drone(cam.name) if drone is not None else None
+    vision = vision.with_coverage(rt.coverage)
     counts: Counter[str] = Counter()
     for n, path in enumerate(inputs):
         video = VideoStats()
         chunk: list[Observation] = []
-        if drone is not None:
-            found = drone.observations(path, counts, video, cache=cache, footprints=drone_fp, record=record)
-        else:
-            assert calib is not None
-            found = observations(path, cam, calib, counts, video, cache=cache, record=record, footprints=fixed_fp)
+        found = vision.observations(path, counts, video, cache=cache, record=record)
         for obs in found:
             chunk.append(obs)
             hurry = cache is not None and cache.hurry(chunk[0].time)

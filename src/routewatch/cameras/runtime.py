@@ -331,7 +331,7 @@ def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: 
     With `cache`, frames with tracks are cached for alert snapshots (see `snapshots`); with `record`,
     processed frames are recorded (see `recording`); with `coverage`, the camera's footprints (see `coverage`).
     """
-    from routewatch.cameras.fixed import calibrate, observations
+    from routewatch.cameras.files import file_vision
 
     counts: Counter[str] = Counter()
 
@@ -339,16 +339,8 @@ def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: 
         try:
             assert cam.url is not None
             path = Path(cam.url.removeprefix("file:"))
-            if cam.kind == "drone":
-                from routewatch.cameras.drone import DroneVision
-
-                found = DroneVision.for_videos([path], cam).observations(
-                    path, counts, cache=cache, record=record,
-                    footprints=coverage.drone(cam.name) if coverage is not None else None)
-            else:
-                calib = calibrate(cam)
-                found = observations(path, cam, calib, counts, cache=cache, record=record,
-                                     footprints=coverage.fixed(cam.name, calib) if coverage is not None else None)
+            found = file_vision(cam, [path]).with_coverage(coverage).observations(
+                path, counts, cache=cache, record=record)
             t0 = time.monotonic()
             batch: list[TelemetryEvent] = []
             for obs in found:
