@@ -214,7 +214,7 @@ READ_CASES: list[tuple[str, float, float, tuple[int, int] | None, int]] = [
                          ids=[c[0] for c in READ_CASES])
 def test_iter_positions_reads_what_positions_reads(store: Store, since: float, until: float,
                                                    part: tuple[int, int] | None, batch: int) -> None:
-    from routewatch.store.recovery import subject_share
+    from routewatch.store.positions import subject_share
 
     fixes = [fix(f"s{k}", i, alt_m=None if k % 2 else 10.0 + k, subject_class=("car", "person")[k % 2],
                  role=(Role.TARGET, Role.PATROL)[k % 2], confidence=0.5 + k / 100, source=f"cam{k % 3}",

@@ -36,7 +36,7 @@ from routewatch.store.geoquery import SpatialMixin
 from routewatch.store.outbox import OutboxMixin
 from routewatch.store.recordings import RecordingsMixin
 from routewatch.store.records import AlertEvent, CorridorVersion, RunRecord
-from routewatch.store.recovery import RecoveryMixin
+from routewatch.store.positions import RecoveryMixin
 from routewatch.store.sessions import SessionsMixin
 from routewatch.store.snapshots import SnapshotsMixin
 from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow, PositionRow, RunRow
