@@ -96,7 +96,7 @@ async def main_async(a: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="rw-live-"))
     db = f"sqlite:///{work / 'rw.db'}"
     store = open_store(db)
-    create_user(store, "bench", PASSWORD, "field", at=datetime.now(UTC))
+    create_user(store.users, "bench", PASSWORD, "field", at=datetime.now(UTC))
     store.close()
     port = free_port()
     cfg = {"sources": [{"name": "idle", "url": f"udpin:127.0.0.1:{free_port(socket.SOCK_DGRAM)}"}],

@@ -59,7 +59,7 @@ def store(db_url: str) -> Iterator[WebStore]:
     with WebStore(db_url) as s:
         s.upgrade(postgis=False)
         for role in ROLES:
-            create_user(s, role, PASSWORD, role, at=T0)
+            create_user(s.users, role, PASSWORD, role, at=T0)
         yield s
 
 
@@ -91,5 +91,5 @@ def login(client: TestClient, role: str) -> dict[str, str]:
 
 def token_for(store: WebStore, role: str) -> dict[str, str]:
     """An Authorization header with a new API token of `role`."""
-    _, token = store.add_api_token(f"bot-{role}", role, at=T0)
+    _, token = store.users.add_api_token(f"bot-{role}", role, at=T0)
     return {"Authorization": f"Bearer {token}"}

@@ -39,7 +39,7 @@ def test_login_cookie_logout_expiry_and_audit(client: TestClient, store: WebStor
     header = ok.headers["set-cookie"].lower()
     assert "httponly" in header and "samesite=strict" in header
     assert client.get("/api/me").json()["permissions"] == ["ack", "read"]
-    assert [(e.action, e.actor) for e in store.audit_log()] == [
+    assert [(e.action, e.actor) for e in store.audit.entries()] == [
         ("login_failed", "field"), ("login_failed", "nobody"), ("login", "field")]
     assert client.post("/api/logout").status_code == 204
     cookies = login(client, "field")
@@ -59,7 +59,7 @@ def _alerts(store: WebStore) -> list[str]:
     a = make_alert("s1", "c1", AlertKind.ENTER, 0)
     b = make_alert("s2", "c2", AlertKind.DWELL, 100, subject_class="car", lon=6.0, lat=53.0)
     c = make_alert("s3", "c1", AlertKind.CROSS, 200)
-    store.write([*lifecycle(a), lifecycle(b)[0], lifecycle(c)[0]], [fix("s1", t) for t in range(0, 20, 2)])
+    store.batches.write([*lifecycle(a), lifecycle(b)[0], lifecycle(c)[0]], [fix("s1", t) for t in range(0, 20, 2)])
     return [a.id, b.id, c.id]
 
 
@@ -117,8 +117,8 @@ def test_alert_detail_ack_dismiss(client: TestClient, store: WebStore, clock: Cl
     assert detail["dismissed"] is True
     assert [(e["actor"], e["comment"]) for e in detail["events"][-2:]] == [
         ("field", "on it"), ("field", "dismissed: a cow")]
-    assert [(e.action, e.target, e.detail) for e in store.audit_log(action="ack")] == [("ack", b, "on it")]
-    assert [e.detail for e in store.audit_log(action="dismiss")] == ["dismissed: a cow"]
+    assert [(e.action, e.target, e.detail) for e in store.audit.entries(action="ack")] == [("ack", b, "on it")]
+    assert [e.detail for e in store.audit.entries(action="dismiss")] == ["dismissed: a cow"]
 
 
 def test_corridor_lifecycle_versions_and_audit(client: TestClient, store: WebStore) -> None:
@@ -145,7 +145,7 @@ def test_corridor_lifecycle_versions_and_audit(client: TestClient, store: WebSto
         (1, "planner", "first draw", False), (2, "planner", "moved east", False), (3, "planner", "obsolete", True)]
     assert client.get("/api/corridors/nope/history").status_code == 404
     assert client.get("/api/corridors/nope").status_code == 404
-    assert [e.action for e in store.audit_log()][-3:] == ["corridor_create", "corridor_update", "corridor_delete"]
+    assert [e.action for e in store.audit.entries()][-3:] == ["corridor_create", "corridor_update", "corridor_delete"]
 
 
 def test_bad_corridors_are_422_naming_the_problem(client: TestClient) -> None:
@@ -180,7 +180,7 @@ def test_import_export_limits_and_file_names(client: TestClient, store: WebStore
     win = client.post("/api/corridors/import", headers=file, params={"filename": "..\\..\\x.kml"},
                       content=to_kml(load_corridors(json.dumps({**collection, "features": [feature("k", 6.0)]}))))
     assert win.status_code == 200 and win.json()["filename"] == "x.kml"
-    assert [e.target for e in store.audit_log(action="corridor_import")] == ["passwd", "x.kml"]
+    assert [e.target for e in store.audit.entries(action="corridor_import")] == ["passwd", "x.kml"]
     bad = {"type": "FeatureCollection", "features": [feature("c"), {"type": "Feature", "properties": {"id": "d"}}]}
     refused = client.post("/api/corridors/import", headers=file, content=json.dumps(bad).encode())
     assert refused.status_code == 422 and refused.json()["problems"][0]["feature_index"] == 1
@@ -193,7 +193,7 @@ def test_import_export_limits_and_file_names(client: TestClient, store: WebStore
             yield b" " * 1024
 
     assert client.post("/api/corridors/import", headers=file, content=chunks()).status_code == 413
-    assert sorted(c.id for c in store.current_corridors()) == ["a", "b", "k"]
+    assert sorted(c.id for c in store.corridors.current()) == ["a", "b", "k"]
     exported = client.get("/api/corridors/export?format=geojson")
     assert exported.headers["content-disposition"] == 'attachment; filename="corridors.geojson"'
     assert [c.id for c in load_corridors(exported.content)] == ["a", "b", "k"]
@@ -209,10 +209,10 @@ def test_import_export_limits_and_file_names(client: TestClient, store: WebStore
                                   content=json.dumps(collection).encode())
         assert unconfirmed.status_code == 409 and "would remove 1 stored corridor(s)" in unconfirmed.json()["detail"]
         assert ": k;" in unconfirmed.json()["detail"] and "expect_removed=1" in unconfirmed.json()["detail"]
-    assert sorted(c.id for c in store.current_corridors()) == ["a", "b", "k"]
+    assert sorted(c.id for c in store.corridors.current()) == ["a", "b", "k"]
     replaced = client.post("/api/corridors/import", params={"replace": "true", "expect_removed": "1"}, headers=file,
                            content=json.dumps(collection).encode())
-    assert replaced.status_code == 200 and sorted(c.id for c in store.current_corridors()) == ["a", "b"]
+    assert replaced.status_code == 200 and sorted(c.id for c in store.corridors.current()) == ["a", "b"]
 
 
 def test_health_and_metrics(client: TestClient, store: WebStore) -> None:
@@ -264,7 +264,7 @@ def _sse(client: TestClient, n: int, **kwargs: Any) -> list[tuple[int, dict[str,
 def test_live_resume_gets_exactly_the_missed_events(client: TestClient, store: WebStore) -> None:
     headers = token_for(store, "field")
     a, b, c = _alerts(store)
-    events = store.alert_events()
+    events = store.alerts.events()
     assert len(events) == 5
     missed = _sse(client, 3, headers={**headers, "Last-Event-ID": str(events[1].seq)})
     assert [s for s, _ in missed] == [e.seq for e in events[2:]]
@@ -276,11 +276,11 @@ def test_live_resume_gets_exactly_the_missed_events(client: TestClient, store: W
 def test_live_follows_new_events(client: TestClient, store: WebStore) -> None:
     headers = token_for(store, "field")
     _alerts(store)
-    last = store.alert_events()[-1].seq
+    last = store.alerts.events()[-1].seq
     newer = make_alert("s9", "c9", AlertKind.BREACH, 500)
     def later() -> None:
         time.sleep(0.3)
-        store.write(lifecycle(newer)[:1], [])
+        store.batches.write(lifecycle(newer)[:1], [])
         client.app.state.hub.publish(())  # type: ignore[attr-defined]
 
     threading.Thread(target=later).start()

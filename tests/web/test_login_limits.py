@@ -207,7 +207,7 @@ def test_a_locked_name_gets_429_with_retry_after_even_with_the_right_password(
     # The success forgot the name's failures: one more does not lock it again.
     assert _login(limited, "field", "wrong password!").status_code == 401
     assert _login(limited, "field", PASSWORD).status_code == 200
-    log = [(e.action, e.actor, e.detail) for e in store.audit_log(limit=1000)]
+    log = [(e.action, e.actor, e.detail) for e in store.audit.entries(limit=1000)]
     assert log[:5] == [
         ("login_failed", "field", "testclient"), ("login_failed", "field", "testclient"),
         ("login_failed", "field", "testclient; locked for 10 s"),
@@ -221,7 +221,7 @@ def test_an_address_guessing_names_is_refused(limited: TestClient, store: WebSto
     assert statuses == [401] * 5
     refused = _login(limited, "admin", PASSWORD)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) == 10
-    assert [e.detail for e in store.audit_log(action="login_refused")] == [
+    assert [e.detail for e in store.audit.entries(action="login_refused")] == [
         "testclient; address locked 10 s more; refusal 1"]
 
 
@@ -229,7 +229,7 @@ def test_hammering_a_lock_writes_few_audit_rows(limited: TestClient, store: WebS
     for _ in range(3):
         _login(limited, "field", "wrong password!")
     assert {_login(limited, "field", PASSWORD).status_code for _ in range(20)} == {429}
-    refusals = [e.detail.rsplit(" ", 1)[-1] for e in store.audit_log(action="login_refused")]
+    refusals = [e.detail.rsplit(" ", 1)[-1] for e in store.audit.entries(action="login_refused")]
     assert refusals == ["1", "2", "4", "8", "16"]
 
 

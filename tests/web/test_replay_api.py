@@ -54,7 +54,7 @@ def run(tmp_path: Path) -> RecordedRun:
 def store(run: RecordedRun) -> Iterator[Store]:
     with Store(run.db_url) as s:
         for role in ("commander", "field"):
-            create_user(s, role, PASSWORD, role, at=datetime.now().astimezone())
+            create_user(s.users, role, PASSWORD, role, at=datetime.now().astimezone())
         yield s
 
 
@@ -72,14 +72,14 @@ def q(t: datetime) -> str:
 
 
 def test_the_frame_at_an_alert_is_the_recorded_one(client: TestClient, store: Store, run: RecordedRun) -> None:
-    (alert,) = store.list_alerts()
+    (alert,) = store.alerts.find()
     r = client.get(f"/api/replay/frame?camera=gate&t={q(alert.opened_at)}")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/jpeg"
     shown = datetime.fromisoformat(r.headers["X-Frame-Time"])
     assert timedelta(0) <= alert.opened_at - shown < timedelta(seconds=PERIOD_S)
     image = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
-    (seg,) = [s for s in store.recording_segments("gate") if s.start <= shown <= s.end]
+    (seg,) = [s for s in store.recordings.segments("gate") if s.start <= shown <= s.end]
     assert image.shape == (seg.height, seg.width, 3)
     # The very frame: it matches the segment decoded in order at the index of that time (JPEG noise only).
     (rec,) = frames_between(store, "gate", shown, shown)
@@ -96,7 +96,7 @@ def test_the_frame_at_an_alert_is_the_recorded_one(client: TestClient, store: St
 
 
 def test_boxes_and_positions_agree_in_time(client: TestClient, store: Store) -> None:
-    (alert,) = store.list_alerts()
+    (alert,) = store.alerts.find()
     since, until = alert.opened_at - timedelta(seconds=3), alert.opened_at + timedelta(seconds=3)
     r = client.get(f"/api/replay/boxes?camera=gate&from={q(since)}&to={q(until)}")
     assert r.status_code == 200, r.text
@@ -150,7 +150,7 @@ BOX_PARTS: list[tuple[int | None, str, bool, Callable[[int], list[int]]]] = [
 
 
 def test_boxes_come_in_parts_that_join_up(client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    segs = store.recording_segments("gate")
+    segs = store.recordings.segments("gate")
     since, last = segs[0].start, segs[-1].end  # the whole recorded run, over several segments
     recorded = frames_between(store, "gate", since, last)
     n = len(recorded)
@@ -195,7 +195,7 @@ def test_frame_parts_split_at_instants(db_url: str, cap: int, since: int, until:
         for i, ms in enumerate(FAST):
             times = [T + x * MS for x in ms]
             boxes = [(TrackBox(str(k), 10, 10, 50, 90),) for k in range(len(ms))]
-            s.put_recording_segment(RecordedSegment("fast", f"fast/{i}.mkv", times[0], times[-1], len(times), 1000,
+            s.recordings.put_segment(RecordedSegment("fast", f"fast/{i}.mkv", times[0], times[-1], len(times), 1000,
                                                     "copy", 1920, 1080, times[-1], pack_times(times),
                                                     pack_boxes(boxes)))
         everything = frames_between(s, "fast", T + since * MS, T + until * MS)
@@ -274,23 +274,23 @@ def patrol_store(db_url: str) -> Iterator[Store]:
     corridor c1 saved, changed and deleted (see SAVES), all through the store API."""
     with Store(db_url) as s:
         s.upgrade(postgis=False)
-        create_user(s, "commander", PASSWORD, "commander", at=T)
+        create_user(s.users, "commander", PASSWORD, "commander", at=T)
         one = [drone_fix("demo/1", x, 52.0) for x in [*range(61), *range(300, 331)]]
         two = [drone_fix("demo/2", x, 52.1) for x in range(10, 41)]
         walker = [Observation("gate/7", T + x * SEC, 5.003, 52.0005, subject_class="person") for x in range(61)]
-        s.write([], [*one, *two, *walker])
-        s.put_footprints([Footprint("gate", T - 100 * SEC, T + 3600 * SEC, GATE_VIEW, "fixed")]
+        s.batches.write([], [*one, *two, *walker])
+        s.coverage.put_footprints([Footprint("gate", T - 100 * SEC, T + 3600 * SEC, GATE_VIEW, "fixed")]
                          + [Footprint(cam, T + x * SEC, T + (x + 5) * SEC,
                                       box(5.0 + x * 1e-4, lat - 0.001, 5.002 + x * 1e-4, lat + 0.001), "drone")
                             for cam, lat, xs in (("dcam1", 52.0, range(0, 60, 5)), ("dcam2", 52.1, range(10, 40, 5)))
                             for x in xs])
         for seg in (segment("dcam1", 0, 30), segment("dcam1", 30, 60), segment("gate", -100, 400)):
-            s.put_recording_segment(seg)
-        s.save_corridors([Corridor("c1", C1_V1, name="first"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
+            s.recordings.put_segment(seg)
+        s.corridors.save([Corridor("c1", C1_V1, name="first"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
                          author="p", comment="v1", at=SAVES[0])
-        s.save_corridors([Corridor("c1", C1_V2, name="wider"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
+        s.corridors.save([Corridor("c1", C1_V2, name="wider"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
                          author="p", comment="v2", at=SAVES[1])
-        s.save_corridors([Corridor("c2", C2, kind=CorridorKind.EXCLUSION)], author="p", comment="gone", at=SAVES[2])
+        s.corridors.save([Corridor("c2", C2, kind=CorridorKind.EXCLUSION)], author="p", comment="gone", at=SAVES[2])
         yield s
 
 
@@ -352,8 +352,9 @@ def test_sorties_say_when_the_fixes_read_were_capped(patrol_client: TestClient,
 def test_many_sorties_are_capped(patrol_store: Store, patrol_client: TestClient) -> None:
     """A drone reporting every 2 s with gap_s=1: each fix is a sortie; only the earliest MAX_SORTIES are answered."""
     start = 1000
-    patrol_store.write([], [drone_fix("demo/3", start + 2 * i, 52.2) for i in range(replay_api.MAX_SORTIES + 100)])
-    patrol_store.put_recording_segment(segment("late", start, start + 500))
+    patrol_store.batches.write(
+        [], [drone_fix("demo/3", start + 2 * i, 52.2) for i in range(replay_api.MAX_SORTIES + 100)])
+    patrol_store.recordings.put_segment(segment("late", start, start + 500))
     window = f"from={at_s(start)}&to={at_s(start + 3600)}"
     got = ok(patrol_client, f"/api/replay/sorties?{window}&gap_s=1")
     assert got["truncated"] and len(got["sorties"]) == replay_api.MAX_SORTIES
@@ -436,7 +437,7 @@ def test_the_versions_a_windows_alerts_were_raised_against(patrol_store: Store, 
                                                             window: tuple[float, float] | None,
                                                             raised: list[tuple[str, int]]) -> None:
     # c9 was never saved: its alert's corridor cannot be drawn and is left out.
-    patrol_store.write([raised_alert("c1", 1, 10), raised_alert("c1", 2, 40), raised_alert("c2", 1, 50),
+    patrol_store.batches.write([raised_alert("c1", 1, 10), raised_alert("c1", 2, 40), raised_alert("c2", 1, 50),
                         raised_alert("c9", 1, 55)], [])
     extra = f"&from={at_s(window[0])}&to={at_s(window[1])}" if window else ""
     got = ok(patrol_client, f"/api/replay/corridors?t={at_s(t)}{extra}")
@@ -480,7 +481,7 @@ def test_recorded_cameras_and_their_extents(patrol_client: TestClient) -> None:
 
 
 def test_the_recorded_run_lists_its_camera(client: TestClient, store: Store) -> None:
-    segs = store.recording_segments("gate")
+    segs = store.recordings.segments("gate")
     (gate,) = ok(client, "/api/replay/cameras")["cameras"]
     assert gate == {"camera": "gate", "first": segs[0].start.isoformat(), "last": segs[-1].end.isoformat(),
                     "segments": len(segs), "frames": sum(s.frames for s in segs)}

@@ -65,7 +65,7 @@ def test_account_changes_end_the_users_sessions_everywhere(
     assert change(one, admin) == status
     assert _me(two, field) == 401
     assert _me(two, admin) == 200  # nobody else's
-    assert store.audit_log(limit=1000)[-1].action in ("user_change", "user_remove")
+    assert store.audit.entries(limit=1000)[-1].action in ("user_change", "user_remove")
 
 
 def test_enabling_a_user_or_an_unknown_name(workers: tuple[TestClient, TestClient]) -> None:
@@ -104,8 +104,8 @@ def test_sessions_expire(store: WebStore, clock: Clock) -> None:
 
 
 def test_only_a_hash_of_the_token_is_stored(store: WebStore, clock: Clock) -> None:
-    token = store.start_session("field", at=clock(), ttl_s=60)
-    assert store.session_user(token, at=clock()) is not None
-    assert store.session_user(token + "x", at=clock()) is None
-    store.end_sessions("field")
-    assert store.session_user(token, at=clock()) is None
+    token = store.sessions.start("field", at=clock(), ttl_s=60)
+    assert store.sessions.user(token, at=clock()) is not None
+    assert store.sessions.user(token + "x", at=clock()) is None
+    store.sessions.end_all("field")
+    assert store.sessions.user(token, at=clock()) is None

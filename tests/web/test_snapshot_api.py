@@ -17,11 +17,11 @@ from tests.web.conftest import ROLES, T0, lifecycle, login, make_alert, token_fo
 def alerts(store: WebStore) -> tuple[str, str]:
     """Two stored alerts: the first with a snapshot (a real rendered frame), the second without."""
     with_snap, without = make_alert("gate/1"), make_alert("gate/2", opened=3)
-    store.write(lifecycle(with_snap) + lifecycle(without), [])
+    store.batches.write(lifecycle(with_snap) + lifecycle(without), [])
     frame = np.full((240, 320, 3), 90, np.uint8)
     box = TrackBox("1", 40, 50, 120, 200, "person")
     jpeg, w, h = render(frame, box, T0, quality=80)
-    store.put_snapshot(Snapshot(with_snap.id, "gate", T0, w, h, box.clipped(w, h), jpeg))
+    store.snapshots.put(Snapshot(with_snap.id, "gate", T0, w, h, box.clipped(w, h), jpeg))
     return with_snap.id, without.id
 
 
@@ -32,7 +32,7 @@ def test_every_role_gets_the_jpeg(client: TestClient, alerts: tuple[str, str], r
     response = client.get(f"/api/alerts/{with_snap}/snapshot", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/jpeg"
-    assert response.content == store.get_snapshot(with_snap).jpeg  # type: ignore[union-attr]
+    assert response.content == store.snapshots.get(with_snap).jpeg  # type: ignore[union-attr]
     image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (240, 320, 3)
     missing = client.get(f"/api/alerts/{without}/snapshot", headers=headers)

@@ -57,12 +57,12 @@ async def run_live(
     pipeline = new_pipeline(corridors, settings)
     # Snapshots are drawn and stored in their own thread: the alert never waits for its evidence.
     # A camera without a url only calibrates pixel detections of an edge detector: no frames, so no snapshots.
-    snaps = SnapshotTaker(store, camera_evidence(c for c in settings.cameras if c.url), background=True)
+    snaps = SnapshotTaker(store.snapshots, camera_evidence(c for c in settings.cameras if c.url), background=True)
     # Segments are written, and retention runs, in threads of their own: detection never waits for the disk.
     recordings = Recordings(settings.recording, settings.cameras, store)
     recordings.start_retention()
     # Where each camera looks, written by a thread of its own (see routewatch.cameras.footprints).
-    coverage = CoverageRecorder(settings.cameras, store)
+    coverage = CoverageRecorder(settings.cameras, store.coverage)
     writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps],
                     Journal(settings.store.journal_dir))
     db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="store")
@@ -102,7 +102,7 @@ async def run_live(
     mqtt, publisher = _start_mqtt(settings, store, hand, thread_stop, cameras, seqs)
     web = _start_web(settings, store)
     corridor_news = _listen_for_corridors(store, loop, thread_stop)
-    revision = await loop.run_in_executor(db, store.corridors_revision)
+    revision = await loop.run_in_executor(db, store.corridors.revision)
     unacked: list[int] = []
     last_flush = retry_at = next_corridor_check = 0.0
     # Lag of the fixes taken since the last flush (wall time when taken minus their newest event time);
@@ -166,10 +166,10 @@ async def run_live(
         nonlocal revision, next_corridor_check
         next_corridor_check = time.monotonic() + CORRIDOR_POLL_S
         try:
-            now_rev = await loop.run_in_executor(db, store.corridors_revision)
+            now_rev = await loop.run_in_executor(db, store.corridors.revision)
             if now_rev == revision:
                 return
-            current = await loop.run_in_executor(db, store.current_corridors)
+            current = await loop.run_in_executor(db, store.corridors.current)
         except Exception as exc:
             log.error("cannot check corridors: %s", type(exc).__name__)
             return
@@ -243,12 +243,12 @@ async def run_live(
 
 def _recover(pipeline: Any, store: Store, recover_s: float) -> None:
     """Take up where a previous run stopped (or was killed): stored alerts and recent track history."""
-    latest = store.latest_position_time()
+    latest = store.positions.latest_time()
     if latest is None or recover_s <= 0:
         return
     since = latest - timedelta(seconds=recover_s)
-    alerts = store.alerts_to_continue(since)
-    history = store.positions_since(since)
+    alerts = store.alerts.to_continue(since)
+    history = store.positions.since(since)
     n = pipeline.recover(alerts, history)
     log.info("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
                 len(history), n, len(alerts))
@@ -369,6 +369,6 @@ def _start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading
                                              seqs),
                     on_published=on_published)
     if m.output.enabled:
-        publisher = AlertPublisher(store, lambda topic, payload: link.publish(topic, payload, qos=1), m.output)
+        publisher = AlertPublisher(store.outbox, lambda topic, payload: link.publish(topic, payload, qos=1), m.output)
     link.start()
     return link, publisher

@@ -30,13 +30,13 @@ def analyze_videos(inputs: Sequence[Path], cam: CameraConfig, settings: Settings
         drone, calib = None, calibrate(cam)
     summary = Summary(inputs=[str(p) for p in inputs])
     pipeline = new_pipeline(corridors, settings)
-    snaps = SnapshotTaker(store, camera_evidence([cam]))
+    snaps = SnapshotTaker(store.snapshots, camera_evidence([cam]))
     cache = snaps.cache_for(cam.name)
     # Recorded as fast as the disk allows (wait=True): a batch run loses no frame to a slow disk. The frames
     # come from `inputs`, never from the camera's url (a stream-copy recorder must not connect to it).
     recordings = Recordings(settings.recording, [cam.model_copy(update={"url": None})], store, wait=True)
     record = recordings.for_camera(cam.name)
-    coverage = CoverageRecorder([cam], store)
+    coverage = CoverageRecorder([cam], store.coverage)
     fixed_fp = coverage.fixed(cam.name, calib) if drone is None else None
     drone_fp = coverage.drone(cam.name) if drone is not None else None
     writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps])

@@ -157,7 +157,7 @@ def _alert_id(store: Store, given: str) -> str:
     from routewatch.store.repository import MIN_ID_PREFIX
 
     try:
-        return store.resolve_alert_id(given)
+        return store.alerts.resolve_id(given)
     except AmbiguousAlertIdError as exc:
         _fail(str(exc))
     except UnknownAlertError:
@@ -332,7 +332,7 @@ def alerts_list(db: str | None, config: Path | None, as_json: bool, kind: str | 
         except ValueError as exc:
             _fail(f"--within: {exc}")
     store = open_store(_store_url(config, db))
-    rows = store.list_alerts(within=area,
+    rows = store.alerts.find(within=area,
         kind=AlertKind(kind) if kind else None, state=AlertState(state) if state else None,
         corridor_id=corridor_id, subject_id=subject_id,
         since=since.replace(tzinfo=UTC) if since else None, until=until.replace(tzinfo=UTC) if until else None,
@@ -363,7 +363,7 @@ def alerts_ack(alert_id: str, db: str | None, config: Path | None, by: str, comm
     """Acknowledge an alert: its id, or a unique prefix of it (at least 4 characters, as `alerts list` shows)."""
     store = open_store(_store_url(config, db))
     try:
-        a = store.acknowledge(_alert_id(store, alert_id), by=by, comment=comment, time=_now())
+        a = store.alerts.acknowledge(_alert_id(store, alert_id), by=by, comment=comment, time=_now())
     finally:
         store.close()
     out.print(f"acknowledged {a.id} ({a.kind.value} {a.subject_id} in {a.corridor_id})")
@@ -378,8 +378,8 @@ def dead_letters_cmd(db: str | None, config: Path | None, limit: int, as_json: b
     from routewatch.wire import dead_letter_to_dict
 
     store = open_store(_store_url(config, db))
-    rows = store.dead_letters(limit=limit)
-    total = store.count_dead_letters()
+    rows = store.dead_letters.recent(limit=limit)
+    total = store.dead_letters.count()
     store.close()
     for d in rows:
         if as_json:
@@ -437,7 +437,7 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
         _fail(str(exc))
     store = open_store(settings.store.url)
     try:
-        corridors = load_corridors(corridors_file) if corridors_file is not None else store.current_corridors()
+        corridors = load_corridors(corridors_file) if corridors_file is not None else store.corridors.current()
         if not corridors:
             _fail("no corridors: give --corridors FILE or save corridors first")
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),
@@ -612,7 +612,7 @@ def users_add(username: str, role: str, db: str | None, config: Path | None, pas
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     store = open_store(_store_url(config, db))
     try:
-        user = create_user(store, username, password, role, at=_now())
+        user = create_user(store.users, username, password, role, at=_now())
     except ValueError as exc:
         _fail(str(exc))
     finally:
@@ -702,7 +702,7 @@ def corridors_import(file: Path, db: str | None, config: Path | None, author: st
         _fail(str(exc))
     store = open_store(_store_url(config, db))
     try:
-        saved = store.save_corridors(cs, author=author, comment=comment or f"import {file.name}", at=_now(),
+        saved = store.corridors.save(cs, author=author, comment=comment or f"import {file.name}", at=_now(),
                                      replace=not merge, expect_removed=None if merge else expect_removed)
     except RemovalNotConfirmedError as exc:
         _fail(f"{file}: {exc}: give --expect-removed {len(exc.ids)} to remove them, or --merge to keep them")
@@ -723,7 +723,7 @@ def corridors_export(db: str | None, config: Path | None, fmt: str, out_file: Pa
     from routewatch.geo.corridors import dumps_geojson, to_kml
 
     store = open_store(_store_url(config, db))
-    cs = store.current_corridors()
+    cs = store.corridors.current()
     store.close()
     text = dumps_geojson(cs) if fmt == "geojson" else to_kml(cs)
     if out_file is None:
@@ -737,7 +737,7 @@ def corridors_export(db: str | None, config: Path | None, fmt: str, out_file: Pa
 def corridors_list(db: str | None, config: Path | None) -> None:
     """List the stored corridors in force."""
     store = open_store(_store_url(config, db))
-    cs = store.current_corridors()
+    cs = store.corridors.current()
     store.close()
     for c in cs:
         extra = f" width {c.width_m:g} m" if c.width_m else ""
@@ -893,7 +893,7 @@ def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
         password = secrets.token_urlsafe(9)
         store = open_store(url)
         try:
-            name = create_user(store, "demo", password, "planner", at=_now()).username
+            name = create_user(store.users, "demo", password, "planner", at=_now()).username
         finally:
             store.close()
         out.print(f"[bold]dashboard[/]: http://127.0.0.1:{port}/  user [bold]{name}[/] password [bold]{password}[/] "

@@ -6,14 +6,25 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from routewatch.config.schema import MqttOutputConfig
-from routewatch.store import Store
+from routewatch.store import OutboxEvent
 from routewatch.wire import alert_to_dict
 
 log = logging.getLogger(__name__)
+
+
+class Outbox(Protocol):
+    """The outbox the publisher drains (store.outbox)."""
+
+    def pending(self, limit: int = 500) -> list[OutboxEvent]:
+        """Events not yet published, oldest first."""
+
+    def mark_published(self, seqs: Sequence[int], at: datetime) -> int:
+        """Record that these events were acknowledged by the broker."""
 
 
 class AlertPublisher:
@@ -23,8 +34,8 @@ class AlertPublisher:
     publish the broker has not acknowledged is sent again (after a restart too) until it is.
     """
 
-    def __init__(self, store: Store, publish: Callable[[str, bytes], int], cfg: MqttOutputConfig) -> None:
-        self.store, self._publish, self.cfg = store, publish, cfg
+    def __init__(self, outbox: Outbox, publish: Callable[[str, bytes], int], cfg: MqttOutputConfig) -> None:
+        self.outbox, self._publish, self.cfg = outbox, publish, cfg
         self._lock = threading.Lock()
         self._in_flight: dict[int, int] = {}  # mid -> outbox seq
         self._sent: set[int] = set()
@@ -47,12 +58,12 @@ class AlertPublisher:
         with self._lock:
             acked, self._acked = self._acked, []
         if acked:
-            self.store.mark_published(acked, datetime.now(UTC))
+            self.outbox.mark_published(acked, datetime.now(UTC))
             self.confirmed += len(acked)
             with self._lock:
                 self._sent.difference_update(acked)
         sent = 0
-        for rec in self.store.outbox_pending(limit):
+        for rec in self.outbox.pending(limit):
             with self._lock:
                 if rec.seq in self._sent:
                     continue

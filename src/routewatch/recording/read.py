@@ -37,7 +37,7 @@ def frames_between(store: Store, camera: str, since: datetime, until: datetime, 
         raise ValueError(f"time range longer than {max_range_s:.0f} s; ask for less")
     lo, hi = micros(since), micros(until)
     out: list[RecordedFrame] = []
-    for seg in store.recording_segments(camera, since, until, blobs=True):
+    for seg in store.recordings.segments(camera, since, until, blobs=True):
         out.extend(segment_frames(seg, lo, hi))
     return out
 

@@ -28,7 +28,7 @@ class FrameError(OSError):
 
 def locate(store: Store, camera: str, t: datetime, *, hold_s: float = MAX_HOLD_S) -> RecordedFrame | None:
     """The frame of `camera` shown at `t`: the last one recorded at or before it, if no more than `hold_s` before."""
-    for seg in reversed(store.recording_segments(camera, t - timedelta(seconds=hold_s), t, blobs=True)):
+    for seg in reversed(store.recordings.segments(camera, t - timedelta(seconds=hold_s), t, blobs=True)):
         if seg.start > t:
             continue
         us = unpack_micros(seg.times)

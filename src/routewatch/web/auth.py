@@ -72,7 +72,7 @@ def me(principal: Reader) -> dict[str, Any]:
 @router.get("/users")
 def list_users(request: Request, _: Admin) -> list[dict[str, Any]]:
     """All users."""
-    return [user_dict(u) for u in request.app.state.store.users()]
+    return [user_dict(u) for u in request.app.state.store.users.all()]
 
 
 @router.post("/users", status_code=201)
@@ -81,12 +81,12 @@ def add_user(body: NewUser, request: Request, principal: Admin) -> dict[str, Any
     try:
         check_username(body.username)
         with request.app.state.password_slots.check():  # hashing costs what checking does
-            user = request.app.state.store.add_user(body.username, body.password, body.role, at=_now(request))
+            user = request.app.state.store.users.add(body.username, body.password, body.role, at=_now(request))
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     except StoreError as exc:
         raise HTTPException(409, str(exc)) from None
-    request.app.state.store.audit("user_create", actor=principal.name, target=body.username,
+    request.app.state.store.audit.add("user_create", actor=principal.name, target=body.username,
                                   detail=body.role.value, at=_now(request))
     return user_dict(user)
 
@@ -95,21 +95,21 @@ def add_user(body: NewUser, request: Request, principal: Admin) -> dict[str, Any
 def change_user(username: str, body: UserChange, request: Request, principal: Admin) -> dict[str, Any]:
     """Change a user's password, role or disabled flag (each but enabling ends the user's sessions at once)."""
     store = request.app.state.store
-    if store.get_user(username) is None:
+    if store.users.get(username) is None:
         raise HTTPException(404, f"no user {username!r}")
     changed = []
     if body.password is not None:
         with request.app.state.password_slots.check():  # hashing costs what checking does
-            store.set_password(username, body.password)
+            store.sessions.set_password(username, body.password)
         changed.append("password")
     if body.role is not None:
-        store.set_role(username, body.role)
+        store.sessions.set_role(username, body.role)
         changed.append(f"role={body.role.value}")
     if body.disabled is not None:
-        store.set_user_disabled(username, body.disabled)
+        store.sessions.set_disabled(username, body.disabled)
         changed.append(f"disabled={body.disabled}")
-    store.audit("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=_now(request))
-    user = store.get_user(username)
+    store.audit.add("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=_now(request))
+    user = store.users.get(username)
     assert user is not None
     return user_dict(user)
 
@@ -117,22 +117,22 @@ def change_user(username: str, body: UserChange, request: Request, principal: Ad
 @router.delete("/users/{username}", status_code=204)
 def remove_user(username: str, request: Request, principal: Admin) -> None:
     """Remove a user (their sessions end at once)."""
-    if not request.app.state.store.remove_user(username):
+    if not request.app.state.store.sessions.remove_user(username):
         raise HTTPException(404, f"no user {username!r}")
-    request.app.state.store.audit("user_remove", actor=principal.name, target=username, at=_now(request))
+    request.app.state.store.audit.add("user_remove", actor=principal.name, target=username, at=_now(request))
 
 
 @router.get("/tokens")
 def list_tokens(request: Request, _: Admin) -> list[dict[str, Any]]:
     """All API tokens (metadata only)."""
-    return [token_dict(t) for t in request.app.state.store.api_tokens()]
+    return [token_dict(t) for t in request.app.state.store.users.api_tokens()]
 
 
 @router.post("/tokens", status_code=201)
 def add_token(body: NewToken, request: Request, principal: Admin) -> dict[str, Any]:
     """Create an API token; the token is in this response only."""
-    meta, token = request.app.state.store.add_api_token(body.name, body.role, at=_now(request))
-    request.app.state.store.audit("token_create", actor=principal.name, target=str(meta.id),
+    meta, token = request.app.state.store.users.add_api_token(body.name, body.role, at=_now(request))
+    request.app.state.store.audit.add("token_create", actor=principal.name, target=str(meta.id),
                                   detail=f"{body.name} ({body.role.value})", at=_now(request))
     return {**token_dict(meta), "token": token}
 
@@ -140,9 +140,9 @@ def add_token(body: NewToken, request: Request, principal: Admin) -> dict[str, A
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: int, request: Request, principal: Admin) -> None:
     """Revoke an API token."""
-    if not request.app.state.store.revoke_api_token(token_id):
+    if not request.app.state.store.users.revoke_api_token(token_id):
         raise HTTPException(404, f"no API token {token_id}")
-    request.app.state.store.audit("token_revoke", actor=principal.name, target=str(token_id), at=_now(request))
+    request.app.state.store.audit.add("token_revoke", actor=principal.name, target=str(token_id), at=_now(request))
 
 
 @router.get("/audit")
@@ -152,4 +152,4 @@ def audit_log(
 ) -> list[dict[str, Any]]:
     """Audit entries after an id, oldest first."""
     where = {"action": action} if action else {}
-    return [audit_dict(e) for e in request.app.state.store.audit_log(limit=limit, after=after, **where)]
+    return [audit_dict(e) for e in request.app.state.store.audit.entries(limit=limit, after=after, **where)]

@@ -62,14 +62,14 @@ def authenticate(request: Request) -> Principal | None:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized("malformed Authorization header; use 'Bearer <token>'")
-        found = store.api_token(token.strip())
+        found = store.users.api_token(token.strip())
         if found is None:
             raise unauthorized("unknown or revoked API token")
         return Principal(f"token:{found.name}", found.role, "token", f"token:{found.id}")
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
-    user = store.session_user(cookie, at=now(request))
+    user = store.sessions.user(cookie, at=now(request))
     if user is None:
         raise unauthorized("session expired or invalid; log in again")
     return Principal(user.username, user.role, "session", f"user:{user.username}")

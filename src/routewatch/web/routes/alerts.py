@@ -51,7 +51,7 @@ def snapshot_url(alert_id: str) -> str:
 
 def alert_dicts(store: WebStore, alerts: list[Alert]) -> list[dict[str, Any]]:
     """The JSON of alerts for the API: `snapshot_url` is the snapshot's URL, or null when there is none."""
-    with_snapshot = store.snapshot_alert_ids([a.id for a in alerts]) if alerts else set()
+    with_snapshot = store.snapshots.alert_ids_with([a.id for a in alerts]) if alerts else set()
     return [{**alert_to_dict(a), "snapshot_url": snapshot_url(a.id) if a.id in with_snapshot else None}
             for a in alerts]
 
@@ -64,12 +64,12 @@ def event_dict(e: AlertEvent) -> dict[str, Any]:
 
 def _page(store: WebStore, filters: dict[str, Any], cls: str | None, limit: int, offset: int) -> list[Alert]:
     if cls is None:
-        return list(store.list_alerts(**filters, limit=limit, offset=offset))
+        return list(store.alerts.find(**filters, limit=limit, offset=offset))
     # The store has no class filter: scan in chunks so pagination still counts matching alerts only.
     found: list[Alert] = []
     skip, at = offset, 0
     while len(found) < limit:
-        chunk = store.list_alerts(**filters, limit=_CHUNK, offset=at)
+        chunk = store.alerts.find(**filters, limit=_CHUNK, offset=at)
         for alert in chunk:
             if alert.subject_class != cls:
                 continue
@@ -115,7 +115,7 @@ def list_alerts(
 
 
 def _get(store: WebStore, alert_id: str) -> Alert:
-    alert = store.get_alert(alert_id)
+    alert = store.alerts.get(alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
     return alert
@@ -127,12 +127,12 @@ def get_alert(alert_id: str, request: Request, _: Reader) -> dict[str, Any]:
     store: WebStore = request.app.state.store
     alert = _get(store, alert_id)
     end = (alert.closed_at or alert.last_seen) + timedelta(microseconds=1)
-    fixes = store.positions(alert.subject_id, since=alert.opened_at, until=end)
+    fixes = store.positions.of_subject(alert.subject_id, since=alert.opened_at, until=end)
     most = request.app.state.settings.max_track_points
     if len(fixes) > most:  # thin long tracks evenly, keeping the last fix
         step = math.ceil(len(fixes) / most)
         fixes = fixes[:-1:step] + fixes[-1:]
-    events = store.alert_events(alert_id, limit=10_000)
+    events = store.alerts.events(alert_id, limit=10_000)
     last_ack = next((e for e in reversed(events) if e.change.value == "acknowledged"), None)
     return {
         **alert_dicts(store, [alert])[0],
@@ -150,10 +150,10 @@ def _acknowledge(request: Request, alert_id: str, principal: Principal, comment:
     store: WebStore = request.app.state.store
     at = request.app.state.clock()
     try:
-        alert = store.acknowledge(alert_id, by=principal.name, comment=comment, time=at)
+        alert = store.alerts.acknowledge(alert_id, by=principal.name, comment=comment, time=at)
     except UnknownAlertError:
         raise HTTPException(404, f"no alert {alert_id!r}") from None
-    store.audit(action, actor=principal.name, target=alert_id, detail=comment, at=at)
+    store.audit.add(action, actor=principal.name, target=alert_id, detail=comment, at=at)
     request.app.state.hub.publish(())
     return alert_dicts(store, [alert])[0]
 
@@ -163,7 +163,7 @@ def _acknowledge(request: Request, alert_id: str, principal: Principal, comment:
                        404: {"description": "No such alert, or it has no snapshot."}})
 def get_snapshot(alert_id: str, request: Request, _: Reader) -> Response:
     """The JPEG evidence of an alert raised from video: its opening frame with the tracked box drawn."""
-    snap = request.app.state.store.get_snapshot(alert_id)
+    snap = request.app.state.store.snapshots.get(alert_id)
     if snap is None:
         raise HTTPException(404, f"no snapshot for alert {alert_id!r}")
     # A snapshot never changes once stored, but it is evidence: keep it in the user's cache only.

@@ -63,7 +63,7 @@ def _run(request: Request, body: BacktestRequest) -> dict[str, Any]:
         raise HTTPException(422, str(exc)) from None
     store: WebStore = request.app.state.store
     if body.corridors is None:
-        corridors = store.current_corridors()
+        corridors = store.corridors.current()
     else:
         try:
             corridors = load_corridors(json.dumps(body.corridors))

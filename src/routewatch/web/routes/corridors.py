@@ -73,7 +73,7 @@ def _now(request: Request) -> datetime:
 
 
 def _current(store: WebStore, corridor_id: str) -> Corridor | None:
-    return next((c for c in store.current_corridors() if c.id == corridor_id), None)
+    return next((c for c in store.corridors.current() if c.id == corridor_id), None)
 
 
 def _parse_one(body: Any, path_id: str | None = None) -> Corridor:
@@ -105,27 +105,27 @@ def _save(
 ) -> dict[str, Any]:
     store = _store(request)
     try:
-        (saved,) = store.save_corridors(
+        (saved,) = store.corridors.save(
             [corridor], author=principal.name, comment=comment, at=_now(request), replace=False
         )
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     if saved.version != previous:  # an unchanged save adds no version and is not audited
         detail = f"v{saved.version}: {comment}"
-        store.audit(action, actor=principal.name, target=saved.id, detail=detail, at=_now(request))
+        store.audit.add(action, actor=principal.name, target=saved.id, detail=detail, at=_now(request))
     return feature(saved)
 
 
 @router.get("")
 def list_corridors(request: Request, _: Reader) -> dict[str, Any]:
     """The current corridor set as a GeoJSON FeatureCollection."""
-    return to_geojson(_store(request).current_corridors())
+    return to_geojson(_store(request).corridors.current())
 
 
 @router.get("/export")
 def export(request: Request, _: Reader, format: Literal["geojson", "kml"] = "geojson") -> Response:
     """The current set as a GeoJSON or KML download."""
-    corridors = _store(request).current_corridors()
+    corridors = _store(request).corridors.current()
     if format == "kml":
         body, media = to_kml(corridors), "application/vnd.google-earth.kml+xml"
     else:
@@ -156,13 +156,13 @@ async def import_file(
     store, at = _store(request), _now(request)
     why = comment or f"import {name}"
     try:
-        saved = store.save_corridors(corridors, author=principal.name, comment=why, at=at, replace=replace,
+        saved = store.corridors.save(corridors, author=principal.name, comment=why, at=at, replace=replace,
                                      expect_removed=expect_removed if replace else None)
     except RemovalNotConfirmedError as exc:
         raise HTTPException(409, f"{exc}: add expect_removed={len(exc.ids)} to remove them") from None
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
-    store.audit("corridor_import", actor=principal.name, target=name,
+    store.audit.add("corridor_import", actor=principal.name, target=name,
                 detail=f"{len(saved)} corridor(s), replace={replace}, removed={expect_removed if replace else 0}: "
                 f"{why}", at=at)
     return {"filename": name, "imported": [{"id": c.id, "version": c.version} for c in saved]}
@@ -203,19 +203,19 @@ def delete(corridor_id: str, request: Request, principal: Writer, comment: Why =
     """Delete a corridor (a tombstone version keeps its history)."""
     store, at = _store(request), _now(request)
     try:
-        version = store.delete_corridor(corridor_id, author=principal.name, comment=comment, at=at)
+        version = store.corridors.delete(corridor_id, author=principal.name, comment=comment, at=at)
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     if version is None:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
-    store.audit("corridor_delete", actor=principal.name, target=corridor_id, detail=f"v{version}: {comment}", at=at)
+    store.audit.add("corridor_delete", actor=principal.name, target=corridor_id, detail=f"v{version}: {comment}", at=at)
     return {"id": corridor_id, "version": version, "deleted": True}
 
 
 @router.get("/{corridor_id}/history")
 def history(corridor_id: str, request: Request, _: Reader) -> list[dict[str, Any]]:
     """Every version of a corridor with who, when and why, oldest first."""
-    versions = _store(request).corridor_history(corridor_id)
+    versions = _store(request).corridors.history(corridor_id)
     if not versions:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
     return [version_dict(v) for v in versions]
@@ -224,7 +224,7 @@ def history(corridor_id: str, request: Request, _: Reader) -> list[dict[str, Any
 @router.get("/{corridor_id}/versions/{version}")
 def get_version(corridor_id: str, version: int, request: Request, _: Reader) -> dict[str, Any]:
     """One stored version as a GeoJSON Feature, its audit fields in `meta`."""
-    for v in _store(request).corridor_history(corridor_id):
+    for v in _store(request).corridors.history(corridor_id):
         if v.corridor.version == version:
             return {**feature(v.corridor), "meta": version_dict(v)}
     raise HTTPException(404, f"no version {version} of corridor {corridor_id!r}")

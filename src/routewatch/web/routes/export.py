@@ -442,7 +442,7 @@ def _plan(request: Request, body: ExportRequest) -> tuple[Literal["alert", "rang
     recordings = Path(root)
     if body.alert_id is not None:
         alert_id, before_s, after_s, boxes = body.alert_id, body.before_s, body.after_s, body.boxes
-        alert = store.get_alert(alert_id)
+        alert = store.alerts.get(alert_id)
         if alert is None:
             raise HTTPException(404, f"no alert with id {alert_id!r}")
 
@@ -458,7 +458,7 @@ def _plan(request: Request, body: ExportRequest) -> tuple[Literal["alert", "rang
     except ExportError as exc:
         raise HTTPException(422, str(exc).replace("--from", "from").replace("--to", "to")) from None
     camera, boxes = body.camera, body.boxes
-    if camera not in store.recording_cameras():
+    if camera not in store.recordings.cameras():
         raise HTTPException(404, f"nothing recorded for camera {camera!r}")
     box = area(body.area, label="area") if body.area is not None else None
 

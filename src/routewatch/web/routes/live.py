@@ -92,14 +92,14 @@ class LiveHub:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         # Events up to now are not buffered: streams resuming before this read them from the store.
-        self._last = self._trimmed = await run_in_threadpool(self._store.latest_event_seq)
+        self._last = self._trimmed = await run_in_threadpool(self._store.alerts.latest_event_seq)
         self._cond = asyncio.Condition()
         while not self._closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
             self._wake.clear()
             try:
-                rows = await run_in_threadpool(self._store.events_with_alerts, after=self._last, limit=_BATCH)
+                rows = await run_in_threadpool(self._store.alerts.events_with_alerts, after=self._last, limit=_BATCH)
             except Exception:  # a database hiccup: keep serving, try again next tick
                 await asyncio.sleep(self._poll_s)
                 continue
@@ -129,7 +129,7 @@ class LiveHub:
                 self._cond.notify_all()
 
     async def _from_store(self, cursor: int) -> tuple[int, list[str]]:
-        rows = await run_in_threadpool(self._store.events_with_alerts, after=cursor, limit=_BATCH)
+        rows = await run_in_threadpool(self._store.alerts.events_with_alerts, after=cursor, limit=_BATCH)
         return (rows[-1][0].seq if rows else cursor), [sse_message(e, a) for e, a in rows]
 
     async def stream(self, after: int | None) -> AsyncIterator[str]:

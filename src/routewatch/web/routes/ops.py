@@ -115,7 +115,7 @@ class StoreCollector(Collector):
         yield from (frames, reopens, stale)
         yield from _ingest_families(self._metrics.status())
         alerts = GaugeMetricFamily("routewatch_alerts", "Stored alerts by kind", labels=["kind"])
-        for kind, count in self._store.count_alerts().items():
+        for kind, count in self._store.alerts.count_by_kind().items():
             alerts.add_metric([kind], count)
         yield alerts
 
@@ -155,7 +155,7 @@ def make_registry(store: WebStore, metrics: Metrics) -> CollectorRegistry:
 def health(request: Request) -> Any:
     """Liveness and database reachability (no auth)."""
     try:
-        request.app.state.store.latest_event_seq()
+        request.app.state.store.alerts.latest_event_seq()
     except Exception as exc:
         return JSONResponse({"status": "error", "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
     return {"status": "ok", "database": "ok"}

@@ -81,7 +81,7 @@ def _fix(f: Observation) -> dict[str, Any]:
 
 
 def _known(store: WebStore, camera: str) -> None:
-    if camera not in store.recording_cameras():
+    if camera not in store.recordings.cameras():
         raise HTTPException(404, f"nothing recorded for camera {camera!r}")
 
 
@@ -132,7 +132,7 @@ def frames_part(store: WebStore, camera: str, since: datetime, until: datetime,
     come in this answer, as a window may not be empty); over `cap` frames at one instant: the rest of it
     is skipped.
     """
-    segments = store.recording_segments(camera, since, until)  # without their frame logs: cheap
+    segments = store.recordings.segments(camera, since, until)  # without their frame logs: cheap
     out: list[RecordedFrame] = []
     lo, i = since, 0
     while i < len(segments) and len(out) <= cap:
@@ -189,13 +189,13 @@ async def positions(request: Request, _: Commander, start: From, end: To,
 
     def load() -> tuple[list[Any], bool]:
         if area is not None:  # filtered in the query, so the cap counts only fixes inside
-            got = store.positions_in(since, until, bbox=area.as_tuple(), subject=subject, limit=cap + 1)
+            got = store.positions.between(since, until, bbox=area.as_tuple(), subject=subject, limit=cap + 1)
             return got[:cap], len(got) > cap
         if subject is not None:
-            got = store.positions(subject, since, until)
+            got = store.positions.of_subject(subject, since, until)
             return got[:cap], len(got) > cap
         out: list[Any] = []
-        for chunk in store.iter_positions(since, until, batch=min(cap + 1, 20_000)):
+        for chunk in store.positions.stream(since, until, batch=min(cap + 1, 20_000)):
             out.extend(chunk)
             if len(out) > cap:
                 return out[:cap], True
@@ -215,7 +215,7 @@ async def cameras(request: Request, _: Commander, start: Annotated[datetime | No
     if (start is None) != (end is None):
         raise HTTPException(422, "give both 'from' and 'to', or neither")
     since, until = window(start, end) if start is not None and end is not None else (None, None)
-    extents = await run_in_threadpool(store.recording_extents, since, until)
+    extents = await run_in_threadpool(store.recordings.extents, since, until)
     return {"cameras": [{"camera": e.camera, "first": e.first.isoformat(), "last": e.last.isoformat(),
                          "segments": e.segments, "frames": e.frames} for e in extents]}
 
@@ -249,15 +249,15 @@ async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Ar
     area = _area(bbox)
 
     def load() -> dict[str, Any]:
-        fixes = store.positions_in(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
-        spans = patrols.Recorded.of(store.recording_spans(since, until))
+        fixes = store.positions.between(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
+        spans = patrols.Recorded.of(store.recordings.spans(since, until))
         found = patrols.sorties(fixes[:MAX_SORTIE_FIXES], timedelta(seconds=gap_s))
         if area is not None:
             found = [s for s in found if s.touches(area)]
         more = len(fixes) > MAX_SORTIE_FIXES or len(found) > MAX_SORTIES
         found = found[:MAX_SORTIES]
         # Per sortie, so a sortie late in a long window is matched as well as an early one.
-        over = [store.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
+        over = [store.coverage.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
                 for s in found[:MATCHED_SORTIES]]
         return {"gap_s": gap_s, "truncated": more,
                 "footprints_truncated": any(len(f) > SORTIE_FOOTPRINTS for f in over),
@@ -290,8 +290,8 @@ async def corridors(request: Request, _: Commander,
     span = window(start, end) if start is not None and end is not None else None
 
     def load() -> tuple[list[tuple[Corridor, datetime, bool]], list[Alert]]:
-        versions = store.corridor_versions()
-        alerts = store.list_alerts(since=span[0], until=span[1], limit=MAX_RAISED_ALERTS) if span else []
+        versions = store.corridors.versions()
+        alerts = store.alerts.find(since=span[0], until=span[1], limit=MAX_RAISED_ALERTS) if span else []
         return versions, alerts
 
     versions, alerts = await run_in_threadpool(load)
@@ -325,9 +325,10 @@ async def footprints(request: Request, _: Commander, start: From, end: To,
     since, until = window(start, end)
 
     def load() -> list[Footprint]:
-        if camera is not None and camera not in store.footprint_cameras() and camera not in store.recording_cameras():
+        if (camera is not None and camera not in store.coverage.footprint_cameras()
+                and camera not in store.recordings.cameras()):
             raise HTTPException(404, f"no footprints or recordings of camera {camera!r}")
-        return store.footprints_between(since, until, limit=MAX_FOOTPRINTS + 1, camera=camera)
+        return store.coverage.footprints_between(since, until, limit=MAX_FOOTPRINTS + 1, camera=camera)
 
     rows = await run_in_threadpool(load)
     return {"type": "FeatureCollection", "truncated": len(rows) > MAX_FOOTPRINTS, "features": [
