@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Observation, Severity, alert_id
+from routewatch.store import Store
 from routewatch.store.users import create_user
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.web import WebSettings, create_app
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -55,8 +56,8 @@ def fix(subject: str, seconds: float) -> Observation:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[WebStore]:
-    with WebStore(db_url) as s:
+def store(db_url: str) -> Iterator[Store]:
+    with Store(db_url) as s:
         s.upgrade(postgis=False)
         for role in ROLES:
             create_user(s.users, role, PASSWORD, role, at=T0)
@@ -74,7 +75,7 @@ def settings() -> WebSettings:
 
 
 @pytest.fixture
-def client(store: WebStore, settings: WebSettings, clock: Clock) -> Iterator[TestClient]:
+def client(store: Store, settings: WebSettings, clock: Clock) -> Iterator[TestClient]:
     with TestClient(create_app(store, settings, clock=clock)) as c:
         yield c
 
@@ -89,7 +90,7 @@ def login(client: TestClient, role: str) -> dict[str, str]:
     return {"routewatch_session": cookie}
 
 
-def token_for(store: WebStore, role: str) -> dict[str, str]:
+def token_for(store: Store, role: str) -> dict[str, str]:
     """An Authorization header with a new API token of `role`."""
     _, token = store.users.add_api_token(f"bot-{role}", role, at=T0)
     return {"Authorization": f"Bearer {token}"}

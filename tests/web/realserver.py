@@ -71,7 +71,8 @@ def serve(db_url: str, **settings: Any) -> Iterator[Served]:
 
 def _main(db_url: str, port: int, overrides: dict[str, Any]) -> None:
     from routewatch.app.live import web_server
-    from routewatch.web import WebSettings, WebStore, create_app
+    from routewatch.store import Store
+    from routewatch.web import WebSettings, create_app
     from routewatch.web.limits import LoginLimits
 
     if "login_limits" in overrides:
@@ -79,7 +80,7 @@ def _main(db_url: str, port: int, overrides: dict[str, Any]) -> None:
     if "trusted_proxies" in overrides:
         overrides["trusted_proxies"] = tuple(overrides["trusted_proxies"])
     settings = dataclasses.replace(WebSettings(), **overrides)
-    store = WebStore(db_url)
+    store = Store(db_url)
     server = web_server(create_app(store, settings), "127.0.0.1", port)
     loop = asyncio.new_event_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))

@@ -12,7 +12,7 @@ from shapely.geometry import Polygon
 from routewatch.config.schema import AlertsConfig, EngineConfig
 from routewatch.model import Corridor, CorridorKind, Observation
 from routewatch.pipeline.core import Pipeline
-from routewatch.web import WebStore
+from routewatch.store import Store
 from tests.web.conftest import T0, login
 
 FROM, TO = T0.isoformat(), (T0 + timedelta(hours=1)).isoformat()
@@ -28,7 +28,7 @@ def exclusion(cid: str, x0: float, x1: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def history(store: WebStore) -> list[str]:
+def history(store: Store) -> list[str]:
     """Two walkers east along lat 52.005 (one 40 s later), run live against zone z1 [5.004, 5.008]."""
     corridors = [Corridor("z1", Polygon(box(5.004, 5.008)[0]), kind=CorridorKind.EXCLUSION)]
     store.corridors.save(corridors, author="t", comment="live set", at=T0)

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from routewatch.config.schema import WebConfig
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.store import Store
+from routewatch.web import WebSettings, create_app
 from routewatch.web.limits import LoginLimiter, LoginLimits
 from routewatch.web.settings import login_limits
 from tests.web.conftest import PASSWORD, Clock
@@ -154,7 +155,7 @@ def test_config_maps_onto_the_limiter() -> None:
 
 
 @pytest.fixture
-def limited(store: WebStore, settings: WebSettings, clock: Clock) -> Iterator[TestClient]:
+def limited(store: Store, settings: WebSettings, clock: Clock) -> Iterator[TestClient]:
     app = create_app(store, dataclasses.replace(settings, login_limits=LIMITS), clock=clock)
     with TestClient(app) as c:
         yield c
@@ -181,7 +182,7 @@ LOCKOUT_TABLE = [
 ]
 
 
-def test_nobody_can_lock_a_user_out_from_another_address(store: WebStore, settings: WebSettings, clock: Clock) -> None:
+def test_nobody_can_lock_a_user_out_from_another_address(store: Store, settings: WebSettings, clock: Clock) -> None:
     app = create_app(store, dataclasses.replace(settings, login_limits=LIMITS), clock=clock)
     start = clock.now
     got = []
@@ -193,7 +194,7 @@ def test_nobody_can_lock_a_user_out_from_another_address(store: WebStore, settin
 
 
 def test_a_locked_name_gets_429_with_retry_after_even_with_the_right_password(
-    limited: TestClient, store: WebStore, clock: Clock,
+    limited: TestClient, store: Store, clock: Clock,
 ) -> None:
     assert [_login(limited, "field", "wrong password!").status_code for _ in range(3)] == [401, 401, 401]
     clock.now += timedelta(seconds=4)
@@ -216,7 +217,7 @@ def test_a_locked_name_gets_429_with_retry_after_even_with_the_right_password(
     ]
 
 
-def test_an_address_guessing_names_is_refused(limited: TestClient, store: WebStore) -> None:
+def test_an_address_guessing_names_is_refused(limited: TestClient, store: Store) -> None:
     statuses = [_login(limited, f"nobody{i}", "guess guess").status_code for i in range(5)]
     assert statuses == [401] * 5
     refused = _login(limited, "admin", PASSWORD)
@@ -225,7 +226,7 @@ def test_an_address_guessing_names_is_refused(limited: TestClient, store: WebSto
         "testclient; address locked 10 s more; refusal 1"]
 
 
-def test_hammering_a_lock_writes_few_audit_rows(limited: TestClient, store: WebStore) -> None:
+def test_hammering_a_lock_writes_few_audit_rows(limited: TestClient, store: Store) -> None:
     for _ in range(3):
         _login(limited, "field", "wrong password!")
     assert {_login(limited, "field", PASSWORD).status_code for _ in range(20)} == {429}

@@ -12,8 +12,7 @@ from shapely.geometry import Polygon
 
 from routewatch.model import Corridor
 from routewatch.recording.evidence import encode_jpeg
-from routewatch.store import Snapshot
-from routewatch.web import WebStore
+from routewatch.store import Snapshot, Store
 from tests.web.conftest import PASSWORD, ROLES, T0, lifecycle, login, make_alert, token_for
 
 PUBLIC = frozenset({"anonymous", *ROLES})
@@ -107,7 +106,7 @@ def _role(principal: str) -> str:
 
 
 @pytest.fixture
-def prepared(store: WebStore, client: TestClient) -> dict[str, dict[str, Any]]:
+def prepared(store: Store, client: TestClient) -> dict[str, dict[str, Any]]:
     """Per principal: credentials, and the corridor and token it will delete."""
     alert = make_alert()
     store.batches.write(lifecycle(alert), [])
@@ -183,7 +182,7 @@ def test_every_route_is_in_the_matrix(client: TestClient) -> None:
     assert not missing, f"endpoints missing from the role matrix: {sorted(missing)}"
 
 
-def test_bad_credentials_are_401(client: TestClient, store: WebStore, prepared: dict[str, dict[str, Any]]) -> None:
+def test_bad_credentials_are_401(client: TestClient, store: Store, prepared: dict[str, dict[str, Any]]) -> None:
     meta = store.users.api_tokens()[0]
     assert client.get("/api/alerts", headers={"Authorization": "Bearer rw_nope"}).status_code == 401
     assert client.get("/api/alerts", headers={"Authorization": "Basic abc"}).status_code == 401

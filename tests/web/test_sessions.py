@@ -12,14 +12,15 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from routewatch.web import WebSettings, WebStore, create_app
+from routewatch.store import Store
+from routewatch.web import WebSettings, create_app
 from tests.web.conftest import PASSWORD, Clock, login
 
 NEW_PASSWORD = "an entirely new password"
 
 
 @pytest.fixture
-def workers(store: WebStore, clock: Clock) -> Iterator[tuple[TestClient, TestClient]]:
+def workers(store: Store, clock: Clock) -> Iterator[tuple[TestClient, TestClient]]:
     with TestClient(create_app(store, WebSettings(), clock=clock)) as one, \
             TestClient(create_app(store, WebSettings(), clock=clock)) as two:
         yield one, two
@@ -30,7 +31,7 @@ def _me(client: TestClient, cookie: dict[str, str]) -> int:
     return client.get("/api/me", cookies=cookie).status_code
 
 
-def test_a_session_survives_a_restart_and_a_logout_does_too(store: WebStore, clock: Clock) -> None:
+def test_a_session_survives_a_restart_and_a_logout_does_too(store: Store, clock: Clock) -> None:
     with TestClient(create_app(store, WebSettings(), clock=clock)) as before:
         kept, ended = login(before, "field"), login(before, "planner")
         assert before.post("/api/logout", cookies=ended).status_code == 204
@@ -57,7 +58,7 @@ def _patch(change: dict[str, Any]) -> Callable[[TestClient, dict[str, str]], int
     (_patch({"disabled": True}), 200), (lambda c, admin: c.delete("/api/users/field", cookies=admin).status_code, 204),
 ], ids=["password", "role", "disabled", "removed"])
 def test_account_changes_end_the_users_sessions_everywhere(
-    workers: tuple[TestClient, TestClient], store: WebStore, change: Any, status: int,
+    workers: tuple[TestClient, TestClient], store: Store, change: Any, status: int,
 ) -> None:
     one, two = workers
     field, admin = login(one, "field"), login(one, "admin")
@@ -94,7 +95,7 @@ def test_changing_ones_own_password_ends_every_other_session(workers: tuple[Test
     assert two.post("/api/login", json={"username": "field", "password": NEW_PASSWORD}).status_code == 200
 
 
-def test_sessions_expire(store: WebStore, clock: Clock) -> None:
+def test_sessions_expire(store: Store, clock: Clock) -> None:
     with TestClient(create_app(store, WebSettings(session_ttl_s=60), clock=clock)) as c:
         cookie = login(c, "field")
         clock.now += timedelta(seconds=59)
@@ -103,7 +104,7 @@ def test_sessions_expire(store: WebStore, clock: Clock) -> None:
         assert _me(c, cookie) == 401
 
 
-def test_only_a_hash_of_the_token_is_stored(store: WebStore, clock: Clock) -> None:
+def test_only_a_hash_of_the_token_is_stored(store: Store, clock: Clock) -> None:
     token = store.sessions.start("field", at=clock(), ttl_s=60)
     assert store.sessions.user(token, at=clock()) is not None
     assert store.sessions.user(token + "x", at=clock()) is None

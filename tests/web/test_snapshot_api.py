@@ -8,13 +8,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routewatch.recording.evidence import TrackBox, render
-from routewatch.store import Snapshot
-from routewatch.web import WebStore
+from routewatch.store import Snapshot, Store
 from tests.web.conftest import ROLES, T0, lifecycle, login, make_alert, token_for
 
 
 @pytest.fixture
-def alerts(store: WebStore) -> tuple[str, str]:
+def alerts(store: Store) -> tuple[str, str]:
     """Two stored alerts: the first with a snapshot (a real rendered frame), the second without."""
     with_snap, without = make_alert("gate/1"), make_alert("gate/2", opened=3)
     store.batches.write(lifecycle(with_snap) + lifecycle(without), [])
@@ -26,7 +25,7 @@ def alerts(store: WebStore) -> tuple[str, str]:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_role_gets_the_jpeg(client: TestClient, alerts: tuple[str, str], role: str, store: WebStore) -> None:
+def test_every_role_gets_the_jpeg(client: TestClient, alerts: tuple[str, str], role: str, store: Store) -> None:
     with_snap, without = alerts
     headers = token_for(store, role)
     response = client.get(f"/api/alerts/{with_snap}/snapshot", headers=headers)
@@ -49,7 +48,7 @@ def test_anonymous_is_401_and_unknown_is_404(client: TestClient, alerts: tuple[s
     assert client.get(url).status_code == (200 if "no-such" not in url else 404)
 
 
-def test_alert_json_carries_snapshot_url(client: TestClient, alerts: tuple[str, str], store: WebStore) -> None:
+def test_alert_json_carries_snapshot_url(client: TestClient, alerts: tuple[str, str], store: Store) -> None:
     with_snap, without = alerts
     headers = token_for(store, "field")
     expected = {with_snap: f"/api/alerts/{with_snap}/snapshot", without: None}
@@ -64,6 +63,6 @@ def test_alert_json_carries_snapshot_url(client: TestClient, alerts: tuple[str, 
     assert client.get(expected[with_snap], headers=headers).status_code == 200  # type: ignore[arg-type]
 
 
-def test_no_alerts_no_query_trouble(client: TestClient, store: WebStore) -> None:
+def test_no_alerts_no_query_trouble(client: TestClient, store: Store) -> None:
     response = client.get("/api/alerts", headers=token_for(store, "field"))
     assert response.status_code == 200 and response.json()["items"] == []

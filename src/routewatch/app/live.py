@@ -323,7 +323,7 @@ def _start_web(settings: Settings, store: Store) -> _Web | None:
                                engine=settings.engine, alerts=settings.alerts,
                                recordings_dir=settings.recording.dir,
                                exports_min_free_bytes=settings.recording.resume_free_bytes)
-    hub, metrics = LiveHub(store, poll_s=web_settings.live_poll_s), Metrics()
+    hub, metrics = LiveHub(store.alerts, poll_s=web_settings.live_poll_s), Metrics()
     app = create_app(store, web_settings, hub=hub, metrics=metrics)
     server = web_server(app, w.host, w.port)
     log.info("web API on http://%s:%d (docs at /docs)", w.host, w.port)

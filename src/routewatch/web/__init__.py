@@ -1,7 +1,7 @@
 """The operator web API (FastAPI): alerts, live stream, corridors, auth, health and metrics."""
 
-from routewatch.web.app import WebSettings, WebStore, create_app
+from routewatch.web.app import WebSettings, create_app
 from routewatch.web.routes.live import LiveHub
 from routewatch.web.routes.ops import Metrics
 
-__all__ = ["LiveHub", "Metrics", "WebSettings", "WebStore", "create_app"]
+__all__ = ["LiveHub", "Metrics", "WebSettings", "create_app"]

@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from routewatch.store import Store
 from routewatch.web import auth
 from routewatch.web.guard import BodyGuard
 from routewatch.web.headers import SecurityHeaders
@@ -23,10 +24,10 @@ from routewatch.web.routes import alerts, backtest, basemap, corridors, coverage
 from routewatch.web.routes.corridors import InvalidCorridor, invalid_response
 from routewatch.web.routes.live import LiveHub
 from routewatch.web.routes.ops import Metrics, make_registry
-from routewatch.web.settings import Clock, WebSettings, WebStore, utc_now
+from routewatch.web.settings import Clock, WebSettings, utc_now
 from routewatch.web.static import mount_ui
 
-__all__ = ["WebSettings", "WebStore", "create_app"]
+__all__ = ["WebSettings", "create_app"]
 
 
 def _errors(app: FastAPI) -> None:
@@ -51,7 +52,7 @@ def _errors(app: FastAPI) -> None:
 
 
 def create_app(
-    store: WebStore,
+    store: Store,
     settings: WebSettings | None = None,
     *,
     clock: Clock = utc_now,
@@ -60,7 +61,7 @@ def create_app(
 ) -> FastAPI:
     """The operator API over `store` (migrated already); `hub.publish` and `metrics` are the pipeline's hooks."""
     settings = settings or WebSettings()
-    hub = hub or LiveHub(store, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
+    hub = hub or LiveHub(store.alerts, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
     metrics = metrics or Metrics()
     exports = export.ExportJobs(clock, export.storage(settings))
     password_slots = PasswordSlots(settings.password_checks)
@@ -88,7 +89,7 @@ def create_app(
     app.state.hub = hub
     app.state.metrics = metrics
     app.state.exports = exports
-    app.state.registry = make_registry(store, metrics)
+    app.state.registry = make_registry(store.alerts, metrics)
     _errors(app)
     for module in (login, auth, alerts, live, corridors, backtest, coverage, basemap, replay, export, ops):
         app.include_router(module.router)

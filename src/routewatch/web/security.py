@@ -9,8 +9,9 @@ from enum import StrEnum
 
 from fastapi import HTTPException, Request
 
+from routewatch.store import Store
 from routewatch.store.users import UserRole
-from routewatch.web.settings import Clock, WebStore
+from routewatch.web.settings import Clock
 
 COOKIE = "routewatch_session"
 PRINCIPAL = "principal"  # the request state's key of a caller already authenticated (by routewatch.web.guard)
@@ -56,7 +57,7 @@ def unauthorized(message: str = "log in or send an API token") -> HTTPException:
 
 def authenticate(request: Request) -> Principal | None:
     """The caller from `Authorization: Bearer` (an API token) or the session cookie, or None."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")

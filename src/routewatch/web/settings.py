@@ -1,4 +1,4 @@
-"""Web settings and the Store interface the web layer needs."""
+"""Web settings: sessions, cookies, limits, the clock."""
 
 from __future__ import annotations
 
@@ -8,11 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from routewatch.config.schema import AlertsConfig, EngineConfig, WebConfig
-from routewatch.store import Store
 from routewatch.web.limits import LoginLimits
-
-WebStore = Store
-
 
 Clock = Callable[[], datetime]
 

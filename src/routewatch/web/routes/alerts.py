@@ -11,10 +11,9 @@ from pydantic import BaseModel, Field
 
 from routewatch.geo.bbox import parse_bbox
 from routewatch.model import Alert, AlertKind, AlertState
-from routewatch.store import UnknownAlertError
+from routewatch.store import Store, UnknownAlertError
 from routewatch.store.records import AlertEvent
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebStore
 from routewatch.wire import alert_to_dict
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -49,7 +48,7 @@ def snapshot_url(alert_id: str) -> str:
     return f"/api/alerts/{alert_id}/snapshot"
 
 
-def alert_dicts(store: WebStore, alerts: list[Alert]) -> list[dict[str, Any]]:
+def alert_dicts(store: Store, alerts: list[Alert]) -> list[dict[str, Any]]:
     """The JSON of alerts for the API: `snapshot_url` is the snapshot's URL, or null when there is none."""
     with_snapshot = store.snapshots.alert_ids_with([a.id for a in alerts]) if alerts else set()
     return [{**alert_to_dict(a), "snapshot_url": snapshot_url(a.id) if a.id in with_snapshot else None}
@@ -62,7 +61,7 @@ def event_dict(e: AlertEvent) -> dict[str, Any]:
             "state": e.state.value, "updates": e.updates, "actor": e.actor, "comment": e.comment}
 
 
-def _page(store: WebStore, filters: dict[str, Any], cls: str | None, limit: int, offset: int) -> list[Alert]:
+def _page(store: Store, filters: dict[str, Any], cls: str | None, limit: int, offset: int) -> list[Alert]:
     if cls is None:
         return list(store.alerts.find(**filters, limit=limit, offset=offset))
     # The store has no class filter: scan in chunks so pagination still counts matching alerts only.
@@ -114,7 +113,7 @@ def list_alerts(
     }
 
 
-def _get(store: WebStore, alert_id: str) -> Alert:
+def _get(store: Store, alert_id: str) -> Alert:
     alert = store.alerts.get(alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
@@ -124,7 +123,7 @@ def _get(store: WebStore, alert_id: str) -> Alert:
 @router.get("/{alert_id}")
 def get_alert(alert_id: str, request: Request, _: Reader) -> dict[str, Any]:
     """One alert with its events and the subject's track from opening to closing (or last seen)."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     alert = _get(store, alert_id)
     end = (alert.closed_at or alert.last_seen) + timedelta(microseconds=1)
     fixes = store.positions.of_subject(alert.subject_id, since=alert.opened_at, until=end)
@@ -147,7 +146,7 @@ def get_alert(alert_id: str, request: Request, _: Reader) -> dict[str, Any]:
 
 
 def _acknowledge(request: Request, alert_id: str, principal: Principal, comment: str, action: str) -> dict[str, Any]:
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     at = request.app.state.clock()
     try:
         alert = store.alerts.acknowledge(alert_id, by=principal.name, comment=comment, time=at)

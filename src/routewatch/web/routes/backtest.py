@@ -13,10 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from routewatch.analysis.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
 from routewatch.geo.corridors import CorridorError, load_corridors
+from routewatch.store import Store
 from routewatch.web.bodies import read_model
 from routewatch.web.routes.corridors import InvalidCorridor
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebSettings, WebStore
+from routewatch.web.settings import WebSettings
 
 router = APIRouter(prefix="/api/backtest", tags=["backtest"])
 Planner = Annotated[Principal, Depends(require(Perm.CORRIDOR_WRITE))]
@@ -61,7 +62,7 @@ def _run(request: Request, body: BacktestRequest) -> dict[str, Any]:
         window = Window(body.start, body.end)
     except BacktestError as exc:
         raise HTTPException(422, str(exc)) from None
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     if body.corridors is None:
         corridors = store.corridors.current()
     else:

@@ -20,11 +20,10 @@ from routewatch.geo.corridors import (
     validate_features,
 )
 from routewatch.model import Corridor
-from routewatch.store import CorridorConflictError, RemovalNotConfirmedError
+from routewatch.store import CorridorConflictError, RemovalNotConfirmedError, Store
 from routewatch.store.records import CorridorVersion
 from routewatch.web.bodies import read_limited
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/corridors", tags=["corridors"])
 Reader = Annotated[Principal, Depends(require(Perm.READ))]
@@ -64,7 +63,7 @@ def version_dict(v: CorridorVersion) -> dict[str, Any]:
             "created_at": v.created_at.isoformat(), "deleted": v.deleted}
 
 
-def _store(request: Request) -> WebStore:
+def _store(request: Request) -> Store:
     return request.app.state.store  # type: ignore[no-any-return]
 
 
@@ -72,7 +71,7 @@ def _now(request: Request) -> datetime:
     return request.app.state.clock()  # type: ignore[no-any-return]
 
 
-def _current(store: WebStore, corridor_id: str) -> Corridor | None:
+def _current(store: Store, corridor_id: str) -> Corridor | None:
     return next((c for c in store.corridors.current() if c.id == corridor_id), None)
 
 

@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
 from routewatch.analysis.coverage import MAX_FOOTPRINTS, CoverageError, UnknownCorridorError, coverage_report
+from routewatch.store import Store
 from routewatch.web.security import Perm, Principal, caller, unauthorized
-from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/coverage", tags=["coverage"])
 # Commanders replay patrols (where were we looking?); planners judge corridors (what is never watched?).
@@ -47,7 +47,7 @@ def get_coverage(
 
     422: an empty, reversed, unzoned or too long window, or too many footprints in it; 404: no such corridor.
     """
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     try:
         report = coverage_report(store, start, end, corridor_id=corridor, versions=versions, max_footprints=MAX_ROWS)
     except UnknownCorridorError as exc:

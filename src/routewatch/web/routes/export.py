@@ -53,10 +53,11 @@ from routewatch.geo.bbox import area
 from routewatch.replay.export import ExportError, export_alert
 from routewatch.replay.rangeexport import MAX_CLIP_S, check_range, export_range
 from routewatch.replay.report import range_name, safe_name
+from routewatch.store import Store
 from routewatch.web.bodies import read_model
 from routewatch.web.routes.replay import window
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import Clock, WebSettings, WebStore
+from routewatch.web.settings import Clock, WebSettings
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/replay/exports", tags=["replay"])
@@ -433,7 +434,7 @@ def jobs_of(request: Request) -> ExportJobs:
 def _plan(request: Request, body: ExportRequest) -> tuple[Literal["alert", "range"], str,
                                                           Callable[[Path, Callable[[int, int], None]], str]]:
     """Check what is asked against the store (404, 422) and return (kind, zip name, the work to do)."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     settings: WebSettings = request.app.state.settings
     clock: Clock = request.app.state.clock
     root = settings.recordings_dir

@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Query, Request
 from fastapi.responses import StreamingResponse
@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from routewatch.model import Alert, Observation
 from routewatch.store.records import AlertEvent
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebStore
 from routewatch.wire import alert_to_dict, observation_to_dict
 
 router = APIRouter(prefix="/api", tags=["live"])
@@ -33,6 +32,16 @@ def sse_message(event: AlertEvent, alert: Alert) -> str:
     return f"id: {event.seq}\nevent: alert\ndata: {json.dumps(data, separators=(',', ':'))}\n\n"
 
 
+class AlertEvents(Protocol):
+    """The alert events the live feed follows (store.alerts)."""
+
+    def latest_event_seq(self) -> int:
+        """The highest stored event seq."""
+
+    def events_with_alerts(self, *, after: int = 0, limit: int = 500) -> list[tuple[AlertEvent, Alert]]:
+        """Events after `after`, each with its alert."""
+
+
 class LiveHub:
     """Follows the store's alert events with one poller and fans them out to every SSE client.
 
@@ -40,7 +49,8 @@ class LiveHub:
     only wakes the poller early, so a client never sees an event the store does not hold.
     """
 
-    def __init__(self, store: WebStore, *, poll_s: float = 0.2, keepalive_s: float = 15.0, buffer: int = 5000) -> None:
+    def __init__(self, store: AlertEvents, *, poll_s: float = 0.2, keepalive_s: float = 15.0,
+                 buffer: int = 5000) -> None:
         self._store = store
         self._poll_s = poll_s
         self.keepalive_s = keepalive_s
@@ -92,14 +102,14 @@ class LiveHub:
         self._loop = asyncio.get_running_loop()
         self._wake = asyncio.Event()
         # Events up to now are not buffered: streams resuming before this read them from the store.
-        self._last = self._trimmed = await run_in_threadpool(self._store.alerts.latest_event_seq)
+        self._last = self._trimmed = await run_in_threadpool(self._store.latest_event_seq)
         self._cond = asyncio.Condition()
         while not self._closed:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._poll_s)
             self._wake.clear()
             try:
-                rows = await run_in_threadpool(self._store.alerts.events_with_alerts, after=self._last, limit=_BATCH)
+                rows = await run_in_threadpool(self._store.events_with_alerts, after=self._last, limit=_BATCH)
             except Exception:  # a database hiccup: keep serving, try again next tick
                 await asyncio.sleep(self._poll_s)
                 continue
@@ -129,7 +139,7 @@ class LiveHub:
                 self._cond.notify_all()
 
     async def _from_store(self, cursor: int) -> tuple[int, list[str]]:
-        rows = await run_in_threadpool(self._store.alerts.events_with_alerts, after=cursor, limit=_BATCH)
+        rows = await run_in_threadpool(self._store.events_with_alerts, after=cursor, limit=_BATCH)
         return (rows[-1][0].seq if rows else cursor), [sse_message(e, a) for e, a in rows]
 
     async def stream(self, after: int | None) -> AsyncIterator[str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
@@ -13,7 +13,6 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebStore
 
 router = APIRouter(tags=["ops"])
 Reader = Annotated[Principal, Depends(require(Perm.READ))]
@@ -82,10 +81,17 @@ class Metrics:
             return dict(self._values)
 
 
+class AlertCounts(Protocol):
+    """The stored alerts the metrics count (store.alerts)."""
+
+    def count_by_kind(self) -> dict[str, int]:
+        """Stored alerts by kind."""
+
+
 class StoreCollector(Collector):
     """Collects the stored alerts by kind and the Metrics values at scrape time."""
 
-    def __init__(self, store: WebStore, metrics: Metrics) -> None:
+    def __init__(self, store: AlertCounts, metrics: Metrics) -> None:
         self._store = store
         self._metrics = metrics
 
@@ -115,7 +121,7 @@ class StoreCollector(Collector):
         yield from (frames, reopens, stale)
         yield from _ingest_families(self._metrics.status())
         alerts = GaugeMetricFamily("routewatch_alerts", "Stored alerts by kind", labels=["kind"])
-        for kind, count in self._store.alerts.count_by_kind().items():
+        for kind, count in self._store.count_by_kind().items():
             alerts.add_metric([kind], count)
         yield alerts
 
@@ -144,7 +150,7 @@ def _ingest_families(status: Mapping[str, Any]) -> Iterator[Metric]:
     yield from (received, lost, kernel, buffer, gaps)
 
 
-def make_registry(store: WebStore, metrics: Metrics) -> CollectorRegistry:
+def make_registry(store: AlertCounts, metrics: Metrics) -> CollectorRegistry:
     """A registry of this app's metrics (not the process-global one)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, metrics))

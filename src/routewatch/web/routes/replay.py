@@ -27,8 +27,9 @@ from routewatch.recording.evidence import TrackBox, encode_jpeg
 from routewatch.recording.read import MAX_RANGE_S, RecordedFrame, frames_between
 from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
+from routewatch.store import Store
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import WebSettings, WebStore
+from routewatch.web.settings import WebSettings
 
 router = APIRouter(prefix="/api/replay", tags=["replay"])
 Commander = Annotated[Principal, Depends(require(Perm.REPLAY))]
@@ -80,7 +81,7 @@ def _fix(f: Observation) -> dict[str, Any]:
             "class": f.subject_class, "role": f.role.value, "heading_deg": f.heading_deg, "speed_m_s": f.speed_m_s}
 
 
-def _known(store: WebStore, camera: str) -> None:
+def _known(store: Store, camera: str) -> None:
     if camera not in store.recordings.cameras():
         raise HTTPException(404, f"nothing recorded for camera {camera!r}")
 
@@ -96,7 +97,7 @@ async def frame(request: Request, _: Commander, camera: Camera,
                 t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")],
                 boxes: bool = False) -> Response:
     """The recorded frame of `camera` shown at `t` (JPEG), with the stored boxes drawn when `boxes`."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     settings: WebSettings = request.app.state.settings
     at = _aware(t, "t")
     root = settings.recordings_dir
@@ -122,7 +123,7 @@ async def frame(request: Request, _: Commander, camera: Camera,
                     headers={"X-Frame-Time": time.isoformat(), "Cache-Control": "private, max-age=3600"})
 
 
-def frames_part(store: WebStore, camera: str, since: datetime, until: datetime,
+def frames_part(store: Store, camera: str, since: datetime, until: datetime,
                 cap: int) -> tuple[list[RecordedFrame], datetime | None]:
     """The oldest `cap` recorded frames of `camera` in [since, until], and the time to ask on from (None: no more).
 
@@ -166,7 +167,7 @@ async def frame_boxes(request: Request, _: Commander, camera: Camera, start: Fro
     """The recorded frames of `camera` in the window, oldest first: each one's time and tracked boxes (full-frame
     pixels). At most MAX_BOX_FRAMES (or `limit`): then `truncated`, and `next` is the time of the first frame
     left out, to ask again from (`from=next`, the same `to`)."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     since, until = window(start, end)
     _known(store, camera)
     cap = min(limit or MAX_BOX_FRAMES, MAX_BOX_FRAMES)
@@ -181,7 +182,7 @@ async def positions(request: Request, _: Commander, start: From, end: To,
                     bbox: Area = None) -> dict[str, Any]:
     """Stored positions with time in [from, to) (of one subject, or all; in `bbox`, or anywhere), oldest first;
     `truncated` past the cap."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     settings: WebSettings = request.app.state.settings
     since, until = window(start, end)
     area = _area(bbox)
@@ -211,7 +212,7 @@ async def cameras(request: Request, _: Commander, start: Annotated[datetime | No
                   end: Annotated[datetime | None, Query(alias="to", description="Window end.")] = None,
                   ) -> dict[str, Any]:
     """Recorded cameras with their first and last frame time, segment and frame counts (in the window, if given)."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     if (start is None) != (end is None):
         raise HTTPException(422, "give both 'from' and 'to', or neither")
     since, until = window(start, end) if start is not None and end is not None else (None, None)
@@ -244,7 +245,7 @@ async def sorties(request: Request, _: Commander, start: From, end: To, bbox: Ar
     (`cameras_checked`), each from at most SORTIE_FOOTPRINTS footprints over its span (`footprints_truncated`
     when one had more). `gap_s` is 1 s to 1 h: a shorter one would make a sortie of nearly every fix.
     """
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     since, until = window(start, end)
     area = _area(bbox)
 
@@ -283,7 +284,7 @@ async def corridors(request: Request, _: Commander,
     that alerts opened in it were raised against where another version (or none) is in force at `t`:
     footage analysed after the fact was judged by corridors saved later than it was filmed.
     """
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     at = _aware(t, "t")
     if (start is None) != (end is None):
         raise HTTPException(422, "give both 'from' and 'to', or neither")
@@ -321,7 +322,7 @@ async def footprints(request: Request, _: Commander, start: From, end: To,
     """Camera footprints overlapping the window (of one camera, or all), by start: a GeoJSON FeatureCollection
     of polygons with camera, kind, start and end (exclusive). At most MAX_FOOTPRINTS: `truncated` then (ask
     again from the last one's start)."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     since, until = window(start, end)
 
     def load() -> list[Footprint]:
