@@ -50,7 +50,7 @@ class CorridorListener:
         try:
             if engine.dialect.name != "postgresql":
                 raise UnsupportedDatabaseError(
-                    f"LISTEN/NOTIFY needs PostgreSQL, not {engine.dialect.name}; poll store.corridors.revision()"
+                    f"LISTEN/NOTIFY needs PostgreSQL, not {engine.dialect.name}; poll Store.corridors_revision()"
                 )
             args, params = engine.dialect.create_connect_args(engine.url)
             where = engine.url.render_as_string(hide_password=True)
