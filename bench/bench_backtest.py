@@ -76,9 +76,9 @@ def main() -> None:
         url = args.db or f"sqlite:///{Path(tmp) / 'bench.db'}"
         store = open_store(url)
         end = T0 + timedelta(seconds=seconds)
-        reuse = store.count_positions_between(T0, end) == args.tracks * seconds
+        reuse = store.positions.count_between(T0, end) == args.tracks * seconds
         if not reuse:
-            store.save_corridors(corridors, author="bench", comment="bench", at=T0)
+            store.corridors.save(corridors, author="bench", comment="bench", at=T0)
         # Live baseline on the same data: in memory, as `run` feeds its batches. The live alerts
         # are stored with the fixes, as `run` does, so the backtest compares against them.
         pipeline = new_pipeline(corridors, settings)
@@ -93,12 +93,12 @@ def main() -> None:
             batch.extend(second)
             if len(batch) >= 100_000:
                 if not reuse:
-                    store.write(changes, batch)
+                    store.batches.write(changes, batch)
                 written += len(batch)
                 batch, changes = [], []
                 print(f"\r{'fed' if reuse else 'stored'} {written:,} fixes", end="", file=sys.stderr)
         if not reuse:
-            store.write(changes, batch)
+            store.batches.write(changes, batch)
         written += len(batch)
         print(file=sys.stderr)
         window = Window(T0, end)

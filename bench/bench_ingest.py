@@ -44,9 +44,9 @@ def routewatch_e2e(path: Path, corridors: list, workdir: Path, run: int) -> tupl
     settings = Settings(store=StoreConfig(url=url))
     t = time.perf_counter()
     store = open_store(url)
-    saved = store.save_corridors(corridors, author="bench", comment="", at=datetime.now(UTC))
+    saved = store.corridors.save(corridors, author="bench", comment="", at=datetime.now(UTC))
     summary = analyze([path], settings, store, saved)
-    alerts = len(store.list_alerts())
+    alerts = len(store.alerts.find())
     store.close()
     elapsed = time.perf_counter() - t
     return {"alerts": alerts, "positions": summary.positions, **summary.ingest}, elapsed

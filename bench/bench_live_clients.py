@@ -72,7 +72,7 @@ async def round_(base: str, cookies: httpx.Cookies, db: str, n_clients: int, n_a
     for i in range(n_alerts):
         t = base_t + timedelta(seconds=i)
         a = Alert(f"{tag}-{i}", AlertKind.CROSS, "line", 1, f"s{i}", "person", t, t, 10.0, 50.0, Severity.HIGH)
-        await asyncio.to_thread(store.write, [AlertChange(Change.OPENED, a)], [])
+        await asyncio.to_thread(store.batches.write, [AlertChange(Change.OPENED, a)], [])
         committed[a.id] = time.perf_counter()
         await asyncio.sleep(0.1)
     deadline = time.monotonic() + 20
@@ -96,7 +96,7 @@ async def main_async(a: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="rw-live-"))
     db = f"sqlite:///{work / 'rw.db'}"
     store = open_store(db)
-    create_user(store, "bench", PASSWORD, "field", at=datetime.now(UTC))
+    create_user(store.users, "bench", PASSWORD, "field", at=datetime.now(UTC))
     store.close()
     port = free_port()
     cfg = {"sources": [{"name": "idle", "url": f"udpin:127.0.0.1:{free_port(socket.SOCK_DGRAM)}"}],

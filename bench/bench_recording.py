@@ -68,17 +68,18 @@ def once(video: Path, cam: CameraConfig, codec: str | None, work: Path) -> dict[
     rec: CameraRecorder | None = None
     disk = RecordingConfig(dir=work / "rec", min_free_bytes=0, resume_free_bytes=0)
     if codec == "copy":
-        rec = CopyRecorder("bench", CameraRecordingConfig(enabled=True, mode="copy"), disk, store, fps=FPS, wait=True)
+        rec = CopyRecorder("bench", CameraRecordingConfig(enabled=True, mode="copy"), disk, store.recordings, fps=FPS,
+                           wait=True)
     elif codec is not None:
         rec = CameraRecorder("bench", CameraRecordingConfig(enabled=True, codec=codec),  # type: ignore[arg-type]
-                             disk, store, fps=FPS, wait=True)
+                             disk, store.recordings, fps=FPS, wait=True)
     c0, t0 = time.process_time(), time.perf_counter()
     for obs in observations(video, cam, calib, counts, record=rec):
         pipeline.feed(obs)
     if rec is not None:
         rec.close()
     cpu, wall = time.process_time() - c0, time.perf_counter() - t0
-    segs = store.recording_segments("bench", blobs=True)
+    segs = store.recordings.segments("bench", blobs=True)
     out = {"cpu_s": cpu, "wall_s": wall, "processed": counts["frames_processed"],
            "recorded": sum(s.frames for s in segs), "disk_bytes": sum(s.size_bytes for s in segs),
            "db_bytes": sum(len(s.times) + len(s.boxes) for s in segs), "segments": len(segs),

@@ -66,14 +66,15 @@ def main() -> None:
         with Store(f"sqlite:///{Path(tmp) / 'rw.db'}") as store:
             store.upgrade()
             disk = RecordingConfig(dir=root, min_free_bytes=0, resume_free_bytes=0)
-            rec = CameraRecorder("bench", CameraRecordingConfig(enabled=True), disk, store, fps=args.fps, wait=True)
+            rec = CameraRecorder("bench", CameraRecordingConfig(enabled=True), disk, store.recordings, fps=args.fps,
+                                 wait=True)
             began = time.perf_counter()
             for i in range(n):
                 img, box = frame(i, background)
                 rec.put(T0 + i * step, img, (box,))
             rec.close()
             write_s = time.perf_counter() - began
-            segs = store.recording_segments("bench")
+            segs = store.recordings.segments("bench")
             assert sum(s.frames for s in segs) == n, "the recorder dropped frames"
 
             pick = random.Random(args.seed)

@@ -35,7 +35,7 @@ def write(path: Path, corridors: list[Corridor]) -> Path:
 
 
 def in_force(store: Store) -> dict[str, tuple[int, str]]:
-    return {c.id: (c.version, c.name) for c in store.current_corridors()}
+    return {c.id: (c.version, c.name) for c in store.corridors.current()}
 
 
 def test_an_unchanged_file_is_not_imported_again(store: Store, tmp_path: Path,
@@ -44,13 +44,13 @@ def test_an_unchanged_file_is_not_imported_again(store: Store, tmp_path: Path,
     caplog.set_level(logging.INFO, logger="routewatch")
     seed_corridors(store, f, file_wins=False, at=T0)
     assert "imported first" in caplog.text and "added a, b" in caplog.text
-    store.save_corridors([zone("a", name="planner's")], author="ana", comment="renamed", at=T0, replace=False)
-    store.delete_corridor("b", author="ana", comment="not needed", at=T0)
+    store.corridors.save([zone("a", name="planner's")], author="ana", comment="renamed", at=T0, replace=False)
+    store.corridors.delete("b", author="ana", comment="not needed", at=T0)
     caplog.clear()
     got = seed_corridors(store, f, file_wins=False, at=T0 + timedelta(hours=1))
     assert [(c.id, c.version, c.name) for c in got] == [("a", 2, "planner's")]
     assert "unchanged" in caplog.text and all(r.levelno == logging.INFO for r in caplog.records)
-    assert [v.author for v in store.corridor_history("a")] == ["run", "ana"]
+    assert [v.author for v in store.corridors.history("a")] == ["run", "ana"]
 
 
 def test_a_changed_file_keeps_what_planners_saved(store: Store, tmp_path: Path,
@@ -58,9 +58,9 @@ def test_a_changed_file_keeps_what_planners_saved(store: Store, tmp_path: Path,
     f = write(tmp_path / "c.geojson", [zone("edited"), zone("deleted", 0.02), zone("file", 0.04),
                                        zone("dropped", 0.06)])
     seed_corridors(store, f, file_wins=False, at=T0)
-    store.save_corridors([zone("edited", name="planner's"), zone("drawn", 0.08)], author="ana", comment="edits",
+    store.corridors.save([zone("edited", name="planner's"), zone("drawn", 0.08)], author="ana", comment="edits",
                          at=T0, replace=False)
-    store.delete_corridor("deleted", author="ana", comment="gone", at=T0)
+    store.corridors.delete("deleted", author="ana", comment="gone", at=T0)
     # The file changes everything it named, drops one and adds one.
     write(f, [zone("edited", name="file's"), zone("deleted", 0.02, name="file's"), zone("file", 0.04, name="file's"),
               zone("new", 0.1)])
@@ -79,7 +79,7 @@ def test_a_changed_file_keeps_what_planners_saved(store: Store, tmp_path: Path,
 def test_file_wins_makes_the_stored_set_the_file(store: Store, tmp_path: Path) -> None:
     f = write(tmp_path / "c.geojson", [zone("a"), zone("b", 0.02)])
     seed_corridors(store, f, file_wins=False, at=T0)
-    store.save_corridors([zone("a", name="planner's"), zone("drawn", 0.08)], author="ana", comment="e", at=T0,
+    store.corridors.save([zone("a", name="planner's"), zone("drawn", 0.08)], author="ana", comment="e", at=T0,
                          replace=False)
     seed_corridors(store, f, file_wins=True, at=T0 + timedelta(hours=1))
     assert in_force(store) == {"a": (3, ""), "b": (1, "")}
@@ -102,21 +102,21 @@ def test_a_bad_corridor_file_changes_nothing(store: Store, tmp_path: Path, name:
 
 
 def test_removing_corridors_needs_their_count(store: Store) -> None:
-    store.save_corridors([zone("a"), zone("b", 0.02), zone("c", 0.04)], author="t", comment="", at=T0)
+    store.corridors.save([zone("a"), zone("b", 0.02), zone("c", 0.04)], author="t", comment="", at=T0)
     for wrong in (0, 1, 3):
         with pytest.raises(RemovalNotConfirmedError, match=r"would remove 2 stored corridor.*: b, c") as exc:
-            store.save_corridors([zone("a", name="x")], author="t", comment="", at=T0, expect_removed=wrong)
+            store.corridors.save([zone("a", name="x")], author="t", comment="", at=T0, expect_removed=wrong)
         assert exc.value.ids == ["b", "c"]
     assert in_force(store) == {"a": (1, ""), "b": (1, ""), "c": (1, "")}  # nothing saved
-    store.save_corridors([zone("a", name="x")], author="t", comment="", at=T0, expect_removed=2)
+    store.corridors.save([zone("a", name="x")], author="t", comment="", at=T0, expect_removed=2)
     assert in_force(store) == {"a": (2, "x")}
 
 
 def test_corridor_roles_are_stored(store: Store) -> None:
     nofly = zone("nofly", roles=frozenset({Role.PATROL}))
-    (saved,) = store.save_corridors([nofly], author="t", comment="", at=T0)
-    assert store.current_corridors() == (saved,) and saved.roles == {Role.PATROL}
-    (again,) = store.save_corridors([dataclasses.replace(nofly, roles=frozenset())], author="t", comment="", at=T0)
+    (saved,) = store.corridors.save([nofly], author="t", comment="", at=T0)
+    assert store.corridors.current() == (saved,) and saved.roles == {Role.PATROL}
+    (again,) = store.corridors.save([dataclasses.replace(nofly, roles=frozenset())], author="t", comment="", at=T0)
     assert again.version == 2  # roles are content: a change is a new version
 
 
@@ -130,12 +130,13 @@ def test_dead_letters_are_kept_within_an_age_and_a_count(store: Store) -> None:
     writer.add([], [], [dead(i, 7200) for i in range(30)])  # older than the age: all go
     writer.add([], [], [dead(i, 10) for i in range(30, 280)])  # 250 fresh: the newest 100 stay
     assert writer.flush()
-    assert store.count_dead_letters() == 100 and writer.dead_letters_pruned == 180
-    assert {d.topic for d in store.dead_letters(limit=1000)} == {f"routewatch/v1/pos/{i}" for i in range(180, 280)}
+    assert store.dead_letters.count() == 100 and writer.dead_letters_pruned == 180
+    assert {d.topic for d in store.dead_letters.recent(limit=1000)} == {
+        f"routewatch/v1/pos/{i}" for i in range(180, 280)}
     for i in range(280, 300):  # a flood in small batches is cut back within a tenth of the count
         writer.add([], [], [dead(i, 0)])
         writer.flush()
-    assert store.count_dead_letters() <= 110
+    assert store.dead_letters.count() <= 110
 
 
 @pytest.mark.parametrize(("given", "found"), [
@@ -149,13 +150,13 @@ def test_dead_letters_are_kept_within_an_age_and_a_count(store: Store) -> None:
     ("ab_d", UnknownAlertError),
 ])
 def test_alert_ids_by_unique_prefix(store: Store, given: str, found: str | type[Exception]) -> None:
-    store.write([AlertChange(Change.OPENED, dataclasses.replace(make_alert(f"s{i}"), id=aid))
+    store.batches.write([AlertChange(Change.OPENED, dataclasses.replace(make_alert(f"s{i}"), id=aid))
                  for i, aid in enumerate(("abcd1234", "abcd5678", "ffff0000"))], [])
     if isinstance(found, str):
-        assert store.resolve_alert_id(given) == found
+        assert store.alerts.resolve_id(given) == found
         return
     with pytest.raises(found) as exc:
-        store.resolve_alert_id(given)
+        store.alerts.resolve_id(given)
     if found is AmbiguousAlertIdError:
         assert "candidates: abcd1234, abcd5678" in str(exc.value)
 

@@ -44,12 +44,12 @@ def until(cond, what: str) -> None:
 
 
 def test_a_growing_row_is_written_a_few_times_with_its_last_end(store: Store) -> None:
-    w = FootprintWriter(store, period_s=0.05)
+    w = FootprintWriter(store.coverage, period_s=0.05)
     first = row("gate", 0, 0.2)
     for i in range(1, 501):
         w.put([dataclasses.replace(first, end=at(0.2 * i))])
     w.close()
-    [got] = store.footprints_between(at(0), at(1000))
+    [got] = store.coverage.footprints_between(at(0), at(1000))
     assert got.end == at(100.0)
     assert 1 <= w.counts["footprints_written"] < 50, w.counts
 
@@ -63,7 +63,7 @@ class Gated:
     def put_footprints(self, rows: Sequence[Footprint]) -> None:
         self.entered.set()
         self.gate.wait()
-        self.store.put_footprints(rows)
+        self.store.coverage.put_footprints(rows)
 
 
 def test_bounded_while_the_database_is_slow(store: Store) -> None:
@@ -77,26 +77,26 @@ def test_bounded_while_the_database_is_slow(store: Store) -> None:
     assert w.counts["footprints_dropped"] == 1
     slow.gate.set()
     w.close()
-    got = {(f.camera, f.end) for f in store.footprints_between(at(0), at(100))}
+    got = {(f.camera, f.end) for f in store.coverage.footprints_between(at(0), at(100))}
     assert got == {("a", at(1)), ("b", at(5)), ("c", at(1)), ("d", at(1))}
 
 
 def test_rows_wait_for_the_database_to_come_back(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'late.db'}"
     with Store(url) as store:  # not migrated yet: every write fails
-        w = FootprintWriter(store, period_s=0.0, retry_s=0.02)
+        w = FootprintWriter(store.coverage, period_s=0.0, retry_s=0.02)
         w.put([row("gate", 0, 1)])
         until(lambda: w.counts["footprint_errors"] >= 2, "failed writes were retried")
         w.put([row("gate", 0, 3)])
         store.upgrade()
         until(lambda: w.counts["footprints_written"] >= 1, "the row was written once the table existed")
         w.close()
-        assert [(f.start, f.end) for f in store.footprints_between(at(0), at(10))] == [(at(0), at(3))]
+        assert [(f.start, f.end) for f in store.coverage.footprints_between(at(0), at(10))] == [(at(0), at(3))]
 
 
 def test_close_gives_up_on_a_database_that_is_gone(tmp_path: Path) -> None:
     with Store(f"sqlite:///{tmp_path / 'never.db'}") as store:
-        w = FootprintWriter(store, period_s=0.0, retry_s=60.0)
+        w = FootprintWriter(store.coverage, period_s=0.0, retry_s=60.0)
         w.put([row("gate", 0, 1), row("uav", 0, 1)])
         until(lambda: w.counts["footprint_errors"] >= 1, "a write failed")
         w.close()  # one last try, then the rows are counted as dropped (it does not wait for retry_s)

@@ -59,11 +59,11 @@ def test_which_alerts_get_a_snapshot(store: Store, subject: str, change: Change,
                                      frames: list[tuple[float, str, np.ndarray]], counts: dict[str, int],
                                      stored: bool) -> None:
     alert = make_alert(subject)
-    store.write(lifecycle(alert), [])
-    taker = SnapshotTaker(store, {"gate": CameraEvidence(cache_with(*frames), jpeg_quality=80)})
+    store.batches.write(lifecycle(alert), [])
+    taker = SnapshotTaker(store.snapshots, {"gate": CameraEvidence(cache_with(*frames), jpeg_quality=80)})
     taker([AlertChange(change, alert)])
     assert dict(taker.counts) == counts
-    snap = store.get_snapshot(alert.id)
+    snap = store.snapshots.get(alert.id)
     assert (snap is not None) is stored
     if snap is not None:
         image = cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR)
@@ -76,50 +76,50 @@ def test_a_failing_snapshot_never_costs_the_alert(store: Store) -> None:
     good, bad = make_alert("gate/1"), make_alert("gate/2", opened=1)
     cache = FrameCache(10, timedelta(seconds=60))
     cache.put(CachedFrame(at(1), np.zeros((120, 160, 4), np.uint8), (Box(1, 1, 5, 5, track="2"),)))
-    taker = SnapshotTaker(store, {"gate": CameraEvidence(cache)})
+    taker = SnapshotTaker(store.snapshots, {"gate": CameraEvidence(cache)})
     told: list[AlertChange] = []
     writer = Writer(store, StoreConfig(), [taker, told.extend])
     writer.add([AlertChange(Change.OPENED, good), AlertChange(Change.OPENED, bad)], [])
     assert writer.flush() is True
-    assert {a.id for a in store.list_alerts()} == {good.id, bad.id}
-    assert len(told) == 2 and store.count_snapshots() == 0
+    assert {a.id for a in store.alerts.find()} == {good.id, bad.id}
+    assert len(told) == 2 and store.snapshots.count() == 0
     assert taker.counts == {"snapshot_missing": 1, "snapshot_errors": 1}
     # the store refuses the snapshot (its alert was never stored): counted, nothing raised
     ghost = dataclasses.replace(good, id="ghost", subject_id="gate/2", opened_at=at(1))
-    other = SnapshotTaker(store, {"gate": CameraEvidence(cache_with((1.0, "2", IMG)))})
+    other = SnapshotTaker(store.snapshots, {"gate": CameraEvidence(cache_with((1.0, "2", IMG)))})
     other([AlertChange(Change.OPENED, ghost)])
-    assert other.counts == {"snapshot_errors": 1} and store.count_snapshots() == 0
+    assert other.counts == {"snapshot_errors": 1} and store.snapshots.count() == 0
 
 
 def test_background_snapshots_are_stored_off_the_callers_thread(store: Store) -> None:
     alerts = [make_alert("gate/1", opened=i) for i in range(5)]
-    store.write([c for a in alerts for c in lifecycle(a)], [])
+    store.batches.write([c for a in alerts for c in lifecycle(a)], [])
     cache = cache_with(*[(float(i), "1", IMG) for i in range(5)])
     threads: set[str] = set()
-    real_put = store.put_snapshot
+    real_put = store.snapshots.put
 
     def put(snap):  # type: ignore[no-untyped-def]
         threads.add(threading.current_thread().name)
         return real_put(snap)
 
-    store.put_snapshot = put  # type: ignore[method-assign]
-    taker = SnapshotTaker(store, {"gate": CameraEvidence(cache)}, background=True)
+    store.snapshots.put = put  # type: ignore[method-assign]
+    taker = SnapshotTaker(store.snapshots, {"gate": CameraEvidence(cache)}, background=True)
     taker([AlertChange(Change.OPENED, a) for a in alerts])
     taker.close()
     assert taker.counts == {"snapshots": 5}
-    assert store.snapshot_alert_ids([a.id for a in alerts]) == {a.id for a in alerts}
+    assert store.snapshots.alert_ids_with([a.id for a in alerts]) == {a.id for a in alerts}
     assert threads and all(name.startswith("evidence") for name in threads)
     # each alert got the frame of its own opening time
     for a in alerts:
-        snap = store.get_snapshot(a.id)
+        snap = store.snapshots.get(a.id)
         assert snap is not None and snap.time == a.opened_at
 
 
 def test_background_queue_is_bounded(store: Store) -> None:
     alerts = [make_alert("gate/1", opened=i) for i in range(3)]
-    store.write([c for a in alerts for c in lifecycle(a)], [])
-    taker = SnapshotTaker(store, {"gate": CameraEvidence(cache_with((0.0, "1", IMG)))}, background=True,
+    store.batches.write([c for a in alerts for c in lifecycle(a)], [])
+    taker = SnapshotTaker(store.snapshots, {"gate": CameraEvidence(cache_with((0.0, "1", IMG)))}, background=True,
                           max_pending=0)
     taker([AlertChange(Change.OPENED, a) for a in alerts])
     taker.close()
-    assert taker.counts == {"snapshot_dropped": 3} and store.count_snapshots() == 0
+    assert taker.counts == {"snapshot_dropped": 3} and store.snapshots.count() == 0

@@ -104,21 +104,21 @@ def test_alert_round_trip_is_exact_with_utc_times(store: Store) -> None:
         heading_deg=359.999, speed_m_s=12.25, progress_m=1234.5, updates=7, detail="moving along 1.2 km",
         source="mavlink:udpin", evidence=("frame:12", "clip/a.mp4"),
     )
-    store.write([AlertChange(Change.CLOSED, alert)], [])
-    got = store.get_alert(alert.id)
+    store.batches.write([AlertChange(Change.CLOSED, alert)], [])
+    got = store.alerts.get(alert.id)
     assert got == alert
     assert got is not None and got.opened_at.tzinfo is UTC and got.closed_at is not None
     assert (got.opened_at.hour, got.opened_at.microsecond) == (12, 123456)
-    assert store.get_alert("no-such-id") is None
+    assert store.alerts.get("no-such-id") is None
 
 
 def test_writing_the_same_changes_twice_changes_nothing(store: Store) -> None:
     changes = lifecycle(make_alert("s1")) + lifecycle(make_alert("s2", opened=3))
     fixes = [fix("s1", i) for i in range(50)] + [fix("s2", i, role=Role.PATROL) for i in range(20)]
-    store.write(changes, fixes)
-    first = (row_counts(store), store.list_alerts(), store.alert_events(), store.positions("s2"))
-    store.write(changes, fixes)
-    assert (row_counts(store), store.list_alerts(), store.alert_events(), store.positions("s2")) == first
+    store.batches.write(changes, fixes)
+    first = (row_counts(store), store.alerts.find(), store.alerts.events(), store.positions.of_subject("s2"))
+    store.batches.write(changes, fixes)
+    assert (row_counts(store), store.alerts.find(), store.alerts.events(), store.positions.of_subject("s2")) == first
     assert first[0] == {"alerts": 2, "alert_events": 6, "positions": 70, "corridors": 0, "runs": 0}
 
 
@@ -126,9 +126,9 @@ def test_writing_the_same_changes_twice_changes_nothing(store: Store) -> None:
 def test_updated_then_closed_keeps_one_row_with_latest_state(store: Store, one_call: bool) -> None:
     changes = lifecycle(make_alert())
     for batch in [changes] if one_call else [[c] for c in changes]:
-        store.write(batch, [])
-    assert store.list_alerts() == [changes[-1].alert]
-    events = store.alert_events(changes[0].alert.id)
+        store.batches.write(batch, [])
+    assert store.alerts.find() == [changes[-1].alert]
+    events = store.alerts.events(changes[0].alert.id)
     assert [(e.change, e.time, e.state, e.updates) for e in events] == [
         (Change.OPENED, at(0), AlertState.OPEN, 0),
         (Change.UPDATED, at(5), AlertState.OPEN, 1),
@@ -139,24 +139,24 @@ def test_updated_then_closed_keeps_one_row_with_latest_state(store: Store, one_c
 
 def test_replaying_an_older_change_does_not_reopen(store: Store) -> None:
     changes = lifecycle(make_alert())
-    store.write(changes, [])
-    store.write(changes[:2], [])  # e.g. a retry of an earlier batch after the close was stored
-    assert store.list_alerts() == [changes[-1].alert]
+    store.batches.write(changes, [])
+    store.batches.write(changes[:2], [])  # e.g. a retry of an earlier batch after the close was stored
+    assert store.alerts.find() == [changes[-1].alert]
     assert row_counts(store)["alert_events"] == 3
 
 
 def test_acknowledge_records_who_and_survives_updates(store: Store) -> None:
     opened, updated, closed = lifecycle(make_alert())
-    store.write([opened], [])
-    acked = store.acknowledge(opened.alert.id, by="ana", comment="on it", time=at(2))
+    store.batches.write([opened], [])
+    acked = store.alerts.acknowledge(opened.alert.id, by="ana", comment="on it", time=at(2))
     assert acked == dataclasses.replace(opened.alert, state=AlertState.ACKNOWLEDGED)
-    assert store.get_alert(opened.alert.id) == acked
-    store.write([updated], [])  # the engine does not know about the acknowledgement
-    assert store.get_alert(opened.alert.id) == dataclasses.replace(updated.alert, state=AlertState.ACKNOWLEDGED)
-    store.write([closed], [])
-    assert store.get_alert(opened.alert.id) == closed.alert
-    assert store.acknowledge(opened.alert.id, by="bo", comment="late", time=at(20)).state is AlertState.CLOSED
-    events = [(e.change, e.time, e.state, e.actor, e.comment) for e in store.alert_events(opened.alert.id)]
+    assert store.alerts.get(opened.alert.id) == acked
+    store.batches.write([updated], [])  # the engine does not know about the acknowledgement
+    assert store.alerts.get(opened.alert.id) == dataclasses.replace(updated.alert, state=AlertState.ACKNOWLEDGED)
+    store.batches.write([closed], [])
+    assert store.alerts.get(opened.alert.id) == closed.alert
+    assert store.alerts.acknowledge(opened.alert.id, by="bo", comment="late", time=at(20)).state is AlertState.CLOSED
+    events = [(e.change, e.time, e.state, e.actor, e.comment) for e in store.alerts.events(opened.alert.id)]
     assert events == [
         (Change.OPENED, at(0), AlertState.OPEN, "", ""),
         (Change.ACKNOWLEDGED, at(2), AlertState.ACKNOWLEDGED, "ana", "on it"),
@@ -168,25 +168,25 @@ def test_acknowledge_records_who_and_survives_updates(store: Store) -> None:
 
 def test_acknowledge_unknown_alert_is_a_clear_error(store: Store) -> None:
     with pytest.raises(UnknownAlertError, match="no alert with id 'nope'") as err:
-        store.acknowledge("nope", by="ana", comment="", time=T0)
+        store.alerts.acknowledge("nope", by="ana", comment="", time=T0)
     assert isinstance(err.value, KeyError) and isinstance(err.value, StoreError)
     with pytest.raises(ValueError, match="who acknowledged"):
-        store.acknowledge("nope", by=" ", comment="", time=T0)
+        store.alerts.acknowledge("nope", by=" ", comment="", time=T0)
     assert row_counts(store)["alert_events"] == 0
 
 
 def test_positions_are_idempotent_and_filtered_by_time(store: Store) -> None:
     fixes = [fix("s1", i, alt_m=100.5, subject_class="car", confidence=0.75, source="cam1", speed_m_s=3.5,
                  heading_deg=90.0, accuracy_m=2.5) for i in range(10)]
-    store.write([], list(reversed(fixes)))
-    store.write([], [*fixes[:5], dataclasses.replace(fixes[0], lon=0.0)])  # same key: first write wins
-    assert store.count_positions() == 10
-    assert store.positions("s1") == fixes
-    assert store.positions("s1", since=at(3), until=at(6)) == fixes[3:6]
-    assert store.positions("s1", since=at(10)) == []
-    assert store.positions("other") == []
-    assert store.prune_positions(before=at(4)) == 4
-    assert store.positions("s1") == fixes[4:]
+    store.batches.write([], list(reversed(fixes)))
+    store.batches.write([], [*fixes[:5], dataclasses.replace(fixes[0], lon=0.0)])  # same key: first write wins
+    assert store.positions.count() == 10
+    assert store.positions.of_subject("s1") == fixes
+    assert store.positions.of_subject("s1", since=at(3), until=at(6)) == fixes[3:6]
+    assert store.positions.of_subject("s1", since=at(10)) == []
+    assert store.positions.of_subject("other") == []
+    assert store.positions.prune(before=at(4)) == 4
+    assert store.positions.of_subject("s1") == fixes[4:]
 
 
 
@@ -206,17 +206,17 @@ READ_CASES: list[tuple[str, float, float, tuple[int, int] | None, int]] = [
                          ids=[c[0] for c in READ_CASES])
 def test_iter_positions_reads_what_positions_reads(store: Store, since: float, until: float,
                                                    part: tuple[int, int] | None, batch: int) -> None:
-    from routewatch.store.recovery import subject_share
+    from routewatch.store.positions import subject_share
 
     fixes = [fix(f"s{k}", i, alt_m=None if k % 2 else 10.0 + k, subject_class=("car", "person")[k % 2],
                  role=(Role.TARGET, Role.PATROL)[k % 2], confidence=0.5 + k / 100, source=f"cam{k % 3}",
                  speed_m_s=None if i % 3 else 1.5, heading_deg=float(i), accuracy_m=None)
              for i in range(60) for k in range(9)]
-    store.write([], fixes)
+    store.batches.write([], fixes)
     want = sorted((f for f in fixes if at(since) <= f.time < at(until)
                    and (part is None or subject_share(f.subject_id, part[1]) == part[0])),
                   key=lambda f: (f.time, f.subject_id))
-    chunks = list(store.iter_positions(at(since), at(until), batch=batch, part=part))
+    chunks = list(store.positions.stream(at(since), at(until), batch=batch, part=part))
     got = [f for c in chunks for f in c]
     assert got == want
     assert all(type(f) is Observation and f.time.tzinfo is not None for f in got)
@@ -226,7 +226,7 @@ def test_iter_positions_reads_what_positions_reads(store: Store, since: float, u
 @pytest.mark.parametrize(("part", "batch"), [((2, 2), 10), ((-1, 2), 10), ((0, 0), 10), (None, 0)])
 def test_iter_positions_refuses_bad_arguments(store: Store, part: tuple[int, int] | None, batch: int) -> None:
     with pytest.raises(ValueError, match=r"part|batch"):
-        list(store.iter_positions(at(0), at(1), batch=batch, part=part))
+        list(store.positions.stream(at(0), at(1), batch=batch, part=part))
 
 ALERTS = {
     "a1": make_alert("s1", "c1", AlertKind.ENTER, 0),
@@ -258,14 +258,14 @@ FILTER_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
 
 
 def test_list_alerts_filters_and_pages(store: Store, subtests: pytest.Subtests) -> None:
-    store.write([AlertChange(Change.OPENED, a) for a in ALERTS.values()], [])
+    store.batches.write([AlertChange(Change.OPENED, a) for a in ALERTS.values()], [])
     for name, filters, expected in FILTER_CASES:
         with subtests.test(msg=name):
             want = sorted((ALERTS[k] for k in expected), key=lambda a: (a.opened_at, a.id))
-            assert store.list_alerts(**filters) == want
-    assert store.count_alerts() == {"enter": 2, "exit": 0, "dwell": 1, "along": 1, "cross": 1, "breach": 0}
+            assert store.alerts.find(**filters) == want
+    assert store.alerts.count_by_kind() == {"enter": 2, "exit": 0, "dwell": 1, "along": 1, "cross": 1, "breach": 0}
     with pytest.raises(ValueError, match="limit and offset"):
-        store.list_alerts(offset=-1)
+        store.alerts.find(offset=-1)
 
 
 def corridor_set() -> list[Corridor]:
@@ -282,50 +282,50 @@ def corridor_set() -> list[Corridor]:
 def test_corridor_versions_tombstones_and_history(store: Store) -> None:
     c1, c2, c3 = corridor_set()
     t1, t2, t3 = at(0), at(60), at(120)
-    assert store.save_corridors([c1, c2, c3], author="ana", comment="initial", at=t1) == (c1, c2, c3)
-    assert store.save_corridors([c3, c2, c1], author="bo", comment="no-op", at=t2) == (c3, c2, c1)
+    assert store.corridors.save([c1, c2, c3], author="ana", comment="initial", at=t1) == (c1, c2, c3)
+    assert store.corridors.save([c3, c2, c1], author="bo", comment="no-op", at=t2) == (c3, c2, c1)
 
     c2b = dataclasses.replace(c2, width_m=80.0, version=99)  # the given version is ignored
     c4 = Corridor("c4", c3.geometry.reverse(), CorridorKind.LINE)
-    saved = store.save_corridors([c1, c2b, c4], author="bo", comment="widen", at=t2)
+    saved = store.corridors.save([c1, c2b, c4], author="bo", comment="widen", at=t2)
     assert [(c.id, c.version) for c in saved] == [("c1", 1), ("c2", 2), ("c4", 1)]
-    assert store.current_corridors() == (c1, dataclasses.replace(c2b, version=2), c4)
+    assert store.corridors.current() == (c1, dataclasses.replace(c2b, version=2), c4)
 
-    history = store.corridor_history("c3")
+    history = store.corridors.history("c3")
     assert [(v.corridor, v.author, v.comment, v.created_at, v.deleted) for v in history] == [
         (c3, "ana", "initial", t1, False),
         (dataclasses.replace(c3, version=2), "bo", "widen", t2, True),
     ]
-    assert [v.corridor.width_m for v in store.corridor_history("c2")] == [50.0, 80.0]
+    assert [v.corridor.width_m for v in store.corridors.history("c2")] == [50.0, 80.0]
 
     # replace=False adds or changes only the given ids; re-adding a deleted id gives a new version.
     c4_reversed = dataclasses.replace(c4, geometry=c3.geometry)  # vertex order is content
-    saved = store.save_corridors([c3, c4_reversed], author="cy", comment="restore", at=t3, replace=False)
+    saved = store.corridors.save([c3, c4_reversed], author="cy", comment="restore", at=t3, replace=False)
     assert [(c.id, c.version) for c in saved] == [("c3", 3), ("c4", 2)]
-    assert [c.id for c in store.current_corridors()] == ["c1", "c2", "c3", "c4"]
-    assert store.corridor_history("nope") == []
+    assert [c.id for c in store.corridors.current()] == ["c1", "c2", "c3", "c4"]
+    assert store.corridors.history("nope") == []
     assert row_counts(store)["corridors"] == 8
 
     with pytest.raises(ValueError, match=r"\['c1'\] appear more than once"):
-        store.save_corridors([c1, c1], author="x", comment="", at=t3)
-    store.save_corridors([], author="dee", comment="clear", at=t3)
-    assert store.current_corridors() == ()
-    assert [v.deleted for v in store.corridor_history("c1")] == [False, True]
+        store.corridors.save([c1, c1], author="x", comment="", at=t3)
+    store.corridors.save([], author="dee", comment="clear", at=t3)
+    assert store.corridors.current() == ()
+    assert [v.deleted for v in store.corridors.history("c1")] == [False, True]
 
 
 def test_write_is_one_transaction(store: Store) -> None:
     bad = Observation("s1", datetime(2026, 3, 1, 12, 0), 5.0, 52.0)  # naive time: refused
     with pytest.raises(ValueError, match="naive datetime"):
-        store.write(lifecycle(make_alert()), [fix("s1", i) for i in range(100)] + [bad])
+        store.batches.write(lifecycle(make_alert()), [fix("s1", i) for i in range(100)] + [bad])
     assert row_counts(store) == dict.fromkeys(TABLES, 0)
 
 
 def test_ten_thousand_positions_in_one_call_are_committed(store: Store, db_url: str) -> None:
     fixes = [fix(f"s{i % 7}", i / 10, alt_m=float(i)) for i in range(10_000)]
-    store.write([], fixes)
+    store.batches.write([], fixes)
     with Store(db_url) as other:  # a separate engine sees the committed rows
-        assert other.count_positions() == 10_000
-        assert other.positions("s3") == [f for f in fixes if f.subject_id == "s3"]
+        assert other.positions.count() == 10_000
+        assert other.positions.of_subject("s3") == [f for f in fixes if f.subject_id == "s3"]
 
 
 MIGRATION_TEST = '''
@@ -357,18 +357,18 @@ def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> 
     config = alembic_config(extra_version_locations=[versions])
     upgrade(db_url, "0009", config=config)
     with Store(db_url) as store:
-        store.write(lifecycle(make_alert()) + lifecycle(make_alert("s2")), [fix("s1", i) for i in range(5)])
-        store.acknowledge(make_alert("s2").id, by="ana", comment="ok", time=at(50))
-        store.save_corridors(corridor_set(), author="ana", comment="initial", at=T0)
-        store.record_run(command="analyze", inputs=["a.tlog"], counters={"fixes": 5}, started_at=T0)
+        store.batches.write(lifecycle(make_alert()) + lifecycle(make_alert("s2")), [fix("s1", i) for i in range(5)])
+        store.alerts.acknowledge(make_alert("s2").id, by="ana", comment="ok", time=at(50))
+        store.corridors.save(corridor_set(), author="ana", comment="initial", at=T0)
+        store.runs.record(command="analyze", inputs=["a.tlog"], counters={"fixes": 5}, started_at=T0)
         # A snapshot refers to an alert: the SQLite rebuild of `alerts` must keep it and the reference.
         jpeg = b"\xff\xd8\xff\xe0" + bytes(range(256))
-        store.put_snapshot(Snapshot(make_alert().id, "cam", at(0), 64, 48, (1, 2, 30, 40), jpeg))
+        store.snapshots.put(Snapshot(make_alert().id, "cam", at(0), 64, 48, (1, 2, 30, 40), jpeg))
 
         def snapshot() -> tuple[Any, ...]:
-            return (row_counts(store), store.list_alerts(), store.alert_events(), store.positions("s1"),
-                    store.current_corridors(), store.runs(), store.get_snapshot(make_alert().id),
-                    store.snapshot_alert_ids([make_alert().id, make_alert("s2").id]))
+            return (row_counts(store), store.alerts.find(), store.alerts.events(), store.positions.of_subject("s1"),
+                    store.corridors.current(), store.runs.recent(), store.snapshots.get(make_alert().id),
+                    store.snapshots.alert_ids_with([make_alert().id, make_alert("s2").id]))
 
         before = snapshot()
         for revision, step in [("0009_test", upgrade), ("0009", downgrade), ("0009_test", upgrade)]:
@@ -385,14 +385,15 @@ def test_acknowledge_while_the_pipeline_writes(store: Store, db_url: str) -> Non
     # The web layer acknowledges (read, then write) while the pipeline's worker thread writes;
     # on SQLite this needs BEGIN IMMEDIATE, or the acknowledgement fails with "database is locked".
     alerts = [make_alert(f"s{i}") for i in range(20)]
-    store.write([AlertChange(Change.OPENED, a) for a in alerts], [])
+    store.batches.write([AlertChange(Change.OPENED, a) for a in alerts], [])
     errors: list[BaseException] = []
 
     def pipeline() -> None:
         try:
             for k in range(1, 101):
                 updated = [dataclasses.replace(a, last_seen=at(k), updates=k) for a in alerts]
-                store.write([AlertChange(Change.UPDATED, a) for a in updated], [fix(a.subject_id, k) for a in alerts])
+                store.batches.write([AlertChange(Change.UPDATED, a) for a in updated],
+                                    [fix(a.subject_id, k) for a in alerts])
         except BaseException as exc:
             errors.append(exc)
 
@@ -401,19 +402,19 @@ def test_acknowledge_while_the_pipeline_writes(store: Store, db_url: str) -> Non
         thread.start()
         try:
             for k in range(100):
-                web.acknowledge(alerts[k % 20].id, by="ana", comment="", time=at(k))
+                web.alerts.acknowledge(alerts[k % 20].id, by="ana", comment="", time=at(k))
         finally:
             thread.join()
     assert errors == []
-    assert {a.state for a in store.list_alerts()} == {AlertState.ACKNOWLEDGED}
-    assert (store.count_positions(), row_counts(store)["alert_events"]) == (2000, 20 + 2000 + 100)
+    assert {a.state for a in store.alerts.find()} == {AlertState.ACKNOWLEDGED}
+    assert (store.positions.count(), row_counts(store)["alert_events"]) == (2000, 20 + 2000 + 100)
 
 
 def test_runs_are_recorded_newest_first(store: Store) -> None:
-    first = store.record_run(command="analyze", inputs=["a.tlog"], counters={"fixes": 10}, started_at=at(0),
+    first = store.runs.record(command="analyze", inputs=["a.tlog"], counters={"fixes": 10}, started_at=at(0),
                              finished_at=at(5))
-    second = store.record_run(command="run", inputs=["udpin:0.0.0.0:14550"], counters={}, started_at=at(60))
-    runs = store.runs()
+    second = store.runs.record(command="run", inputs=["udpin:0.0.0.0:14550"], counters={}, started_at=at(60))
+    runs = store.runs.recent()
     assert [(r.id, r.command, r.inputs, r.counters) for r in runs] == [
         (second, "run", ("udpin:0.0.0.0:14550",), {}),
         (first, "analyze", ("a.tlog",), {"fixes": 10}),

@@ -80,9 +80,9 @@ def answers(store: Store) -> dict[str, Any]:
     got: dict[str, Any] = {}
     for name, area in AREAS.items():
         for n, filters in enumerate(ALERT_QUERIES):
-            got[f"alerts {name} {n}"] = store.list_alerts(within=area, **filters)
-        got[f"positions {name}"] = store.positions_within(area)
-        got[f"positions {name} window"] = store.positions_within(area, since=at(200), until=at(900))
+            got[f"alerts {name} {n}"] = store.alerts.find(within=area, **filters)
+        got[f"positions {name}"] = store.positions.within(area)
+        got[f"positions {name} window"] = store.positions.within(area, since=at(200), until=at(900))
     return got
 
 
@@ -95,10 +95,10 @@ def sqlite_store(tmp_path: Path) -> Iterator[Store]:
 
 def require_postgis(store: Store) -> None:
     """Skip (fail on CI) unless the server can give this database PostGIS."""
-    if store.has_postgis:
+    if store.db.has_postgis:
         return
     try:
-        store.enable_postgis()
+        store.db.enable_postgis()
     except StoreError as exc:
         skip_or_fail(str(exc))
 
@@ -117,8 +117,8 @@ def data() -> tuple[list[AlertChange], list[Observation]]:
 
 def test_within_fallback_is_exact(sqlite_store: Store) -> None:
     changes, fixes = data()
-    sqlite_store.write(changes, fixes)
-    assert not sqlite_store.has_postgis
+    sqlite_store.batches.write(changes, fixes)
+    assert not sqlite_store.db.has_postgis
     got = answers(sqlite_store)
     for name, area in AREAS.items():  # the same as Shapely point by point, borders included
         for n, filters in enumerate(ALERT_QUERIES):
@@ -136,15 +136,15 @@ def test_within_same_answers_on_sqlite_plain_postgres_and_postgis(
     sqlite_store: Store, postgres_db_url: str, subtests: pytest.Subtests
 ) -> None:
     changes, fixes = data()
-    sqlite_store.write(changes, fixes)
+    sqlite_store.batches.write(changes, fixes)
     reference = answers(sqlite_store)
     with Store(postgres_db_url) as store:
         store.upgrade(postgis=False)  # plain PostgreSQL first, even where PostGIS could be had
-        assert not store.has_postgis
-        store.write(changes, fixes)
+        assert not store.db.has_postgis
+        store.batches.write(changes, fixes)
         plain = answers(store)
         require_postgis(store)  # then PostGIS, added to the populated database
-        assert store.has_postgis
+        assert store.db.has_postgis
         with_postgis = answers(store)
     for key, want in reference.items():
         with subtests.test(msg=key):
@@ -157,8 +157,8 @@ def test_geometry_columns_are_generated_and_gist_indexed(postgis_store: Store) -
     store = postgis_store
     changes, fixes = alerts_at(GRID[:10]), fixes_at(GRID[:10])
     corridors = corridor_set()
-    store.write(changes, fixes)
-    store.save_corridors(corridors, author="ana", comment="", at=T0)
+    store.batches.write(changes, fixes)
+    store.corridors.save(corridors, author="ana", comment="", at=T0)
     with store.engine.connect() as conn:
         for table in ("alerts", "positions"):
             rows = conn.execute(text(f"SELECT lon, lat, ST_SRID(geom), ST_AsText(geom) FROM {table}")).all()
@@ -176,8 +176,8 @@ def test_geometry_columns_are_generated_and_gist_indexed(postgis_store: Store) -
         assert gist == ["ix_alerts_geom", "ix_corridors_geom", "ix_positions_geom"]
     # Updated alerts move their geometry with them.
     moved = AlertChange(Change.UPDATED, dataclasses.replace(changes[0].alert, lon=7.0, updates=5, last_seen=at(100)))
-    store.write([moved], [])
-    assert store.list_alerts(within=box(6.9, 51.9, 7.1, 52.1)) == [moved.alert]
+    store.batches.write([moved], [])
+    assert store.alerts.find(within=box(6.9, 51.9, 7.1, 52.1)) == [moved.alert]
 
 
 def explain(store: Store, run: Any) -> str:
@@ -204,15 +204,15 @@ def test_within_uses_the_gist_index_on_20k_rows(postgis_store: Store) -> None:
     store = postgis_store
     rng = random.Random(7)
     points = [(rng.uniform(4.0, 6.0), rng.uniform(51.0, 53.0)) for _ in range(20_000)]
-    store.write(alerts_at(points), fixes_at(points))
+    store.batches.write(alerts_at(points), fixes_at(points))
     with store.engine.connect() as conn:
         conn.execute(text("ANALYZE alerts"))
         conn.execute(text("ANALYZE positions"))
     area = box(5.0, 52.0, 5.1, 52.1)  # about 0.25 % of the points
     want = sum(1 for lon, lat in points if 5.0 <= lon <= 5.1 and 52.0 <= lat <= 52.1)
-    assert len(store.list_alerts(within=area)) == want and len(store.positions_within(area)) == want
-    assert '"Index Name": "ix_alerts_geom"' in explain(store, lambda: store.list_alerts(within=area))
-    assert '"Index Name": "ix_positions_geom"' in explain(store, lambda: store.positions_within(area))
+    assert len(store.alerts.find(within=area)) == want and len(store.positions.within(area)) == want
+    assert '"Index Name": "ix_alerts_geom"' in explain(store, lambda: store.alerts.find(within=area))
+    assert '"Index Name": "ix_positions_geom"' in explain(store, lambda: store.positions.within(area))
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -224,15 +224,15 @@ def test_within_uses_the_gist_index_on_20k_rows(postgis_store: Store) -> None:
 ])
 def test_bad_areas_are_refused_with_the_reason(sqlite_store: Store, bad: Any, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        sqlite_store.list_alerts(within=bad)
+        sqlite_store.alerts.find(within=bad)
     with pytest.raises(ValueError, match=message):
-        sqlite_store.positions_within(bad)
+        sqlite_store.positions.within(bad)
 
 
 def test_sqlite_has_no_postgis(sqlite_store: Store) -> None:
-    assert not sqlite_store.has_postgis
+    assert not sqlite_store.db.has_postgis
     with pytest.raises(StoreError, match="sqlite has no PostGIS"):
-        sqlite_store.enable_postgis()
+        sqlite_store.db.enable_postgis()
 
 
 @pytest.mark.postgres
@@ -246,8 +246,8 @@ def test_upgrade_of_populated_0001_database_fills_geometry(postgres_db_url: str)
         legacy = [fix(f"s{i % 5}", i / 4) for i in range(2000)]  # as populate_0001 wrote them
         inside = [f for f in legacy if area.intersects(Point(f.lon, f.lat))]
         assert len(inside) == 401
-        assert store.positions_within(area) == sorted(inside, key=lambda f: (f.time, f.subject_id))
-        alerts = store.list_alerts(within=box(5.0, 52.0, 5.1055, 52.3))
+        assert store.positions.within(area) == sorted(inside, key=lambda f: (f.time, f.subject_id))
+        alerts = store.alerts.find(within=box(5.0, 52.0, 5.1055, 52.3))
         assert [a.subject_id for a in alerts] == ["s0", "s1", "s2", "s3", "s4", "s5"]
         with store.engine.connect() as conn:
             assert conn.execute(text("SELECT count(*) FROM corridors WHERE geom IS NOT NULL")).scalar_one() == 3
@@ -277,12 +277,12 @@ def test_without_rights_to_create_postgis_the_upgrade_still_works(
     with Store(unprivileged_url) as store:
         with caplog.at_level(logging.WARNING, logger="routewatch.store.spatial"):
             store.upgrade()
-        assert not store.has_postgis
+        assert not store.db.has_postgis
         assert "PostGIS geometry columns not added" in caplog.text
         changes, fixes = data()
-        store.write(changes, fixes)
+        store.batches.write(changes, fixes)
         area = AREAS["concave"]
-        assert store.list_alerts(within=area) == expected_alerts(changes, area)
+        assert store.alerts.find(within=area) == expected_alerts(changes, area)
         with pytest.raises(StoreError, match="PostGIS not enabled"):
-            store.enable_postgis()
-        assert store.count_positions() == len(fixes)
+            store.db.enable_postgis()
+        assert store.positions.count() == len(fixes)

@@ -30,48 +30,48 @@ def snap(alert_id: str, **kw: Any) -> Snapshot:
 
 def test_put_and_get_round_trip_and_the_alert_references_it(store: Store) -> None:
     alert, other = make_alert("gate/1"), make_alert("gate/2", opened=5)
-    store.write(lifecycle(alert) + lifecycle(other), [])
-    assert store.get_snapshot(alert.id) is None and store.snapshot_alert_ids([alert.id, other.id]) == set()
+    store.batches.write(lifecycle(alert) + lifecycle(other), [])
+    assert store.snapshots.get(alert.id) is None and store.snapshots.alert_ids_with([alert.id, other.id]) == set()
     stored = snap(alert.id, jpeg=jpeg_of(640, 480, seed=3), width=640, height=480, box=(100, 120, 300, 470))
-    sid = store.put_snapshot(stored)
-    got = store.get_snapshot(alert.id)
+    sid = store.snapshots.put(stored)
+    got = store.snapshots.get(alert.id)
     assert got == stored  # bytes, box and time exactly as put
     assert got is not None and cv2.imdecode(np.frombuffer(got.jpeg, np.uint8), cv2.IMREAD_COLOR).shape == (480, 640, 3)
-    assert store.snapshot_alert_ids([alert.id, other.id, "nope"]) == {alert.id}
+    assert store.snapshots.alert_ids_with([alert.id, other.id, "nope"]) == {alert.id}
     with store.engine.connect() as conn:
         ref = conn.execute(text("SELECT snapshot_id FROM alerts WHERE id = :id"), {"id": alert.id}).scalar_one()
     assert ref == sid
-    assert store.count_snapshots() == 1
+    assert store.snapshots.count() == 1
 
 
 def test_put_is_idempotent_and_keeps_the_first(store: Store) -> None:
     alert = make_alert("gate/1")
-    store.write(lifecycle(alert), [])
+    store.batches.write(lifecycle(alert), [])
     first = snap(alert.id)
-    sid = store.put_snapshot(first)
-    assert store.put_snapshot(first) == sid
-    assert store.put_snapshot(snap(alert.id, jpeg=jpeg_of(seed=9))) == sid  # a replay stores nothing new
-    assert store.get_snapshot(alert.id) == first and store.count_snapshots() == 1
+    sid = store.snapshots.put(first)
+    assert store.snapshots.put(first) == sid
+    assert store.snapshots.put(snap(alert.id, jpeg=jpeg_of(seed=9))) == sid  # a replay stores nothing new
+    assert store.snapshots.get(alert.id) == first and store.snapshots.count() == 1
 
 
 def test_later_alert_updates_keep_the_reference(store: Store) -> None:
     alert = make_alert("gate/1")
     opened, updated, closed = lifecycle(alert)
-    store.write([opened], [])
-    store.put_snapshot(snap(alert.id))
-    store.write([updated], [fix("gate/1", 3)])
-    store.write([closed], [])
-    store.acknowledge(alert.id, by="ana", comment="seen", time=at(60))
+    store.batches.write([opened], [])
+    store.snapshots.put(snap(alert.id))
+    store.batches.write([updated], [fix("gate/1", 3)])
+    store.batches.write([closed], [])
+    store.alerts.acknowledge(alert.id, by="ana", comment="seen", time=at(60))
     later = dataclasses.replace(closed.alert, updates=7, last_seen=at(30))
-    store.write([AlertChange(Change.UPDATED, later)], [])
-    assert store.snapshot_alert_ids([alert.id]) == {alert.id}
-    assert store.get_alert(alert.id) == later
+    store.batches.write([AlertChange(Change.UPDATED, later)], [])
+    assert store.snapshots.alert_ids_with([alert.id]) == {alert.id}
+    assert store.alerts.get(alert.id) == later
 
 
 def test_unknown_alert(store: Store) -> None:
     with pytest.raises(UnknownAlertError):
-        store.put_snapshot(snap("no-such-alert"))
-    assert store.count_snapshots() == 0
+        store.snapshots.put(snap("no-such-alert"))
+    assert store.snapshots.count() == 0
 
 
 BAD = [
@@ -90,40 +90,40 @@ BAD = [
 @pytest.mark.parametrize(("change", "message"), BAD)
 def test_bad_snapshots_are_refused(store: Store, change: dict[str, Any], message: str) -> None:
     alert = make_alert("gate/1")
-    store.write(lifecycle(alert), [])
+    store.batches.write(lifecycle(alert), [])
     with pytest.raises(ValueError, match=message):
-        store.put_snapshot(snap(alert.id, **change))
-    assert store.count_snapshots() == 0 and store.snapshot_alert_ids([alert.id]) == set()
+        store.snapshots.put(snap(alert.id, **change))
+    assert store.snapshots.count() == 0 and store.snapshots.alert_ids_with([alert.id]) == set()
 
 
 def test_deleting_an_alert_deletes_its_snapshot(store: Store) -> None:
     alert = make_alert("gate/1")
-    store.write(lifecycle(alert), [])
-    store.put_snapshot(snap(alert.id))
+    store.batches.write(lifecycle(alert), [])
+    store.snapshots.put(snap(alert.id))
     with store.engine.begin() as conn:
         conn.execute(text("DELETE FROM alerts WHERE id = :id"), {"id": alert.id})
-    assert store.count_snapshots() == 0
+    assert store.snapshots.count() == 0
 
 
 def test_migration_0004_upgrades_a_populated_0003_database_and_back(db_url: str) -> None:
     upgrade(db_url)
     alerts = [make_alert(f"gate/{i}", opened=i) for i in range(6)]
     with Store(db_url) as store:
-        store.write([c for a in alerts for c in lifecycle(a)], [fix("gate/1", i) for i in range(20)])
-        store.acknowledge(alerts[2].id, by="ana", comment="ok", time=at(50))
+        store.batches.write([c for a in alerts for c in lifecycle(a)], [fix("gate/1", i) for i in range(20)])
+        store.alerts.acknowledge(alerts[2].id, by="ana", comment="ok", time=at(50))
         # The store writes the head's rows: down to 0003 they take that revision's form (0009: snapshots).
         downgrade(db_url, "0003")
 
         def everything() -> tuple[Any, ...]:
-            return (row_counts(store), store.list_alerts(), store.alert_events(), store.positions("gate/1"))
+            return (row_counts(store), store.alerts.find(), store.alerts.events(), store.positions.of_subject("gate/1"))
 
         before = everything()
         upgrade(db_url)
         assert current_revision(db_url) == "0009"  # head: later revisions came after
         assert everything() == before  # nothing lost, existing alerts have no snapshot
-        assert store.snapshot_alert_ids([a.id for a in alerts]) == set()
-        store.put_snapshot(snap(alerts[0].id))
-        assert everything() == before and store.snapshot_alert_ids([a.id for a in alerts]) == {alerts[0].id}
+        assert store.snapshots.alert_ids_with([a.id for a in alerts]) == set()
+        store.snapshots.put(snap(alerts[0].id))
+        assert everything() == before and store.snapshots.alert_ids_with([a.id for a in alerts]) == {alerts[0].id}
 
         downgrade(db_url, "0003")
         assert current_revision(db_url) == "0003"
@@ -132,4 +132,4 @@ def test_migration_0004_upgrades_a_populated_0003_database_and_back(db_url: str)
         assert "snapshot_id" not in {c["name"] for c in inspect(store.engine).get_columns("alerts")}
 
         upgrade(db_url)
-        assert everything() == before and store.count_snapshots() == 0
+        assert everything() == before and store.snapshots.count() == 0

@@ -76,7 +76,7 @@ def test_store_upgrade_of_a_new_file_is_usable_and_at_head(tmp_path: Path) -> No
     with Store(url) as store:
         store.upgrade()
         store.upgrade()  # at head: nothing to do
-        assert store.count_dead_letters() == 0
+        assert store.dead_letters.count() == 0
     assert current_revision(url) == head_revision()
 
 

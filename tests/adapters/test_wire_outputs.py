@@ -76,7 +76,7 @@ def read_sse(store: Store, count: int) -> list[str]:
 
     async def collect() -> list[str]:
         out: list[str] = []
-        stream = LiveHub(store, poll_s=0.01).stream(after=0)
+        stream = LiveHub(store.alerts, poll_s=0.01).stream(after=0)
         async for text in stream:
             if text.startswith("id: "):
                 out.append(text)
@@ -87,7 +87,7 @@ def read_sse(store: Store, count: int) -> list[str]:
 
     messages = asyncio.run(collect())
     data = []
-    for text, seq in zip(messages, [e.seq for e in store.alert_events()], strict=False):
+    for text, seq in zip(messages, [e.seq for e in store.alerts.events()], strict=False):
         head, kind, line, end = text.split("\n", 3)
         assert (head, kind, end) == (f"id: {seq}", "event: alert", "\n")
         data.append(line.removeprefix("data: "))
@@ -97,7 +97,7 @@ def read_sse(store: Store, count: int) -> list[str]:
 def publish_pending(store: Store) -> list[tuple[str, bytes]]:
     """(topic, payload) of what the MQTT publisher sends for the store's outbox."""
     sent: list[tuple[str, bytes]] = []
-    publisher = AlertPublisher(store, lambda topic, payload: sent.append((topic, payload)) or len(sent),
+    publisher = AlertPublisher(store.outbox, lambda topic, payload: sent.append((topic, payload)) or len(sent),
                                MqttOutputConfig())
     publisher.pump()
     return sent
@@ -109,9 +109,9 @@ def ordered(text: str | bytes) -> Any:
 
 def test_mqtt_and_sse_send_what_they_sent_before(store: Store) -> None:
     changes = stored_changes()
-    store.write(changes[:1], [])
-    store.acknowledge(changes[0].alert.id, by="ana", comment="on it ✓", time=at(2))
-    store.write(changes[1:], [])
+    store.batches.write(changes[:1], [])
+    store.alerts.acknowledge(changes[0].alert.id, by="ana", comment="on it ✓", time=at(2))
+    store.batches.write(changes[1:], [])
     acked = dataclasses.replace(changes[1].alert, state=AlertState.ACKNOWLEDGED)
     # (change, alert as stored after it, event time, actor, comment), in seq order
     expected: list[tuple[Change, Alert, datetime, str, str]] = [
@@ -126,14 +126,14 @@ def test_mqtt_and_sse_send_what_they_sent_before(store: Store) -> None:
     assert sent == [(f"routewatch/v1/alerts/{a.kind.value}", today_mqtt(c, a)) for c, a, *_ in expected]
     assert all(validator("alert.v1").is_valid(json.loads(payload)) for _, payload in sent)
 
-    seqs = [e.seq for e in store.alert_events()]
+    seqs = [e.seq for e in store.alerts.events()]
     sse = read_sse(store, len(expected))
     assert [ordered(d) for d in sse] == [
         ordered(today_sse(seq, c, t, a, actor, comment)) for seq, (c, a, t, actor, comment) in zip(
             seqs, expected, strict=True)]
 
     # One outbox row, one text: SSE's alert is the MQTT payload's alert, the same bytes (the change moved out).
-    pending = store.outbox_pending()
+    pending = store.outbox.pending()
     assert [payload for _, payload in sent] == [p.message.encode() for p in pending]
     for data, p in zip(sse, pending, strict=True):
         assert data.endswith(',"alert":' + message_alert(p.message) + "}")
@@ -190,4 +190,4 @@ def test_unpublished_events_of_an_0008_database_go_out_as_before(db_url: str) ->
             sse = read_sse(store, len(changes))
             assert [ordered(d) for d in sse] == [
                 ordered(today_sse(e.seq, c.change, r["time"], c.alert)) for e, c, r in zip(
-                    store.alert_events(), changes, rows, strict=True)]
+                    store.alerts.events(), changes, rows, strict=True)]

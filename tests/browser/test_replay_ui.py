@@ -56,12 +56,12 @@ def add_sortie(db: str) -> None:
     with Store(db) as store:
         fixes = [Observation(DRONE, T0 + timedelta(seconds=i / 2), *drone_at(i / 2), alt_m=80.0, subject_class="drone",
                              role=Role.PATROL, source="radio") for i in range(50)]
-        store.write([], fixes)
-        store.put_footprints([Footprint(DRONE_CAM, T0 + timedelta(seconds=s), T0 + timedelta(seconds=s + 2),
+        store.batches.write([], fixes)
+        store.coverage.put_footprints([Footprint(DRONE_CAM, T0 + timedelta(seconds=s), T0 + timedelta(seconds=s + 2),
                                         footprint_at(s), "drone") for s in range(0, 25, 2)])
-        store.save_corridors([Corridor(ZONE, ZONE_V1, name="zone")], author="p", comment="v1",
+        store.corridors.save([Corridor(ZONE, ZONE_V1, name="zone")], author="p", comment="v1",
                              at=T0 - timedelta(hours=1), replace=False)
-        store.save_corridors([Corridor(ZONE, ZONE_V2, name="zone")], author="p", comment="v2", at=ZONE_CHANGED,
+        store.corridors.save([Corridor(ZONE, ZONE_V2, name="zone")], author="p", comment="v2", at=ZONE_CHANGED,
                              replace=False)
 
 

@@ -72,10 +72,10 @@ def _add_alert(server: Server, subject: str, cls: str, snapshot: tuple[int, int]
                   subject_class=cls, last_seen=now, lon=-110.98, lat=31.3325, severity=Severity.HIGH,
                   source="cam-test")
     with Store(server.db) as store:
-        store.write([AlertChange(Change.OPENED, alert)], [])
+        store.batches.write([AlertChange(Change.OPENED, alert)], [])
         if snapshot is not None:
             w, h = snapshot
-            store.put_snapshot(Snapshot(alert.id, "cam-test", now, w, h, (w // 3, h // 4, w // 2, h * 3 // 4),
+            store.snapshots.put(Snapshot(alert.id, "cam-test", now, w, h, (w // 3, h // 4, w // 2, h * 3 // 4),
                                         _jpeg(w, h)))
     return alert.id
 

@@ -35,12 +35,12 @@ def run_gate_stream(server: MjpegServer, store: Store, db_url: str, tmp_path: Pa
         "recording": {"dir": str(root), "min_free_bytes": 0, "resume_free_bytes": 0},
     })
     store.upgrade()
-    saved = store.save_corridors([line], author="test", comment="", at=T0 - timedelta(days=1))
+    saved = store.corridors.save([line], author="test", comment="", at=T0 - timedelta(days=1))
 
     async def go() -> Summary:
         stop = asyncio.Event()
         task = asyncio.create_task(run_live(settings, store, saved, stop=stop))
-        while server.sent < sent or not store.list_alerts():
+        while server.sent < sent or not store.alerts.find():
             await asyncio.sleep(0.1)
         await asyncio.sleep(linger_s)
         stop.set()

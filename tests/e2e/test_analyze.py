@@ -49,12 +49,12 @@ def test_real_flight_breaches_cmac_fence_a_few_times(db_url, shared_data, cmac_f
     store = Store(db_url)
     fence = shapely.Polygon(json.loads(cmac_fence.read_text())["features"][0]["geometry"]["coordinates"][0])
     subject = alerts[0]["subject_id"]
-    fixes = store.positions(subject)
+    fixes = store.positions.of_subject(subject)
     # Each alert's evidence names the stored track segment of its episode.
     for a in alerts:
         ref = parse_qs(next(e for e in a["evidence"] if e.startswith("positions?")).split("?", 1)[1])
         start, end = (datetime.fromisoformat(ref[k][0]) for k in ("since", "until"))
-        seg = store.positions(ref["subject"][0], since=start, until=end + timedelta(microseconds=1))
+        seg = store.positions.of_subject(ref["subject"][0], since=start, until=end + timedelta(microseconds=1))
         assert seg and seg[0].time.isoformat() == a["opened_at"] and seg[-1].time == end
     store.close()
     outside = [not fence.contains(shapely.Point(o.lon, o.lat)) for o in fixes]
@@ -214,7 +214,7 @@ def test_dead_letters_command_lists_what_was_refused(db_url):
 
     store = open_store(db_url)
     t = datetime(2026, 3, 1, tzinfo=UTC)
-    store.write([], [], [DeadLetter("routewatch/v1/pos/x", "bad JSON: Expecting value", "{oops", t, 5)])
+    store.batches.write([], [], [DeadLetter("routewatch/v1/pos/x", "bad JSON: Expecting value", "{oops", t, 5)])
     store.close()
     rows = [json.loads(x) for x in cli("dead-letters", "--db", db_url, "--json").splitlines()]
     assert rows == [{"topic": "routewatch/v1/pos/x", "reason": "bad JSON: Expecting value", "payload_excerpt": "{oops",

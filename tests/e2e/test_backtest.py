@@ -112,8 +112,8 @@ def _backtest(db_url: str, *extra: str) -> dict:
 
 def test_backtest_of_the_live_corridors_reproduces_the_live_alerts(patrol_db, tmp_path):
     with Store(patrol_db) as store:
-        live = {a.id for a in store.list_alerts(limit=10_000)}
-        positions = store.count_positions()
+        live = {a.id for a in store.alerts.find(limit=10_000)}
+        positions = store.positions.count()
     assert len(live) >= 5
     # The set in force, the same set from a file, and the subjects shared out among three processes.
     for extra in (("--workers", "1"), ("--corridors", str(corridors_path()), "--workers", "1"), ("--workers", "3")):
@@ -134,7 +134,7 @@ def test_a_backtest_changes_the_collector_only_when_asked(patrol_db, collect_les
     seen: set[tuple[int, int, int]] = set()
     settings = Settings()
     with Store(patrol_db) as store:
-        report = backtest(store, store.current_corridors(), Window(START, START + timedelta(seconds=DURATION_S + 60)),
+        report = backtest(store, store.corridors.current(), Window(START, START + timedelta(seconds=DURATION_S + 60)),
                           settings.engine, settings.alerts, collect_less=collect_less,
                           progress=lambda done, total: seen.add(gc.get_threshold()))
     assert report.observations > 0 and seen  # progress was reported while replaying
@@ -155,8 +155,8 @@ def test_widened_corridor_adds_the_alerts_of_those_it_now_covers(patrol_db, tmp_
     draft = tmp_path / "draft.geojson"
     draft.write_text(dumps_geojson([wide if c.id == ranch.id else c for c in corridors]))
     with Store(patrol_db) as store:
-        live = store.list_alerts(limit=10_000)
-        fixes = [o for chunk in store.iter_positions(START - timedelta(hours=1), START + timedelta(hours=1))
+        live = store.alerts.find(limit=10_000)
+        fixes = [o for chunk in store.positions.stream(START - timedelta(hours=1), START + timedelta(hours=1))
                  for o in chunk]
     entered_live = {a.subject_id for a in live if a.corridor_id == ranch.id and a.kind is AlertKind.ENTER}
     first_inside: dict[str, datetime] = {}
@@ -181,7 +181,7 @@ def test_widened_corridor_adds_the_alerts_of_those_it_now_covers(patrol_db, tmp_
     assert {a["id"] for a in got["unchanged"]} == {a.id for a in live} - {r["id"] for r in removed}
     # A draft is not saved: the corridors in force are still the original ones.
     with Store(patrol_db) as store:
-        assert {c.id: c.geometry.equals(ranch.geometry) for c in store.current_corridors()
+        assert {c.id: c.geometry.equals(ranch.geometry) for c in store.corridors.current()
                 if c.id == ranch.id} == {ranch.id: True}
 
 
@@ -207,10 +207,10 @@ def test_backtest_without_corridors_says_so(tmp_path):
 def test_subject_shares_split_the_fixes_without_loss(patrol_db):
     with Store(patrol_db) as store:
         since, until = START - timedelta(hours=1), START + timedelta(hours=1)
-        everything = [o for chunk in store.iter_positions(since, until) for o in chunk]
-        shares = [[o for chunk in store.iter_positions(since, until, part=(k, 3)) for o in chunk] for k in range(3)]
+        everything = [o for chunk in store.positions.stream(since, until) for o in chunk]
+        shares = [[o for chunk in store.positions.stream(since, until, part=(k, 3)) for o in chunk] for k in range(3)]
         with pytest.raises(ValueError, match="part"):
-            next(store.iter_positions(since, until, part=(3, 3)))
+            next(store.positions.stream(since, until, part=(3, 3)))
     key = lambda o: (o.time, o.subject_id)  # noqa: E731
     assert sorted((o for share in shares for o in share), key=key) == everything  # nothing lost, nothing twice
     assert all(share == sorted(share, key=key) for share in shares)  # each in time order

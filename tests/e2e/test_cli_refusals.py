@@ -127,7 +127,7 @@ def test_run_refuses_corridors_in_force_that_span_the_globe(tmp_path: Path) -> N
     db = f"sqlite:///{tmp_path / 'rw.db'}"
     with Store(db) as store:
         store.upgrade()
-        store.save_corridors([zone("far", 150.0)], author="planner", comment="another region", at=datetime.now(UTC))
+        store.corridors.save([zone("far", 150.0)], author="planner", comment="another region", at=datetime.now(UTC))
     cfg = tmp_path / "rw.yaml"
     cfg.write_text(json.dumps({"sources": [{"name": "t", "url": f"file:{write_tlog(tmp_path / 'p.tlog')}"}],
                                "corridors": {"file": str(corridors_path())}, "store": {"url": db}}))
@@ -164,12 +164,12 @@ def test_corridor_import_refuses_empty_sets_and_unconfirmed_removals(db_url: str
         one_line_refusal(run_cli("corridors", "import", str(one), "--db", db_url, *args),
                          "would remove 2 stored corridor(s) the file does not name: b, c", "--expect-removed 2")
     with Store(db_url) as store:
-        assert [c.id for c in store.current_corridors()] == ["a", "b", "c"]
+        assert [c.id for c in store.corridors.current()] == ["a", "b", "c"]
     assert run_cli("corridors", "import", str(one), "--db", db_url, "--merge").exit_code == 0
     res = run_cli("corridors", "import", str(one), "--db", db_url, "--replace", "--expect-removed", "2")
     assert res.exit_code == 0 and "2 stored corridor(s) removed" in res.stdout, res.output
     with Store(db_url) as store:
-        assert [c.id for c in store.current_corridors()] == ["a"]
+        assert [c.id for c in store.corridors.current()] == ["a"]
 
 
 STORE_COMMANDS = [
@@ -195,8 +195,8 @@ def test_every_store_command_takes_the_settings_store_url(db_url: str, tmp_path:
     monkeypatch.delenv("ROUTEWATCH_STORE__URL", raising=False)
     with Store(db_url) as store:
         store.upgrade()
-        store.write([AlertChange(Change.OPENED, dataclasses.replace(make_alert(), id="abcd1234"))], [])
-        store.save_corridors([zone("a")], author="t", comment="", at=make_alert().opened_at)
+        store.batches.write([AlertChange(Change.OPENED, dataclasses.replace(make_alert(), id="abcd1234"))], [])
+        store.corridors.save([zone("a")], author="t", comment="", at=make_alert().opened_at)
     corridors = tmp_path / "c.geojson"
     corridors.write_text(dumps_geojson([zone("a")]))
     cfg = tmp_path / "rw.yaml"
@@ -210,10 +210,10 @@ def test_every_store_command_takes_the_settings_store_url(db_url: str, tmp_path:
     assert "No such option" not in res.output and not (cwd / "routewatch.db").exists(), res.output
     assert "no such table" not in res.output and "no alert with id" not in res.output, res.output
     if args[0] == "users":
-        from routewatch.store.users import UsersMixin
+        from routewatch.store.users import UserRepository
 
         with Store(db_url) as store:
-            assert isinstance(store, UsersMixin) and store.get_user("ana") is not None
+            assert isinstance(store.users, UserRepository) and store.users.get("ana") is not None
     if args[:2] == ("alerts", "list"):
         assert "abcd1234" in res.stdout
 
@@ -221,7 +221,7 @@ def test_every_store_command_takes_the_settings_store_url(db_url: str, tmp_path:
 def test_alerts_ack_takes_a_unique_prefix(db_url: str) -> None:
     with Store(db_url) as store:
         store.upgrade()
-        store.write([AlertChange(Change.OPENED, dataclasses.replace(make_alert(f"s{i}"), id=aid))
+        store.batches.write([AlertChange(Change.OPENED, dataclasses.replace(make_alert(f"s{i}"), id=aid))
                      for i, aid in enumerate(("abcd1234ef", "abcd5678ef", "ffff0000ef"))], [])
     listed = run_cli("alerts", "list", "--db", db_url)
     assert "abcd1234" in listed.stdout
@@ -238,7 +238,7 @@ def test_alerts_list_into_a_closed_pipe_exits_quietly(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'rw.db'}"
     with Store(db) as store:
         store.upgrade()
-        store.write([AlertChange(Change.OPENED, make_alert(f"s{i}", opened=i)) for i in range(3000)], [])
+        store.batches.write([AlertChange(Change.OPENED, make_alert(f"s{i}", opened=i)) for i in range(3000)], [])
     proc = subprocess.run(f"{sys.executable} -m routewatch alerts list --json --limit 3000 --db {db} | head -1",
                           shell=True, capture_output=True, text=True, timeout=120,
                           executable="/bin/bash", env={**os.environ, "PYTHONUNBUFFERED": ""})

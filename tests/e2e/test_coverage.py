@@ -135,7 +135,7 @@ def test_run_records_the_footprint_too(tmp_path: Path, db_url: str) -> None:
     })
     with Store(db_url) as store:
         store.upgrade()
-        saved = store.save_corridors([INSIDE, OUTSIDE], author="test", comment="", at=T0 - timedelta(days=1))
+        saved = store.corridors.save([INSIDE, OUTSIDE], author="test", comment="", at=T0 - timedelta(days=1))
         summary = asyncio.run(run_live(settings, store, saved, stop=asyncio.Event(), exit_when_files_done=True))
         assert summary.ingest["coverage_rows"] == 1
         report = coverage_report(store, FROM, TO, versions="history")

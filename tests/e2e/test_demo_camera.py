@@ -36,7 +36,7 @@ def _check_cross(alerts: list[dict], db_url: str) -> None:
     t = (datetime.fromisoformat(cross["opened_at"]) - START).total_seconds()
     assert abs(t - CROSS_S) < 1.0, t
     with Store(db_url) as store:  # every camera alert keeps the frame it opened on
-        assert all(store.get_snapshot(a["id"]) is not None for a in alerts)
+        assert all(store.snapshots.get(a["id"]) is not None for a in alerts)
 
 
 def test_demo_camera_raises_the_expected_alerts_by_motion(tmp_path, db_url):

@@ -47,12 +47,12 @@ def export(*args: str) -> tuple[int, str]:
 def test_an_alert_exports_clip_tracks_and_report(tmp_path: Path, db_url: str) -> None:
     run = record_gate_run(tmp_path, db_url)
     with Store(db_url) as store:
-        (alert,) = store.list_alerts()
+        (alert,) = store.alerts.find()
         since = alert.opened_at - timedelta(seconds=BEFORE_S)
         until = (alert.closed_at or alert.last_seen) + timedelta(seconds=AFTER_S)
         frames = frames_between(store, "gate", since, until)
-        fixes = store.positions(alert.subject_id, since, until)
-        snap = store.get_snapshot(alert.id)
+        fixes = store.positions.of_subject(alert.subject_id, since, until)
+        snap = store.snapshots.get(alert.id)
     assert frames and fixes and snap is not None
     clips = {}
     for flag in ("--boxes", "--no-boxes"):
@@ -104,12 +104,12 @@ def clip_facts(clip: Path) -> tuple[float, int, list[np.ndarray]]:
 def test_a_range_exports_the_clip_every_track_and_a_report_of_its_alerts(tmp_path: Path, db_url: str) -> None:
     run = record_gate_run(tmp_path, db_url)
     with Store(db_url) as store:
-        (alert,) = store.list_alerts()
+        (alert,) = store.alerts.find()
         since, until = alert.opened_at - timedelta(seconds=4), alert.opened_at + timedelta(seconds=6)
         frames = frames_between(store, "gate", since, until)
-        walker = store.positions(alert.subject_id, since, until)
-        everyone = [f for chunk in store.iter_positions(since, until) for f in chunk]
-        events = store.alert_events(alert.id)
+        walker = store.positions.of_subject(alert.subject_id, since, until)
+        everyone = [f for chunk in store.positions.stream(since, until) for f in chunk]
+        events = store.alerts.events(alert.id)
     assert frames and walker and events
     out = tmp_path / "range"
     code, text = export("--camera", "gate", "--from", since.isoformat(), "--to", until.isoformat(), "--out", str(out),
@@ -161,9 +161,9 @@ def test_an_area_keeps_the_tracks_and_alerts_inside_it(tmp_path: Path, area: str
     db = f"sqlite:///{tmp_path / 'rw.db'}"
     run = record_gate_run(tmp_path, db)
     with Store(db) as store:
-        (alert,) = store.list_alerts()
+        (alert,) = store.alerts.find()
         since, until = alert.opened_at - timedelta(seconds=4), alert.opened_at + timedelta(seconds=6)
-        walker = store.positions(alert.subject_id, since, until)
+        walker = store.positions.of_subject(alert.subject_id, since, until)
     # Around the alert's position (on the walker's track): a box of a few metres, or one far off.
     lon, lat = alert.lon, alert.lat
     box = (f"{lon - 5e-5},{lat - 5e-5},{lon + 5e-5},{lat + 5e-5}" if area == "walker"
@@ -193,7 +193,7 @@ def test_a_range_of_a_tricky_camera_name_writes_only_sanitised_names_into_out(tm
     t = datetime(2026, 5, 1, 3, 0, tzinfo=UTC)
     with Store(db) as store:
         store.upgrade()
-        store.put_recording_segment(RecordedSegment(tricky, "seg/elsewhere.mkv", t, t, 1, 1, "mjpeg", 8, 8, t))
+        store.recordings.put_segment(RecordedSegment(tricky, "seg/elsewhere.mkv", t, t, 1, 1, "mjpeg", 8, 8, t))
     out = tmp_path / "a" / "out"
     code, text = export("--camera", tricky, "--from", "2026-05-01T04:00:00Z", "--to", "2026-05-01T04:00:30Z",
                         "--out", str(out), "--db", db)
@@ -211,7 +211,7 @@ def test_an_alert_without_a_camera_exports_tracks_and_report_and_names_are_sanit
     tricky = dataclasses.replace(make_alert(), id="../../x/..\\evil")
     with Store(db) as store:
         store.upgrade()
-        store.write(lifecycle(tricky), [])
+        store.batches.write(lifecycle(tricky), [])
     out = tmp_path / "a" / "out"
     code, text = export("--alert", tricky.id, "--out", str(out), "--db", db)
     assert code == 0, text
@@ -273,7 +273,7 @@ def test_an_out_that_is_a_file_is_refused(tmp_path: Path) -> None:
     alert = make_alert()
     with Store(db) as store:
         store.upgrade()
-        store.write(lifecycle(alert), [])
+        store.batches.write(lifecycle(alert), [])
     target = tmp_path / "taken"
     target.write_text("keep me")
     code, text = export("--alert", alert.id, "--out", str(target), "--db", db)
@@ -290,7 +290,7 @@ def window_store(db: str, tmp_path: Path) -> Store:
     store = Store(db)
     store.upgrade()
     t = T0 - timedelta(days=1)
-    store.put_recording_segment(RecordedSegment("gate", "gate/old.mkv", t, t, 1, 1, "mjpeg", 8, 8, t))
+    store.recordings.put_segment(RecordedSegment("gate", "gate/old.mkv", t, t, 1, 1, "mjpeg", 8, 8, t))
     return store
 
 
@@ -309,7 +309,7 @@ def test_an_areas_alerts_are_found_past_the_windows_first_ones(tmp_path: Path, d
     where = [OUTSIDE] * outside + [INSIDE] * inside
     alerts = [make_alert(subject=f"s{k}", opened=float(k), lon=lon, lat=lat) for k, (lon, lat) in enumerate(where)]
     with window_store(db_url, tmp_path) as store:
-        store.write([c for a in alerts for c in lifecycle(a)], [])
+        store.batches.write([c for a in alerts for c in lifecycle(a)], [])
         got = export_range(store, tmp_path / "rec", "gate", T0, T0 + timedelta(hours=1), tmp_path / "out", area=AREA)
     assert got.clip is None and got.alerts == listed
     report = got.report.read_text()
@@ -344,7 +344,7 @@ def test_an_areas_tracks_are_found_before_the_cap(tmp_path: Path, db_url: str, f
     if near:
         positions += fixes("near", far, 2, OUTSIDE) + fixes("near", far + 2, near, INSIDE)
     with window_store(db_url, tmp_path) as store:
-        store.write([], positions)
+        store.batches.write([], positions)
         tracks, truncated = read_tracks(store, T0, T0 + timedelta(hours=1), area, limit=limit)
     assert {s: len(f) for s, f in tracks.items()} == kept and truncated == cut
     for subject, got in tracks.items():
@@ -356,7 +356,7 @@ def test_a_clip_past_its_bounds_is_refused_or_left_out(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'rw.db'}"
     run = record_gate_run(tmp_path, db)
     with Store(db) as store:
-        (alert,) = store.list_alerts()
+        (alert,) = store.alerts.find()
         since, until = alert.opened_at - timedelta(seconds=4), alert.opened_at + timedelta(seconds=6)
         n = len(frames_between(store, "gate", since, until))
         # Frames: one more than allowed is refused before any file is written; as many as allowed are written.

@@ -43,7 +43,7 @@ def test_database_outage_loses_nothing(db_url, tmp_path):
     ref = open_store(ref_url)
     now = datetime.now(UTC)
     analyze([tlog], Settings(), ref, install_corridors(ref, corridors_path(), author="t", comment="", at=now))
-    want = [(a.id, a.state, a.closed_at) for a in ref.list_alerts()]
+    want = [(a.id, a.state, a.closed_at) for a in ref.alerts.find()]
     ref.close()
 
     store = open_store(db_url)
@@ -53,8 +53,8 @@ def test_database_outage_loses_nothing(db_url, tmp_path):
     outage = _outage(db_url, 0.3, 1.0)
     summary = asyncio.run(run_live(settings, store, corridors, stop=asyncio.Event(), exit_when_files_done=True))
     outage.join()
-    got = [(a.id, a.state, a.closed_at) for a in store.list_alerts()]
-    positions = store.count_positions()
+    got = [(a.id, a.state, a.closed_at) for a in store.alerts.find()]
+    positions = store.positions.count()
     store.close()
     assert summary.ingest["store_errors"] >= 1  # the outage really hit writes
     assert positions == 2484 and summary.positions == 2484

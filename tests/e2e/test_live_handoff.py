@@ -82,7 +82,7 @@ def test_a_slow_commit_loses_no_live_fix(shared_data: Path, tmp_path: Path, monk
             lock.close()
             seen, still = -1, 0
             while still < 10:  # until all are stored, or the count has not moved for 10 polls
-                n = store.count_positions()
+                n = store.positions.count()
                 still, seen = (still + 1 if n == seen else 0), n
                 if n >= want:
                     break
@@ -96,7 +96,7 @@ def test_a_slow_commit_loses_no_live_fix(shared_data: Path, tmp_path: Path, monk
         return got
 
     summary = asyncio.run(main())
-    stored = store.count_positions()
+    stored = store.positions.count()
     store.close()
     link = summary.links["radio"]
     assert link["kernel_drops"] == 0

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.slow
 
 def _final(db_url: str) -> tuple[dict, int, int]:
     with Store(db_url) as store:
-        alerts = {a.id: a for a in store.list_alerts(limit=100_000)}
-        return alerts, store.count_positions(), store.count_unpublished()
+        alerts = {a.id: a for a in store.alerts.find(limit=100_000)}
+        return alerts, store.positions.count(), store.outbox.count_unpublished()
 
 
 def _check(db_url: str, reports, topic: AlertTopic, allow_redelivery: bool = False) -> None:
@@ -87,8 +87,8 @@ def test_broker_restart_mid_stream(db_url, tmp_path):
             assert proc.wait(timeout=60) == 0
             want = expected_alerts(reports, Settings())
             with Store(db_url) as store:
-                events = len(store.outbox_pending(0)) + sum(a.updates + 1 + (a.closed_at is not None)
-                                                            for a in store.list_alerts(limit=100_000))
+                events = len(store.outbox.pending(0)) + sum(a.updates + 1 + (a.closed_at is not None)
+                                                            for a in store.alerts.find(limit=100_000))
             wait_for(lambda: {k[0] for k in topic.change_keys()} >= set(want), 30,
                      f"every alert on the topic ({len(topic.change_keys())} messages, about {events} changes stored); "
                      f"missing {set(want) - {k[0] for k in topic.change_keys()}}; log:\n"

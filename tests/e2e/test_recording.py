@@ -83,7 +83,7 @@ def decode(path: Path) -> list[np.ndarray]:
 
 def check_rows_and_files(store: Store, root: Path, camera: str = "gate") -> None:
     """Every row's file is there, decodes, and has the row's frame count; no other file (or half file) is left."""
-    rows = store.recording_segments(camera, blobs=True)
+    rows = store.recordings.segments(camera, blobs=True)
     for seg in rows:
         frames = decode(root / seg.path)
         assert len(frames) == seg.frames == len(unpack_times(seg.times)), seg.path
@@ -101,13 +101,13 @@ def test_a_recorded_run_reads_back_frame_for_frame(tmp_path: Path, db_url: str) 
     counts: Counter[str] = Counter()
     with Store(db_url) as store:
         store.upgrade()
-        rec = CameraRecorder("gate", cam.recording, disk(root), store, fps=cam.fps, wait=True)
+        rec = CameraRecorder("gate", cam.recording, disk(root), store.recordings, fps=cam.fps, wait=True)
         tee = Tee(rec)
         assert cam.start_time is not None
         obs = list(track_frames(iter_file(video, "gate", cam.start_time), cam, calibrate(cam), counts, record=tee))
         rec.close()
         assert obs and counts["frames_processed"] == len(tee.times) == 125  # 25 s at 5 fps
-        segs = store.recording_segments("gate", blobs=True)
+        segs = store.recordings.segments("gate", blobs=True)
         # 10 s segments of event time: 0-9.8 s, 10-19.8 s, 20-24.8 s.
         assert [(s.start, s.end, s.frames) for s in segs] == [
             (T0, T0 + timedelta(seconds=9.8), 50), (T0 + timedelta(seconds=10), T0 + timedelta(seconds=19.8), 50),
@@ -170,19 +170,19 @@ def test_run_records_file_cameras_off_the_event_loop(tmp_path: Path, db_url: str
     line = Corridor("gate-line", FRAME.to_lonlat(LineString([(0, 30), (100, 30)])), kind=CorridorKind.LINE)
     with Store(db_url) as store:
         store.upgrade()
-        saved = store.save_corridors([line], author="test", comment="", at=T0 - timedelta(days=1))
+        saved = store.corridors.save([line], author="test", comment="", at=T0 - timedelta(days=1))
 
         async def go() -> Any:
             return await run_live(settings, store, saved, stop=asyncio.Event(), exit_when_files_done=True)
 
         summary = asyncio.run(go())
-        assert [(a.kind.value, a.corridor_id) for a in store.list_alerts()] == [("cross", "gate-line")]
+        assert [(a.kind.value, a.corridor_id) for a in store.alerts.find()] == [("cross", "gate-line")]
         counts = summary.ingest
         processed = counts["camera_file_frames_processed"]
         assert processed == 125
         # `run` never waits for the disk: what is not recorded was dropped, and counted.
         assert counts["recording_recorded_frames"] + counts["recording_record_dropped"] == processed
-        segs = store.recording_segments("gate")
+        segs = store.recordings.segments("gate")
         assert sum(s.frames for s in segs) == counts["recording_recorded_frames"] > 0
         check_rows_and_files(store, root)
 
@@ -231,7 +231,7 @@ def test_run_records_a_live_http_stream(tmp_path: Path, db_url: str) -> None:
         summary = run_gate_stream(server, store, db_url, tmp_path, root=root, sent=len(jpegs),
                                   recording={"segment_s": SEGMENT_S})
         counts = summary.ingest
-        segs = store.recording_segments("gate", blobs=True)
+        segs = store.recordings.segments("gate", blobs=True)
         assert sum(s.frames for s in segs) == counts["recording_recorded_frames"] > 0
         assert counts["recording_recorded_frames"] + counts["recording_record_dropped"] <= counts["camera_processed"]
         times = [t for s in segs for t in unpack_times(s.times)]
@@ -261,7 +261,7 @@ def test_a_live_drone_camera_records_its_processed_frames(tmp_path: Path, db_url
     root = tmp_path / "rec"
     with MjpegServer([frames], fps=10.0) as server, Store(db_url) as store:
         store.upgrade()
-        rec = CameraRecorder("uav", cam.recording, disk(root), store, fps=cam.fps)
+        rec = CameraRecorder("uav", cam.recording, disk(root), store.recordings, fps=cam.fps)
         feed = start_live_camera(cam.model_copy(update={"url": server.url}), Handoff(loop, asyncio.Queue()), stop,
                                  pose=LivePoseTrack(require_gimbal=False), record=rec)
         deadline = time.monotonic() + 60
@@ -270,7 +270,7 @@ def test_a_live_drone_camera_records_its_processed_frames(tmp_path: Path, db_url
         stop.set()
         time.sleep(0.5)  # the processing thread finishes its frame
         rec.close()
-        segs = store.recording_segments("uav", blobs=True)
+        segs = store.recordings.segments("uav", blobs=True)
         check_rows_and_files(store, root, "uav")
         back = [f for s in segs for f in frames_between(store, "uav", s.start, s.end)]
     loop.close()

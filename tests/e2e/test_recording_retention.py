@@ -75,11 +75,12 @@ def frames(seconds: float, fps: float = 5.0) -> Iterator[tuple[datetime, Image, 
 
 def record(store: Store, root: Path, seconds: float = 8.0, clock: Clock | None = None) -> list[RecordedSegment]:
     """One-second segments of `seconds` of synthetic frames; returns their rows."""
-    rec = CameraRecorder("gate", recording_cfg(), disk(root), store, fps=5, wait=True, clock=clock or Clock(WALL))
+    rec = CameraRecorder("gate", recording_cfg(), disk(root), store.recordings, fps=5, wait=True,
+                         clock=clock or Clock(WALL))
     for t, image, boxes in frames(seconds):
         rec.put(t, image, boxes)
     rec.close()
-    return store.recording_segments("gate")
+    return store.recordings.segments("gate")
 
 
 def short_alert(subject: str, opened: float, closed: float, **kw: Any) -> list[AlertChange]:
@@ -89,7 +90,7 @@ def short_alert(subject: str, opened: float, closed: float, **kw: Any) -> list[A
 
 
 def starts(store: Store) -> list[float]:
-    return [(s.start - at(0)).total_seconds() for s in store.recording_segments("gate")]
+    return [(s.start - at(0)).total_seconds() for s in store.recordings.segments("gate")]
 
 
 def test_retention_deletes_old_footage_and_keeps_footage_around_alerts(store: Store, tmp_path: Path) -> None:
@@ -97,7 +98,7 @@ def test_retention_deletes_old_footage_and_keeps_footage_around_alerts(store: St
     assert len(record(store, root)) == 8  # 0-0.8 s, 1-1.8 s, ... 7-7.8 s
     # The camera's own alert at 3.2-3.4 s (kept 0.5 s either side: segments 2 and 3); another camera's
     # alert at 6.1 s does not count for this camera's tier (scope: camera).
-    store.write(short_alert("gate/1", 3.2, 3.4, severity=Severity.HIGH, source="gate")
+    store.batches.write(short_alert("gate/1", 3.2, 3.4, severity=Severity.HIGH, source="gate")
                 + short_alert("pier/4", 6.1, 6.2, source="pier"), [])
     clock = Clock(WALL + timedelta(hours=12))
     cam = CameraConfig.model_validate({"name": "gate", "gcps": [[0, 0, 0, 0]] * 4, "recording": recording_cfg()})
@@ -121,7 +122,7 @@ def test_retention_deletes_old_footage_and_keeps_footage_around_alerts(store: St
 def test_the_disk_budget_deletes_the_oldest_first_and_alert_footage_last(store: Store, tmp_path: Path) -> None:
     root = tmp_path / "rec"
     segs = record(store, root)
-    store.write(short_alert("gate/1", 3.2, 3.4, source="gate"), [])
+    store.batches.write(short_alert("gate/1", 3.2, 3.4, source="gate"), [])
     sizes = {round((s.start - at(0)).total_seconds()): s.size_bytes for s in segs}
     tiers = (Tier(Severity.LOW, 0.5, 0.5, 30 * DAY),)
     now = WALL + timedelta(hours=1)
@@ -141,7 +142,7 @@ def test_rows_go_before_files_and_the_sweep_reconciles(store: Store, tmp_path: P
     segs = record(store, root)
     old = time.time() - 7200
     # A crash between retention's row delete (committed) and its file delete: the file is an orphan.
-    assert store.delete_recording_segments([segs[0].id]) == [segs[0].path]
+    assert store.recordings.delete_segments([segs[0].id]) == [segs[0].path]
     os.utime(root / segs[0].path, (old, old))
     # A file someone deleted by hand: its row must go.
     (root / segs[1].path).unlink()
@@ -167,7 +168,7 @@ def test_rows_go_before_files_and_the_sweep_reconciles(store: Store, tmp_path: P
     record(store, root, seconds=2)
     shutil.move(root / "gate", tmp_path / "elsewhere")
     done = sweep(store, root, "gate", grace_s=3600)
-    assert done["sweep_skipped"] == 1 and len(store.recording_segments("gate")) == 2
+    assert done["sweep_skipped"] == 1 and len(store.recordings.segments("gate")) == 2
 
 
 class FailingSink:
@@ -200,7 +201,7 @@ def gate_observations(tmp_path: Path, rec: Any = None) -> list[Any]:
 def test_enospc_while_writing_stops_recording_and_detection_goes_on(store: Store, tmp_path: Path) -> None:
     root = tmp_path / "rec"
     FailingSink.written = 0
-    rec = CameraRecorder("gate", recording_cfg(segment_s=10), disk(root), store, fps=5, wait=True,
+    rec = CameraRecorder("gate", recording_cfg(segment_s=10), disk(root), store.recordings, fps=5, wait=True,
                          open_video=lambda p, c, f, s: FailingSink(open_cv2(p, c, f, s), fail_at=70))
     with_recording = gate_observations(tmp_path, rec)
     rec.close()
@@ -208,9 +209,9 @@ def test_enospc_while_writing_stops_recording_and_detection_goes_on(store: Store
     assert rec.stopped
     counts = rec.counters()
     # Frames 1-69 were written: segment one (50) and the 19 frames of segment two before the failure, kept.
-    assert [s.frames for s in store.recording_segments("gate")] == [50, 19]
+    assert [s.frames for s in store.recordings.segments("gate")] == [50, 19]
     assert (counts["recorded_frames"], counts["record_skipped"], counts["disk_full"]) == (69, 125 - 69, 1)
-    (event,) = store.recording_events("gate")
+    (event,) = store.recordings.events("gate")
     assert event.kind == "stopped" and "disk full" in event.reason and "No space left" in event.reason
     check_rows_and_files(store, root)
 
@@ -218,12 +219,12 @@ def test_enospc_while_writing_stops_recording_and_detection_goes_on(store: Store
 def test_free_space_below_the_minimum_stops_recording(store: Store, tmp_path: Path) -> None:
     root = tmp_path / "rec"
     huge = 10**15  # more than any disk here has free: the real free space is below it
-    rec = CameraRecorder("gate", recording_cfg(), disk(root, min_free_bytes=huge, resume_free_bytes=huge), store,
-                         fps=5, wait=True)
+    rec = CameraRecorder("gate", recording_cfg(), disk(root, min_free_bytes=huge, resume_free_bytes=huge),
+                         store.recordings, fps=5, wait=True)
     obs = gate_observations(tmp_path, rec)
     rec.close()
-    assert obs and rec.stopped and store.recording_segments("gate") == []
-    (event,) = store.recording_events("gate")
+    assert obs and rec.stopped and store.recordings.segments("gate") == []
+    (event,) = store.recordings.events("gate")
     assert event.kind == "stopped" and "below recording.min_free_bytes" in event.reason
     assert event.free_bytes is not None and 0 < event.free_bytes < huge
     assert rec.counters()["record_skipped"] == 125
@@ -234,7 +235,7 @@ def test_a_stopped_camera_resumes_when_space_is_free_again(store: Store, tmp_pat
     free = {"bytes": 10**12}
     ticks = {"s": 0.0}
     rec = CameraRecorder("gate", recording_cfg(), disk(root, min_free_bytes=1000, resume_free_bytes=5000,
-                                                       retry_s=30), store, fps=5, wait=True,
+                                                       retry_s=30), store.recordings, fps=5, wait=True,
                          free=lambda _: free["bytes"], monotonic=lambda: ticks["s"])
     feed = list(frames(6))
 
@@ -254,8 +255,8 @@ def test_a_stopped_camera_resumes_when_space_is_free_again(store: Store, tmp_pat
     ticks["s"] = 62.0
     put(feed[22:30])      # resumed at 4.4 s
     rec.close()
-    assert [e.kind for e in store.recording_events("gate")] == ["stopped", "resumed"]
-    segs = store.recording_segments("gate")
+    assert [e.kind for e in store.recordings.events("gate")] == ["stopped", "resumed"]
+    segs = store.recordings.segments("gate")
     # A segment spans segment_s from its own first frame: after the gap, 4.4-5.2 s and 5.4-5.8 s.
     assert [(round((s.start - at(0)).total_seconds(), 1), s.frames) for s in segs] == [(0.0, 5), (1.0, 5), (4.4, 5),
                                                                                          (5.4, 3)]
@@ -288,10 +289,10 @@ def test_a_full_disk_in_analyze_stops_recording_with_an_event_and_the_alert_stil
     assert res.exit_code == 0, res.output
     summary = json.loads(res.stdout)  # the recorder's error log goes to stderr
     with Store(db_url) as store:
-        assert [(a.kind.value, a.corridor_id) for a in store.list_alerts()] == [("cross", "gate-line")]
-        (event,) = store.recording_events("gate")
+        assert [(a.kind.value, a.corridor_id) for a in store.alerts.find()] == [("cross", "gate-line")]
+        (event,) = store.recordings.events("gate")
         assert event.kind == "stopped" and "disk full" in event.reason, event
-        segs = store.recording_segments("gate")
+        segs = store.recordings.segments("gate")
         recorded = sum(s.frames for s in segs)
         assert 0 < recorded < 125  # some footage before the disk filled, none after
         check_rows_and_files(store, tiny_disk)  # what is registered decodes whole; no half file is left

@@ -78,7 +78,7 @@ def alerts(tmp_path: Path) -> list:
     if not db.exists():
         return []
     with Store(f"sqlite:///{db}") as store:
-        return store.list_alerts()
+        return store.alerts.find()
 
 
 def start(config: Path, log: Path) -> subprocess.Popen[bytes]:
@@ -147,7 +147,7 @@ def test_mqtt_frames_raise_the_crossing_alert_and_bad_frames_are_dead_letters(tm
 
             def dead() -> list:
                 with Store(f"sqlite:///{tmp_path / 'rw.db'}") as store:
-                    return store.dead_letters()
+                    return store.dead_letters.recent()
 
             wait_for(lambda: len(alerts(tmp_path)) >= 1 and len(dead()) >= len(bad), WAIT_S,
                      lambda: f"the alert and {len(bad)} dead letters:\n{log.read_text(errors='replace')}")

@@ -64,7 +64,7 @@ def write_config(tmp_path: Path, cam: dict[str, object], **sections: object) -> 
 def stored(db: Path) -> tuple[list, int]:
     """The alerts and how many positions are stored."""
     with Store(f"sqlite:///{db}") as store:
-        return store.list_alerts(), len(store.positions_since(datetime(2000, 1, 1, tzinfo=UTC)))
+        return store.alerts.find(), len(store.positions.since(datetime(2000, 1, 1, tzinfo=UTC)))
 
 
 def polled(db: Path) -> tuple[list, int]:
@@ -110,7 +110,7 @@ def test_a_recorded_drone_video_in_run_gives_the_alerts_analyze_gives(flight: Pa
     assert alert_keys(got) == alert_keys(expected), out
     assert "camera uav:" not in out, out  # not refused, nothing failed
     with Store(f"sqlite:///{run_dir / 'rw.db'}") as store:  # evidence, as analyze keeps it
-        assert store.snapshot_alert_ids([a.id for a in got]) == {a.id for a in got}
+        assert store.snapshots.alert_ids_with([a.id for a in got]) == {a.id for a in got}
 
 
 def b64(data: bytes) -> str:
@@ -189,8 +189,8 @@ def test_live_drone_video_is_placed_from_live_telemetry(flight: Path, tmp_path: 
     assert 16 + 13 <= metrics["no_pose"] <= no_pose  # also in /metrics (as of the last flush)
 
     with Store(f"sqlite:///{tmp_path / 'rw.db'}") as store:
-        alerts = store.list_alerts()
-        fixes = store.positions_since(base - timedelta(seconds=1))
+        alerts = store.alerts.find()
+        fixes = store.positions.since(base - timedelta(seconds=1))
     cam_fixes = [o for o in fixes if o.source == "uav"]
     assert len(cam_fixes) > 80
     # Each fix against the ground point of its target's box at that scene time (as in test_vision_drone).

@@ -69,7 +69,7 @@ def test_run_live_udp_until_sigint(tmp_path: Path):
             time.sleep(0.3)
             if db.exists():
                 with Store(f"sqlite:///{db}") as store:
-                    alerts = store.list_alerts()
+                    alerts = store.alerts.find()
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=30)
     finally:
@@ -77,8 +77,8 @@ def test_run_live_udp_until_sigint(tmp_path: Path):
             proc.kill()
     assert proc.returncode == 0, out
     with Store(f"sqlite:///{db}") as store:
-        alerts = store.list_alerts()
-        positions = {s: len(store.positions(s)) for s in ("field/1", "field/2")}
+        alerts = store.alerts.find()
+        positions = {s: len(store.positions.of_subject(s)) for s in ("field/1", "field/2")}
     assert [(a.kind.value, a.subject_id, a.corridor_id) for a in alerts] == [("breach", "field/1", "home-box")], out
     assert positions == {"field/1": 41, "field/2": 41}, out
     assert "routewatch summary" in out and "OPEN" in out and "breach" in out

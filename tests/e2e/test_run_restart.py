@@ -77,7 +77,7 @@ def test_a_restart_keeps_what_planners_saved(db_url: str, tmp_path: Path) -> Non
     assert now[first.id]["name"] == "renamed by a planner" and now[first.id]["version"] == 2
     assert now["drawn-in-the-editor"]["name"] == "new"
     with Store(db_url) as store:
-        assert [v.author for v in store.corridor_history(first.id)] == ["run", "plan"]  # no version by "run" since
+        assert [v.author for v in store.corridors.history(first.id)] == ["run", "plan"]  # no version by "run" since
     assert "imported first" in logs[0] and re.search(r"corridors.file .* unchanged since its import", logs[1])
 
 

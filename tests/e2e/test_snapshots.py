@@ -68,9 +68,9 @@ def check_snapshots(store: Store, alerts: list[Alert], *, late: bool = False) ->
     """Each camera alert has a snapshot of its opening frame (`late`: of a later frame) with the box on the target."""
     camera_alerts = [a for a in alerts if a.subject_id.startswith("gate/")]
     assert camera_alerts, "no alert raised from the camera"
-    assert store.snapshot_alert_ids([a.id for a in alerts]) == {a.id for a in camera_alerts}
+    assert store.snapshots.alert_ids_with([a.id for a in alerts]) == {a.id for a in camera_alerts}
     for alert in camera_alerts:
-        snap = store.get_snapshot(alert.id)
+        snap = store.snapshots.get(alert.id)
         assert snap is not None
         assert snap.camera == "gate"
         if late:
@@ -96,7 +96,7 @@ def test_analyze_stores_a_snapshot_per_camera_alert(tmp_path: Path, db_url: str)
                                     str(gate_line(tmp_path)), "--db", db_url, "--json"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     with Store(db_url) as store:
-        alerts = store.list_alerts()
+        alerts = store.alerts.find()
         assert [(a.kind.value, a.corridor_id) for a in alerts] == [("cross", "gate-line")]
         check_snapshots(store, alerts)
     # A second run over the same video is idempotent: same alerts, same (single) snapshot.
@@ -104,7 +104,7 @@ def test_analyze_stores_a_snapshot_per_camera_alert(tmp_path: Path, db_url: str)
                                       str(gate_line(tmp_path)), "--db", db_url], catch_exceptions=False)
     assert again.exit_code == 0, again.output
     with Store(db_url) as store:
-        assert store.list_alerts() == alerts and store.count_snapshots() == 1
+        assert store.alerts.find() == alerts and store.snapshots.count() == 1
 
 
 def test_a_tiny_cache_still_gets_a_snapshot_in_analyze(tmp_path: Path) -> None:
@@ -122,7 +122,7 @@ def test_a_tiny_cache_still_gets_a_snapshot_in_analyze(tmp_path: Path) -> None:
                                     str(gate_line(tmp_path)), "--db", db], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     with Store(db) as store:
-        check_snapshots(store, store.list_alerts(), late=True)
+        check_snapshots(store, store.alerts.find(), late=True)
 
 
 def test_snapshots_can_be_turned_off(tmp_path: Path) -> None:
@@ -137,7 +137,7 @@ def test_snapshots_can_be_turned_off(tmp_path: Path) -> None:
                                     str(gate_line(tmp_path)), "--db", db], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     with Store(db) as store:
-        assert len(store.list_alerts()) == 1 and store.count_snapshots() == 0
+        assert len(store.alerts.find()) == 1 and store.snapshots.count() == 0
 
 
 def test_run_stores_snapshots_off_the_event_loop(tmp_path: Path, db_url: str) -> None:
@@ -151,12 +151,12 @@ def test_run_stores_snapshots_off_the_event_loop(tmp_path: Path, db_url: str) ->
     line = Corridor("gate-line", FRAME.to_lonlat(LineString([(0, 30), (100, 30)])), kind=CorridorKind.LINE)
     with Store(db_url) as store:
         store.upgrade()
-        saved = store.save_corridors([line], author="test", comment="", at=T0 - timedelta(days=1))
+        saved = store.corridors.save([line], author="test", comment="", at=T0 - timedelta(days=1))
 
         async def go() -> None:
             await run_live(settings, store, saved, stop=asyncio.Event(), exit_when_files_done=True)
 
         asyncio.run(go())
-        alerts = store.list_alerts()
+        alerts = store.alerts.find()
         assert [(a.kind.value, a.corridor_id) for a in alerts] == [("cross", "gate-line")]
         check_snapshots(store, alerts)

@@ -128,7 +128,7 @@ def all_frames(video: Path, keep: set[datetime] | None = None) -> Iterator[tuple
 
 
 def record(video: Path, cam: CameraConfig, root: Path, store: Store) -> tuple[Tee, Counter[str], dict[str, int]]:
-    rec = recorder_for(cam, disk(root), store, wait=True)
+    rec = recorder_for(cam, disk(root), store.recordings, wait=True)
     tee = Tee(rec)
     counts: Counter[str] = Counter()
     list(observations(video, cam, calibrate(cam), counts, record=tee))
@@ -152,7 +152,7 @@ def test_copied_segments_hold_the_source_packets_and_frames_at_their_times(
     with Store(db_url) as store:
         store.upgrade()
         tee, counts, rc = record(path, cam, root, store)
-        segs = store.recording_segments("cam", blobs=True)
+        segs = store.recordings.segments("cam", blobs=True)
         frames = frames_between(store, "cam", T0, T0 + timedelta(hours=1))
         check_rows_and_files(store, root, "cam")  # every row's file decodes whole, to its frame count
     assert len(segs) >= 3 and counts["frames_processed"] == len(tee.times) > 40
@@ -237,8 +237,8 @@ def test_analyze_copies_an_mjpeg_video_and_the_alert_is_the_same(tmp_path: Path,
     assert res.exit_code == 0, res.output
     ingest = json.loads(res.stdout)["ingest"]
     with Store(db_url) as store:
-        assert [(a.kind.value, a.corridor_id) for a in store.list_alerts()] == [("cross", "gate-line")]
-        segs = store.recording_segments("gate", blobs=True)
+        assert [(a.kind.value, a.corridor_id) for a in store.alerts.find()] == [("cross", "gate-line")]
+        segs = store.recordings.segments("gate", blobs=True)
         check_rows_and_files(store, root, "gate")
         frames = frames_between(store, "gate", T0, T0 + timedelta(seconds=30))
     assert {s.codec for s in segs} == {"copy:mjpeg"}
@@ -265,7 +265,7 @@ def test_run_copies_a_live_http_mjpeg_stream(tmp_path: Path, db_url: str) -> Non
         summary = run_gate_stream(server, store, db_url, tmp_path, root=root, sent=2 * len(jpegs),
                                   recording={"mode": "copy", "segment_s": 5}, linger_s=0.5)
         counts = summary.ingest
-        segs = store.recording_segments("gate", blobs=True)
+        segs = store.recordings.segments("gate", blobs=True)
         check_rows_and_files(store, root)
         times = [t for s in segs for t in unpack_times(s.times)]
         back = frames_between(store, "gate", times[0], times[-1])
@@ -297,7 +297,7 @@ def test_a_codec_mp4_cannot_hold_is_encoded_instead(tmp_path: Path, mode: str, l
     with Store(f"sqlite:///{tmp_path / 'rw.db'}") as store:
         store.upgrade()
         tee, _, rc = record(video, cam, tmp_path / "rec", store)
-        segs = store.recording_segments("cam")
+        segs = store.recordings.segments("cam")
         check_rows_and_files(store, tmp_path / "rec", "cam")
     assert rc["copy_fallback"] == 1 and {s.codec for s in segs} == {"mp4v"}
     assert sum(s.frames for s in segs) == len(tee.times) == 20  # the processed frames, encoded
@@ -312,11 +312,11 @@ def test_auto_encodes_frames_that_have_no_stream_to_copy(tmp_path: Path, url: st
                                        "recording": {"enabled": True, "mode": "auto"}})
     with Store(f"sqlite:///{tmp_path / 'rw.db'}") as store:
         store.upgrade()
-        rec = recorder_for(cam, disk(tmp_path / "rec"), store, wait=True)
+        rec = recorder_for(cam, disk(tmp_path / "rec"), store.recordings, wait=True)
         for t, image in gray_frames(10):
             rec.put(t, image, ())
         rec.close()
-        segs = store.recording_segments("cam")
+        segs = store.recordings.segments("cam")
     assert {s.codec for s in segs} == {"mp4v"} and sum(s.frames for s in segs) == 10
     assert any("recording.mode auto" in r.getMessage() and "no encoded stream to copy" in r.getMessage()
                for r in caplog.records)
@@ -335,9 +335,9 @@ def test_without_pyav_copy_is_refused_and_auto_encodes(tmp_path: Path, monkeypat
         with pytest.raises(CopyUnavailable, match=r"camera cam: recording.mode copy: .*pip install"):
             Recordings(disk(tmp_path / "rec"), [copy], store)
         auto = copy.model_copy(update={"recording": copy.recording.model_copy(update={"mode": "auto"})})
-        rec = recorder_for(auto, disk(tmp_path / "rec"), store, wait=True)
+        rec = recorder_for(auto, disk(tmp_path / "rec"), store.recordings, wait=True)
         rec.follow(FileSource(video, T0))
         for t, image in gray_frames(5):
             rec.put(t, image, ())
         rec.close()
-        assert [s.codec for s in store.recording_segments("cam")] == ["mp4v"]
+        assert [s.codec for s in store.recordings.segments("cam")] == ["mp4v"]

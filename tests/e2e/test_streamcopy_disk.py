@@ -61,7 +61,7 @@ def copy_file(video: Path, cam: CameraConfig, root: Path, store: Store, on_frame
               **kw: Any) -> tuple[Any, list[RecordedSegment]]:
     """The recorder fed as the vision path feeds it: the file named, then each 5 fps frame (no detection)."""
     limits, clock = kw.pop("disk", {}), kw.pop("clock", Clock(WALL))
-    rec = recorder_for(cam, disk(root, **limits), store, wait=True, clock=clock, **kw)
+    rec = recorder_for(cam, disk(root, **limits), store.recordings, wait=True, clock=clock, **kw)
     rec.follow(FileSource(video, T0))
     sampler = Sampler(cam.fps)
     for f in iter_file(video, cam.name, T0):
@@ -70,7 +70,7 @@ def copy_file(video: Path, cam: CameraConfig, root: Path, store: Store, on_frame
                 on_frame(rec, f.time)
             rec.put(f.time, f.image, ())
     rec.close()
-    return rec, store.recording_segments(cam.name)
+    return rec, store.recordings.segments(cam.name)
 
 
 def starts(segs: list[RecordedSegment]) -> list[float]:
@@ -87,14 +87,14 @@ def test_retention_deletes_copied_segments_by_age_budget_and_alerts(traffic: Pat
     check_rows_and_files(store, root, "cam")
     # The camera's own alert inside the third segment keeps it; the others go after a day.
     third = (segs[2].start + (segs[2].end - segs[2].start) / 2 - at(0)).total_seconds()
-    store.write(short_alert("cam/1", third, third + 0.2, source="cam"), [])
+    store.batches.write(short_alert("cam/1", third, third + 0.2, source="cam"), [])
     clock = Clock(WALL + timedelta(hours=12))
     recordings = Recordings(disk(root), [cam], store, clock=clock)
     try:
         assert recordings.retention_once() == Counter()
         clock.now = WALL + timedelta(days=2)
         done = recordings.retention_once()
-        assert [s.path for s in store.recording_segments("cam")] == [segs[2].path]
+        assert [s.path for s in store.recordings.segments("cam")] == [segs[2].path]
         assert done["deleted_age"] == 6 and done["bytes_freed"] == sum(s.size_bytes for s in segs) - segs[2].size_bytes
         check_rows_and_files(store, root, "cam")
     finally:
@@ -108,7 +108,7 @@ def test_the_budget_deletes_the_oldest_copied_segments_first(traffic: Path, stor
     budget = sum(s.size_bytes for s in segs[-2:])
     done = apply_retention(store, root, "cam", Rule(DAY, budget), WALL + timedelta(hours=1))
     assert done["deleted_budget"] == len(segs) - 2
-    assert starts(store.recording_segments("cam")) == starts(segs[-2:])
+    assert starts(store.recordings.segments("cam")) == starts(segs[-2:])
     check_rows_and_files(store, root, "cam")
 
 
@@ -119,7 +119,7 @@ def test_free_space_below_the_minimum_stops_copying_with_an_event(traffic: Path,
     rec, segs = copy_file(traffic, cam, tmp_path / "rec", store,
                           disk={"min_free_bytes": huge, "resume_free_bytes": huge})
     assert segs == [] and rec.stopped
-    (event,) = store.recording_events("cam")
+    (event,) = store.recordings.events("cam")
     assert event.kind == "stopped" and "below recording.min_free_bytes" in event.reason
     # Every packet of the file was skipped, and no partial file is left.
     assert rec.counters()["record_skipped"] == len(packets(traffic))
@@ -140,7 +140,7 @@ def test_a_stopped_copy_resumes_at_the_next_keyframe(traffic: Path, store: Store
     rec, segs = copy_file(traffic, cam, tmp_path / "rec", store, on_frame,
                           disk={"min_free_bytes": 1000, "resume_free_bytes": 5000, "retry_s": 30},
                           free=lambda _: free["bytes"], monotonic=lambda: ticks["s"])
-    assert [e.kind for e in store.recording_events("cam")] == ["stopped", "resumed"]
+    assert [e.kind for e in store.recordings.events("cam")] == ["stopped", "resumed"]
     assert not rec.stopped
     check_rows_and_files(store, tmp_path / "rec", "cam")
     # Nothing between the stop (just before 20 s) and the first keyframe after the resume (just after 40 s).
@@ -171,10 +171,10 @@ def test_a_full_disk_stops_copying_with_an_event_and_the_alert_still_comes(
     assert res.exit_code == 0, res.output
     ingest = json.loads(res.stdout)["ingest"]
     with Store(db_url) as store:
-        assert [(a.kind.value, a.corridor_id) for a in store.list_alerts()] == [("cross", "gate-line")]
-        (event,) = store.recording_events("gate")
+        assert [(a.kind.value, a.corridor_id) for a in store.alerts.find()] == [("cross", "gate-line")]
+        (event,) = store.recordings.events("gate")
         assert event.kind == "stopped" and "disk full" in event.reason, event
-        segs = store.recording_segments("gate")
+        segs = store.recordings.segments("gate")
         check_rows_and_files(store, small_disk, "gate")  # what is registered decodes whole; no half file is left
     assert {s.codec for s in segs} == {"copy:mjpeg"}
     assert 0 < sum(s.frames for s in segs) < 250  # some footage before the disk filled, none after
@@ -199,7 +199,7 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
         cam = CameraConfig.model_validate({"name": "cam", "url": server.url, "gcps": [[0, 0, 0, 0]] * 4,
                                            "stale_s": 2, "recording": {"enabled": True, "mode": "copy",
                                                                        "segment_s": 1}})
-        rec = recorder_for(cam, disk(root), store)
+        rec = recorder_for(cam, disk(root), store.recordings)
         rec.put(datetime.now(T0.tzinfo), np.zeros((120, 160, 3), np.uint8), ())  # the copy connects after it
         deadline = time.monotonic() + 60
 
@@ -209,7 +209,7 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
         while len([f for f in files() if ".part." not in f]) < 2 and time.monotonic() < deadline:
             time.sleep(0.05)
         on_disk = files()  # closed segments waiting for boxes, and the one being written (.part)
-        assert len(on_disk) >= 3 and any(".part." in f for f in on_disk) and store.recording_segments("cam") == []
+        assert len(on_disk) >= 3 and any(".part." in f for f in on_disk) and store.recordings.segments("cam") == []
         done = sweep(store, root, "cam", grace_s=0, active=rec.active(), now_s=time.time() + 3600)
         # Nothing removed (the open one may have been closed meanwhile: renamed from .part to its final name).
         assert done["orphans_removed"] == 0
@@ -219,11 +219,11 @@ def test_the_sweep_leaves_copied_segments_waiting_for_their_boxes_alone(store: S
             time.sleep(0.05)
         time.sleep(0.3)
         rec.put(datetime.now(T0.tzinfo), np.zeros((120, 160, 3), np.uint8), (Box(1, 1, 5, 5, "car", 0.9, track="1"),))
-        while len(store.recording_segments("cam")) < 3 and time.monotonic() < deadline:
+        while len(store.recordings.segments("cam")) < 3 and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert len(store.recording_segments("cam")) >= 3
+        assert len(store.recordings.segments("cam")) >= 3
         rec.close()
-    segs = store.recording_segments("cam", blobs=True)
+    segs = store.recordings.segments("cam", blobs=True)
     check_rows_and_files(store, root, "cam")
     assert sum(s.frames for s in segs) == len(frames) and {s.codec for s in segs} == {"copy:mjpeg"}
     assert [data for s in segs for _, data in packets(root / s.path)] == frames

@@ -78,7 +78,7 @@ def test_a_password_never_reaches_the_logs_nor_the_recording_events(
                                        "stale_s": 2.0, "recording": {"enabled": True, "mode": mode}})
     with Store(f"sqlite:///{tmp_path / 'rw.db'}") as store:
         store.upgrade()
-        rec = recorder_for(cam, disk(tmp_path / "rec"), store)
+        rec = recorder_for(cam, disk(tmp_path / "rec"), store.recordings)
         frames = gray_frames(1000)
         puts = 0
 
@@ -91,8 +91,8 @@ def test_a_password_never_reaches_the_logs_nor_the_recording_events(
             puts += 1
             time.sleep(0.01)
         rec.close()
-        events = store.recording_events("cam")
-        segs = store.recording_segments("cam")
+        events = store.recordings.events("cam")
+        segs = store.recordings.segments("cam")
         check_rows_and_files(store, tmp_path / "rec", "cam")
     counts = rec.counters()
     logged = messages(caplog)
@@ -117,9 +117,9 @@ def test_a_camera_allowing_one_session_keeps_it_for_detection(mode: str, tmp_pat
         # The session whole, and the alert.
         counts = run_gate_stream(server, store, db_url, tmp_path, root=root, sent=len(jpegs),
                                  recording={"mode": mode, "segment_s": 5}, linger_s=0.5, reopen_s=0.2).ingest
-        alerts = [(a.kind.value, a.corridor_id) for a in store.list_alerts()]
-        segs = store.recording_segments("gate")
-        events = store.recording_events("gate")
+        alerts = [(a.kind.value, a.corridor_id) for a in store.alerts.find()]
+        segs = store.recordings.segments("gate")
+        events = store.recordings.events("gate")
         check_rows_and_files(store, root)
         back = frames_between(store, "gate", segs[0].start, segs[-1].end) if segs else []
     assert alerts == [("cross", "gate-line")] and counts["camera_processed"] > 40

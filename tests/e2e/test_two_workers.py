@@ -34,7 +34,8 @@ pytestmark = pytest.mark.slow
 
 def _state(url: str) -> tuple[dict, int, int]:
     with Store(url) as store:
-        return {a.id: a for a in store.list_alerts(limit=100_000)}, store.count_positions(), store.count_unpublished()
+        alerts = {a.id: a for a in store.alerts.find(limit=100_000)}
+        return alerts, store.positions.count(), store.outbox.count_unpublished()
 
 
 def test_two_workers_share_the_sources(postgres_db_url, tmp_path):

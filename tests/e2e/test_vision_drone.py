@@ -69,8 +69,8 @@ def test_drone_tracks_are_placed_on_the_map_and_raise_alerts(flight, tmp_path, d
     assert res.exit_code == 0, res.output
     summary = json.loads(res.output)
     with Store(db_url) as store:
-        alerts = store.list_alerts()
-        fixes = store.positions_since(scene.T0)
+        alerts = store.alerts.find()
+        fixes = store.positions.since(scene.T0)
     ingest = summary["ingest"]
     # Processed frames every 0.2 s from 0.0; inside the telemetry gap (15.95, 18.55) s are 16.0 ... 18.4 s.
     assert ingest["no_pose"] == 13, ingest
@@ -122,7 +122,7 @@ def test_the_video_and_pose_clocks_are_aligned(flight, tmp_path, db_url, start_d
     res = CliRunner().invoke(main, ["analyze", str(video), "--camera", str(cam), "--db", db_url, "--json"])
     assert res.exit_code == 0, res.output
     with Store(db_url) as store:
-        fixes = store.positions_since(start)
+        fixes = store.positions.since(start)
     assert len(fixes) > 80
     errs = []
     for o in fixes:

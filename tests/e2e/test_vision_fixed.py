@@ -88,9 +88,9 @@ def test_fixed_camera_tracks_are_placed_on_the_map_and_cross_the_line(tmp_path, 
                                     "--db", db_url, "--json"], catch_exceptions=False)
     assert res.exit_code == 0, res.output
     with Store(db_url) as store:
-        alerts = store.list_alerts()
+        alerts = store.alerts.find()
         tracks = {a.subject_id for a in alerts}
-        fixes = [o for sid in sorted(tracks) for o in store.positions(sid)]
+        fixes = [o for sid in sorted(tracks) for o in store.positions.of_subject(sid)]
     assert [(a.kind.value, a.corridor_id) for a in alerts] == [("cross", "gate-line")]
     # Georeferenced positions vs the ground truth at the same instants. The method places the bottom
     # centre of the moving region, i.e. the target's near edge (1 m before its centre); the motion

@@ -157,7 +157,7 @@ def test_street_video_end_to_end_gives_the_hand_labelled_alerts(tmp_path, db_url
     assert {p.name for p in scene.PASSAGES if p.direction == scene.WEST and p.required} <= set(along), along
 
     with Store(db_url) as store:
-        fixes = store.positions_since(scene.T0)
+        fixes = store.positions.since(scene.T0)
         tracks: dict[str, list[Observation]] = defaultdict(list)
         for o in fixes:
             tracks[o.subject_id].append(o)
@@ -177,7 +177,7 @@ def test_street_video_end_to_end_gives_the_hand_labelled_alerts(tmp_path, db_url
         obs, xs = tracks[f.subject], [x for x, _ in xy[f.subject]]
         assert xs[0] < -18.0 and xs[-1] > 2.0, (xs[0], xs[-1])
         assert max((b.time - a.time).total_seconds() for a, b in pairwise(obs)) < 1.0
-        lane = store.positions_within(scene.eastbound_lane_area(), obs[0].time, obs[-1].time + timedelta(seconds=1))
+        lane = store.positions.within(scene.eastbound_lane_area(), obs[0].time, obs[-1].time + timedelta(seconds=1))
         assert {o.subject_id for o in lane} == {f.subject}
         # The red hatchback (D) keeps its id from the gate to the far left, over 20 m of street.
         (d,) = matched["D"]

@@ -12,8 +12,9 @@ from fastapi.testclient import TestClient
 
 from routewatch.config.web import WebConfig
 from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Observation, Severity, alert_id
+from routewatch.store import Store
 from routewatch.store.users import create_user
-from routewatch.web import WebStore, create_app
+from routewatch.web import create_app
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 PASSWORD = "correct horse battery"
@@ -56,8 +57,8 @@ def fix(subject: str, seconds: float) -> Observation:
 
 
 @pytest.fixture
-def store(db_url: str) -> Iterator[WebStore]:
-    with WebStore(db_url) as s:
+def store(db_url: str) -> Iterator[Store]:
+    with Store(db_url) as s:
         s.upgrade(postgis=False)
         for role in ROLES:
             create_user(s, role, PASSWORD, role, at=T0)
@@ -75,7 +76,7 @@ def settings() -> WebConfig:
 
 
 @pytest.fixture
-def client(store: WebStore, settings: WebConfig, clock: Clock) -> Iterator[TestClient]:
+def client(store: Store, settings: WebConfig, clock: Clock) -> Iterator[TestClient]:
     with TestClient(create_app(store, settings, clock=clock)) as c:
         yield c
 
@@ -90,7 +91,7 @@ def login(client: TestClient, role: str) -> dict[str, str]:
     return {"routewatch_session": cookie}
 
 
-def token_for(store: WebStore, role: str) -> dict[str, str]:
+def token_for(store: Store, role: str) -> dict[str, str]:
     """An Authorization header with a new API token of `role`."""
-    _, token = store.add_api_token(f"bot-{role}", role, at=T0)
+    _, token = store.users.add_api_token(f"bot-{role}", role, at=T0)
     return {"Authorization": f"Bearer {token}"}

@@ -62,7 +62,8 @@ def serve(db_url: str, **settings: Any) -> Iterator[Served]:
 def _main(db_url: str, port: int, overrides: dict[str, Any]) -> None:
     from routewatch.app.services import web_server
     from routewatch.config.web import WebConfig
-    from routewatch.web import WebStore, create_app
+    from routewatch.store import Store
+    from routewatch.web import create_app
     from routewatch.web.limits import LoginLimits
 
     limits = LoginLimits(**overrides.pop("login_limits", {}))
@@ -70,7 +71,7 @@ def _main(db_url: str, port: int, overrides: dict[str, Any]) -> None:
                          login_max_failures_per_address=limits.per_address, login_window_s=limits.window_s,
                          login_lockout_s=limits.lockout_s, login_max_lockout_s=limits.max_lockout_s,
                          login_limiter_entries=limits.max_entries)
-    store = WebStore(db_url)
+    store = Store(db_url)
     server = web_server(create_app(store, settings), "127.0.0.1", port)
     loop = asyncio.new_event_loop()
     loop.add_signal_handler(signal.SIGTERM, lambda: setattr(server, "should_exit", True))

@@ -15,10 +15,9 @@ from sqlalchemy import inspect
 
 from routewatch.geo.corridors import load_corridors, to_kml
 from routewatch.model import AlertKind
-from routewatch.store import current_revision, downgrade, upgrade
+from routewatch.store import Store, current_revision, downgrade, upgrade
 from routewatch.store.spatial import include_object
 from routewatch.store.tables import Base
-from routewatch.web import WebStore
 from tests.web.conftest import PASSWORD, Clock, at, fix, lifecycle, login, make_alert, token_for
 from tests.web.test_roles import feature
 
@@ -30,7 +29,7 @@ def use(client: TestClient, cookies: dict[str, str]) -> TestClient:
     return client
 
 
-def test_login_cookie_logout_expiry_and_audit(client: TestClient, store: WebStore, clock: Clock) -> None:
+def test_login_cookie_logout_expiry_and_audit(client: TestClient, store: Store, clock: Clock) -> None:
     bad = client.post("/api/login", json={"username": "field", "password": "wrong password!"})
     assert bad.status_code == 401 and bad.json()["detail"] == "wrong username or password"
     assert client.post("/api/login", json={"username": "nobody", "password": "x"}).status_code == 401
@@ -39,7 +38,7 @@ def test_login_cookie_logout_expiry_and_audit(client: TestClient, store: WebStor
     header = ok.headers["set-cookie"].lower()
     assert "httponly" in header and "samesite=strict" in header
     assert client.get("/api/me").json()["permissions"] == ["ack", "read"]
-    assert [(e.action, e.actor) for e in store.audit_log()] == [
+    assert [(e.action, e.actor) for e in store.audit.entries()] == [
         ("login_failed", "field"), ("login_failed", "nobody"), ("login", "field")]
     assert client.post("/api/logout").status_code == 204
     cookies = login(client, "field")
@@ -55,15 +54,15 @@ def test_logout_revokes_the_session_even_if_the_cookie_is_replayed(client: TestC
     assert use(client, cookies).get("/api/me").status_code == 401
 
 
-def _alerts(store: WebStore) -> list[str]:
+def _alerts(store: Store) -> list[str]:
     a = make_alert("s1", "c1", AlertKind.ENTER, 0)
     b = make_alert("s2", "c2", AlertKind.DWELL, 100, subject_class="car", lon=6.0, lat=53.0)
     c = make_alert("s3", "c1", AlertKind.CROSS, 200)
-    store.write([*lifecycle(a), lifecycle(b)[0], lifecycle(c)[0]], [fix("s1", t) for t in range(0, 20, 2)])
+    store.batches.write([*lifecycle(a), lifecycle(b)[0], lifecycle(c)[0]], [fix("s1", t) for t in range(0, 20, 2)])
     return [a.id, b.id, c.id]
 
 
-def test_alert_filters_and_pagination(client: TestClient, store: WebStore) -> None:
+def test_alert_filters_and_pagination(client: TestClient, store: Store) -> None:
     a, b, c = _alerts(store)
     use(client, login(client, "field"))
 
@@ -97,7 +96,7 @@ def test_bad_alert_filters_are_422(client: TestClient) -> None:
         assert response.json()["detail"], params
 
 
-def test_alert_detail_ack_dismiss(client: TestClient, store: WebStore, clock: Clock) -> None:
+def test_alert_detail_ack_dismiss(client: TestClient, store: Store, clock: Clock) -> None:
     a, b, _ = _alerts(store)
     use(client, login(client, "field"))
     detail = client.get(f"/api/alerts/{a}").json()
@@ -117,11 +116,11 @@ def test_alert_detail_ack_dismiss(client: TestClient, store: WebStore, clock: Cl
     assert detail["dismissed"] is True
     assert [(e["actor"], e["comment"]) for e in detail["events"][-2:]] == [
         ("field", "on it"), ("field", "dismissed: a cow")]
-    assert [(e.action, e.target, e.detail) for e in store.audit_log(action="ack")] == [("ack", b, "on it")]
-    assert [e.detail for e in store.audit_log(action="dismiss")] == ["dismissed: a cow"]
+    assert [(e.action, e.target, e.detail) for e in store.audit.entries(action="ack")] == [("ack", b, "on it")]
+    assert [e.detail for e in store.audit.entries(action="dismiss")] == ["dismissed: a cow"]
 
 
-def test_corridor_lifecycle_versions_and_audit(client: TestClient, store: WebStore) -> None:
+def test_corridor_lifecycle_versions_and_audit(client: TestClient, store: Store) -> None:
     use(client, login(client, "planner"))
     created = client.post("/api/corridors?comment=first draw", json=feature("farm"))
     assert created.status_code == 201 and created.json()["properties"]["version"] == 1
@@ -145,7 +144,7 @@ def test_corridor_lifecycle_versions_and_audit(client: TestClient, store: WebSto
         (1, "planner", "first draw", False), (2, "planner", "moved east", False), (3, "planner", "obsolete", True)]
     assert client.get("/api/corridors/nope/history").status_code == 404
     assert client.get("/api/corridors/nope").status_code == 404
-    assert [e.action for e in store.audit_log()][-3:] == ["corridor_create", "corridor_update", "corridor_delete"]
+    assert [e.action for e in store.audit.entries()][-3:] == ["corridor_create", "corridor_update", "corridor_delete"]
 
 
 def test_bad_corridors_are_422_naming_the_problem(client: TestClient) -> None:
@@ -169,7 +168,7 @@ def test_bad_corridors_are_422_naming_the_problem(client: TestClient) -> None:
     assert client.get("/api/corridors").json()["features"] == []
 
 
-def test_import_export_limits_and_file_names(client: TestClient, store: WebStore, settings: Any) -> None:
+def test_import_export_limits_and_file_names(client: TestClient, store: Store, settings: Any) -> None:
     use(client, login(client, "planner"))
     file = {"content-type": "application/octet-stream"}  # as the UI sends it
     collection = {"type": "FeatureCollection", "features": [feature("a"), feature("b", 5.2)]}
@@ -180,7 +179,7 @@ def test_import_export_limits_and_file_names(client: TestClient, store: WebStore
     win = client.post("/api/corridors/import", headers=file, params={"filename": "..\\..\\x.kml"},
                       content=to_kml(load_corridors(json.dumps({**collection, "features": [feature("k", 6.0)]}))))
     assert win.status_code == 200 and win.json()["filename"] == "x.kml"
-    assert [e.target for e in store.audit_log(action="corridor_import")] == ["passwd", "x.kml"]
+    assert [e.target for e in store.audit.entries(action="corridor_import")] == ["passwd", "x.kml"]
     bad = {"type": "FeatureCollection", "features": [feature("c"), {"type": "Feature", "properties": {"id": "d"}}]}
     refused = client.post("/api/corridors/import", headers=file, content=json.dumps(bad).encode())
     assert refused.status_code == 422 and refused.json()["problems"][0]["feature_index"] == 1
@@ -193,7 +192,7 @@ def test_import_export_limits_and_file_names(client: TestClient, store: WebStore
             yield b" " * 1024
 
     assert client.post("/api/corridors/import", headers=file, content=chunks()).status_code == 413
-    assert sorted(c.id for c in store.current_corridors()) == ["a", "b", "k"]
+    assert sorted(c.id for c in store.corridors.current()) == ["a", "b", "k"]
     exported = client.get("/api/corridors/export?format=geojson")
     assert exported.headers["content-disposition"] == 'attachment; filename="corridors.geojson"'
     assert [c.id for c in load_corridors(exported.content)] == ["a", "b", "k"]
@@ -209,13 +208,13 @@ def test_import_export_limits_and_file_names(client: TestClient, store: WebStore
                                   content=json.dumps(collection).encode())
         assert unconfirmed.status_code == 409 and "would remove 1 stored corridor(s)" in unconfirmed.json()["detail"]
         assert ": k;" in unconfirmed.json()["detail"] and "expect_removed=1" in unconfirmed.json()["detail"]
-    assert sorted(c.id for c in store.current_corridors()) == ["a", "b", "k"]
+    assert sorted(c.id for c in store.corridors.current()) == ["a", "b", "k"]
     replaced = client.post("/api/corridors/import", params={"replace": "true", "expect_removed": "1"}, headers=file,
                            content=json.dumps(collection).encode())
-    assert replaced.status_code == 200 and sorted(c.id for c in store.current_corridors()) == ["a", "b"]
+    assert replaced.status_code == 200 and sorted(c.id for c in store.corridors.current()) == ["a", "b"]
 
 
-def test_health_and_metrics(client: TestClient, store: WebStore) -> None:
+def test_health_and_metrics(client: TestClient, store: Store) -> None:
     _alerts(store)
     assert client.get("/health").json() == {"status": "ok", "database": "ok"}
     client.app.state.metrics.set_messages_in(42)  # type: ignore[attr-defined]
@@ -226,7 +225,7 @@ def test_health_and_metrics(client: TestClient, store: WebStore) -> None:
     assert "routewatch_dead_lettered_total 0.0" in text
 
 
-def test_users_and_tokens(client: TestClient, store: WebStore) -> None:
+def test_users_and_tokens(client: TestClient, store: Store) -> None:
     use(client, login(client, "admin"))
     made = client.post("/api/users", json={"username": "eve", "password": PASSWORD, "role": "planner"})
     assert made.status_code == 201 and "password" not in json.dumps(made.json())
@@ -261,10 +260,10 @@ def _sse(client: TestClient, n: int, **kwargs: Any) -> list[tuple[int, dict[str,
     return events
 
 
-def test_live_resume_gets_exactly_the_missed_events(client: TestClient, store: WebStore) -> None:
+def test_live_resume_gets_exactly_the_missed_events(client: TestClient, store: Store) -> None:
     headers = token_for(store, "field")
     a, b, c = _alerts(store)
-    events = store.alert_events()
+    events = store.alerts.events()
     assert len(events) == 5
     missed = _sse(client, 3, headers={**headers, "Last-Event-ID": str(events[1].seq)})
     assert [s for s, _ in missed] == [e.seq for e in events[2:]]
@@ -273,14 +272,14 @@ def test_live_resume_gets_exactly_the_missed_events(client: TestClient, store: W
     assert client.get("/api/live", headers={**headers, "Last-Event-ID": "abc"}).status_code == 422
 
 
-def test_live_follows_new_events(client: TestClient, store: WebStore) -> None:
+def test_live_follows_new_events(client: TestClient, store: Store) -> None:
     headers = token_for(store, "field")
     _alerts(store)
-    last = store.alert_events()[-1].seq
+    last = store.alerts.events()[-1].seq
     newer = make_alert("s9", "c9", AlertKind.BREACH, 500)
     def later() -> None:
         time.sleep(0.3)
-        store.write(lifecycle(newer)[:1], [])
+        store.batches.write(lifecycle(newer)[:1], [])
         client.app.state.hub.publish(())  # type: ignore[attr-defined]
 
     threading.Thread(target=later).start()
@@ -288,7 +287,7 @@ def test_live_follows_new_events(client: TestClient, store: WebStore) -> None:
     assert got[0][1]["alert"]["id"] == newer.id and got[0][0] > last
 
 
-def test_live_carries_positions(client: TestClient, store: WebStore) -> None:
+def test_live_carries_positions(client: TestClient, store: Store) -> None:
     headers = token_for(store, "field")
     def later() -> None:
         time.sleep(0.3)
@@ -307,17 +306,17 @@ def test_live_carries_positions(client: TestClient, store: WebStore) -> None:
 def test_migration_0003_up_down_and_matches_models(db_url: str) -> None:
     upgrade(db_url)
     assert current_revision(db_url) == "0009"  # head: 0003, ..., the outbox messages
-    with WebStore(db_url) as store, store.engine.connect() as conn:
+    with Store(db_url) as store, store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
     downgrade(db_url, "0002")
-    with WebStore(db_url) as store:
+    with Store(db_url) as store:
         assert not {"users", "api_tokens", "audit", "web_sessions"} & set(inspect(store.engine).get_table_names())
     upgrade(db_url)
     assert current_revision(db_url) == "0009"  # head: 0003, ..., the outbox messages
 
 
-def test_link_quality_and_publisher_gaps_in_metrics_and_status(client: TestClient, store: WebStore) -> None:
+def test_link_quality_and_publisher_gaps_in_metrics_and_status(client: TestClient, store: Store) -> None:
     """What ingest lost (MAVLink sequence gaps, kernel drops, MQTT seq gaps) is where an operator looks."""
     metrics = client.app.state.metrics  # type: ignore[attr-defined]
     metrics.set_link("field", {"kernel_drops": 7, "recv_buffer_bytes": 4194304, "lost": 12,

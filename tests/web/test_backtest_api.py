@@ -12,7 +12,7 @@ from shapely.geometry import Polygon
 from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.model import Corridor, CorridorKind, Observation
 from routewatch.pipeline.core import Pipeline
-from routewatch.web import WebStore
+from routewatch.store import Store
 from tests.web.conftest import T0, login
 
 FROM, TO = T0.isoformat(), (T0 + timedelta(hours=1)).isoformat()
@@ -28,16 +28,16 @@ def exclusion(cid: str, x0: float, x1: float) -> dict[str, Any]:
 
 
 @pytest.fixture
-def history(store: WebStore) -> list[str]:
+def history(store: Store) -> list[str]:
     """Two walkers east along lat 52.005 (one 40 s later), run live against zone z1 [5.004, 5.008]."""
     corridors = [Corridor("z1", Polygon(box(5.004, 5.008)[0]), kind=CorridorKind.EXCLUSION)]
-    store.save_corridors(corridors, author="t", comment="live set", at=T0)
+    store.corridors.save(corridors, author="t", comment="live set", at=T0)
     pipe = Pipeline(corridors, EngineConfig(), AlertsConfig())
     fixes = [Observation(f"w{k}", T0 + timedelta(seconds=s + 40 * k), 5.0 + s * 1.5e-5, 52.005,
                          subject_class="person", source="t") for s in range(900) for k in (0, 1)]
     fixes.sort(key=lambda o: (o.time, o.subject_id))
     changes = pipe.feed_many(fixes)
-    store.write(changes, fixes)
+    store.batches.write(changes, fixes)
     return sorted({c.alert.id for c in changes})
 
 

@@ -11,7 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routewatch.config.web import WebConfig
-from routewatch.web import WebStore, create_app
+from routewatch.store import Store
+from routewatch.web import create_app
 from tests.web.conftest import login
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"tile-1-0-0"
@@ -35,14 +36,14 @@ def borders(tmp_path: Path) -> Path:
     return path
 
 
-def _client(store: WebStore, settings: WebConfig, **fields: object) -> Iterator[TestClient]:
+def _client(store: Store, settings: WebConfig, **fields: object) -> Iterator[TestClient]:
     with TestClient(create_app(store, settings.model_copy(update=fields))) as c:
         c.cookies.update(login(c, "field"))
         yield c
 
 
 @pytest.fixture
-def served(store: WebStore, settings: WebConfig, tmp_path: Path, borders: Path) -> Iterator[TestClient]:
+def served(store: Store, settings: WebConfig, tmp_path: Path, borders: Path) -> Iterator[TestClient]:
     yield from _client(store, settings, mbtiles=make_mbtiles(tmp_path / "base.mbtiles"), borders_file=borders)
 
 
@@ -53,7 +54,7 @@ def test_no_basemap_by_default(client: TestClient) -> None:
     assert client.get("/api/basemap/borders").status_code == 404
 
 
-def test_a_configured_tile_url(store: WebStore, settings: WebConfig) -> None:
+def test_a_configured_tile_url(store: Store, settings: WebConfig) -> None:
     for c in _client(store, settings, tiles_url="https://tiles.example/{z}/{x}/{y}.png"):
         assert c.get("/api/basemap").json() == {
             "source": "url", "tiles_url": "https://tiles.example/{z}/{x}/{y}.png", "borders_url": None}
@@ -86,7 +87,7 @@ def test_path_tricks_reach_no_file(served: TestClient, path: str) -> None:
     assert got.status_code in (404, 422) and b"root:" not in got.content
 
 
-def test_a_broken_mbtiles_file_is_404(store: WebStore, settings: WebConfig, tmp_path: Path) -> None:
+def test_a_broken_mbtiles_file_is_404(store: Store, settings: WebConfig, tmp_path: Path) -> None:
     bad = tmp_path / "bad.mbtiles"
     bad.write_bytes(b"not sqlite at all")
     for c in _client(store, settings, mbtiles=bad):
@@ -94,7 +95,7 @@ def test_a_broken_mbtiles_file_is_404(store: WebStore, settings: WebConfig, tmp_
     assert bad.read_bytes() == b"not sqlite at all"  # opened read-only, never changed
 
 
-def test_borders_are_served_and_capped(served: TestClient, store: WebStore, settings: WebConfig,
+def test_borders_are_served_and_capped(served: TestClient, store: Store, settings: WebConfig,
                                        borders: Path) -> None:
     got = served.get("/api/basemap/borders")
     assert got.status_code == 200 and got.json()["type"] == "FeatureCollection"

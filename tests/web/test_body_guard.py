@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from routewatch.config.web import WebConfig
-from routewatch.web import WebStore, create_app
+from routewatch.store import Store
+from routewatch.web import create_app
 from tests.web.conftest import PASSWORD, Clock, token_for
 from tests.web.realserver import serve
 
@@ -32,7 +33,7 @@ ROUTES = [
 
 
 @pytest.fixture
-def app(store: WebStore, clock: Clock) -> Any:
+def app(store: Store, clock: Clock) -> Any:
     return create_app(store, WebConfig(max_body_bytes=SMALL, max_upload_bytes=UPLOAD), clock=clock)
 
 
@@ -62,7 +63,7 @@ def call(app: Any, method: str, path: str, headers: dict[str, str], chunks: list
 
 @pytest.mark.parametrize(("method", "path", "public", "limit"), ROUTES)
 def test_a_declared_length_over_the_limit_is_413_before_a_byte_is_read(
-    app: Any, store: WebStore, method: str, path: str, public: bool, limit: int,
+    app: Any, store: Store, method: str, path: str, public: bool, limit: int,
 ) -> None:
     headers = {"content-type": "application/json", "content-length": str(limit + 1), **token_for(store, "admin")}
     status, pulled, body = call(app, method, path, headers, [b"x" * (limit + 1)])
@@ -81,7 +82,7 @@ def test_who_asks_is_checked_before_the_body_is_read(
     assert (status, pulled) == (401, 0)
 
 
-def test_chunked_bodies_are_counted_as_they_stream(app: Any, store: WebStore) -> None:
+def test_chunked_bodies_are_counted_as_they_stream(app: Any, store: Store) -> None:
     chunks = [b"x" * 400] * 1000  # 400 kB, no declared length
     login = {"transfer-encoding": "chunked", "content-type": "application/json"}
     status, pulled, body = call(app, "POST", "/api/login", login, chunks)
@@ -91,7 +92,7 @@ def test_chunked_bodies_are_counted_as_they_stream(app: Any, store: WebStore) ->
     assert call(app, "POST", "/api/corridors", admin, chunks)[:2] == (413, 13)  # its limit is 5000
 
 
-def test_bodies_within_the_limit_still_work(app: Any, store: WebStore) -> None:
+def test_bodies_within_the_limit_still_work(app: Any, store: Store) -> None:
     login = json.dumps({"username": "field", "password": PASSWORD}).encode()
     assert call(app, "POST", "/api/login", {"content-type": "application/json"}, [login])[0] == 200
     admin = {"content-type": "application/json", **token_for(store, "admin")}
@@ -128,7 +129,7 @@ def _send_until_answered(port: int, head: bytes, total: int, chunked: bool) -> t
 
 
 @pytest.mark.parametrize("chunked", [False, True], ids=["declared", "chunked"])
-def test_a_200_mb_unauthenticated_body_is_refused_at_once(db_url: str, store: WebStore, chunked: bool) -> None:
+def test_a_200_mb_unauthenticated_body_is_refused_at_once(db_url: str, store: Store, chunked: bool) -> None:
     big = 200 * 1024 * 1024
     length = "Transfer-Encoding: chunked" if chunked else f"Content-Length: {big}"
     with serve(db_url) as server:

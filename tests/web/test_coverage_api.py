@@ -12,7 +12,7 @@ from shapely.geometry import box, shape
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.footprint import Footprint
 from routewatch.model import Corridor
-from routewatch.web import WebStore
+from routewatch.store import Store
 from tests.web.conftest import T0, at, login
 
 FRAME = LocalFrame(5.0, 52.0)
@@ -32,10 +32,10 @@ def query(client: TestClient, start: float = 0, end: float = 600, **params: str)
 
 
 @pytest.fixture
-def covered(store: WebStore, client: TestClient) -> TestClient:
+def covered(store: Store, client: TestClient) -> TestClient:
     """Two corridors saved at T0; camera gate saw the left half of `near` from 60 s to 120 s."""
-    store.save_corridors([NEAR, AWAY], author="t", comment="setup", at=T0)
-    store.put_footprints([Footprint("gate", at(60), at(120), LEFT_HALF)])
+    store.corridors.save([NEAR, AWAY], author="t", comment="setup", at=T0)
+    store.coverage.put_footprints([Footprint("gate", at(60), at(120), LEFT_HALF)])
     for key, value in login(client, "commander").items():
         client.cookies.set(key, value)
     return client
@@ -60,11 +60,11 @@ def test_coverage_per_corridor(covered: TestClient) -> None:
     assert part.area == pytest.approx(5000.0, rel=1e-3) and part.bounds == pytest.approx((0, 0, 50, 100), abs=0.05)
 
 
-def test_one_corridor_and_unknown_ones(covered: TestClient, store: WebStore) -> None:
+def test_one_corridor_and_unknown_ones(covered: TestClient, store: Store) -> None:
     assert [c["id"] for c in query(covered, corridor="away")["corridors"]] == ["away"]
     r = covered.get("/api/coverage", params={"from": iso(at(0)), "to": iso(at(60)), "corridor": "nope"})
     assert r.status_code == 404 and "no corridor 'nope'" in r.json()["detail"]
-    store.save_corridors([NEAR], author="t", comment="drop away", at=at(300))
+    store.corridors.save([NEAR], author="t", comment="drop away", at=at(300))
     r = covered.get("/api/coverage", params={"from": iso(at(0)), "to": iso(at(60)), "corridor": "away"})
     assert r.status_code == 404 and "versions=history" in r.json()["detail"]
     # As it was: in force until it was deleted at 300 s.
@@ -73,9 +73,9 @@ def test_one_corridor_and_unknown_ones(covered: TestClient, store: WebStore) -> 
         (at(0).isoformat(), at(300).isoformat())]
 
 
-def test_versions_in_force(covered: TestClient, store: WebStore) -> None:
+def test_versions_in_force(covered: TestClient, store: Store) -> None:
     # Redrawn at 90 s onto the camera's side: wholly covered from then on.
-    store.save_corridors([dataclasses.replace(NEAR, geometry=FRAME.to_lonlat(box(0, 0, 40, 100))), AWAY],
+    store.corridors.save([dataclasses.replace(NEAR, geometry=FRAME.to_lonlat(box(0, 0, 40, 100))), AWAY],
                          author="t", comment="narrower", at=at(90))
     near = query(covered, versions="history", corridor="near")["corridors"][0]
     assert [(i["from"], i["to"], round(i["fraction"], 4), i["version"]) for i in near["intervals"]] == [
@@ -100,10 +100,10 @@ def test_bad_requests(covered: TestClient, params: dict, status: int, message: s
     assert r.status_code == status and message in r.json()["detail"], r.text
 
 
-def test_too_many_footprints(covered: TestClient, store: WebStore, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_too_many_footprints(covered: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     from routewatch.web.routes import coverage
 
-    store.put_footprints([Footprint("uav", at(200 + i), at(201 + i), LEFT_HALF, "drone") for i in range(5)])
+    store.coverage.put_footprints([Footprint("uav", at(200 + i), at(201 + i), LEFT_HALF, "drone") for i in range(5)])
     monkeypatch.setattr(coverage, "MAX_ROWS", 3)
     r = covered.get("/api/coverage", params={"from": iso(at(0)), "to": iso(at(600))})
     assert r.status_code == 422 and "6 camera footprints" in r.json()["detail"] and "narrow" in r.json()["detail"]

@@ -63,7 +63,7 @@ def recorded(tmp_path: Path, db_url: str) -> tuple[RecordedRun, Store]:
     run = record_gate_run(tmp_path, db_url)
     store = Store(db_url)
     for name, role in USERS.items():
-        create_user(store, name, PASSWORD, role, at=datetime.now(UTC))
+        create_user(store.users, name, PASSWORD, role, at=datetime.now(UTC))
     return run, store
 
 
@@ -116,7 +116,7 @@ def finished(client: TestClient, job: dict[str, Any]) -> dict[str, Any]:
 
 
 def around_alert(store: Store) -> tuple[Any, datetime, datetime]:
-    (alert,) = store.list_alerts()
+    (alert,) = store.alerts.find()
     return alert, alert.opened_at - timedelta(seconds=4), alert.opened_at + timedelta(seconds=6)
 
 
@@ -136,7 +136,7 @@ def test_a_range_export_job_ends_in_a_zip_whose_members_decode(tmp_path: Path, d
         login(client, "commander")
         alert, since, until = around_alert(store)
         frames = frames_between(store, "gate", since, until)
-        walker = store.positions(alert.subject_id, since, until)
+        walker = store.positions.of_subject(alert.subject_id, since, until)
         r = client.post("/api/replay/exports", json={"camera": "gate", "from": since.isoformat(),
                                                      "to": until.isoformat(), "boxes": True})
         assert r.status_code == 202, r.text
@@ -181,7 +181,7 @@ def test_a_range_export_job_ends_in_a_zip_whose_members_decode(tmp_path: Path, d
 def test_an_alert_export_job_without_boxes(client: TestClient, world: tuple[RecordedRun, Store],
                                            tmp_path: Path) -> None:
     _, store = world
-    (alert,) = store.list_alerts()
+    (alert,) = store.alerts.find()
     r = client.post("/api/replay/exports", json={"alert_id": alert.id, "boxes": False, "before_s": 1, "after_s": 2})
     assert r.status_code == 202, r.text
     job = finished(client, r.json())
@@ -378,8 +378,8 @@ def test_an_api_tokens_job_is_that_tokens_alone(world: tuple[RecordedRun, Store]
     run, store = world
     alert, _, _ = around_alert(store)
     # Two tokens of one (non-ASCII) name: a job is its maker's by the token's id, not by the shown name.
-    mine = store.add_api_token("Überwachung", "commander", at=datetime.now(UTC))[1]
-    twin = store.add_api_token("Überwachung", "commander", at=datetime.now(UTC))[1]
+    mine = store.users.add_api_token("Überwachung", "commander", at=datetime.now(UTC))[1]
+    twin = store.users.add_api_token("Überwachung", "commander", at=datetime.now(UTC))[1]
     with app_client(store, run, clock) as client:
         bearer = {"Authorization": f"Bearer {mine}"}
         r = client.post("/api/replay/exports", json={"alert_id": alert.id, "before_s": 1, "after_s": 1},

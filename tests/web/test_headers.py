@@ -8,7 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routewatch.config.web import WebConfig
-from routewatch.web import WebStore, create_app
+from routewatch.store import Store
+from routewatch.web import create_app
 from routewatch.web.headers import policy
 from tests.web.conftest import PASSWORD, Clock, login
 
@@ -95,7 +96,7 @@ def _cookie_flags(client: TestClient, **headers: str) -> str:
     return got.headers["set-cookie"].lower()
 
 
-def test_the_cookie_is_secure_over_tls_or_behind_an_https_proxy(store: WebStore, clock: Clock) -> None:
+def test_the_cookie_is_secure_over_tls_or_behind_an_https_proxy(store: Store, clock: Clock) -> None:
     with TestClient(create_app(store, WebConfig(), clock=clock)) as plain:
         assert "secure" not in _cookie_flags(plain)
         assert "secure" not in _cookie_flags(plain, **{"x-forwarded-proto": "https"})  # nobody trusted

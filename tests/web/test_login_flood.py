@@ -22,7 +22,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routewatch.config.web import WebConfig
-from routewatch.web import WebStore, create_app
+from routewatch.store import Store
+from routewatch.web import create_app
 from routewatch.web.passwords import ARGON2_MIB, PasswordSlots
 from tests.web.conftest import PASSWORD, Clock, login
 from tests.web.realserver import serve
@@ -53,7 +54,7 @@ def _timed(c: httpx.Client) -> float:
     return took
 
 
-def test_a_60_way_login_flood_neither_exhausts_memory_nor_slows_the_api(db_url: str, store: WebStore) -> None:
+def test_a_60_way_login_flood_neither_exhausts_memory_nor_slows_the_api(db_url: str, store: Store) -> None:
     with serve(db_url, login_limits=OFF, password_checks=2) as server, \
             httpx.Client(base_url=server.base, timeout=60) as c:
         assert c.post("/api/login", json={"username": "field", "password": PASSWORD}).status_code == 200
@@ -82,7 +83,7 @@ def test_a_60_way_login_flood_neither_exhausts_memory_nor_slows_the_api(db_url: 
     assert peak - idle < 2 * ARGON2_MIB * 1.049 + 100  # two checks' worth of MB, plus slack for the flood itself
 
 
-def test_beyond_the_pool_a_login_is_503_at_once(store: WebStore, clock: Clock) -> None:
+def test_beyond_the_pool_a_login_is_503_at_once(store: Store, clock: Clock) -> None:
     app = create_app(store, WebConfig(password_checks=1), clock=clock)
     slots: PasswordSlots = app.state.password_slots
     with TestClient(app) as c:

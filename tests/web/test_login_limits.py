@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 from pydantic import ValidationError
 
 from routewatch.config.web import WebConfig
-from routewatch.web import WebStore, create_app
+from routewatch.store import Store
+from routewatch.web import create_app
 from routewatch.web.limits import LoginLimiter, LoginLimits
 from routewatch.web.settings import login_limits
 from tests.web.conftest import PASSWORD, Clock
@@ -162,7 +163,7 @@ def with_limits(web: WebConfig, limits: LoginLimits) -> WebConfig:
 
 
 @pytest.fixture
-def limited(store: WebStore, settings: WebConfig, clock: Clock) -> Iterator[TestClient]:
+def limited(store: Store, settings: WebConfig, clock: Clock) -> Iterator[TestClient]:
     app = create_app(store, with_limits(settings, LIMITS), clock=clock)
     with TestClient(app) as c:
         yield c
@@ -189,7 +190,7 @@ LOCKOUT_TABLE = [
 ]
 
 
-def test_nobody_can_lock_a_user_out_from_another_address(store: WebStore, settings: WebConfig, clock: Clock) -> None:
+def test_nobody_can_lock_a_user_out_from_another_address(store: Store, settings: WebConfig, clock: Clock) -> None:
     app = create_app(store, with_limits(settings, LIMITS), clock=clock)
     start = clock.now
     got = []
@@ -201,7 +202,7 @@ def test_nobody_can_lock_a_user_out_from_another_address(store: WebStore, settin
 
 
 def test_a_locked_name_gets_429_with_retry_after_even_with_the_right_password(
-    limited: TestClient, store: WebStore, clock: Clock,
+    limited: TestClient, store: Store, clock: Clock,
 ) -> None:
     assert [_login(limited, "field", "wrong password!").status_code for _ in range(3)] == [401, 401, 401]
     clock.now += timedelta(seconds=4)
@@ -215,7 +216,7 @@ def test_a_locked_name_gets_429_with_retry_after_even_with_the_right_password(
     # The success forgot the name's failures: one more does not lock it again.
     assert _login(limited, "field", "wrong password!").status_code == 401
     assert _login(limited, "field", PASSWORD).status_code == 200
-    log = [(e.action, e.actor, e.detail) for e in store.audit_log(limit=1000)]
+    log = [(e.action, e.actor, e.detail) for e in store.audit.entries(limit=1000)]
     assert log[:5] == [
         ("login_failed", "field", "testclient"), ("login_failed", "field", "testclient"),
         ("login_failed", "field", "testclient; locked for 10 s"),
@@ -224,20 +225,20 @@ def test_a_locked_name_gets_429_with_retry_after_even_with_the_right_password(
     ]
 
 
-def test_an_address_guessing_names_is_refused(limited: TestClient, store: WebStore) -> None:
+def test_an_address_guessing_names_is_refused(limited: TestClient, store: Store) -> None:
     statuses = [_login(limited, f"nobody{i}", "guess guess").status_code for i in range(5)]
     assert statuses == [401] * 5
     refused = _login(limited, "admin", PASSWORD)
     assert refused.status_code == 429 and int(refused.headers["retry-after"]) == 10
-    assert [e.detail for e in store.audit_log(action="login_refused")] == [
+    assert [e.detail for e in store.audit.entries(action="login_refused")] == [
         "testclient; address locked 10 s more; refusal 1"]
 
 
-def test_hammering_a_lock_writes_few_audit_rows(limited: TestClient, store: WebStore) -> None:
+def test_hammering_a_lock_writes_few_audit_rows(limited: TestClient, store: Store) -> None:
     for _ in range(3):
         _login(limited, "field", "wrong password!")
     assert {_login(limited, "field", PASSWORD).status_code for _ in range(20)} == {429}
-    refusals = [e.detail.rsplit(" ", 1)[-1] for e in store.audit_log(action="login_refused")]
+    refusals = [e.detail.rsplit(" ", 1)[-1] for e in store.audit.entries(action="login_refused")]
     assert refusals == ["1", "2", "4", "8", "16"]
 
 

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from routewatch.config.web import WebConfig
-from routewatch.web import WebStore
+from routewatch.store import Store
 from routewatch.web.proxy import Proxies
 from tests.web.realserver import serve
 
@@ -41,17 +41,17 @@ def _fail_logins(base: str, n: int, forwarded: str) -> list[int]:
 
 
 def test_a_spoofed_forwarded_for_neither_dodges_the_limit_nor_reaches_the_audit_log(
-    db_url: str, store: WebStore,
+    db_url: str, store: Store,
 ) -> None:
     limits = {"per_user": 5, "per_address": 3, "lockout_s": 60.0}
     with serve(db_url, login_limits=limits) as server:  # as `routewatch run` serves it: no proxy configured
         assert _fail_logins(server.base, 4, "10.9.9.{i}") == [401, 401, 401, 429]
-    details = [e.detail for e in store.audit_log(action="login_failed")]
+    details = [e.detail for e in store.audit.entries(action="login_failed")]
     assert details == ["127.0.0.1", "127.0.0.1", "127.0.0.1; locked for 60 s"]
 
 
-def test_a_trusted_proxy_gives_the_client_address(db_url: str, store: WebStore) -> None:
+def test_a_trusted_proxy_gives_the_client_address(db_url: str, store: Store) -> None:
     limits = {"per_user": 5, "per_address": 3, "lockout_s": 60.0}
     with serve(db_url, login_limits=limits, trusted_proxies=["127.0.0.1"]) as server:
         assert _fail_logins(server.base, 4, "6.6.6.6, 10.9.9.{i}") == [401] * 4  # four clients, each counted
-    assert [e.detail for e in store.audit_log(action="login_failed")] == [f"10.9.9.{i}" for i in range(4)]
+    assert [e.detail for e in store.audit.entries(action="login_failed")] == [f"10.9.9.{i}" for i in range(4)]

@@ -73,14 +73,14 @@ def q(t: datetime) -> str:
 
 
 def test_the_frame_at_an_alert_is_the_recorded_one(client: TestClient, store: Store, run: RecordedRun) -> None:
-    (alert,) = store.list_alerts()
+    (alert,) = store.alerts.find()
     r = client.get(f"/api/replay/frame?camera=gate&t={q(alert.opened_at)}")
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "image/jpeg"
     shown = datetime.fromisoformat(r.headers["X-Frame-Time"])
     assert timedelta(0) <= alert.opened_at - shown < timedelta(seconds=PERIOD_S)
     image = cv2.imdecode(np.frombuffer(r.content, np.uint8), cv2.IMREAD_COLOR)
-    (seg,) = [s for s in store.recording_segments("gate") if s.start <= shown <= s.end]
+    (seg,) = [s for s in store.recordings.segments("gate") if s.start <= shown <= s.end]
     assert image.shape == (seg.height, seg.width, 3)
     # The very frame: it matches the segment decoded in order at the index of that time (JPEG noise only).
     (rec,) = frames_between(store, "gate", shown, shown)
@@ -97,7 +97,7 @@ def test_the_frame_at_an_alert_is_the_recorded_one(client: TestClient, store: St
 
 
 def test_boxes_and_positions_agree_in_time(client: TestClient, store: Store) -> None:
-    (alert,) = store.list_alerts()
+    (alert,) = store.alerts.find()
     since, until = alert.opened_at - timedelta(seconds=3), alert.opened_at + timedelta(seconds=3)
     r = client.get(f"/api/replay/boxes?camera=gate&from={q(since)}&to={q(until)}")
     assert r.status_code == 200, r.text
@@ -151,7 +151,7 @@ BOX_PARTS: list[tuple[int | None, str, bool, Callable[[int], list[int]]]] = [
 
 
 def test_boxes_come_in_parts_that_join_up(client: TestClient, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    segs = store.recording_segments("gate")
+    segs = store.recordings.segments("gate")
     since, last = segs[0].start, segs[-1].end  # the whole recorded run, over several segments
     recorded = frames_between(store, "gate", since, last)
     n = len(recorded)
@@ -196,7 +196,7 @@ def test_frame_parts_split_at_instants(db_url: str, cap: int, since: int, until:
         for i, ms in enumerate(FAST):
             times = [T + x * MS for x in ms]
             boxes = [(Box(10, 10, 50, 90, track=str(k)),) for k in range(len(ms))]
-            s.put_recording_segment(RecordedSegment("fast", f"fast/{i}.mkv", times[0], times[-1], len(times), 1000,
+            s.recordings.put_segment(RecordedSegment("fast", f"fast/{i}.mkv", times[0], times[-1], len(times), 1000,
                                                     "copy", 1920, 1080, times[-1], pack_times(times),
                                                     pack_boxes(boxes)))
         everything = frames_between(s, "fast", T + since * MS, T + until * MS)
@@ -279,19 +279,19 @@ def patrol_store(db_url: str) -> Iterator[Store]:
         one = [drone_fix("demo/1", x, 52.0) for x in [*range(61), *range(300, 331)]]
         two = [drone_fix("demo/2", x, 52.1) for x in range(10, 41)]
         walker = [Observation("gate/7", T + x * SEC, 5.003, 52.0005, subject_class="person") for x in range(61)]
-        s.write([], [*one, *two, *walker])
-        s.put_footprints([Footprint("gate", T - 100 * SEC, T + 3600 * SEC, GATE_VIEW, "fixed")]
+        s.batches.write([], [*one, *two, *walker])
+        s.coverage.put_footprints([Footprint("gate", T - 100 * SEC, T + 3600 * SEC, GATE_VIEW, "fixed")]
                          + [Footprint(cam, T + x * SEC, T + (x + 5) * SEC,
                                       box(5.0 + x * 1e-4, lat - 0.001, 5.002 + x * 1e-4, lat + 0.001), "drone")
                             for cam, lat, xs in (("dcam1", 52.0, range(0, 60, 5)), ("dcam2", 52.1, range(10, 40, 5)))
                             for x in xs])
         for seg in (segment("dcam1", 0, 30), segment("dcam1", 30, 60), segment("gate", -100, 400)):
-            s.put_recording_segment(seg)
-        s.save_corridors([Corridor("c1", C1_V1, name="first"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
+            s.recordings.put_segment(seg)
+        s.corridors.save([Corridor("c1", C1_V1, name="first"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
                          author="p", comment="v1", at=SAVES[0])
-        s.save_corridors([Corridor("c1", C1_V2, name="wider"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
+        s.corridors.save([Corridor("c1", C1_V2, name="wider"), Corridor("c2", C2, kind=CorridorKind.EXCLUSION)],
                          author="p", comment="v2", at=SAVES[1])
-        s.save_corridors([Corridor("c2", C2, kind=CorridorKind.EXCLUSION)], author="p", comment="gone", at=SAVES[2])
+        s.corridors.save([Corridor("c2", C2, kind=CorridorKind.EXCLUSION)], author="p", comment="gone", at=SAVES[2])
         yield s
 
 
@@ -481,7 +481,7 @@ def test_recorded_cameras_and_their_extents(patrol_client: TestClient) -> None:
 
 
 def test_the_recorded_run_lists_its_camera(client: TestClient, store: Store) -> None:
-    segs = store.recording_segments("gate")
+    segs = store.recordings.segments("gate")
     (gate,) = ok(client, "/api/replay/cameras")["cameras"]
     assert gate == {"camera": "gate", "first": segs[0].start.isoformat(), "last": segs[-1].end.isoformat(),
                     "segments": len(segs), "frames": sum(s.frames for s in segs)}

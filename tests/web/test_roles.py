@@ -12,8 +12,7 @@ from shapely.geometry import Polygon
 
 from routewatch.model import Corridor
 from routewatch.recording.evidence import encode_jpeg
-from routewatch.store import Snapshot
-from routewatch.web import WebStore
+from routewatch.store import Snapshot, Store
 from tests.web.conftest import PASSWORD, ROLES, T0, lifecycle, login, make_alert, token_for
 
 PUBLIC = frozenset({"anonymous", *ROLES})
@@ -107,18 +106,18 @@ def _role(principal: str) -> str:
 
 
 @pytest.fixture
-def prepared(store: WebStore, client: TestClient) -> dict[str, dict[str, Any]]:
+def prepared(store: Store, client: TestClient) -> dict[str, dict[str, Any]]:
     """Per principal: credentials, and the corridor and token it will delete."""
     alert = make_alert()
-    store.write(lifecycle(alert), [])
+    store.batches.write(lifecycle(alert), [])
     jpeg = encode_jpeg(np.zeros((24, 32, 3), np.uint8))
-    store.put_snapshot(Snapshot(alert.id, "cam", T0, 32, 24, (2, 3, 20, 18), jpeg))
+    store.snapshots.put(Snapshot(alert.id, "cam", T0, 32, 24, (2, 3, 20, 18), jpeg))
     base = [Corridor("c1", Polygon(square(5.0)[0])), Corridor("c2", Polygon(square(5.1)[0]))]
     extra = [Corridor(f"del-{p}", Polygon(square(6.0)[0])) for p in PRINCIPALS]
-    store.save_corridors(base + extra, author="test", comment="setup", at=T0)
+    store.corridors.save(base + extra, author="test", comment="setup", at=T0)
     out: dict[str, dict[str, Any]] = {}
     for principal in PRINCIPALS:
-        meta, _ = store.add_api_token(f"victim-{principal}", "field", at=T0)
+        meta, _ = store.users.add_api_token(f"victim-{principal}", "field", at=T0)
         names = {"who": principal, "alert": alert.id, "token_id": str(meta.id), "name": "no-such-asset.js"}
         creds: dict[str, Any] = {"headers": {}, "cookies": {}}
         if principal.startswith("token-"):
@@ -183,15 +182,15 @@ def test_every_route_is_in_the_matrix(client: TestClient) -> None:
     assert not missing, f"endpoints missing from the role matrix: {sorted(missing)}"
 
 
-def test_bad_credentials_are_401(client: TestClient, store: WebStore, prepared: dict[str, dict[str, Any]]) -> None:
-    meta = store.api_tokens()[0]
+def test_bad_credentials_are_401(client: TestClient, store: Store, prepared: dict[str, dict[str, Any]]) -> None:
+    meta = store.users.api_tokens()[0]
     assert client.get("/api/alerts", headers={"Authorization": "Bearer rw_nope"}).status_code == 401
     assert client.get("/api/alerts", headers={"Authorization": "Basic abc"}).status_code == 401
     client.cookies.set("routewatch_session", "forged.signature")
     assert client.get("/api/alerts").status_code == 401
     client.cookies.clear()
     headers = token_for(store, "admin")
-    bot = store.api_tokens()[-1]
+    bot = store.users.api_tokens()[-1]
     assert client.delete(f"/api/tokens/{bot.id}", headers=headers).status_code == 204
     assert client.get("/api/alerts", headers=headers).status_code == 401  # revoked itself
     assert meta.id != bot.id
@@ -199,5 +198,5 @@ def test_bad_credentials_are_401(client: TestClient, store: WebStore, prepared: 
     for key, value in prepared["field"]["cookies"].items():
         client.cookies.set(key, value)
     assert client.get("/api/me").status_code == 200
-    store.set_user_disabled("field", True)
+    store.sessions.set_disabled("field", True)
     assert client.get("/api/me").status_code == 401

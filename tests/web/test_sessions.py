@@ -13,14 +13,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routewatch.config.web import WebConfig
-from routewatch.web import WebStore, create_app
+from routewatch.store import Store
+from routewatch.web import create_app
 from tests.web.conftest import PASSWORD, Clock, login
 
 NEW_PASSWORD = "an entirely new password"
 
 
 @pytest.fixture
-def workers(store: WebStore, clock: Clock) -> Iterator[tuple[TestClient, TestClient]]:
+def workers(store: Store, clock: Clock) -> Iterator[tuple[TestClient, TestClient]]:
     with TestClient(create_app(store, WebConfig(), clock=clock)) as one, \
             TestClient(create_app(store, WebConfig(), clock=clock)) as two:
         yield one, two
@@ -31,7 +32,7 @@ def _me(client: TestClient, cookie: dict[str, str]) -> int:
     return client.get("/api/me", cookies=cookie).status_code
 
 
-def test_a_session_survives_a_restart_and_a_logout_does_too(store: WebStore, clock: Clock) -> None:
+def test_a_session_survives_a_restart_and_a_logout_does_too(store: Store, clock: Clock) -> None:
     with TestClient(create_app(store, WebConfig(), clock=clock)) as before:
         kept, ended = login(before, "field"), login(before, "planner")
         assert before.post("/api/logout", cookies=ended).status_code == 204
@@ -58,7 +59,7 @@ def _patch(change: dict[str, Any]) -> Callable[[TestClient, dict[str, str]], int
     (_patch({"disabled": True}), 200), (lambda c, admin: c.delete("/api/users/field", cookies=admin).status_code, 204),
 ], ids=["password", "role", "disabled", "removed"])
 def test_account_changes_end_the_users_sessions_everywhere(
-    workers: tuple[TestClient, TestClient], store: WebStore, change: Any, status: int,
+    workers: tuple[TestClient, TestClient], store: Store, change: Any, status: int,
 ) -> None:
     one, two = workers
     field, admin = login(one, "field"), login(one, "admin")
@@ -66,7 +67,7 @@ def test_account_changes_end_the_users_sessions_everywhere(
     assert change(one, admin) == status
     assert _me(two, field) == 401
     assert _me(two, admin) == 200  # nobody else's
-    assert store.audit_log(limit=1000)[-1].action in ("user_change", "user_remove")
+    assert store.audit.entries(limit=1000)[-1].action in ("user_change", "user_remove")
 
 
 def test_enabling_a_user_or_an_unknown_name(workers: tuple[TestClient, TestClient]) -> None:
@@ -95,7 +96,7 @@ def test_changing_ones_own_password_ends_every_other_session(workers: tuple[Test
     assert two.post("/api/login", json={"username": "field", "password": NEW_PASSWORD}).status_code == 200
 
 
-def test_sessions_expire(store: WebStore, clock: Clock) -> None:
+def test_sessions_expire(store: Store, clock: Clock) -> None:
     with TestClient(create_app(store, WebConfig(session_ttl_s=60), clock=clock)) as c:
         cookie = login(c, "field")
         clock.now += timedelta(seconds=59)
@@ -104,9 +105,9 @@ def test_sessions_expire(store: WebStore, clock: Clock) -> None:
         assert _me(c, cookie) == 401
 
 
-def test_only_a_hash_of_the_token_is_stored(store: WebStore, clock: Clock) -> None:
-    token = store.start_session("field", at=clock(), ttl_s=60)
-    assert store.session_user(token, at=clock()) is not None
-    assert store.session_user(token + "x", at=clock()) is None
-    store.end_sessions("field")
-    assert store.session_user(token, at=clock()) is None
+def test_only_a_hash_of_the_token_is_stored(store: Store, clock: Clock) -> None:
+    token = store.sessions.start("field", at=clock(), ttl_s=60)
+    assert store.sessions.user(token, at=clock()) is not None
+    assert store.sessions.user(token + "x", at=clock()) is None
+    store.sessions.end_all("field")
+    assert store.sessions.user(token, at=clock()) is None

@@ -9,31 +9,30 @@ from fastapi.testclient import TestClient
 
 from routewatch.model import Box
 from routewatch.recording.evidence import render
-from routewatch.store import Snapshot
-from routewatch.web import WebStore
+from routewatch.store import Snapshot, Store
 from tests.web.conftest import ROLES, T0, lifecycle, login, make_alert, token_for
 
 
 @pytest.fixture
-def alerts(store: WebStore) -> tuple[str, str]:
+def alerts(store: Store) -> tuple[str, str]:
     """Two stored alerts: the first with a snapshot (a real rendered frame), the second without."""
     with_snap, without = make_alert("gate/1"), make_alert("gate/2", opened=3)
-    store.write(lifecycle(with_snap) + lifecycle(without), [])
+    store.batches.write(lifecycle(with_snap) + lifecycle(without), [])
     frame = np.full((240, 320, 3), 90, np.uint8)
     box = Box(40, 50, 120, 200, "person", track="1")
     jpeg, w, h = render(frame, box, T0, quality=80)
-    store.put_snapshot(Snapshot(with_snap.id, "gate", T0, w, h, box.clipped(w, h), jpeg))
+    store.snapshots.put(Snapshot(with_snap.id, "gate", T0, w, h, box.clipped(w, h), jpeg))
     return with_snap.id, without.id
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_every_role_gets_the_jpeg(client: TestClient, alerts: tuple[str, str], role: str, store: WebStore) -> None:
+def test_every_role_gets_the_jpeg(client: TestClient, alerts: tuple[str, str], role: str, store: Store) -> None:
     with_snap, without = alerts
     headers = token_for(store, role)
     response = client.get(f"/api/alerts/{with_snap}/snapshot", headers=headers)
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/jpeg"
-    assert response.content == store.get_snapshot(with_snap).jpeg  # type: ignore[union-attr]
+    assert response.content == store.snapshots.get(with_snap).jpeg  # type: ignore[union-attr]
     image = cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_COLOR)
     assert image.shape == (240, 320, 3)
     missing = client.get(f"/api/alerts/{without}/snapshot", headers=headers)
@@ -50,7 +49,7 @@ def test_anonymous_is_401_and_unknown_is_404(client: TestClient, alerts: tuple[s
     assert client.get(url).status_code == (200 if "no-such" not in url else 404)
 
 
-def test_alert_json_carries_snapshot_url(client: TestClient, alerts: tuple[str, str], store: WebStore) -> None:
+def test_alert_json_carries_snapshot_url(client: TestClient, alerts: tuple[str, str], store: Store) -> None:
     with_snap, without = alerts
     headers = token_for(store, "field")
     expected = {with_snap: f"/api/alerts/{with_snap}/snapshot", without: None}
@@ -65,6 +64,6 @@ def test_alert_json_carries_snapshot_url(client: TestClient, alerts: tuple[str, 
     assert client.get(expected[with_snap], headers=headers).status_code == 200  # type: ignore[arg-type]
 
 
-def test_no_alerts_no_query_trouble(client: TestClient, store: WebStore) -> None:
+def test_no_alerts_no_query_trouble(client: TestClient, store: Store) -> None:
     response = client.get("/api/alerts", headers=token_for(store, "field"))
     assert response.status_code == 200 and response.json()["items"] == []

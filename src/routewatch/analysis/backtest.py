@@ -147,14 +147,14 @@ def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine
         raise BacktestError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
     began = time.perf_counter()
     since = window.start - timedelta(seconds=warmup_s)
-    total = store.count_positions_between(since, window.end)
+    total = store.positions.count_between(since, window.end)
     job = _Job(tuple(corridors), window, since, engine, alerts, batch, collect_less)
     if workers == 1 or store.url in ("sqlite://", "sqlite:///:memory:"):
         opened, done = _replay(store, job, None, lambda n: progress(n, total) if progress else None)
     else:  # a worker process is the backtest's own: it always collects less
         job = dataclasses.replace(job, collect_less=True)
         opened, done = _replay_in_processes(store.url, job, workers, total, progress)
-    live = store.list_alerts(since=window.start, until=window.end, limit=10_000_000)
+    live = store.alerts.find(since=window.start, until=window.end, limit=10_000_000)
     fence = [a for a in live if a.corridor_id == AUTOPILOT_FENCE]
     compared = [a for a in live if a.corridor_id != AUTOPILOT_FENCE]
     return BacktestReport(window=window, warmup_s=warmup_s, corridors=tuple(sorted(c.id for c in corridors)),
@@ -208,7 +208,7 @@ def _replay_rules(store: Store, job: _Job, part: tuple[int, int] | None,
     start = job.since
     while start < job.window.end:
         stop = min(start + READ_SLICE, job.window.end)
-        for chunk in store.iter_positions(start, stop, batch=job.batch, part=part):
+        for chunk in store.positions.stream(start, stop, batch=job.batch, part=part):
             for change in pipeline.feed_many(chunk):
                 if change.alert.opened_at in job.window:
                     opened[change.alert.id] = change.alert

@@ -42,20 +42,34 @@ class UnknownCorridorError(CoverageError):
     """The corridor asked about is not stored (or not in force)."""
 
 
-class CoverageStore(Protocol):
-    """What a coverage report reads (the Store)."""
+class CorridorReads(Protocol):
+    """The corridors a coverage report measures (store.corridors)."""
 
-    def current_corridors(self) -> tuple[Corridor, ...]:
+    def current(self) -> tuple[Corridor, ...]:
         """The corridors in force."""
 
-    def corridor_versions(self) -> list[tuple[Corridor, datetime, bool]]:
+    def versions(self) -> list[tuple[Corridor, datetime, bool]]:
         """Every corridor version: (corridor, saved at, deleted)."""
+
+
+class FootprintReads(Protocol):
+    """The camera footprints a coverage report measures with (store.coverage)."""
 
     def count_footprints(self, start: datetime | None = None, end: datetime | None = None) -> int:
         """Footprints overlapping [start, end)."""
 
     def footprints_between(self, start: datetime, end: datetime, *, limit: int | None = None) -> list[Footprint]:
         """Footprints overlapping [start, end)."""
+
+
+class CoverageStore(Protocol):
+    """What a coverage report reads: corridors and footprints."""
+
+    @property
+    def corridors(self) -> CorridorReads: ...
+
+    @property
+    def coverage(self) -> FootprintReads: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,10 +151,10 @@ def coverage_report(store: CoverageStore, start: datetime, end: datetime, *, cor
     """
     check_window(start, end)
     if versions == "current":
-        current = store.current_corridors()
+        current = store.corridors.current()
         spans = [CorridorSpan(c, start, end) for c in current]
     elif versions == "history":
-        stored = store.corridor_versions()
+        stored = store.corridors.versions()
         spans = spans_in_force(stored, start, end)
     else:
         raise CoverageError(f"versions must be 'current' or 'history', not {versions!r}")
@@ -148,17 +162,17 @@ def coverage_report(store: CoverageStore, start: datetime, end: datetime, *, cor
         spans = [s for s in spans if s.corridor.id == corridor_id]
         if not spans:
             raise UnknownCorridorError(_unknown(store, corridor_id, versions))
-    n = store.count_footprints(start, end)
+    n = store.coverage.count_footprints(start, end)
     if n > max_footprints:
         raise CoverageError(f"{n:,} camera footprints in the window; at most {max_footprints:,} per request: "
                             "narrow the window")
-    footprints = store.footprints_between(start, end, limit=max_footprints)
+    footprints = store.coverage.footprints_between(start, end, limit=max_footprints)
     return CoverageReport(start, end, versions, tuple(sorted({f.camera for f in footprints})), len(footprints),
                           tuple(corridor_coverage(spans, footprints)))
 
 
 def _unknown(store: CoverageStore, corridor_id: str, versions: Versions) -> str:
-    stored = {c.id for c, _, _ in store.corridor_versions()}
+    stored = {c.id for c, _, _ in store.corridors.versions()}
     if corridor_id not in stored:
         return f"no corridor {corridor_id!r} is stored"
     if versions == "current":

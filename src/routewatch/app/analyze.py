@@ -26,9 +26,9 @@ CHUNK = 2000
 def install_corridors(store: Store, path: Path | None, *, author: str, comment: str, at: Any) -> tuple[Corridor, ...]:
     """Save a corridor file as the set in force (new versions where changed); else the stored set."""
     if path is None:
-        return store.current_corridors()
+        return store.corridors.current()
     corridors = _checked(require_some(load_corridors(path), str(path)))
-    return store.save_corridors(corridors, author=author, comment=comment, at=at)
+    return store.corridors.save(corridors, author=author, comment=comment, at=at)
 
 
 def seed_corridors(store: Store, path: Path | None, *, file_wins: bool, at: Any) -> tuple[Corridor, ...]:
@@ -38,14 +38,14 @@ def seed_corridors(store: Store, path: Path | None, *, file_wins: bool, at: Any)
     `file_wins` (see routewatch.store.corridorfile); every change is logged.
     """
     if path is None:
-        return _checked(store.current_corridors(), "the corridors in force")
+        return _checked(store.corridors.current(), "the corridors in force")
     origin = f"corridors.file {path}"
     try:
         data = read_corridor_file(path)
         corridors = _checked(require_some(load_corridors(data), origin))
     except CorridorError as exc:
         raise CorridorError([Problem(None, None, f"{origin}: {p}") for p in exc.problems]) from None
-    done = store.import_corridor_file(str(path.resolve()), hashlib.sha256(data).hexdigest(), corridors,
+    done = store.corridors.import_file(str(path.resolve()), hashlib.sha256(data).hexdigest(), corridors,
                                       author="run", comment=f"corridors.file {path.name}", at=at, file_wins=file_wins)
     since = f" since its import at {done.previous_at:%Y-%m-%d %H:%M:%S}Z" if done.previous_at else ""
     if not done.changed:

@@ -115,7 +115,7 @@ class LiveRunner:
         self.mqtt, self.publisher = start_mqtt(s, self.store, self.hand, self.thread_stop, self.cameras, self.seqs)
         self.web = start_web(s, self.store)
         self.corridor_news = listen_for_corridors(self.store, self.loop, self.thread_stop)
-        self.revision = await self._in_db(self.store.corridors_revision)
+        self.revision = await self._in_db(self.store.corridors.revision)
 
     async def step(self) -> None:
         """Take what was handed over (or wait a flush interval); commit when due; reload changed corridors."""
@@ -200,10 +200,10 @@ class LiveRunner:
         """Put a changed corridor set in force (another process saved it); checked every CORRIDOR_POLL_S."""
         self.next_corridor_check = time.monotonic() + CORRIDOR_POLL_S
         try:
-            now_rev = await self._in_db(self.store.corridors_revision)
+            now_rev = await self._in_db(self.store.corridors.revision)
             if now_rev == self.revision:
                 return
-            current = await self._in_db(self.store.current_corridors)
+            current = await self._in_db(self.store.corridors.current)
         except Exception as exc:
             log.error("cannot check corridors: %s", type(exc).__name__)
             return

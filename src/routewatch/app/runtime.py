@@ -98,20 +98,20 @@ def build(settings: Settings, store: Store, corridors: Sequence[Corridor], mode:
     if mode is Mode.VIDEOS:
         if camera is None:
             raise ValueError("analyzing videos needs their camera")
-        snaps = SnapshotTaker(store, camera_evidence([camera]))
+        snaps = SnapshotTaker(store.snapshots, camera_evidence([camera]))
         # Recorded as fast as the disk allows (wait=True): a batch run loses no frame to a slow disk. The frames
         # come from the inputs, never from the camera's url (a stream-copy recorder must not connect to it).
         recordings = Recordings(settings.recording, [camera.model_copy(update={"url": None})], store, wait=True)
-        coverage = CoverageRecorder([camera], store)
+        coverage = CoverageRecorder([camera], store.coverage)
     else:
         # Snapshots are drawn and stored in their own thread: the alert never waits for its evidence. A camera
         # without a url only calibrates pixel detections of an edge detector: no frames, so no snapshots.
-        snaps = SnapshotTaker(store, camera_evidence(c for c in settings.cameras if c.url), background=True)
+        snaps = SnapshotTaker(store.snapshots, camera_evidence(c for c in settings.cameras if c.url), background=True)
         # Segments are written, and retention runs, in threads of their own: detection never waits for the disk.
         recordings = Recordings(settings.recording, settings.cameras, store)
         recordings.start_retention()
         # Where each camera looks, written by a thread of its own (see routewatch.cameras.footprints).
-        coverage = CoverageRecorder(settings.cameras, store)
+        coverage = CoverageRecorder(settings.cameras, store.coverage)
         journal = Journal(settings.store.journal_dir)
     writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps], journal)
     return Runtime(summary, pipeline, writer, snaps, recordings, coverage)
@@ -119,12 +119,12 @@ def build(settings: Settings, store: Store, corridors: Sequence[Corridor], mode:
 
 def recover(pipeline: Pipeline, store: Store, recover_s: float) -> None:
     """Take up where a previous run stopped (or was killed): stored alerts and recent track history."""
-    latest = store.latest_position_time()
+    latest = store.positions.latest_time()
     if latest is None or recover_s <= 0:
         return
     since = latest - timedelta(seconds=recover_s)
-    alerts = store.alerts_to_continue(since)
-    history = store.positions_since(since)
+    alerts = store.alerts.to_continue(since)
+    history = store.positions.since(since)
     n = pipeline.recover(alerts, history)
     log.info("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
              len(history), n, len(alerts))

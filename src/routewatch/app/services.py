@@ -92,7 +92,7 @@ def start_web(settings: Settings, store: Store) -> Web | None:
     from routewatch.web import LiveHub, Metrics, create_app
 
     w = settings.web
-    hub, metrics = LiveHub(store, poll_s=w.live_poll_s, keepalive_s=w.live_keepalive_s), Metrics()
+    hub, metrics = LiveHub(store.alerts, poll_s=w.live_poll_s, keepalive_s=w.live_keepalive_s), Metrics()
     app = create_app(store, w, recording=settings.recording, engine=settings.engine, alerts=settings.alerts,
                      hub=hub, metrics=metrics)
     server = web_server(app, w.host, w.port)
@@ -135,6 +135,6 @@ def start_mqtt(settings: Settings, store: Store, hand: Handoff, stop: threading.
                                              seqs),
                     on_published=on_published)
     if m.output.enabled:
-        publisher = AlertPublisher(store, lambda topic, payload: link.publish(topic, payload, qos=1), m.output)
+        publisher = AlertPublisher(store.outbox, lambda topic, payload: link.publish(topic, payload, qos=1), m.output)
     link.start()
     return link, publisher

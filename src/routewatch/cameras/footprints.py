@@ -36,7 +36,7 @@ RETRY_S = 2.0
 
 
 class FootprintStore(Protocol):
-    """Where footprint rows go (the Store)."""
+    """Where footprint rows go (store.coverage)."""
 
     def put_footprints(self, rows: Sequence[Footprint]) -> None:
         """Store (or rewrite) footprint rows."""

@@ -19,16 +19,24 @@ from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 from routewatch.cameras.framecache import CachedFrame, FrameCache
 from routewatch.config.cameras import CameraConfig, EvidenceConfig
 from routewatch.model import Alert, AlertChange, Box, Change
 from routewatch.recording.evidence import render
-from routewatch.store import Snapshot, Store
+from routewatch.store import Snapshot
 
 log = logging.getLogger(__name__)
 
 MAX_PENDING = 32
+
+
+class SnapshotStore(Protocol):
+    """Where snapshots go (store.snapshots)."""
+
+    def put(self, snap: Snapshot) -> int:
+        """Store an alert's snapshot (the first one stored for it wins)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +67,7 @@ class SnapshotTaker:
     encoding or storing failed), snapshot_dropped (too many waiting in the background).
     """
 
-    def __init__(self, store: Store, cameras: Mapping[str, CameraEvidence], *, background: bool = False,
+    def __init__(self, store: SnapshotStore, cameras: Mapping[str, CameraEvidence], *, background: bool = False,
                  max_pending: int = MAX_PENDING) -> None:
         self.store, self.cameras, self.max_pending = store, dict(cameras), max_pending
         self.counts: Counter[str] = Counter()
@@ -118,7 +126,7 @@ class SnapshotTaker:
     def _store(self, alert_id: str, camera: str, frame: CachedFrame, box: Box, ev: CameraEvidence) -> None:
         try:
             jpeg, w, h = render(frame.image, box, frame.time, quality=ev.jpeg_quality, max_bytes=ev.max_bytes)
-            self.store.put_snapshot(Snapshot(alert_id, camera, frame.time, w, h, box.clipped(w, h), jpeg))
+            self.store.put(Snapshot(alert_id, camera, frame.time, w, h, box.clipped(w, h), jpeg))
         except Exception as exc:
             log.error("snapshot of alert %s not stored: %s: %s", alert_id, type(exc).__name__, exc)
             self._count("snapshot_errors")

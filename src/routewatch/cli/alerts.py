@@ -43,7 +43,7 @@ def alerts_list(db: str | None, config: Path | None, as_json: bool, kind: str | 
         except ValueError as exc:
             fail(f"--within: {exc}")
     store = open_store(store_url(config, db))
-    rows = store.list_alerts(within=area,
+    rows = store.alerts.find(within=area,
         kind=AlertKind(kind) if kind else None, state=AlertState(state) if state else None,
         corridor_id=corridor_id, subject_id=subject_id,
         since=since.replace(tzinfo=UTC) if since else None, until=until.replace(tzinfo=UTC) if until else None,
@@ -74,7 +74,7 @@ def alerts_ack(alert_id: str, db: str | None, config: Path | None, by: str, comm
     """Acknowledge an alert: its id, or a unique prefix of it (at least 4 characters, as `alerts list` shows)."""
     store = open_store(store_url(config, db))
     try:
-        a = store.acknowledge(resolve_alert_id(store, alert_id), by=by, comment=comment, time=now())
+        a = store.alerts.acknowledge(resolve_alert_id(store, alert_id), by=by, comment=comment, time=now())
     finally:
         store.close()
     out.print(f"acknowledged {a.id} ({a.kind.value} {a.subject_id} in {a.corridor_id})")

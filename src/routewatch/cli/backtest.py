@@ -41,7 +41,7 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
         fail(str(exc))
     store = open_store(settings.store.url)
     try:
-        corridors = load_corridors(corridors_file) if corridors_file is not None else store.current_corridors()
+        corridors = load_corridors(corridors_file) if corridors_file is not None else store.corridors.current()
         if not corridors:
             fail("no corridors: give --corridors FILE or save corridors first")
         with Progress(TextColumn("[progress.description]{task.description}"), BarColumn(),

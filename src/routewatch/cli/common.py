@@ -152,7 +152,7 @@ def resolve_alert_id(store: Store, given: str) -> str:
     from routewatch.store.repository import MIN_ID_PREFIX
 
     try:
-        return store.resolve_alert_id(given)
+        return store.alerts.resolve_id(given)
     except AmbiguousAlertIdError as exc:
         fail(str(exc))
     except UnknownAlertError:

@@ -65,7 +65,7 @@ def corridors_import(file: Path, db: str | None, config: Path | None, author: st
         fail(str(exc))
     store = open_store(store_url(config, db))
     try:
-        saved = store.save_corridors(cs, author=author, comment=comment or f"import {file.name}", at=now(),
+        saved = store.corridors.save(cs, author=author, comment=comment or f"import {file.name}", at=now(),
                                      replace=not merge, expect_removed=None if merge else expect_removed)
     except RemovalNotConfirmedError as exc:
         fail(f"{file}: {exc}: give --expect-removed {len(exc.ids)} to remove them, or --merge to keep them")
@@ -86,7 +86,7 @@ def corridors_export(db: str | None, config: Path | None, fmt: str, out_file: Pa
     from routewatch.geo.corridors import dumps_geojson, to_kml
 
     store = open_store(store_url(config, db))
-    cs = store.current_corridors()
+    cs = store.corridors.current()
     store.close()
     text = dumps_geojson(cs) if fmt == "geojson" else to_kml(cs)
     if out_file is None:
@@ -100,7 +100,7 @@ def corridors_export(db: str | None, config: Path | None, fmt: str, out_file: Pa
 def corridors_list(db: str | None, config: Path | None) -> None:
     """List the stored corridors in force."""
     store = open_store(store_url(config, db))
-    cs = store.current_corridors()
+    cs = store.corridors.current()
     store.close()
     for c in cs:
         extra = f" width {c.width_m:g} m" if c.width_m else ""

@@ -19,8 +19,8 @@ def dead_letters_cmd(db: str | None, config: Path | None, limit: int, as_json: b
     from routewatch.wire import dead_letter_to_dict
 
     store = open_store(store_url(config, db))
-    rows = store.dead_letters(limit=limit)
-    total = store.count_dead_letters()
+    rows = store.dead_letters.recent(limit=limit)
+    total = store.dead_letters.count()
     store.close()
     for d in rows:
         if as_json:

@@ -55,7 +55,7 @@ def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
         password = secrets.token_urlsafe(9)
         store = open_store(url)
         try:
-            name = create_user(store, "demo", password, "planner", at=now()).username
+            name = create_user(store.users, "demo", password, "planner", at=now()).username
         finally:
             store.close()
         out.print(f"[bold]dashboard[/]: http://127.0.0.1:{port}/  user [bold]{name}[/] password [bold]{password}[/] "

@@ -30,7 +30,7 @@ def users_add(username: str, role: str, db: str | None, config: Path | None, pas
         password = click.prompt("password", hide_input=True, confirmation_prompt=True)
     store = open_store(store_url(config, db))
     try:
-        user = create_user(store, username, password, role, at=now())
+        user = create_user(store.users, username, password, role, at=now())
     except ValueError as exc:
         fail(str(exc))
     finally:

@@ -5,13 +5,24 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Protocol
 
 from routewatch.config.mqtt import MqttOutputConfig
-from routewatch.store import Store
+from routewatch.store import OutboxEvent
 
 log = logging.getLogger(__name__)
+
+
+class Outbox(Protocol):
+    """The outbox the publisher drains (store.outbox)."""
+
+    def pending(self, limit: int = 500) -> list[OutboxEvent]:
+        """Events not yet published, oldest first."""
+
+    def mark_published(self, seqs: Sequence[int], at: datetime) -> int:
+        """Record that these events were acknowledged by the broker."""
 
 
 class AlertPublisher:
@@ -21,8 +32,8 @@ class AlertPublisher:
     publish the broker has not acknowledged is sent again (after a restart too) until it is.
     """
 
-    def __init__(self, store: Store, publish: Callable[[str, bytes], int], cfg: MqttOutputConfig) -> None:
-        self.store, self._publish, self.cfg = store, publish, cfg
+    def __init__(self, outbox: Outbox, publish: Callable[[str, bytes], int], cfg: MqttOutputConfig) -> None:
+        self.outbox, self._publish, self.cfg = outbox, publish, cfg
         self._lock = threading.Lock()
         self._in_flight: dict[int, int] = {}  # mid -> outbox seq
         self._sent: set[int] = set()
@@ -45,12 +56,12 @@ class AlertPublisher:
         with self._lock:
             acked, self._acked = self._acked, []
         if acked:
-            self.store.mark_published(acked, datetime.now(UTC))
+            self.outbox.mark_published(acked, datetime.now(UTC))
             self.confirmed += len(acked)
             with self._lock:
                 self._sent.difference_update(acked)
         sent = 0
-        for rec in self.store.outbox_pending(limit):
+        for rec in self.outbox.pending(limit):
             with self._lock:
                 if rec.seq in self._sent:
                     continue

@@ -4,15 +4,31 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 
 from routewatch.model import Box
 from routewatch.recording.boxlog import unpack_boxes
 from routewatch.recording.frameindex import from_micros, micros, unpack_micros
-from routewatch.store import RecordedSegment, Store
+from routewatch.store import RecordedSegment
 
 MAX_RANGE_S = 6 * 3600.0
+
+
+class SegmentReads(Protocol):
+    """The segment rows a reader looks up (store.recordings)."""
+
+    def segments(self, camera: str, since: datetime | None = None, until: datetime | None = None, *,
+                 blobs: bool = False) -> list[RecordedSegment]:
+        """A camera's segments overlapping [since, until], oldest first."""
+
+
+class RecordingReads(Protocol):
+    """What reading recordings back uses: the segment rows."""
+
+    @property
+    def recordings(self) -> SegmentReads: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +41,7 @@ class RecordedFrame:
     boxes: tuple[Box, ...]
 
 
-def frames_between(store: Store, camera: str, since: datetime, until: datetime, *,
+def frames_between(store: RecordingReads, camera: str, since: datetime, until: datetime, *,
                    max_range_s: float = MAX_RANGE_S) -> list[RecordedFrame]:
     """Every recorded frame of `camera` with time in [since, until], oldest first, with its boxes.
 
@@ -37,7 +53,7 @@ def frames_between(store: Store, camera: str, since: datetime, until: datetime, 
         raise ValueError(f"time range longer than {max_range_s:.0f} s; ask for less")
     lo, hi = micros(since), micros(until)
     out: list[RecordedFrame] = []
-    for seg in store.recording_segments(camera, since, until, blobs=True):
+    for seg in store.recordings.segments(camera, since, until, blobs=True):
         out.extend(segment_frames(seg, lo, hi))
     return out
 

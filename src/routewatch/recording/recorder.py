@@ -44,12 +44,12 @@ DISK_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
 class RecordingStore(Protocol):
-    """What a recorder writes to (the Store)."""
+    """What a recorder writes to (store.recordings)."""
 
-    def put_recording_segment(self, seg: RecordedSegment) -> int:
+    def put_segment(self, seg: RecordedSegment) -> int:
         """Store a closed segment."""
 
-    def add_recording_event(self, event: RecordingEvent) -> None:
+    def add_event(self, event: RecordingEvent) -> None:
         """Store a recording event."""
 
 
@@ -253,7 +253,7 @@ class CameraRecorder:
         while self._pending:
             seg = self._pending[0]
             try:
-                self.store.put_recording_segment(seg)
+                self.store.put_segment(seg)
             except Exception as exc:  # database away: keep it for the next segment (bounded)
                 log.error("camera %s: cannot store segment %s (%s); will retry", self.camera, seg.path,
                           type(exc).__name__)
@@ -305,7 +305,7 @@ class CameraRecorder:
 
     def _event(self, kind: str, reason: str, free: int | None) -> None:
         try:
-            self.store.add_recording_event(RecordingEvent(self.camera, self.clock(), kind, reason, free))
+            self.store.add_event(RecordingEvent(self.camera, self.clock(), kind, reason, free))
         except Exception as exc:  # the log line above already tells the operator
             log.error("camera %s: cannot store the recording event (%s)", self.camera, type(exc).__name__)
             self._count("event_errors")

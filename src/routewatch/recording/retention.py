@@ -16,32 +16,61 @@ import logging
 import os
 import time
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from routewatch.recording.policy import Rule, SegmentFacts, Span, plan
-from routewatch.store import Store
+from routewatch.store import AlertSpan, RecordedSegment
 
 log = logging.getLogger(__name__)
 
 
-def apply_retention(store: Store, root: Path, camera: str, rule: Rule, now: datetime) -> Counter[str]:
+class SegmentStore(Protocol):
+    """The segment rows retention reads and deletes (store.recordings)."""
+
+    def segments(self, camera: str, since: datetime | None = None, until: datetime | None = None, *,
+                 blobs: bool = False) -> list[RecordedSegment]:
+        """A camera's segments, oldest first."""
+
+    def delete_segments(self, ids: Sequence[int]) -> list[str]:
+        """Delete segment rows; the paths of those that were there."""
+
+
+class AlertSpans(Protocol):
+    """When alerts were active (store.alerts): footage around them is kept longer."""
+
+    def spans(self, since: datetime, until: datetime) -> list[AlertSpan]:
+        """Alerts active at some time in [since, until]."""
+
+
+class RetentionStore(Protocol):
+    """What retention uses: the segment rows and the alerts' spans."""
+
+    @property
+    def recordings(self) -> SegmentStore: ...
+
+    @property
+    def alerts(self) -> AlertSpans: ...
+
+
+def apply_retention(store: RetentionStore, root: Path, camera: str, rule: Rule, now: datetime) -> Counter[str]:
     """Delete a camera's segments past their age or over its budget: rows first, then files. Returns counts."""
     counts: Counter[str] = Counter()
-    segs = store.recording_segments(camera)
+    segs = store.recordings.segments(camera)
     if not segs:
         return counts
     facts = [SegmentFacts(s.id, s.start, s.end, s.created_at, s.size_bytes) for s in segs]
     reach = rule.reach()
-    alerts = store.alert_spans(min(s.start for s in segs) - reach, max(s.end for s in segs) + reach)
+    alerts = store.alerts.spans(min(s.start for s in segs) - reach, max(s.end for s in segs) + reach)
     spans = [Span(a.opened_at, a.until, a.severity, a.subject_id.startswith(f"{camera}/") or a.source == camera)
              for a in alerts]
     doomed = plan(facts, spans, rule, now)
     if not doomed:
         return counts
     by_id = {s.id: s for s in segs}
-    paths = set(store.delete_recording_segments([d.id for d in doomed]))  # committed: no row points at them now
+    paths = set(store.recordings.delete_segments([d.id for d in doomed]))  # committed: no row points at them now
     for d in doomed:
         seg = by_id[d.id]
         if seg.path not in paths:  # deleted meanwhile by someone else
@@ -52,13 +81,13 @@ def apply_retention(store: Store, root: Path, camera: str, rule: Rule, now: date
     return counts
 
 
-def sweep(store: Store, root: Path, camera: str, *, grace_s: float, active: Collection[str] = (),
+def sweep(store: RetentionStore, root: Path, camera: str, *, grace_s: float, active: Collection[str] = (),
           now_s: float | None = None) -> Counter[str]:
     """Remove orphan files of a camera and rows whose file is gone (see the module doc). Returns counts."""
     counts: Counter[str] = Counter()
     now_s = time.time() if now_s is None else now_s
     cam_dir = root / camera
-    rows = store.recording_segments(camera)
+    rows = store.recordings.segments(camera)
     on_disk: set[str] = set()
     if cam_dir.is_dir():
         for dirpath, _, names in os.walk(cam_dir):
@@ -83,7 +112,7 @@ def sweep(store: Store, root: Path, camera: str, *, grace_s: float, active: Coll
     elif missing:
         # Look again: a file may have been renamed into place (re-recorded) since the listing.
         gone = [s for s in missing if not (root / s.path).exists()]
-        store.delete_recording_segments([s.id for s in gone])
+        store.recordings.delete_segments([s.id for s in gone])
         counts["missing_files"] += len(gone)
         for s in gone:
             log.warning("recordings: segment %s was missing on disk; its row is deleted", s.path)

@@ -7,20 +7,33 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from routewatch.config.cameras import CameraConfig
 from routewatch.config.recording import RecordingConfig
 from routewatch.recording.copyrecorder import CopyRecorder
 from routewatch.recording.policy import Rule
-from routewatch.recording.recorder import CameraRecorder
-from routewatch.recording.retention import apply_retention, sweep
-from routewatch.store import Store
+from routewatch.recording.recorder import CameraRecorder, RecordingStore
+from routewatch.recording.retention import AlertSpans, SegmentStore, apply_retention, sweep
 
 log = logging.getLogger(__name__)
 
 
-def recorder_for(cam: CameraConfig, cfg: RecordingConfig, store: Store, **kw: Any) -> CameraRecorder:
+class RecordingRows(RecordingStore, SegmentStore, Protocol):
+    """The recordings repository as recorders and retention use it (store.recordings)."""
+
+
+class RecordingsStore(Protocol):
+    """What the recordings of a run use: segment rows, and the alerts' spans for retention."""
+
+    @property
+    def recordings(self) -> RecordingRows: ...
+
+    @property
+    def alerts(self) -> AlertSpans: ...
+
+
+def recorder_for(cam: CameraConfig, cfg: RecordingConfig, store: RecordingStore, **kw: Any) -> CameraRecorder:
     """The camera's recorder: encoding its processed frames, or copying its source (`recording.mode`).
 
     ValueError (CopyUnavailable) when mode copy cannot work at all here (no PyAV).
@@ -37,15 +50,16 @@ class Recordings:
     `counts()` sums the recorders' and retention's counters as recording_<name>.
     """
 
-    def __init__(self, cfg: RecordingConfig, cameras: Sequence[CameraConfig], store: Store, *, wait: bool = False,
-                 clock: Callable[[], datetime] = lambda: datetime.now(UTC), **recorder: Any) -> None:
+    def __init__(self, cfg: RecordingConfig, cameras: Sequence[CameraConfig], store: RecordingsStore, *,
+                 wait: bool = False, clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+                 **recorder: Any) -> None:
         self.cfg, self.store, self.clock = cfg, store, clock
         self.rules = {c.name: Rule.from_config(c.recording) for c in cameras}
         self.recorders: dict[str, CameraRecorder] = {}
         try:
             for c in cameras:
                 if c.recording.enabled:
-                    self.recorders[c.name] = recorder_for(c, cfg, store, wait=wait, clock=clock, **recorder)
+                    self.recorders[c.name] = recorder_for(c, cfg, store.recordings, wait=wait, clock=clock, **recorder)
         except ValueError:  # copy refused (no PyAV): stop the writer threads already started
             for rec in self.recorders.values():
                 rec.close()

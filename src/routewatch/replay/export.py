@@ -47,12 +47,12 @@ class ExportResult:
 def alert_camera(store: Store, alert: Alert) -> str | None:
     """The recorded camera an alert was raised from (its subject is '<camera>/<track>'), if any."""
     camera, sep, _ = alert.subject_id.partition("/")
-    return camera if sep and camera in store.recording_cameras() else None
+    return camera if sep and camera in store.recordings.cameras() else None
 
 
 def corridor_in_force(store: Store, alert: Alert) -> Corridor | None:
     """The corridor version the alert was raised against."""
-    for v in store.corridor_history(alert.corridor_id):
+    for v in store.corridors.history(alert.corridor_id):
         if v.corridor.version == alert.corridor_version:
             return v.corridor
     return None
@@ -138,7 +138,7 @@ def export_alert(store: Store, recordings: Path, alert_id: str, out: Path, *, be
     """
     if not (0 <= before_s <= MAX_PAD_S and 0 <= after_s <= MAX_PAD_S):
         raise ExportError(f"--before and --after must be 0..{MAX_PAD_S:.0f} s")
-    alert = store.get_alert(alert_id)
+    alert = store.alerts.get(alert_id)
     if alert is None:
         raise ExportError(f"no alert with id {alert_id!r}")
     directory = out_dir(out)
@@ -158,12 +158,12 @@ def export_alert(store: Store, recordings: Path, alert_id: str, out: Path, *, be
                                           directory / f"{base}.mp4", boxes=boxes, progress=progress,
                                           empty=f"no clip: nothing of camera {camera} was recorded then",
                                           max_frames=max_frames)
-    fixes = store.positions(alert.subject_id, since, until)
+    fixes = store.positions.of_subject(alert.subject_id, since, until)
     geojson, kml, report = (directory / f"{base}{ext}" for ext in (".geojson", ".kml", ".html"))
     geojson.write_text(json.dumps(track_geojson(alert.subject_id, fixes)))
     kml.write_text(track_kml(alert.subject_id, fixes))
-    snap = store.get_snapshot(alert.id)
-    report.write_text(incident_html(alert, events=store.alert_events(alert.id), fixes=fixes,
+    snap = store.snapshots.get(alert.id)
+    report.write_text(incident_html(alert, events=store.alerts.events(alert.id), fixes=fixes,
                                     corridor=corridor_in_force(store, alert),
                                     snapshot_jpeg=snap.jpeg if snap is not None else None,
                                     clip_name=clip.name if clip is not None else None, clip_note=note,

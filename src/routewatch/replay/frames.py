@@ -16,8 +16,7 @@ import numpy as np
 from routewatch.recording.boxlog import unpack_boxes
 from routewatch.recording.evidence import Image, draw_box, label_for
 from routewatch.recording.frameindex import frame_at, from_micros, unpack_micros
-from routewatch.recording.read import RecordedFrame
-from routewatch.store import Store
+from routewatch.recording.read import RecordedFrame, RecordingReads
 
 MAX_HOLD_S = 2.0  # a frame is "shown" for at most this long after its time (beyond: a gap, nothing shown)
 
@@ -26,9 +25,9 @@ class FrameError(OSError):
     """A recorded segment file is missing, outside the recordings directory, or does not decode."""
 
 
-def locate(store: Store, camera: str, t: datetime, *, hold_s: float = MAX_HOLD_S) -> RecordedFrame | None:
+def locate(store: RecordingReads, camera: str, t: datetime, *, hold_s: float = MAX_HOLD_S) -> RecordedFrame | None:
     """The frame of `camera` shown at `t`: the last one recorded at or before it, if no more than `hold_s` before."""
-    for seg in reversed(store.recording_segments(camera, t - timedelta(seconds=hold_s), t, blobs=True)):
+    for seg in reversed(store.recordings.segments(camera, t - timedelta(seconds=hold_s), t, blobs=True)):
         if seg.start > t:
             continue
         us = unpack_micros(seg.times)

@@ -76,7 +76,7 @@ def subjects_in(store: Store, since: datetime, until: datetime, area: BBox,
     start = since
     while start < until:
         end = min(start + timedelta(seconds=slice_s), until)
-        for f in store.positions_in(start, end, bbox=area.as_tuple()):
+        for f in store.positions.between(start, end, bbox=area.as_tuple()):
             found.setdefault(f.subject_id, None)
         start = end
     return list(found)
@@ -96,13 +96,13 @@ def read_tracks(store: Store, since: datetime, until: datetime, area: BBox | Non
         for subject in subjects_in(store, since, until, area):
             if total >= limit:
                 return tracks, True
-            fixes = store.positions(subject, since, until)
+            fixes = store.positions.of_subject(subject, since, until)
             tracks[subject] = fixes[:limit - total]
             total += len(tracks[subject])
             if len(fixes) > len(tracks[subject]):
                 return tracks, True
         return tracks, False
-    for chunk in store.iter_positions(since, until):
+    for chunk in store.positions.stream(since, until):
         for f in chunk:
             if total >= limit:
                 return tracks, True
@@ -125,7 +125,7 @@ def thumbnail(jpeg: bytes, width: int = THUMB_W) -> bytes | None:
 
 def corridors_for(store: Store, since: datetime, alerts: Sequence[Alert]) -> list[Corridor]:
     """The corridor versions in force at `since`, then those the alerts were raised against (each once)."""
-    versions = store.corridor_versions()
+    versions = store.corridors.versions()
     found = {(s.corridor.id, s.corridor.version): s.corridor
              for s in spans_in_force(versions, since, since + timedelta(microseconds=1))}
     # An alert names the version it was raised against: shown even when saved after the window began.
@@ -148,7 +148,7 @@ def export_range(store: Store, recordings: Path, camera: str, since: datetime, u
     """
     check_range(since, until)
     since, until = since.astimezone(UTC), until.astimezone(UTC)
-    if camera not in store.recording_cameras():
+    if camera not in store.recordings.cameras():
         raise ExportError(f"nothing recorded for camera {camera!r}")
     directory = out_dir(out)
     base = range_name(camera, since, until)
@@ -159,7 +159,7 @@ def export_range(store: Store, recordings: Path, camera: str, since: datetime, u
                                       max_frames=max_frames)
     tracks, truncated = read_tracks(store, since, until, area)
     # The area is applied in the query: a limit before it would miss alerts inside it past the first ones.
-    listed = store.list_alerts(since=since, until=until, limit=MAX_ALERTS + 1,
+    listed = store.alerts.find(since=since, until=until, limit=MAX_ALERTS + 1,
                                within=area.polygon() if area is not None else None)
     alerts = listed[:MAX_ALERTS]
     notes = [f"Positions cut at {MAX_FIXES:,} fixes; export a shorter window for all of them."] if truncated else []
@@ -168,11 +168,11 @@ def export_range(store: Store, recordings: Path, camera: str, since: datetime, u
     thumbs: dict[str, bytes] = {}
     events: list[AlertEvent] = []
     for a in alerts:
-        snap = store.get_snapshot(a.id)
+        snap = store.snapshots.get(a.id)
         small = thumbnail(snap.jpeg) if snap is not None else None
         if small is not None:
             thumbs[a.id] = small
-        events.extend(store.alert_events(a.id))
+        events.extend(store.alerts.events(a.id))
     geojson, kml, report = (directory / f"{base}{ext}" for ext in (".geojson", ".kml", ".html"))
     geojson.write_text(json.dumps(tracks_geojson(tracks)))
     kml.write_text(tracks_kml(base, tracks))

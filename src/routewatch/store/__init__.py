@@ -1,6 +1,8 @@
 """Persistence: the only package that imports SQLAlchemy and Alembic.
 
-``Store(url)`` is the repository the application uses; ``upgrade(url)`` migrates a database;
+``Store(url)`` holds one repository per aggregate (``store.alerts``, ``store.corridors``,
+``store.positions``, ``store.outbox``, ``store.users``, ``store.recordings``, ``store.coverage``, ...)
+over one shared ``Database``; ``upgrade(url)`` migrates a database;
 ``CorridorListener(url)`` hears corridor changes saved by other processes (PostgreSQL).
 """
 

@@ -1,4 +1,4 @@
-"""Camera footprints over time: the `camera_footprints` table and the Store mixin.
+"""Camera footprints over time: the `camera_footprints` table and its repository.
 
 One row is what one camera saw on the ground (a lon/lat polygon, WKB) from `start` until `end`
 (exclusive): a fixed camera's row covers a continuous stretch of processing and is extended
@@ -16,13 +16,12 @@ import shapely
 from shapely.geometry import Polygon
 from sqlalchemy import Engine, Index, Integer, LargeBinary, String, func, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
 from routewatch.geo.footprint import Footprint
-from routewatch.model import Corridor
 from routewatch.store.coltypes import UTCDateTime, to_micros
-from routewatch.store.convert import row_to_corridor
-from routewatch.store.tables import ENUM, SERIAL, Base, CorridorRow
+from routewatch.store.database import Database
+from routewatch.store.tables import ENUM, SERIAL, Base
 
 # Bumped when what a footprint polygon means changes (how it is projected, what is clipped).
 FOOTPRINT_FORMAT = 1
@@ -75,11 +74,11 @@ def _insert(engine: Engine) -> Any:
     return postgresql.insert(FootprintRow) if engine.dialect.name == "postgresql" else sqlite.insert(FootprintRow)
 
 
-class CoverageMixin:
-    """Store methods for camera footprints (and the corridor versions coverage is measured against)."""
+class CoverageRepository:
+    """Camera footprints over time: what each camera saw on the ground, and when."""
 
-    engine: Engine
-    _writer: Engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def put_footprints(self, rows: Sequence[Footprint]) -> None:
         """Store footprint rows in one transaction; a row already stored (same camera and start) is replaced.
@@ -93,9 +92,9 @@ class CoverageMixin:
         latest = {(fp.camera, to_micros(fp.start)): fp for fp in rows}  # one statement per key
         values = [{"camera": fp.camera, "kind": fp.kind, "start": fp.start, "end": fp.end,
                    "polygon": shapely.to_wkb(fp.polygon), "version": FOOTPRINT_FORMAT} for fp in latest.values()]
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             for value in values:
-                stmt = _insert(self.engine).values(value)
+                stmt = _insert(self._db.engine).values(value)
                 again = {k: stmt.excluded[k] for k in ("kind", "end", "polygon", "version")}
                 conn.execute(stmt.on_conflict_do_update(index_elements=["camera", "start"], set_=again))
 
@@ -109,13 +108,13 @@ class CoverageMixin:
             query = query.where(f.camera == camera)
         if limit is not None:
             query = query.limit(limit)
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return [Footprint(r.camera, r.start, r.end, shapely.from_wkb(bytes(r.polygon)), r.kind)
                     for r in conn.execute(query)]
 
     def footprint_cameras(self) -> list[str]:
         """Cameras with stored footprints, by name."""
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return list(conn.scalars(select(FootprintRow.camera).distinct().order_by(FootprintRow.camera)))
 
     def count_footprints(self, start: datetime | None = None, end: datetime | None = None) -> int:
@@ -126,11 +125,5 @@ class CoverageMixin:
             query = query.where(f.start < end)
         if start is not None:
             query = query.where(f.end > start)
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return int(conn.scalar(query) or 0)
-
-    def corridor_versions(self) -> list[tuple[Corridor, datetime, bool]]:
-        """Every stored corridor version: (corridor, saved at, deleted), by id and version."""
-        query = select(CorridorRow).order_by(CorridorRow.id, CorridorRow.version)
-        with Session(self.engine) as session:
-            return [(row_to_corridor(r), r.created_at, bool(r.deleted)) for r in session.scalars(query)]

@@ -1,6 +1,6 @@
-"""Corridor changes between processes: PostgreSQL LISTEN/NOTIFY (poll Store.corridors_revision elsewhere).
+"""Corridor changes between processes: PostgreSQL LISTEN/NOTIFY (poll store.corridors.revision() elsewhere).
 
-`Store.save_corridors` sends, in its own transaction, a JSON array of the changed corridor ids on
+`CorridorRepository.save` sends, in its own transaction, a JSON array of the changed corridor ids on
 the channel `routewatch_corridors`; the payload `null` means "reload everything" (too many ids
 for one notification, or a listener that lost its connection and may have missed some).
 """

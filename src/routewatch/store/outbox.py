@@ -1,4 +1,4 @@
-"""Reading the outbox (alert events not yet published) and the dead letters: part of Store."""
+"""The outbox: alert events not yet published, each with the alert as of its change."""
 
 from __future__ import annotations
 
@@ -6,26 +6,27 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Engine, delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from routewatch.model import Alert, AlertState, Change, DeadLetter
+from routewatch.model import Alert, AlertState, Change
 from routewatch.store.coltypes import to_micros
-from routewatch.store.convert import row_to_alert, row_to_dead_letter
+from routewatch.store.convert import row_to_alert
+from routewatch.store.database import Database
 from routewatch.store.records import OutboxEvent
-from routewatch.store.tables import AlertEventRow, AlertRow, DeadLetterRow
+from routewatch.store.tables import AlertEventRow, AlertRow
 from routewatch.wire import alert_message, change_from_message
 
 _BATCH = 5000
 
 
-class OutboxMixin:
-    """Store methods for the alert outbox and the dead-letter table."""
+class OutboxRepository:
+    """The alert outbox: events not yet published, read in order and marked once the broker has them."""
 
-    engine: Engine
-    _writer: Engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def outbox_pending(self, limit: int = 500) -> list[OutboxEvent]:
+    def pending(self, limit: int = 500) -> list[OutboxEvent]:
         """Alert events not yet published, oldest first (by seq), each with the alert as of that change."""
         if limit < 0:
             raise ValueError(f"limit must be >= 0 (got {limit})")
@@ -35,7 +36,7 @@ class OutboxMixin:
             .order_by(AlertEventRow.seq)
             .limit(limit)
         )
-        with Session(self.engine) as session:
+        with Session(self._db.engine) as session:
             rows = list(session.scalars(query))
             legacy = {row.alert_id for row in rows if row.message is None}
             current = {
@@ -61,7 +62,7 @@ class OutboxMixin:
         to_micros(at)
         marked = 0
         ordered = sorted(set(seqs))
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             for start in range(0, len(ordered), _BATCH):
                 chunk = ordered[start : start + _BATCH]
                 result = conn.execute(
@@ -75,37 +76,8 @@ class OutboxMixin:
     def count_unpublished(self) -> int:
         """Number of alert events not yet published."""
         query = select(func.count()).select_from(AlertEventRow).where(AlertEventRow.published_at.is_(None))
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return int(conn.scalar(query) or 0)
-
-    def count_dead_letters(self) -> int:
-        """Number of stored dead letters."""
-        with self.engine.connect() as conn:
-            return int(conn.scalar(select(func.count()).select_from(DeadLetterRow)) or 0)
-
-    def prune_dead_letters(self, *, before: datetime, keep: int) -> int:
-        """Delete dead letters received before `before`, then all but the newest `keep`; return how many went."""
-        to_micros(before)
-        if keep < 0:
-            raise ValueError(f"keep must be >= 0 (got {keep})")
-        with self._writer.begin() as conn:
-            gone = int(conn.execute(delete(DeadLetterRow).where(DeadLetterRow.received_at < before)).rowcount)
-            # Ids grow with arrival: the `keep`-th newest id is the cut (newest by arrival, not by received_at,
-            # so a sender with a wrong clock cannot push out what just came in).
-            cut = conn.scalar(select(DeadLetterRow.id).order_by(DeadLetterRow.id.desc()).offset(keep).limit(1))
-            if cut is not None:
-                gone += int(conn.execute(delete(DeadLetterRow).where(DeadLetterRow.id <= cut)).rowcount)
-        return gone
-
-    def dead_letters(self, limit: int = 100) -> list[DeadLetter]:
-        """Stored dead letters, newest first (by received_at, then by arrival)."""
-        query = (
-            select(*DeadLetterRow.__table__.columns)
-            .order_by(DeadLetterRow.received_at.desc(), DeadLetterRow.id.desc())
-            .limit(limit)
-        )
-        with self.engine.connect() as conn:
-            return [row_to_dead_letter(row) for row in conn.execute(query)]
 
 
 def _legacy_message(row: AlertEventRow, current: dict[str, Alert]) -> str:

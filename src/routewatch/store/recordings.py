@@ -1,4 +1,4 @@
-"""Recorded video: the `recording_segments` and `recording_events` tables, their records and the Store mixin.
+"""Recorded video: the `recording_segments` and `recording_events` tables, their records and their repository.
 
 A segment row describes one closed segment file (its path relative to the recordings directory),
 with the time of every frame and the tracked boxes of every frame packed into two blobs (see
@@ -16,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Engine, Index, Integer, LargeBinary, String, Text, delete, func, or_, select
+from sqlalchemy import BigInteger, Engine, Index, Integer, LargeBinary, String, Text, delete, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routewatch.model import Severity
 from routewatch.store.coltypes import UTCDateTime, to_micros
-from routewatch.store.tables import ENUM, SERIAL, AlertRow, Base
+from routewatch.store.database import Database
+from routewatch.store.tables import ENUM, SERIAL, Base
 
 EVENT_KINDS = ("stopped", "resumed")
 _IDS_PER_QUERY = 500
@@ -151,22 +152,22 @@ def _segment(row: Any, blobs: bool) -> RecordedSegment:
                            bytes(row.boxes) if blobs else b"", row.id)
 
 
-class RecordingsMixin:
-    """Store methods for recorded segments and recording events."""
+class RecordingRepository:
+    """Recorded segments and recording events (stopped/resumed) of each camera."""
 
-    engine: Engine
-    _writer: Engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def put_recording_segment(self, seg: RecordedSegment) -> int:
+    def put_segment(self, seg: RecordedSegment) -> int:
         """Store a closed segment; return its id. Idempotent by (camera, start): a re-recording replaces the row."""
         seg.check()
         values = {"camera": seg.camera, "path": seg.path, "start": seg.start, "end": seg.end, "frames": seg.frames,
                   "size_bytes": seg.size_bytes, "codec": seg.codec, "width": seg.width, "height": seg.height,
                   "created_at": seg.created_at, "times": seg.times, "boxes": seg.boxes}
         s = RecordingSegmentRow
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             # Another camera's (or time's) row with this path would be a bug upstream: let the unique index refuse it.
-            stmt = _insert(self.engine, s).values(values)
+            stmt = _insert(self._db.engine, s).values(values)
             again = {k: stmt.excluded[k] for k in values if k not in ("camera", "start")}
             stmt = stmt.on_conflict_do_update(index_elements=["camera", "start"], set_=again)
             conn.execute(stmt)
@@ -174,7 +175,7 @@ class RecordingsMixin:
             assert sid is not None
             return int(sid)
 
-    def recording_segments(self, camera: str, since: datetime | None = None, until: datetime | None = None, *,
+    def segments(self, camera: str, since: datetime | None = None, until: datetime | None = None, *,
                            blobs: bool = False) -> list[RecordedSegment]:
         """A camera's segments overlapping [since, until] (event time), oldest first; `blobs`: with times and boxes."""
         s = RecordingSegmentRow
@@ -184,17 +185,16 @@ class RecordingsMixin:
             query = query.where(s.end >= since)
         if until is not None:
             query = query.where(s.start <= until)
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return [_segment(row, blobs) for row in conn.execute(query.order_by(s.start, s.id))]
 
-    def recording_cameras(self) -> list[str]:
+    def cameras(self) -> list[str]:
         """Cameras with stored segments."""
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             cam = RecordingSegmentRow.camera
             return list(conn.scalars(select(cam).distinct().order_by(cam)))
 
-    def recording_extents(self, since: datetime | None = None, until: datetime | None = None
-                          ) -> list[RecordingExtent]:
+    def extents(self, since: datetime | None = None, until: datetime | None = None) -> list[RecordingExtent]:
         """Each recorded camera's extent (of its segments overlapping [since, until] when given), by camera."""
         s = RecordingSegmentRow
         query = select(s.camera, func.min(s.start), func.max(s.end), func.count(), func.sum(s.frames))
@@ -202,42 +202,42 @@ class RecordingsMixin:
             query = query.where(s.end >= since)
         if until is not None:
             query = query.where(s.start <= until)
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             rows = conn.execute(query.group_by(s.camera).order_by(s.camera)).all()
         return [RecordingExtent(r[0], r[1], r[2], int(r[3]), int(r[4] or 0)) for r in rows]
 
-    def recording_spans(self, since: datetime, until: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
+    def spans(self, since: datetime, until: datetime) -> dict[str, list[tuple[datetime, datetime]]]:
         """Each camera's segments overlapping [since, until] as (first frame, last frame), oldest first."""
         s = RecordingSegmentRow
         query = (select(s.camera, s.start, s.end).where(s.end >= since, s.start <= until)
                  .order_by(s.camera, s.start, s.id))
         out: dict[str, list[tuple[datetime, datetime]]] = {}
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             for r in conn.execute(query):
                 out.setdefault(r.camera, []).append((r.start, r.end))
         return out
 
-    def recording_paths(self, camera: str | None = None) -> set[str]:
+    def paths(self, camera: str | None = None) -> set[str]:
         """Paths of the stored segments (of one camera, or all)."""
         query = select(RecordingSegmentRow.path)
         if camera is not None:
             query = query.where(RecordingSegmentRow.camera == camera)
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return set(conn.scalars(query))
 
-    def delete_recording_segments(self, ids: Sequence[int]) -> list[str]:
+    def delete_segments(self, ids: Sequence[int]) -> list[str]:
         """Delete segment rows (one transaction); return the paths of the rows that were there."""
         s = RecordingSegmentRow
         paths: list[str] = []
         wanted = sorted(set(ids))
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             for start in range(0, len(wanted), _IDS_PER_QUERY):
                 chunk = wanted[start : start + _IDS_PER_QUERY]
                 paths.extend(conn.scalars(select(s.path).where(s.id.in_(chunk))))
                 conn.execute(delete(s).where(s.id.in_(chunk)))
         return paths
 
-    def add_recording_event(self, event: RecordingEvent) -> None:
+    def add_event(self, event: RecordingEvent) -> None:
         """Store a recording event (stopped/resumed)."""
         to_micros(event.time)
         if event.kind not in EVENT_KINDS:
@@ -246,10 +246,10 @@ class RecordingsMixin:
             raise ValueError("a recording event needs a camera name")
         values = {"camera": event.camera, "time": event.time, "kind": event.kind, "reason": event.reason,
                   "free_bytes": event.free_bytes}
-        with self._writer.begin() as conn:
-            conn.execute(_insert(self.engine, RecordingEventRow).values(values))
+        with self._db.writer.begin() as conn:
+            conn.execute(_insert(self._db.engine, RecordingEventRow).values(values))
 
-    def recording_events(self, camera: str | None = None, since: datetime | None = None) -> list[RecordingEvent]:
+    def events(self, camera: str | None = None, since: datetime | None = None) -> list[RecordingEvent]:
         """Recording events (of one camera, or all) at or after `since`, oldest first."""
         e = RecordingEventRow
         query = select(e.camera, e.time, e.kind, e.reason, e.free_bytes)
@@ -257,16 +257,6 @@ class RecordingsMixin:
             query = query.where(e.camera == camera)
         if since is not None:
             query = query.where(e.time >= since)
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return [RecordingEvent(r.camera, r.time, r.kind, r.reason, r.free_bytes)
                     for r in conn.execute(query.order_by(e.time, e.id))]
-
-    def alert_spans(self, since: datetime, until: datetime) -> list[AlertSpan]:
-        """Alerts active at some time in [since, until] (opened before `until`, closed or last seen after `since`)."""
-        a = AlertRow
-        query = (select(a.id, a.opened_at, a.closed_at, a.last_seen, a.severity, a.subject_id, a.source)
-                 .where(a.opened_at <= until, or_(a.closed_at >= since, a.closed_at.is_(None) & (a.last_seen >= since)))
-                 .order_by(a.opened_at, a.id))
-        with self.engine.connect() as conn:
-            return [AlertSpan(r.id, r.opened_at, r.closed_at if r.closed_at is not None else r.last_seen,
-                              Severity(r.severity), r.subject_id, r.source) for r in conn.execute(query)]

@@ -10,10 +10,11 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, Index, String, delete, select
+from sqlalchemy import Index, String, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from routewatch.store.coltypes import UTCDateTime, to_micros
+from routewatch.store.database import Database
 from routewatch.store.tables import Base
 from routewatch.store.users import _HASHER, MIN_PASSWORD, User, UserRole, UserRow, _user, token_digest
 
@@ -34,39 +35,39 @@ def _end_all(session: Session, username: str) -> None:
     session.execute(delete(WebSessionRow).where(WebSessionRow.username == username))
 
 
-class SessionsMixin:
-    """Store methods for web sessions and the account changes that end them."""
+class SessionRepository:
+    """Web sessions, and the account changes that end them (password, role, disabling, removal)."""
 
-    engine: Engine
-    _writer: Engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def start_session(self, username: str, *, at: datetime, ttl_s: float) -> str:
+    def start(self, username: str, *, at: datetime, ttl_s: float) -> str:
         """A new session for `username` until `at` + `ttl_s`; its token (the cookie's value, stored only hashed)."""
         to_micros(at)
         token = secrets.token_urlsafe(32)
-        with Session(self._writer) as session, session.begin():
+        with Session(self._db.writer) as session, session.begin():
             session.execute(delete(WebSessionRow).where(WebSessionRow.expires_at <= at))  # keeps the table small
             session.add(WebSessionRow(token_sha256=token_digest(token), username=username, created_at=at,
                                       expires_at=at + timedelta(seconds=ttl_s)))
         return token
 
-    def session_user(self, token: str, *, at: datetime) -> User | None:
+    def user(self, token: str, *, at: datetime) -> User | None:
         """The enabled user of an unexpired session, or None."""
         query = (select(UserRow).join(WebSessionRow, WebSessionRow.username == UserRow.username)
                  .where(WebSessionRow.token_sha256 == token_digest(token), WebSessionRow.expires_at > at,
                         UserRow.disabled.is_(False)))
-        with Session(self.engine) as session:
+        with Session(self._db.engine) as session:
             row = session.scalars(query).first()
             return _user(row) if row is not None else None
 
-    def end_session(self, token: str) -> None:
+    def end(self, token: str) -> None:
         """Log one session out (nothing when there is none)."""
-        with Session(self._writer) as session, session.begin():
+        with Session(self._db.writer) as session, session.begin():
             session.execute(delete(WebSessionRow).where(WebSessionRow.token_sha256 == token_digest(token)))
 
-    def end_sessions(self, username: str) -> None:
+    def end_all(self, username: str) -> None:
         """Log every session of a user out."""
-        with Session(self._writer) as session, session.begin():
+        with Session(self._db.writer) as session, session.begin():
             _end_all(session, username)
 
     def set_password(self, username: str, password: str) -> bool:
@@ -74,7 +75,7 @@ class SessionsMixin:
         if len(password) < MIN_PASSWORD:
             raise ValueError(f"password must be at least {MIN_PASSWORD} characters")
         digest = _HASHER.hash(password)
-        with Session(self._writer) as session, session.begin():
+        with Session(self._db.writer) as session, session.begin():
             row = session.get(UserRow, username)
             if row is None:
                 return False
@@ -84,7 +85,7 @@ class SessionsMixin:
 
     def set_role(self, username: str, role: UserRole | str) -> bool:
         """Change a user's role and end their sessions; False when there is no such user."""
-        with Session(self._writer) as session, session.begin():
+        with Session(self._db.writer) as session, session.begin():
             row = session.get(UserRow, username)
             if row is None:
                 return False
@@ -92,9 +93,9 @@ class SessionsMixin:
             _end_all(session, username)
             return True
 
-    def set_user_disabled(self, username: str, disabled: bool) -> bool:
+    def set_disabled(self, username: str, disabled: bool) -> bool:
         """Disable (ending the user's sessions) or enable a user; False when there is no such user."""
-        with Session(self._writer) as session, session.begin():
+        with Session(self._db.writer) as session, session.begin():
             row = session.get(UserRow, username)
             if row is None:
                 return False
@@ -105,7 +106,7 @@ class SessionsMixin:
 
     def remove_user(self, username: str) -> bool:
         """Remove a user and their sessions; False when there is no such user."""
-        with Session(self._writer) as session, session.begin():
+        with Session(self._db.writer) as session, session.begin():
             row = session.get(UserRow, username)
             if row is None:
                 return False

@@ -1,4 +1,4 @@
-"""JPEG evidence of alerts raised from video: the `snapshots` table, its record and the Store mixin.
+"""JPEG evidence of alerts raised from video: the `snapshots` table, its record and its repository.
 
 One snapshot per alert (the frame the alert opened on, its box drawn); the alert row points to
 it through `alerts.snapshot_id`, which alert upserts never touch (see writes.upsert_alerts).
@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from routewatch.store.coltypes import UTCDateTime, to_micros
+from routewatch.store.database import Database
 from routewatch.store.errors import UnknownAlertError
 from routewatch.store.tables import SERIAL, AlertRow, Base
 
@@ -73,13 +74,13 @@ def _insert(engine: Engine) -> Any:
     return postgresql.insert(SnapshotRow) if engine.dialect.name == "postgresql" else sqlite.insert(SnapshotRow)
 
 
-class SnapshotsMixin:
-    """Store methods for alert snapshots."""
+class SnapshotRepository:
+    """JPEG evidence of alerts, one per alert."""
 
-    engine: Engine
-    _writer: Engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def put_snapshot(self, snap: Snapshot) -> int:
+    def put(self, snap: Snapshot) -> int:
         """Store an alert's snapshot and point the alert row at it; return its id.
 
         Idempotent: an alert keeps the first snapshot stored for it (a replay stores nothing new).
@@ -88,19 +89,19 @@ class SnapshotsMixin:
         snap.check()
         values = {"alert_id": snap.alert_id, "camera": snap.camera, "time": snap.time, "width": snap.width,
                   "height": snap.height, "box": list(snap.box), "jpeg": snap.jpeg}
-        with self._writer.begin() as conn:
+        with self._db.writer.begin() as conn:
             if conn.scalar(select(AlertRow.id).where(AlertRow.id == snap.alert_id)) is None:
                 raise UnknownAlertError(snap.alert_id)
-            conn.execute(_insert(self.engine).values(values).on_conflict_do_nothing(index_elements=["alert_id"]))
+            conn.execute(_insert(self._db.engine).values(values).on_conflict_do_nothing(index_elements=["alert_id"]))
             sid = conn.scalar(select(SnapshotRow.id).where(SnapshotRow.alert_id == snap.alert_id))
             assert sid is not None
             conn.execute(update(AlertRow).where(AlertRow.id == snap.alert_id).values(snapshot_id=sid))
             return int(sid)
 
-    def get_snapshot(self, alert_id: str) -> Snapshot | None:
+    def get(self, alert_id: str) -> Snapshot | None:
         """The snapshot of an alert, or None."""
         s = SnapshotRow
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             row = conn.execute(select(s.alert_id, s.camera, s.time, s.width, s.height, s.box, s.jpeg)
                                .where(s.alert_id == alert_id)).first()
         if row is None:
@@ -108,18 +109,18 @@ class SnapshotsMixin:
         x1, y1, x2, y2 = (int(v) for v in row.box)
         return Snapshot(row.alert_id, row.camera, row.time, row.width, row.height, (x1, y1, x2, y2), bytes(row.jpeg))
 
-    def snapshot_alert_ids(self, alert_ids: Sequence[str]) -> set[str]:
+    def alert_ids_with(self, alert_ids: Sequence[str]) -> set[str]:
         """The ids among `alert_ids` whose alert row references a snapshot."""
         found: set[str] = set()
         ids = sorted(set(alert_ids))
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             for start in range(0, len(ids), _IDS_PER_QUERY):
                 chunk = ids[start : start + _IDS_PER_QUERY]
                 query = select(AlertRow.id).where(AlertRow.id.in_(chunk), AlertRow.snapshot_id.is_not(None))
                 found.update(conn.scalars(query))
         return found
 
-    def count_snapshots(self) -> int:
+    def count(self) -> int:
         """Number of stored snapshots."""
-        with self.engine.connect() as conn:
+        with self._db.engine.connect() as conn:
             return int(conn.scalar(select(func.count()).select_from(SnapshotRow)) or 0)

@@ -77,7 +77,7 @@ class AlertRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String)
     evidence: Mapped[list[str]] = mapped_column(JSON)
-    # The alert's JPEG evidence (snapshots.id), set by Store.put_snapshot; alert upserts leave it alone.
+    # The alert's JPEG evidence (snapshots.id), set by SnapshotRepository.put; alert upserts leave it alone.
     snapshot_id: Mapped[int | None] = mapped_column(SERIAL, deferred=True)  # not loaded with the alert
 
 

@@ -1,4 +1,4 @@
-"""Users, API tokens and the audit log (web auth): tables, records and the Store mixin."""
+"""Users, API tokens and the audit log (web auth): tables, records and their repositories."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import Boolean, Engine, Index, String, Text, select
+from sqlalchemy import Boolean, Index, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from routewatch.store.coltypes import UTCDateTime, to_micros
+from routewatch.store.database import Database
 from routewatch.store.errors import StoreError
 from routewatch.store.tables import ENUM, SERIAL, Base
 
@@ -136,13 +137,13 @@ def _token(row: ApiTokenRow) -> ApiToken:
     return ApiToken(row.id, row.name, UserRole(row.role), row.created_at, row.revoked)
 
 
-class UsersMixin:
-    """Store methods for users, API tokens and the audit log."""
+class UserRepository:
+    """Users and their API tokens (the audit log is AuditRepository)."""
 
-    engine: Engine
-    _writer: Engine
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
-    def add_user(self, username: str, password: str, role: UserRole | str, *, at: datetime) -> User:
+    def add(self, username: str, password: str, role: UserRole | str, *, at: datetime) -> User:
         """Create a user with an argon2 password hash; StoreError if the name is taken."""
         check_username(username)
         if len(password) < MIN_PASSWORD:
@@ -152,26 +153,26 @@ class UsersMixin:
             created_at=at, disabled=False,
         )
         try:
-            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            with Session(self._db.writer, expire_on_commit=False) as session, session.begin():
                 session.add(row)
         except IntegrityError:
             raise StoreError(f"user {username!r} already exists") from None
         return _user(row)
 
-    def get_user(self, username: str) -> User | None:
+    def get(self, username: str) -> User | None:
         """The user with this name, or None."""
-        with Session(self.engine) as session:
+        with Session(self._db.engine) as session:
             row = session.get(UserRow, username)
             return _user(row) if row is not None else None
 
-    def users(self) -> list[User]:
+    def all(self) -> list[User]:
         """All users by name."""
-        with Session(self.engine) as session:
+        with Session(self._db.engine) as session:
             return [_user(r) for r in session.scalars(select(UserRow).order_by(UserRow.username))]
 
     def check_password(self, username: str, password: str) -> User | None:
         """The enabled user when the password is right, else None (rehashes outdated hashes)."""
-        with Session(self.engine) as session:
+        with Session(self._db.engine) as session:
             row = session.get(UserRow, username)
             stored = row.password_hash if row is not None else _dummy_hash()
         try:
@@ -181,7 +182,7 @@ class UsersMixin:
         if row is None or row.disabled:
             return None
         if _HASHER.check_needs_rehash(stored):
-            with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            with Session(self._db.writer, expire_on_commit=False) as session, session.begin():
                 fresh = session.get(UserRow, username)
                 if fresh is not None:
                     fresh.password_hash = _HASHER.hash(password)
@@ -193,7 +194,7 @@ class UsersMixin:
         row = ApiTokenRow(
             token_sha256=token_digest(token), name=name, role=UserRole(role).value, created_at=at, revoked=False
         )
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+        with Session(self._db.writer, expire_on_commit=False) as session, session.begin():
             session.add(row)
             session.flush()
             return _token(row), token
@@ -201,42 +202,49 @@ class UsersMixin:
     def api_token(self, token: str) -> ApiToken | None:
         """The unrevoked token matching this secret, or None."""
         query = select(ApiTokenRow).where(ApiTokenRow.token_sha256 == token_digest(token))
-        with Session(self.engine) as session:
+        with Session(self._db.engine) as session:
             row = session.scalars(query).first()
             return _token(row) if row is not None and not row.revoked else None
 
     def api_tokens(self) -> list[ApiToken]:
         """All API tokens (revoked included), oldest first."""
-        with Session(self.engine) as session:
+        with Session(self._db.engine) as session:
             return [_token(r) for r in session.scalars(select(ApiTokenRow).order_by(ApiTokenRow.id))]
 
     def revoke_api_token(self, token_id: int) -> bool:
         """Revoke a token by id; False when there is no such token."""
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+        with Session(self._db.writer, expire_on_commit=False) as session, session.begin():
             row = session.get(ApiTokenRow, token_id)
             if row is None:
                 return False
             row.revoked = True
             return True
 
-    def audit(self, action: str, *, actor: str, target: str = "", detail: str = "", at: datetime) -> None:
+
+class AuditRepository:
+    """The audit log: who did what to which thing, oldest first."""
+
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    def add(self, action: str, *, actor: str, target: str = "", detail: str = "", at: datetime) -> None:
         """Append one entry to the audit log."""
         to_micros(at)
-        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+        with Session(self._db.writer, expire_on_commit=False) as session, session.begin():
             session.add(AuditRow(time=at, actor=actor, action=action, target=target, detail=detail))
 
-    def audit_log(self, *, limit: int = 100, after: int = 0, **where: Any) -> list[AuditEntry]:
+    def entries(self, *, limit: int = 100, after: int = 0, **where: Any) -> list[AuditEntry]:
         """Audit entries with id > `after`, oldest first; `where` filters on actor/action/target."""
         query = select(AuditRow).where(AuditRow.id > after)
         for key, value in where.items():
             if key not in ("actor", "action", "target"):
                 raise ValueError(f"cannot filter the audit log on {key!r}")
             query = query.where(getattr(AuditRow, key) == value)
-        with Session(self.engine) as session:
+        with Session(self._db.engine) as session:
             rows = session.scalars(query.order_by(AuditRow.id).limit(limit))
             return [AuditEntry(r.id, r.time, r.actor, r.action, r.target, r.detail) for r in rows]
 
 
-def create_user(store: UsersMixin, username: str, password: str, role: UserRole | str, *, at: datetime) -> User:
+def create_user(users: UserRepository, username: str, password: str, role: UserRole | str, *, at: datetime) -> User:
     """Create a user (for `routewatch users add`): the only way the first admin comes to exist."""
-    return store.add_user(username, password, role, at=at)
+    return users.add(username, password, role, at=at)

@@ -10,7 +10,6 @@ from typing import Protocol
 
 from routewatch.config.store import StoreConfig
 from routewatch.model import AlertChange, DeadLetter, Observation
-from routewatch.store import Store
 from routewatch.store.journal import Journal
 
 log = logging.getLogger(__name__)
@@ -28,10 +27,33 @@ class ChangeSink(Protocol):
     def __call__(self, changes: Sequence[AlertChange]) -> None: ...
 
 
+class BatchWrites(Protocol):
+    """Writes one flush (alert changes, positions, dead letters) in one transaction (store.batches)."""
+
+    def write(self, changes: Sequence[AlertChange], observations: Sequence[Observation],
+              dead_letters: Sequence[DeadLetter] = ()) -> None: ...
+
+
+class DeadLetterRetention(Protocol):
+    """Deletes old dead letters (store.dead_letters)."""
+
+    def prune(self, *, before: datetime, keep: int) -> int: ...
+
+
+class WriterStore(Protocol):
+    """What a Writer writes with: the batch unit of work and dead-letter retention."""
+
+    @property
+    def batches(self) -> BatchWrites: ...
+
+    @property
+    def dead_letters(self) -> DeadLetterRetention: ...
+
+
 class Writer:
     """Buffers alert changes, positions and dead letters; the database is written before anyone is told."""
 
-    def __init__(self, store: Store, cfg: StoreConfig, sinks: Iterable[ChangeSink] = (),
+    def __init__(self, store: WriterStore, cfg: StoreConfig, sinks: Iterable[ChangeSink] = (),
                  journal: Journal | None = None, clock: Callable[[], datetime] = lambda: datetime.now(UTC)) -> None:
         self.store, self.cfg, self.journal = store, cfg, journal
         self.sinks = list(sinks)
@@ -78,7 +100,7 @@ class Writer:
         try:
             self._drain_journal()
             if changes or obs or dead:
-                self.store.write(changes, obs, dead)
+                self.store.batches.write(changes, obs, dead)
         except Exception as exc:
             if self.journal is None:
                 self._restore(changes, obs, dead)
@@ -106,7 +128,7 @@ class Writer:
         self._next_prune, self._dead_since_prune = now + PRUNE_EVERY_S, 0
         before = self._clock() - timedelta(seconds=self.cfg.dead_letters_max_age_s)
         try:
-            gone = self.store.prune_dead_letters(before=before, keep=self.cfg.dead_letters_max_count)
+            gone = self.store.dead_letters.prune(before=before, keep=self.cfg.dead_letters_max_count)
         except Exception as exc:  # retention is housekeeping: never lose the rows just written over it
             log.error("dead-letter retention failed: %s", type(exc).__name__)
             return
@@ -119,7 +141,7 @@ class Writer:
         if self.journal is None:
             return
         for path, batch in self.journal.batches():
-            self.store.write(batch.changes, batch.observations, batch.dead_letters)
+            self.store.batches.write(batch.changes, batch.observations, batch.dead_letters)
             self.journal.done(path)
             self._tell(batch.changes)
 

@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.config.recording import RecordingConfig
 from routewatch.config.web import WebConfig
+from routewatch.store import Store
 from routewatch.web import auth
 from routewatch.web.guard import BodyGuard
 from routewatch.web.headers import SecurityHeaders
@@ -27,10 +28,10 @@ from routewatch.web.routes import backtest, basemap, corridors, coverage, export
 from routewatch.web.routes.corridors import InvalidCorridor, invalid_response
 from routewatch.web.routes.live import LiveHub
 from routewatch.web.routes.ops import Metrics, make_registry
-from routewatch.web.settings import Clock, WebStore, login_limits, utc_now
+from routewatch.web.settings import Clock, login_limits, utc_now
 from routewatch.web.static import mount_ui
 
-__all__ = ["WebStore", "create_app"]
+__all__ = ["create_app"]
 
 
 def _errors(app: FastAPI) -> None:
@@ -55,7 +56,7 @@ def _errors(app: FastAPI) -> None:
 
 
 def create_app(
-    store: WebStore,
+    store: Store,
     web: WebConfig | None = None,
     *,
     recording: RecordingConfig | None = None,
@@ -71,7 +72,7 @@ def create_app(
     rules backtests run) are their config sections; `hub.publish` and `metrics` are the pipeline's hooks.
     """
     settings = web or WebConfig()
-    hub = hub or LiveHub(store, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
+    hub = hub or LiveHub(store.alerts, poll_s=settings.live_poll_s, keepalive_s=settings.live_keepalive_s)
     metrics = metrics or Metrics()
     exports = export.ExportJobs(clock, export.storage(settings, recording))
     password_slots = PasswordSlots(settings.password_checks)

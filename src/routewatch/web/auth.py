@@ -66,7 +66,7 @@ def me(principal: Reader) -> Me:
 @router.get("/users")
 def list_users(store: StoreDep, _: Admin) -> list[UserOut]:
     """All users."""
-    return [user_dict(u) for u in store.users()]
+    return [user_dict(u) for u in store.users.all()]
 
 
 @router.post("/users", status_code=201)
@@ -75,12 +75,12 @@ def add_user(body: NewUser, store: StoreDep, clock: ClockDep, slots: SlotsDep, p
     try:
         check_username(body.username)
         with slots.check():  # hashing costs what checking does
-            user = store.add_user(body.username, body.password, body.role, at=clock())
+            user = store.users.add(body.username, body.password, body.role, at=clock())
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     except StoreError as exc:
         raise HTTPException(409, str(exc)) from None
-    store.audit("user_create", actor=principal.name, target=body.username, detail=body.role.value, at=clock())
+    store.audit.add("user_create", actor=principal.name, target=body.username, detail=body.role.value, at=clock())
     return user_dict(user)
 
 
@@ -88,21 +88,21 @@ def add_user(body: NewUser, store: StoreDep, clock: ClockDep, slots: SlotsDep, p
 def change_user(username: str, body: UserChange, store: StoreDep, clock: ClockDep, slots: SlotsDep,
                 principal: Admin) -> UserOut:
     """Change a user's password, role or disabled flag (each but enabling ends the user's sessions at once)."""
-    if store.get_user(username) is None:
+    if store.users.get(username) is None:
         raise HTTPException(404, f"no user {username!r}")
     changed = []
     if body.password is not None:
         with slots.check():  # hashing costs what checking does
-            store.set_password(username, body.password)
+            store.sessions.set_password(username, body.password)
         changed.append("password")
     if body.role is not None:
-        store.set_role(username, body.role)
+        store.sessions.set_role(username, body.role)
         changed.append(f"role={body.role.value}")
     if body.disabled is not None:
-        store.set_user_disabled(username, body.disabled)
+        store.sessions.set_disabled(username, body.disabled)
         changed.append(f"disabled={body.disabled}")
-    store.audit("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=clock())
-    user = store.get_user(username)
+    store.audit.add("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=clock())
+    user = store.users.get(username)
     assert user is not None
     return user_dict(user)
 
@@ -110,22 +110,22 @@ def change_user(username: str, body: UserChange, store: StoreDep, clock: ClockDe
 @router.delete("/users/{username}", status_code=204)
 def remove_user(username: str, store: StoreDep, clock: ClockDep, principal: Admin) -> None:
     """Remove a user (their sessions end at once)."""
-    if not store.remove_user(username):
+    if not store.sessions.remove_user(username):
         raise HTTPException(404, f"no user {username!r}")
-    store.audit("user_remove", actor=principal.name, target=username, at=clock())
+    store.audit.add("user_remove", actor=principal.name, target=username, at=clock())
 
 
 @router.get("/tokens")
 def list_tokens(store: StoreDep, _: Admin) -> list[ApiTokenOut]:
     """All API tokens (metadata only)."""
-    return [token_dict(t) for t in store.api_tokens()]
+    return [token_dict(t) for t in store.users.api_tokens()]
 
 
 @router.post("/tokens", status_code=201)
 def add_token(body: NewToken, store: StoreDep, clock: ClockDep, principal: Admin) -> NewApiToken:
     """Create an API token; the token is in this response only."""
-    meta, token = store.add_api_token(body.name, body.role, at=clock())
-    store.audit("token_create", actor=principal.name, target=str(meta.id),
+    meta, token = store.users.add_api_token(body.name, body.role, at=clock())
+    store.audit.add("token_create", actor=principal.name, target=str(meta.id),
                 detail=f"{body.name} ({body.role.value})", at=clock())
     return NewApiToken(**dict(token_dict(meta)), token=token)
 
@@ -133,9 +133,9 @@ def add_token(body: NewToken, store: StoreDep, clock: ClockDep, principal: Admin
 @router.delete("/tokens/{token_id}", status_code=204)
 def revoke_token(token_id: int, store: StoreDep, clock: ClockDep, principal: Admin) -> None:
     """Revoke an API token."""
-    if not store.revoke_api_token(token_id):
+    if not store.users.revoke_api_token(token_id):
         raise HTTPException(404, f"no API token {token_id}")
-    store.audit("token_revoke", actor=principal.name, target=str(token_id), at=clock())
+    store.audit.add("token_revoke", actor=principal.name, target=str(token_id), at=clock())
 
 
 @router.get("/audit")
@@ -145,4 +145,4 @@ def audit_log(
 ) -> list[AuditEntryOut]:
     """Audit entries after an id, oldest first."""
     where = {"action": action} if action else {}
-    return [audit_dict(e) for e in store.audit_log(limit=limit, after=after, **where)]
+    return [audit_dict(e) for e in store.audit.entries(limit=limit, after=after, **where)]

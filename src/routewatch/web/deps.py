@@ -16,10 +16,11 @@ from prometheus_client import CollectorRegistry
 from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.config.recording import RecordingConfig
 from routewatch.config.web import WebConfig
+from routewatch.store import Store
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.passwords import PasswordSlots
 from routewatch.web.security import Perm, Principal, require
-from routewatch.web.settings import Clock, WebStore
+from routewatch.web.settings import Clock
 
 if TYPE_CHECKING:  # the routes that define these import this module
     from routewatch.web.routes.export import ExportJobs
@@ -32,9 +33,9 @@ __all__ = [
 ]
 
 
-async def get_store(request: Request) -> WebStore:
+async def get_store(request: Request) -> Store:
     """The store the app serves."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     return store
 
 
@@ -104,7 +105,7 @@ async def get_password_slots(request: Request) -> PasswordSlots:
     return slots
 
 
-StoreDep = Annotated[WebStore, Depends(get_store)]
+StoreDep = Annotated[Store, Depends(get_store)]
 SettingsDep = Annotated[WebConfig, Depends(get_settings)]
 RecordingDep = Annotated[RecordingConfig | None, Depends(get_recording)]
 EngineDep = Annotated[EngineConfig, Depends(get_engine)]

@@ -12,15 +12,15 @@ from pathlib import Path
 
 from pydantic import JsonValue
 
+from routewatch.store import Store
 from routewatch.web.app import create_app
-from routewatch.web.settings import WebStore
 
 DEFAULT_PATH = Path(__file__).resolve().parents[3] / "web-ui" / "openapi.json"
 
 
 def document() -> dict[str, JsonValue]:
     """The OpenAPI document of `create_app` (no store is opened: building the schema needs none)."""
-    app = create_app(WebStore.__new__(WebStore))
+    app = create_app(Store.__new__(Store))
     openapi: dict[str, JsonValue] = app.openapi()
     return openapi
 

@@ -9,8 +9,9 @@ from enum import StrEnum
 
 from fastapi import HTTPException, Request
 
+from routewatch.store import Store
 from routewatch.store.users import UserRole
-from routewatch.web.settings import Clock, WebStore
+from routewatch.web.settings import Clock
 
 COOKIE = "routewatch_session"
 PRINCIPAL = "principal"  # the request state's key of a caller already authenticated (by routewatch.web.guard)
@@ -56,20 +57,20 @@ def unauthorized(message: str = "log in or send an API token") -> HTTPException:
 
 def authenticate(request: Request) -> Principal | None:
     """The caller from `Authorization: Bearer` (an API token) or the session cookie, or None."""
-    store: WebStore = request.app.state.store
+    store: Store = request.app.state.store
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise unauthorized("malformed Authorization header; use 'Bearer <token>'")
-        found = store.api_token(token.strip())
+        found = store.users.api_token(token.strip())
         if found is None:
             raise unauthorized("unknown or revoked API token")
         return Principal(f"token:{found.name}", found.role, "token", f"token:{found.id}")
     cookie = request.cookies.get(COOKIE)
     if not cookie:
         return None
-    user = store.session_user(cookie, at=now(request))
+    user = store.sessions.user(cookie, at=now(request))
     if user is None:
         raise unauthorized("session expired or invalid; log in again")
     return Principal(user.username, user.role, "session", f"user:{user.username}")

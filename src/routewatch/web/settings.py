@@ -1,4 +1,4 @@
-"""What the web layer takes besides its config section (`config.schema.WebConfig`): the store and a clock."""
+"""What the web layer takes besides its config section (`config.web.WebConfig`): a clock, the login limits."""
 
 from __future__ import annotations
 
@@ -6,11 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from routewatch.config.web import WebConfig
-from routewatch.store import Store
 from routewatch.web.limits import LoginLimits
-
-WebStore = Store
-
 
 Clock = Callable[[], datetime]
 

@@ -11,13 +11,13 @@ from pydantic import BaseModel, Field
 
 from routewatch.geo.bbox import parse_bbox
 from routewatch.model import Alert, AlertKind, AlertState
-from routewatch.store import UnknownAlertError
+from routewatch.store import Store, UnknownAlertError
 from routewatch.store.records import AlertEvent
 from routewatch.web.deps import Acker, ClockDep, HubDep, Reader, SettingsDep, StoreDep
 from routewatch.web.routes.live import LiveHub
 from routewatch.web.schemas import AlertDetail, AlertEventOut, AlertPage, ApiAlert, TrackPoint
 from routewatch.web.security import Principal
-from routewatch.web.settings import Clock, WebStore
+from routewatch.web.settings import Clock
 from routewatch.wire import alert_to_dict
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
@@ -50,9 +50,9 @@ def snapshot_url(alert_id: str) -> str:
     return f"/api/alerts/{alert_id}/snapshot"
 
 
-def alert_dicts(store: WebStore, alerts: list[Alert]) -> list[ApiAlert]:
+def alert_dicts(store: Store, alerts: list[Alert]) -> list[ApiAlert]:
     """Alerts for the API: `snapshot_url` is the snapshot's URL, or null when there is none."""
-    with_snapshot = store.snapshot_alert_ids([a.id for a in alerts]) if alerts else set()
+    with_snapshot = store.snapshots.alert_ids_with([a.id for a in alerts]) if alerts else set()
     return [ApiAlert.model_validate({**alert_to_dict(a), "snapshot_url": snapshot_url(a.id) if a.id in with_snapshot
                                      else None}) for a in alerts]
 
@@ -63,14 +63,14 @@ def event_dict(e: AlertEvent) -> AlertEventOut:
                          state=e.state.value, updates=e.updates, actor=e.actor, comment=e.comment)
 
 
-def _page(store: WebStore, filters: dict[str, Any], cls: str | None, limit: int, offset: int) -> list[Alert]:
+def _page(store: Store, filters: dict[str, Any], cls: str | None, limit: int, offset: int) -> list[Alert]:
     if cls is None:
-        return list(store.list_alerts(**filters, limit=limit, offset=offset))
+        return list(store.alerts.find(**filters, limit=limit, offset=offset))
     # The store has no class filter: scan in chunks so pagination still counts matching alerts only.
     found: list[Alert] = []
     skip, at = offset, 0
     while len(found) < limit:
-        chunk = store.list_alerts(**filters, limit=_CHUNK, offset=at)
+        chunk = store.alerts.find(**filters, limit=_CHUNK, offset=at)
         for alert in chunk:
             if alert.subject_class != cls:
                 continue
@@ -113,8 +113,8 @@ def list_alerts(
                      next_offset=offset + limit if more else None)
 
 
-def _get(store: WebStore, alert_id: str) -> Alert:
-    alert = store.get_alert(alert_id)
+def _get(store: Store, alert_id: str) -> Alert:
+    alert = store.alerts.get(alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
     return alert
@@ -125,12 +125,12 @@ def get_alert(alert_id: str, store: StoreDep, settings: SettingsDep, _: Reader) 
     """One alert with its events and the subject's track from opening to closing (or last seen)."""
     alert = _get(store, alert_id)
     end = (alert.closed_at or alert.last_seen) + timedelta(microseconds=1)
-    fixes = store.positions(alert.subject_id, since=alert.opened_at, until=end)
+    fixes = store.positions.of_subject(alert.subject_id, since=alert.opened_at, until=end)
     most = settings.max_track_points
     if len(fixes) > most:  # thin long tracks evenly, keeping the last fix
         step = math.ceil(len(fixes) / most)
         fixes = fixes[:-1:step] + fixes[-1:]
-    events = store.alert_events(alert_id, limit=10_000)
+    events = store.alerts.events(alert_id, limit=10_000)
     last_ack = next((e for e in reversed(events) if e.change.value == "acknowledged"), None)
     return AlertDetail(
         **dict(alert_dicts(store, [alert])[0]),
@@ -141,14 +141,14 @@ def get_alert(alert_id: str, store: StoreDep, settings: SettingsDep, _: Reader) 
     )
 
 
-def _acknowledge(store: WebStore, clock: Clock, hub: LiveHub, alert_id: str, principal: Principal, comment: str,
+def _acknowledge(store: Store, clock: Clock, hub: LiveHub, alert_id: str, principal: Principal, comment: str,
                  action: str) -> ApiAlert:
     at = clock()
     try:
-        alert = store.acknowledge(alert_id, by=principal.name, comment=comment, time=at)
+        alert = store.alerts.acknowledge(alert_id, by=principal.name, comment=comment, time=at)
     except UnknownAlertError:
         raise HTTPException(404, f"no alert {alert_id!r}") from None
-    store.audit(action, actor=principal.name, target=alert_id, detail=comment, at=at)
+    store.audit.add(action, actor=principal.name, target=alert_id, detail=comment, at=at)
     hub.publish(())
     return alert_dicts(store, [alert])[0]
 
@@ -158,7 +158,7 @@ def _acknowledge(store: WebStore, clock: Clock, hub: LiveHub, alert_id: str, pri
                        404: {"description": "No such alert, or it has no snapshot."}})
 def get_snapshot(alert_id: str, store: StoreDep, _: Reader) -> Response:
     """The JPEG evidence of an alert raised from video: its opening frame with the tracked box drawn."""
-    snap = store.get_snapshot(alert_id)
+    snap = store.snapshots.get(alert_id)
     if snap is None:
         raise HTTPException(404, f"no snapshot for alert {alert_id!r}")
     # A snapshot never changes once stored, but it is evidence: keep it in the user's cache only.

@@ -13,11 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from routewatch.analysis.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
 from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.geo.corridors import CorridorError, load_corridors
+from routewatch.store import Store
 from routewatch.web.bodies import body_schema, read_model
 from routewatch.web.deps import AlertsDep, EngineDep, Planner, SettingsDep, StoreDep
 from routewatch.web.routes.corridors import InvalidCorridor
 from routewatch.web.schemas import BacktestReport
-from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/backtest", tags=["backtest"])
 
@@ -56,13 +56,13 @@ async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep,
         _ONE_AT_A_TIME.release()
 
 
-def _run(store: WebStore, engine: EngineConfig, alerts: AlertsConfig, body: BacktestRequest) -> BacktestReport:
+def _run(store: Store, engine: EngineConfig, alerts: AlertsConfig, body: BacktestRequest) -> BacktestReport:
     try:
         window = Window(body.start, body.end)
     except BacktestError as exc:
         raise HTTPException(422, str(exc)) from None
     if body.corridors is None:
-        corridors = store.current_corridors()
+        corridors = store.corridors.current()
     else:
         try:
             corridors = load_corridors(json.dumps(body.corridors))

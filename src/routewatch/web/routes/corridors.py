@@ -19,7 +19,7 @@ from routewatch.geo.corridors import (
     validate_features,
 )
 from routewatch.model import Corridor
-from routewatch.store import CorridorConflictError, RemovalNotConfirmedError
+from routewatch.store import CorridorConflictError, RemovalNotConfirmedError, Store
 from routewatch.store.records import CorridorVersion
 from routewatch.web.bodies import read_limited
 from routewatch.web.deps import ClockDep, Planner, Reader, SettingsDep, StoreDep
@@ -32,7 +32,7 @@ from routewatch.web.schemas import (
     VersionFeature,
 )
 from routewatch.web.security import Principal
-from routewatch.web.settings import Clock, WebStore
+from routewatch.web.settings import Clock
 
 router = APIRouter(prefix="/api/corridors", tags=["corridors"])
 Writer = Planner
@@ -70,8 +70,8 @@ def version_dict(v: CorridorVersion) -> CorridorVersionOut:
                               created_at=v.created_at.isoformat(), deleted=v.deleted)
 
 
-def _current(store: WebStore, corridor_id: str) -> Corridor | None:
-    return next((c for c in store.current_corridors() if c.id == corridor_id), None)
+def _current(store: Store, corridor_id: str) -> Corridor | None:
+    return next((c for c in store.corridors.current() if c.id == corridor_id), None)
 
 
 def _parse_one(body: Any, path_id: str | None = None) -> Corridor:
@@ -99,32 +99,32 @@ def _why(body: Any, comment: str) -> str:
 
 
 def _save(
-    store: WebStore, clock: Clock, corridor: Corridor, principal: Principal, comment: str, action: str,
+    store: Store, clock: Clock, corridor: Corridor, principal: Principal, comment: str, action: str,
     previous: int | None = None,
 ) -> CorridorFeature:
     try:
-        (saved,) = store.save_corridors(
+        (saved,) = store.corridors.save(
             [corridor], author=principal.name, comment=comment, at=clock(), replace=False
         )
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     if saved.version != previous:  # an unchanged save adds no version and is not audited
         detail = f"v{saved.version}: {comment}"
-        store.audit(action, actor=principal.name, target=saved.id, detail=detail, at=clock())
+        store.audit.add(action, actor=principal.name, target=saved.id, detail=detail, at=clock())
     return feature(saved)
 
 
 @router.get("")
 def list_corridors(store: StoreDep, _: Reader) -> CorridorSet:
     """The current corridor set as a GeoJSON FeatureCollection."""
-    return CorridorSet.model_validate(to_geojson(store.current_corridors()))
+    return CorridorSet.model_validate(to_geojson(store.corridors.current()))
 
 
 @router.get("/export", response_class=Response, responses={200: {"content": {
     "application/geo+json": {}, "application/vnd.google-earth.kml+xml": {}}, "description": "The corridor file."}})
 def export(store: StoreDep, _: Reader, format: Literal["geojson", "kml"] = "geojson") -> Response:
     """The current set as a GeoJSON or KML download."""
-    corridors = store.current_corridors()
+    corridors = store.corridors.current()
     if format == "kml":
         body, media = to_kml(corridors), "application/vnd.google-earth.kml+xml"
     else:
@@ -155,13 +155,13 @@ async def import_file(
     at = clock()
     why = comment or f"import {name}"
     try:
-        saved = store.save_corridors(corridors, author=principal.name, comment=why, at=at, replace=replace,
+        saved = store.corridors.save(corridors, author=principal.name, comment=why, at=at, replace=replace,
                                      expect_removed=expect_removed if replace else None)
     except RemovalNotConfirmedError as exc:
         raise HTTPException(409, f"{exc}: add expect_removed={len(exc.ids)} to remove them") from None
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
-    store.audit("corridor_import", actor=principal.name, target=name,
+    store.audit.add("corridor_import", actor=principal.name, target=name,
                 detail=f"{len(saved)} corridor(s), replace={replace}, removed={expect_removed if replace else 0}: "
                 f"{why}", at=at)
     return CorridorImport.model_validate({"filename": name, "imported": [{"id": c.id, "version": c.version}
@@ -205,19 +205,19 @@ def delete(corridor_id: str, store: StoreDep, clock: ClockDep, principal: Writer
     """Delete a corridor (a tombstone version keeps its history)."""
     at = clock()
     try:
-        version = store.delete_corridor(corridor_id, author=principal.name, comment=comment, at=at)
+        version = store.corridors.delete(corridor_id, author=principal.name, comment=comment, at=at)
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     if version is None:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
-    store.audit("corridor_delete", actor=principal.name, target=corridor_id, detail=f"v{version}: {comment}", at=at)
+    store.audit.add("corridor_delete", actor=principal.name, target=corridor_id, detail=f"v{version}: {comment}", at=at)
     return CorridorDeleted(id=corridor_id, version=version, deleted=True)
 
 
 @router.get("/{corridor_id}/history")
 def history(corridor_id: str, store: StoreDep, _: Reader) -> list[CorridorVersionOut]:
     """Every version of a corridor with who, when and why, oldest first."""
-    versions = store.corridor_history(corridor_id)
+    versions = store.corridors.history(corridor_id)
     if not versions:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
     return [version_dict(v) for v in versions]
@@ -226,7 +226,7 @@ def history(corridor_id: str, store: StoreDep, _: Reader) -> list[CorridorVersio
 @router.get("/{corridor_id}/versions/{version}")
 def get_version(corridor_id: str, version: int, store: StoreDep, _: Reader) -> VersionFeature:
     """One stored version as a GeoJSON Feature, its audit fields in `meta`."""
-    for v in store.corridor_history(corridor_id):
+    for v in store.corridors.history(corridor_id):
         if v.corridor.version == version:
             return VersionFeature(**dict(feature(v.corridor)), meta=version_dict(v))
     raise HTTPException(404, f"no version {version} of corridor {corridor_id!r}")

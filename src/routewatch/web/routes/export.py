@@ -55,11 +55,12 @@ from routewatch.geo.bbox import area
 from routewatch.replay.export import ExportError, export_alert
 from routewatch.replay.rangeexport import MAX_CLIP_S, check_range, export_range
 from routewatch.replay.report import range_name, safe_name
+from routewatch.store import Store
 from routewatch.web.bodies import body_schema, read_model
 from routewatch.web.deps import ClockDep, Commander, ExportsDep, RecordingDep, StoreDep
 from routewatch.web.routes.replay import window
 from routewatch.web.schemas import ExportJob
-from routewatch.web.settings import Clock, WebStore
+from routewatch.web.settings import Clock
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/replay/exports", tags=["replay"])
@@ -429,7 +430,7 @@ def zip_dir(directory: Path, target: Path) -> None:
     part.replace(target)
 
 
-def _plan(store: WebStore, recording: RecordingConfig | None, clock: Clock, body: ExportRequest
+def _plan(store: Store, recording: RecordingConfig | None, clock: Clock, body: ExportRequest
           ) -> tuple[Literal["alert", "range"], str, Callable[[Path, Callable[[int, int], None]], str]]:
     """Check what is asked against the store (404, 422) and return (kind, zip name, the work to do)."""
     if recording is None:
@@ -437,7 +438,7 @@ def _plan(store: WebStore, recording: RecordingConfig | None, clock: Clock, body
     recordings = Path(recording.dir)
     if body.alert_id is not None:
         alert_id, before_s, after_s, boxes = body.alert_id, body.before_s, body.after_s, body.boxes
-        alert = store.get_alert(alert_id)
+        alert = store.alerts.get(alert_id)
         if alert is None:
             raise HTTPException(404, f"no alert with id {alert_id!r}")
 
@@ -453,7 +454,7 @@ def _plan(store: WebStore, recording: RecordingConfig | None, clock: Clock, body
     except ExportError as exc:
         raise HTTPException(422, str(exc).replace("--from", "from").replace("--to", "to")) from None
     camera, boxes = body.camera, body.boxes
-    if camera not in store.recording_cameras():
+    if camera not in store.recordings.cameras():
         raise HTTPException(404, f"nothing recorded for camera {camera!r}")
     box = area(body.area, label="area") if body.area is not None else None
 

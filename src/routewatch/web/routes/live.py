@@ -7,7 +7,7 @@ import contextlib
 import json
 from collections import deque
 from collections.abc import AsyncIterator, Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Header, HTTPException, Query
 from fastapi.responses import StreamingResponse
@@ -16,7 +16,6 @@ from starlette.concurrency import run_in_threadpool
 from routewatch.model import Observation
 from routewatch.store.records import AlertEvent
 from routewatch.web.deps import HubDep, Reader
-from routewatch.web.settings import WebStore
 from routewatch.wire import observation_to_dict, sse_alert_data
 
 router = APIRouter(prefix="/api", tags=["live"])
@@ -29,6 +28,16 @@ def sse_message(event: AlertEvent, message: str) -> str:
     return f"id: {event.seq}\nevent: alert\ndata: {data}\n\n"
 
 
+class AlertEvents(Protocol):
+    """The alert events the live feed follows (store.alerts)."""
+
+    def latest_event_seq(self) -> int:
+        """The highest stored event seq."""
+
+    def events_with_alerts(self, *, after: int = 0, limit: int = 500) -> list[tuple[AlertEvent, str]]:
+        """Events after `after`, each with its alert.v1 message."""
+
+
 class LiveHub:
     """Follows the store's alert events with one poller and fans them out to every SSE client.
 
@@ -36,7 +45,8 @@ class LiveHub:
     only wakes the poller early, so a client never sees an event the store does not hold.
     """
 
-    def __init__(self, store: WebStore, *, poll_s: float = 0.2, keepalive_s: float = 15.0, buffer: int = 5000) -> None:
+    def __init__(self, store: AlertEvents, *, poll_s: float = 0.2, keepalive_s: float = 15.0,
+                 buffer: int = 5000) -> None:
         self._store = store
         self._poll_s = poll_s
         self.keepalive_s = keepalive_s

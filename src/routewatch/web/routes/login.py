@@ -40,27 +40,27 @@ async def login(body: Login, request: Request, response: Response, store: StoreD
     if refusal is not None:
         if refusal.audit:
             detail = f"{client}; {refusal.scope} locked {refusal.retry_after_s} s more; refusal {refusal.refusals}"
-            await anyio.to_thread.run_sync(lambda: store.audit(
+            await anyio.to_thread.run_sync(lambda: store.audit.add(
                 "login_refused", actor=body.username, target=body.username, at=at, detail=detail))
         raise HTTPException(429, f"too many failed logins; try again in {refusal.retry_after_s} s",
                             headers={"Retry-After": str(refusal.retry_after_s)})
     try:
         with slots.check(suspect=limiter.suspect(client, at.timestamp())):  # 503 at once when all are busy
-            user = await slots.run(store.check_password, body.username, body.password)
+            user = await slots.run(store.users.check_password, body.username, body.password)
     except BaseException:
         limiter.abandoned(body.username, client)
         raise
     if user is None:
         lock = limiter.failed(body.username, client, at.timestamp())
         detail = client if lock is None else f"{client}; locked for {lock:.0f} s"
-        await anyio.to_thread.run_sync(lambda: store.audit(
+        await anyio.to_thread.run_sync(lambda: store.audit.add(
             "login_failed", actor=body.username, target=body.username, detail=detail, at=at))
         raise HTTPException(401, "wrong username or password")
     limiter.succeeded(body.username, client)
-    await anyio.to_thread.run_sync(lambda: store.audit(
+    await anyio.to_thread.run_sync(lambda: store.audit.add(
         "login", actor=user.username, target=user.username, detail=client, at=at))
     ttl = settings.session_ttl_s
-    token = await anyio.to_thread.run_sync(lambda: store.start_session(user.username, at=at, ttl_s=ttl))
+    token = await anyio.to_thread.run_sync(lambda: store.sessions.start(user.username, at=at, ttl_s=ttl))
     set_session_cookie(request, response, token, settings)
     return user_dict(user)
 
@@ -98,9 +98,9 @@ async def change_password(body: PasswordChange, request: Request, response: Resp
                             headers={"Retry-After": str(refusal.retry_after_s)})
     try:
         with slots.check():
-            user = await slots.run(store.check_password, principal.name, body.current_password)
+            user = await slots.run(store.users.check_password, principal.name, body.current_password)
             if user is not None:
-                await slots.run(store.set_password, principal.name, body.new_password)
+                await slots.run(store.sessions.set_password, principal.name, body.new_password)
     except BaseException:
         limiter.abandoned(principal.name, client)
         raise
@@ -109,8 +109,8 @@ async def change_password(body: PasswordChange, request: Request, response: Resp
         raise HTTPException(403, "the current password is wrong")
     limiter.succeeded(principal.name, client)
     ttl = settings.session_ttl_s
-    token = await anyio.to_thread.run_sync(lambda: store.start_session(user.username, at=at, ttl_s=ttl))
-    await anyio.to_thread.run_sync(lambda: store.audit("password_change", actor=user.username,
+    token = await anyio.to_thread.run_sync(lambda: store.sessions.start(user.username, at=at, ttl_s=ttl))
+    await anyio.to_thread.run_sync(lambda: store.audit.add("password_change", actor=user.username,
                                                        target=user.username, at=at))
     set_session_cookie(request, response, token, settings)
     return user_dict(user)
@@ -121,5 +121,5 @@ def logout(request: Request, response: Response, store: StoreDep, settings: Sett
     """End the session (idempotent)."""
     token = request.cookies.get(COOKIE)
     if token:
-        store.end_session(token)
+        store.sessions.end(token)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure(request, settings))

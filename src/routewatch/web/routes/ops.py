@@ -12,9 +12,9 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from routewatch.store import Store
 from routewatch.web.deps import MetricsDep, Reader, RegistryDep, StoreDep
 from routewatch.web.schemas import Health, PipelineStatus
-from routewatch.web.settings import WebStore
 
 router = APIRouter(tags=["ops"])
 
@@ -85,7 +85,7 @@ class Metrics:
 class StoreCollector(Collector):
     """Collects the stored alerts by kind and the Metrics values at scrape time."""
 
-    def __init__(self, store: WebStore, metrics: Metrics) -> None:
+    def __init__(self, store: Store, metrics: Metrics) -> None:
         self._store = store
         self._metrics = metrics
 
@@ -115,7 +115,7 @@ class StoreCollector(Collector):
         yield from (frames, reopens, stale)
         yield from _ingest_families(self._metrics.status())
         alerts = GaugeMetricFamily("routewatch_alerts", "Stored alerts by kind", labels=["kind"])
-        for kind, count in self._store.count_alerts().items():
+        for kind, count in self._store.alerts.count_by_kind().items():
             alerts.add_metric([kind], count)
         yield alerts
 
@@ -144,7 +144,7 @@ def _ingest_families(status: Mapping[str, Any]) -> Iterator[Metric]:
     yield from (received, lost, kernel, buffer, gaps)
 
 
-def make_registry(store: WebStore, metrics: Metrics) -> CollectorRegistry:
+def make_registry(store: Store, metrics: Metrics) -> CollectorRegistry:
     """A registry of this app's metrics (not the process-global one)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(StoreCollector(store, metrics))
@@ -155,7 +155,7 @@ def make_registry(store: WebStore, metrics: Metrics) -> CollectorRegistry:
 def health(store: StoreDep) -> Health | JSONResponse:
     """Liveness and database reachability (no auth)."""
     try:
-        store.latest_event_seq()
+        store.alerts.latest_event_seq()
     except Exception as exc:
         return JSONResponse({"status": "error", "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
     return Health(status="ok", database="ok")

@@ -27,6 +27,7 @@ from routewatch.recording.evidence import encode_jpeg
 from routewatch.recording.read import MAX_RANGE_S, RecordedFrame, frames_between
 from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
+from routewatch.store import Store
 from routewatch.web.deps import Commander, RecordingDep, SettingsDep, StoreDep
 from routewatch.web.schemas import (
     CorridorsAt,
@@ -38,7 +39,6 @@ from routewatch.web.schemas import (
     Sorties,
 )
 from routewatch.web.schemas.replay import ReplayBox, ReplayCamera, ReplayFrame, ReplayPosition, Sortie
-from routewatch.web.settings import WebStore
 
 router = APIRouter(prefix="/api/replay", tags=["replay"])
 Camera = Annotated[str, Query(min_length=1, max_length=64, description="Camera name.")]
@@ -90,8 +90,8 @@ def _fix(f: Observation) -> ReplayPosition:
                           speed_m_s=f.speed_m_s)
 
 
-def _known(store: WebStore, camera: str) -> None:
-    if camera not in store.recording_cameras():
+def _known(store: Store, camera: str) -> None:
+    if camera not in store.recordings.cameras():
         raise HTTPException(404, f"nothing recorded for camera {camera!r}")
 
 
@@ -130,7 +130,7 @@ async def frame(store: StoreDep, recording: RecordingDep, _: Commander, camera: 
                     headers={"X-Frame-Time": time.isoformat(), "Cache-Control": "private, max-age=3600"})
 
 
-def frames_part(store: WebStore, camera: str, since: datetime, until: datetime,
+def frames_part(store: Store, camera: str, since: datetime, until: datetime,
                 cap: int) -> tuple[list[RecordedFrame], datetime | None]:
     """The oldest `cap` recorded frames of `camera` in [since, until], and the time to ask on from (None: no more).
 
@@ -140,7 +140,7 @@ def frames_part(store: WebStore, camera: str, since: datetime, until: datetime,
     come in this answer, as a window may not be empty); over `cap` frames at one instant: the rest of it
     is skipped.
     """
-    segments = store.recording_segments(camera, since, until)  # without their frame logs: cheap
+    segments = store.recordings.segments(camera, since, until)  # without their frame logs: cheap
     out: list[RecordedFrame] = []
     lo, i = since, 0
     while i < len(segments) and len(out) <= cap:
@@ -194,13 +194,13 @@ async def positions(store: StoreDep, settings: SettingsDep, _: Commander, start:
 
     def load() -> tuple[list[Any], bool]:
         if area is not None:  # filtered in the query, so the cap counts only fixes inside
-            got = store.positions_in(since, until, bbox=area.as_tuple(), subject=subject, limit=cap + 1)
+            got = store.positions.between(since, until, bbox=area.as_tuple(), subject=subject, limit=cap + 1)
             return got[:cap], len(got) > cap
         if subject is not None:
-            got = store.positions(subject, since, until)
+            got = store.positions.of_subject(subject, since, until)
             return got[:cap], len(got) > cap
         out: list[Any] = []
-        for chunk in store.iter_positions(since, until, batch=min(cap + 1, 20_000)):
+        for chunk in store.positions.stream(since, until, batch=min(cap + 1, 20_000)):
             out.extend(chunk)
             if len(out) > cap:
                 return out[:cap], True
@@ -219,7 +219,7 @@ async def cameras(store: StoreDep, _: Commander, start: Annotated[datetime | Non
     if (start is None) != (end is None):
         raise HTTPException(422, "give both 'from' and 'to', or neither")
     since, until = window(start, end) if start is not None and end is not None else (None, None)
-    extents = await run_in_threadpool(store.recording_extents, since, until)
+    extents = await run_in_threadpool(store.recordings.extents, since, until)
     return ReplayCameras(cameras=[ReplayCamera(camera=e.camera, first=e.first.isoformat(), last=e.last.isoformat(),
                                                segments=e.segments, frames=e.frames) for e in extents])
 
@@ -252,15 +252,15 @@ async def sorties(store: StoreDep, _: Commander, start: From, end: To, bbox: Are
     area = _area(bbox)
 
     def load() -> Sorties:
-        fixes = store.positions_in(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
-        spans = patrols.Recorded.of(store.recording_spans(since, until))
+        fixes = store.positions.between(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
+        spans = patrols.Recorded.of(store.recordings.spans(since, until))
         found = patrols.sorties(fixes[:MAX_SORTIE_FIXES], timedelta(seconds=gap_s))
         if area is not None:
             found = [s for s in found if s.touches(area)]
         more = len(fixes) > MAX_SORTIE_FIXES or len(found) > MAX_SORTIES
         found = found[:MAX_SORTIES]
         # Per sortie, so a sortie late in a long window is matched as well as an early one.
-        over = [store.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
+        over = [store.coverage.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
                 for s in found[:MATCHED_SORTIES]]
         return Sorties(gap_s=gap_s, truncated=more,
                        footprints_truncated=any(len(f) > SORTIE_FOOTPRINTS for f in over),
@@ -292,8 +292,8 @@ async def corridors(store: StoreDep, _: Commander,
     span = window(start, end) if start is not None and end is not None else None
 
     def load() -> tuple[list[tuple[Corridor, datetime, bool]], list[Alert]]:
-        versions = store.corridor_versions()
-        alerts = store.list_alerts(since=span[0], until=span[1], limit=MAX_RAISED_ALERTS) if span else []
+        versions = store.corridors.versions()
+        alerts = store.alerts.find(since=span[0], until=span[1], limit=MAX_RAISED_ALERTS) if span else []
         return versions, alerts
 
     versions, alerts = await run_in_threadpool(load)
@@ -326,9 +326,10 @@ async def footprints(store: StoreDep, _: Commander, start: From, end: To,
     since, until = window(start, end)
 
     def load() -> list[Footprint]:
-        if camera is not None and camera not in store.footprint_cameras() and camera not in store.recording_cameras():
+        known = camera is None or camera in store.coverage.footprint_cameras() or camera in store.recordings.cameras()
+        if not known:
             raise HTTPException(404, f"no footprints or recordings of camera {camera!r}")
-        return store.footprints_between(since, until, limit=MAX_FOOTPRINTS + 1, camera=camera)
+        return store.coverage.footprints_between(since, until, limit=MAX_FOOTPRINTS + 1, camera=camera)
 
     rows = await run_in_threadpool(load)
     truncated = len(rows) > MAX_FOOTPRINTS
