@@ -25,7 +25,7 @@ from pathlib import Path
 
 import httpx
 
-from routewatch.model import Alert, AlertChange, AlertKind, Change, Severity
+from routewatch.model import Alert, AlertChange, Change, EventKind, Severity
 from routewatch.store import open_store
 from routewatch.store.users import create_user
 
@@ -71,7 +71,7 @@ async def round_(base: str, cookies: httpx.Cookies, db: str, n_clients: int, n_a
     base_t = datetime(2026, 1, 1, tzinfo=UTC)
     for i in range(n_alerts):
         t = base_t + timedelta(seconds=i)
-        a = Alert(f"{tag}-{i}", AlertKind.CROSS, "line", 1, f"s{i}", "person", t, t, 10.0, 50.0, Severity.HIGH)
+        a = Alert(f"{tag}-{i}", EventKind.CROSS, "line", 1, f"s{i}", "person", t, t, 10.0, 50.0, Severity.HIGH)
         await asyncio.to_thread(store.batches.write, [AlertChange(Change.OPENED, a)], [])
         committed[a.id] = time.perf_counter()
         await asyncio.sleep(0.1)

@@ -42,7 +42,7 @@ class Direction(StrEnum):
 
 
 class EventKind(StrEnum):
-    """What a rule saw happen to a (subject, corridor) pair."""
+    """What a rule saw happen to a (subject, corridor) pair; an alert's kind is one of ALERT_KINDS."""
 
     ENTER = "enter"
     EXIT = "exit"
@@ -53,15 +53,8 @@ class EventKind(StrEnum):
     RETURN = "return"
 
 
-class AlertKind(StrEnum):
-    """Kinds of alert a user sees: the EventKinds that open one (RETURN only closes a breach, so it is not here)."""
-
-    ENTER = "enter"
-    EXIT = "exit"
-    DWELL = "dwell"
-    ALONG = "along"
-    CROSS = "cross"
-    BREACH = "breach"
+# The kinds an alert can have: every EventKind but RETURN, which only closes a breach alert.
+ALERT_KINDS: tuple[EventKind, ...] = tuple(k for k in EventKind if k is not EventKind.RETURN)
 
 
 class AlertState(StrEnum):
@@ -252,7 +245,7 @@ class Alert:
     """An alert with its lifecycle; times are event times."""
 
     id: str
-    kind: AlertKind
+    kind: EventKind
     corridor_id: str
     corridor_version: int
     subject_id: str

@@ -14,10 +14,10 @@ from typing import Any
 from routewatch.model import (
     Alert,
     AlertChange,
-    AlertKind,
     AlertState,
     Change,
     DeadLetter,
+    EventKind,
     Observation,
     Role,
     Severity,
@@ -49,7 +49,7 @@ def alert_from_dict(d: dict[str, Any]) -> Alert:
     opened, seen = _dt(d["opened_at"]), _dt(d["last_seen"])
     assert opened is not None and seen is not None
     return Alert(
-        id=d["id"], kind=AlertKind(d["kind"]), corridor_id=d["corridor_id"], corridor_version=d["corridor_version"],
+        id=d["id"], kind=EventKind(d["kind"]), corridor_id=d["corridor_id"], corridor_version=d["corridor_version"],
         subject_id=d["subject_id"], subject_class=d["subject_class"], opened_at=opened, last_seen=seen,
         lon=d["lon"], lat=d["lat"], severity=Severity(d["severity"]), state=AlertState(d["state"]),
         closed_at=_dt(d["closed_at"]), heading_deg=d["heading_deg"], speed_m_s=d["speed_m_s"],

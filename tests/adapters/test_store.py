@@ -17,12 +17,12 @@ from sqlalchemy import text
 from routewatch.model import (
     Alert,
     AlertChange,
-    AlertKind,
     AlertState,
     Change,
     Corridor,
     CorridorKind,
     Direction,
+    EventKind,
     Observation,
     Role,
     Severity,
@@ -52,7 +52,7 @@ def at(seconds: float) -> datetime:
 
 
 def make_alert(
-    subject: str = "s1", corridor: str = "c1", kind: AlertKind = AlertKind.ENTER, opened: float = 0.0, **kw: Any
+    subject: str = "s1", corridor: str = "c1", kind: EventKind = EventKind.ENTER, opened: float = 0.0, **kw: Any
 ) -> Alert:
     opened_at = at(opened)
     values: dict[str, Any] = {
@@ -97,7 +97,7 @@ def test_alert_round_trip_is_exact_with_utc_times(store: Store) -> None:
     plus2 = timezone(timedelta(hours=2))
     opened = datetime(2026, 3, 1, 14, 0, 1, 123456, tzinfo=plus2)
     alert = Alert(
-        id=alert_id("mav.1", "c-9", "along", opened), kind=AlertKind.ALONG, corridor_id="c-9",
+        id=alert_id("mav.1", "c-9", "along", opened), kind=EventKind.ALONG, corridor_id="c-9",
         corridor_version=3, subject_id="mav.1", subject_class="car", opened_at=opened,
         last_seen=opened + timedelta(seconds=7, microseconds=1), lon=-0.1 / 3, lat=51.5 + 1 / 3,
         severity=Severity.CRITICAL, state=AlertState.CLOSED, closed_at=opened + timedelta(seconds=8),
@@ -229,16 +229,16 @@ def test_iter_positions_refuses_bad_arguments(store: Store, part: tuple[int, int
         list(store.positions.stream(at(0), at(1), batch=batch, part=part))
 
 ALERTS = {
-    "a1": make_alert("s1", "c1", AlertKind.ENTER, 0),
-    "a2": make_alert("s2", "c1", AlertKind.DWELL, 10, state=AlertState.CLOSED, closed_at=at(15)),
-    "a3": make_alert("s1", "c2", AlertKind.ALONG, 20),
-    "a4": make_alert("s3", "c2", AlertKind.ENTER, 20),  # same opened_at as a3: ordered by id
-    "a5": make_alert("s2", "c3", AlertKind.CROSS, 30, state=AlertState.CLOSED, closed_at=at(30)),
+    "a1": make_alert("s1", "c1", EventKind.ENTER, 0),
+    "a2": make_alert("s2", "c1", EventKind.DWELL, 10, state=AlertState.CLOSED, closed_at=at(15)),
+    "a3": make_alert("s1", "c2", EventKind.ALONG, 20),
+    "a4": make_alert("s3", "c2", EventKind.ENTER, 20),  # same opened_at as a3: ordered by id
+    "a5": make_alert("s2", "c3", EventKind.CROSS, 30, state=AlertState.CLOSED, closed_at=at(30)),
 }
 FILTER_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("all", {}, ["a1", "a2", "a3", "a4", "a5"]),
-    ("kind", {"kind": AlertKind.ENTER}, ["a1", "a4"]),
-    ("kind none", {"kind": AlertKind.BREACH}, []),
+    ("kind", {"kind": EventKind.ENTER}, ["a1", "a4"]),
+    ("kind none", {"kind": EventKind.BREACH}, []),
     ("corridor", {"corridor_id": "c2"}, ["a3", "a4"]),
     ("subject", {"subject_id": "s2"}, ["a2", "a5"]),
     ("state", {"state": AlertState.CLOSED}, ["a2", "a5"]),
@@ -247,7 +247,7 @@ FILTER_CASES: list[tuple[str, dict[str, Any], list[str]]] = [
     ("window", {"since": at(5), "until": at(30)}, ["a2", "a3", "a4"]),
     ("empty window", {"since": at(31)}, []),
     ("combined", {"subject_id": "s1", "corridor_id": "c2", "state": AlertState.OPEN}, ["a3"]),
-    ("combined none", {"subject_id": "s3", "kind": AlertKind.DWELL}, []),
+    ("combined none", {"subject_id": "s3", "kind": EventKind.DWELL}, []),
     ("page 1", {"limit": 2}, ["a1", "a2"]),
     ("page 2", {"limit": 2, "offset": 2}, ["a3", "a4"]),
     ("page 3", {"limit": 2, "offset": 4}, ["a5"]),

@@ -18,7 +18,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from routewatch.model import AlertChange, AlertKind, AlertState, Change, Observation, Role
+from routewatch.model import ALERT_KINDS, AlertChange, AlertState, Change, EventKind, Observation, Role
 from routewatch.store import Store, StoreError, upgrade
 from tests.adapters.test_store import T0, at, corridor_set, fix, make_alert
 from tests.adapters.test_store_outbox import populate_0001
@@ -28,7 +28,7 @@ from tests.conftest import skip_or_fail
 GRID = [(5.0 + i * 0.0025, 52.0 + j * 0.0025) for i in range(41) for j in range(41)]
 RNG = random.Random(4326)
 SCATTER = [(RNG.uniform(4.99, 5.11), RNG.uniform(51.99, 52.11)) for _ in range(1500)]
-KINDS = list(AlertKind)
+KINDS = list(ALERT_KINDS)
 
 
 def alerts_at(points: list[tuple[float, float]]) -> list[AlertChange]:
@@ -60,7 +60,7 @@ ALERT_QUERIES: list[dict[str, Any]] = [
     {},
     {"limit": 40, "offset": 25},
     {"state": AlertState.CLOSED},
-    {"kind": AlertKind.ENTER, "since": at(50), "until": at(250)},
+    {"kind": EventKind.ENTER, "since": at(50), "until": at(250)},
 ]
 
 

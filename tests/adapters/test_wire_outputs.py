@@ -15,7 +15,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from routewatch.config.mqtt import MqttOutputConfig
-from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Severity
+from routewatch.model import Alert, AlertChange, AlertState, Change, EventKind, Severity
 from routewatch.outputs.mqtt import AlertPublisher
 from routewatch.schemas import validator
 from routewatch.store import Store, downgrade, upgrade, writes
@@ -59,15 +59,15 @@ CEST = timezone(timedelta(hours=2))
 
 def stored_changes() -> list[AlertChange]:
     """Every kind; optional fields present and absent; text that needs escaping; times given in another zone."""
-    full = make_alert("s2", "c2", AlertKind.ALONG, opened=30, heading_deg=271.25, speed_m_s=1.5, progress_m=812.0,
+    full = make_alert("s2", "c2", EventKind.ALONG, opened=30, heading_deg=271.25, speed_m_s=1.5, progress_m=812.0,
                       severity=Severity.CRITICAL, detail='moving "along" → north\n', source="cam1",
                       evidence=("positions?subject=s2&since=a", "snapshot:é"), subject_class="car")
-    zoned = make_alert("s3", "c3", AlertKind.DWELL, opened=60)
+    zoned = make_alert("s3", "c3", EventKind.DWELL, opened=60)
     zoned = dataclasses.replace(zoned, opened_at=zoned.opened_at.astimezone(CEST),
                                 last_seen=zoned.last_seen.astimezone(CEST), lon=-0.5, lat=-33.0)
     instants = [AlertChange(Change.OPENED, make_alert(f"k{i}", "c1", kind, opened=90 + i, corridor_version=7,
                                                       severity=Severity.INFO))
-                for i, kind in enumerate((AlertKind.CROSS, AlertKind.EXIT, AlertKind.BREACH))]
+                for i, kind in enumerate((EventKind.CROSS, EventKind.EXIT, EventKind.BREACH))]
     return [*lifecycle(make_alert("s1")), *lifecycle(full), AlertChange(Change.OPENED, zoned), *instants]
 
 

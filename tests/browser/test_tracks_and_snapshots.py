@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from routewatch.model import Alert, AlertChange, AlertKind, Change, Severity, alert_id
+from routewatch.model import Alert, AlertChange, Change, EventKind, Severity, alert_id
 from routewatch.store import Store
 from tests.browser.conftest import Server, aircraft_report, drone_report, send_reports, sign_in
 
@@ -67,7 +67,7 @@ def _add_alert(server: Server, subject: str, cls: str, snapshot: tuple[int, int]
     from routewatch.store import Snapshot
 
     now = datetime.now(UTC)
-    alert = Alert(id=alert_id(subject, "ranch-exclusion", "enter", now), kind=AlertKind.ENTER,
+    alert = Alert(id=alert_id(subject, "ranch-exclusion", "enter", now), kind=EventKind.ENTER,
                   corridor_id="ranch-exclusion", subject_id=subject, opened_at=now, corridor_version=1,
                   subject_class=cls, last_seen=now, lon=-110.98, lat=31.3325, severity=Severity.HIGH,
                   source="cam-test")

@@ -19,7 +19,7 @@ from routewatch.app.demo.scenario import DURATION_S, START, corridors_path, writ
 from routewatch.cli.main import main
 from routewatch.geo.corridors import dumps_geojson, load_corridors
 from routewatch.geo.crs import LocalFrame
-from routewatch.model import Alert, AlertKind, Corridor, Role, Severity
+from routewatch.model import Alert, Corridor, EventKind, Role, Severity
 from routewatch.store import Store
 
 FROM, TO = START.isoformat(), (START + timedelta(seconds=DURATION_S + 60)).isoformat()
@@ -28,7 +28,7 @@ WIDEN_M = 900.0
 
 def _alert(aid: str, minute: int) -> Alert:
     t = datetime(2026, 1, 1, 0, minute, tzinfo=UTC)
-    return Alert(id=aid, kind=AlertKind.ENTER, corridor_id="c", corridor_version=1, subject_id="s",
+    return Alert(id=aid, kind=EventKind.ENTER, corridor_id="c", corridor_version=1, subject_id="s",
                  subject_class="person", opened_at=t, last_seen=t, lon=0.0, lat=0.0, severity=Severity.HIGH)
 
 
@@ -158,7 +158,7 @@ def test_widened_corridor_adds_the_alerts_of_those_it_now_covers(patrol_db, tmp_
         live = store.alerts.find(limit=10_000)
         fixes = [o for chunk in store.positions.stream(START - timedelta(hours=1), START + timedelta(hours=1))
                  for o in chunk]
-    entered_live = {a.subject_id for a in live if a.corridor_id == ranch.id and a.kind is AlertKind.ENTER}
+    entered_live = {a.subject_id for a in live if a.corridor_id == ranch.id and a.kind is EventKind.ENTER}
     first_inside: dict[str, datetime] = {}
     for o in fixes:  # who the widened zone now covers, found from the stored fixes directly
         inside = shapely.contains_xy(wide.geometry, o.lon, o.lat)

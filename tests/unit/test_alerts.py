@@ -8,7 +8,7 @@ import pytest
 
 from routewatch.alerts.manager import AlertManager
 from routewatch.config.engine import AlertsConfig
-from routewatch.model import AlertKind, AlertState, Change, EventKind, RuleEvent, Severity
+from routewatch.model import ALERT_KINDS, AlertState, Change, EventKind, RuleEvent, Severity
 from tests.kits.engine import T0, box
 
 E = EventKind
@@ -120,7 +120,7 @@ def test_acknowledge():
     # an acknowledged alert still closes on exit
     am.on_event(ev(E.EXIT, 10))
     closed = am.sweep(T0 + timedelta(seconds=70))
-    assert closed[0].alert.state is AlertState.CLOSED and closed[0].alert.kind is AlertKind.ENTER
+    assert closed[0].alert.state is AlertState.CLOSED and closed[0].alert.kind is EventKind.ENTER
 
 
 def test_unknown_kind_in_config_is_refused():
@@ -130,6 +130,6 @@ def test_unknown_kind_in_config_is_refused():
 
 
 def test_alert_kinds_are_the_event_kinds_that_open_an_alert() -> None:
-    # Why EventKind and AlertKind stay two enums: RETURN is a rule event that only closes a breach.
-    assert {k.value for k in EventKind} - {k.value for k in AlertKind} == {EventKind.RETURN.value}
-    assert {k.value for k in AlertKind} <= {k.value for k in EventKind}
+    # One enum: an alert's kind is a rule event's kind, RETURN aside (it only closes a breach).
+    assert set(EventKind) - set(ALERT_KINDS) == {EventKind.RETURN}
+    assert [k.value for k in ALERT_KINDS] == ["enter", "exit", "dwell", "along", "cross", "breach"]

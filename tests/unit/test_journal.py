@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from routewatch.model import Alert, AlertChange, AlertKind, Change, DeadLetter, Severity
+from routewatch.model import Alert, AlertChange, Change, DeadLetter, EventKind, Severity
 from routewatch.store.journal import Journal
 from tests.kits.engine import T0, fixes, walk
 
 
 def change(i: int) -> AlertChange:
     t = T0 + timedelta(seconds=i)
-    return AlertChange(Change.OPENED, Alert(f"id{i}", AlertKind.ENTER, "zone", 2, "s1", "person", t, t, 149.1,
+    return AlertChange(Change.OPENED, Alert(f"id{i}", EventKind.ENTER, "zone", 2, "s1", "person", t, t, 149.1,
                                             -35.3, Severity.HIGH, evidence=("positions?subject=s1",)))
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Severity, alert_id
+from routewatch.model import ALERT_KINDS, Alert, AlertChange, AlertState, Change, EventKind, Severity, alert_id
 from routewatch.schemas import load_schema, validator
 from routewatch.wire import alert_message, alert_to_dict, change_from_message, message_alert, sse_alert_data
 
@@ -18,7 +18,7 @@ OPTIONAL = {"heading_deg": 359.5, "speed_m_s": 0.0, "progress_m": 1234.5, "detai
             "source": "cam1", "evidence": ("positions?subject=s&since=a&until=b", "snapshot:ü")}
 
 
-def alert(kind: AlertKind, *, full: bool, closed: bool) -> Alert:
+def alert(kind: EventKind, *, full: bool, closed: bool) -> Alert:
     """An alert of `kind` with every optional field set (`full`) or left at its default."""
     a = Alert(alert_id("s/1", "c1", kind.value, T0), kind, "c1", 3, "s/1", "person", T0, T0 + timedelta(seconds=4),
               lon=-179.5, lat=89.25, severity=Severity.HIGH, updates=2)
@@ -32,7 +32,7 @@ def alert(kind: AlertKind, *, full: bool, closed: bool) -> Alert:
 TABLE = [
     pytest.param(change, alert(kind, full=full, closed=closed),
                  id=f"{change.value}-{kind.value}-{'full' if full else 'bare'}{'-closed' if closed else ''}")
-    for change, kind, full, closed in itertools.product(Change, AlertKind, (True, False), (True, False))
+    for change, kind, full, closed in itertools.product(Change, ALERT_KINDS, (True, False), (True, False))
 ]
 
 
@@ -48,16 +48,16 @@ def test_message_validates_and_reads_back(change: Change, a: Alert) -> None:
 
 
 def test_schema_names_every_key_the_encoder_writes() -> None:
-    keys = list(json.loads(alert_message(Change.OPENED, alert(AlertKind.ENTER, full=True, closed=True))))
+    keys = list(json.loads(alert_message(Change.OPENED, alert(EventKind.ENTER, full=True, closed=True))))
     schema = load_schema("alert.v1")
     assert set(keys) == set(schema["properties"])
-    assert schema["properties"]["kind"]["enum"] == [k.value for k in AlertKind]
+    assert schema["properties"]["kind"]["enum"] == [k.value for k in ALERT_KINDS]
     assert schema["properties"]["change"]["enum"] == [c.value for c in Change]
 
 
 def test_times_are_written_in_utc() -> None:
     zone = timezone(timedelta(hours=-5))
-    a = alert(AlertKind.DWELL, full=False, closed=True)
+    a = alert(EventKind.DWELL, full=False, closed=True)
     local = dataclasses.replace(a, opened_at=a.opened_at.astimezone(zone), last_seen=a.last_seen.astimezone(zone),
                                 closed_at=a.closed_at.astimezone(zone) if a.closed_at else None)
     values = json.loads(alert_message(Change.CLOSED, local))
@@ -68,7 +68,7 @@ def test_times_are_written_in_utc() -> None:
 
 @pytest.mark.parametrize("change", list(Change))
 def test_the_alert_of_a_message_is_its_own_text(change: Change) -> None:
-    message = alert_message(change, alert(AlertKind.ALONG, full=True, closed=False))
+    message = alert_message(change, alert(EventKind.ALONG, full=True, closed=False))
     body = message_alert(message)
     assert message.endswith(body[1:]) and json.loads(body) == {k: v for k, v in json.loads(message).items()
                                                                  if k != "change"}

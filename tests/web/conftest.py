@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from routewatch.config.web import WebConfig
-from routewatch.model import Alert, AlertChange, AlertKind, AlertState, Change, Observation, Severity, alert_id
+from routewatch.model import Alert, AlertChange, AlertState, Change, EventKind, Observation, Severity, alert_id
 from routewatch.store import Store
 from routewatch.store.users import create_user
 from routewatch.web import create_app
@@ -35,7 +35,7 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-def make_alert(subject: str = "s1", corridor: str = "c1", kind: AlertKind = AlertKind.ENTER,
+def make_alert(subject: str = "s1", corridor: str = "c1", kind: EventKind = EventKind.ENTER,
                opened: float = 0.0, **kw: Any) -> Alert:
     opened_at = at(opened)
     values: dict[str, Any] = {"corridor_version": 1, "subject_class": "person", "last_seen": opened_at,
@@ -61,7 +61,7 @@ def store(db_url: str) -> Iterator[Store]:
     with Store(db_url) as s:
         s.upgrade(postgis=False)
         for role in ROLES:
-            create_user(s, role, PASSWORD, role, at=T0)
+            create_user(s.users, role, PASSWORD, role, at=T0)
         yield s
 
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import inspect
 
 from routewatch.geo.corridors import load_corridors, to_kml
-from routewatch.model import AlertKind
+from routewatch.model import EventKind
 from routewatch.store import Store, current_revision, downgrade, upgrade
 from routewatch.store.spatial import include_object
 from routewatch.store.tables import Base
@@ -55,9 +55,9 @@ def test_logout_revokes_the_session_even_if_the_cookie_is_replayed(client: TestC
 
 
 def _alerts(store: Store) -> list[str]:
-    a = make_alert("s1", "c1", AlertKind.ENTER, 0)
-    b = make_alert("s2", "c2", AlertKind.DWELL, 100, subject_class="car", lon=6.0, lat=53.0)
-    c = make_alert("s3", "c1", AlertKind.CROSS, 200)
+    a = make_alert("s1", "c1", EventKind.ENTER, 0)
+    b = make_alert("s2", "c2", EventKind.DWELL, 100, subject_class="car", lon=6.0, lat=53.0)
+    c = make_alert("s3", "c1", EventKind.CROSS, 200)
     store.batches.write([*lifecycle(a), lifecycle(b)[0], lifecycle(c)[0]], [fix("s1", t) for t in range(0, 20, 2)])
     return [a.id, b.id, c.id]
 
@@ -87,7 +87,7 @@ def test_alert_filters_and_pagination(client: TestClient, store: Store) -> None:
 
 def test_bad_alert_filters_are_422(client: TestClient) -> None:
     use(client, login(client, "field"))
-    for params in ({"kind": "teleport"}, {"state": "x"}, {"bbox": "1,2,3"}, {"bbox": "a,b,c,d"},
+    for params in ({"kind": "teleport"}, {"kind": "return"}, {"state": "x"}, {"bbox": "1,2,3"}, {"bbox": "a,b,c,d"},
                    {"bbox": "10,0,5,1"}, {"bbox": "0,0,200,1"}, {"since": "yesterday"},
                    {"since": "2026-03-01T12:00:00"}, {"limit": 501}, {"limit": 0}, {"offset": -1},
                    {"since": at(10).isoformat(), "until": at(5).isoformat()}):
@@ -276,7 +276,7 @@ def test_live_follows_new_events(client: TestClient, store: Store) -> None:
     headers = token_for(store, "field")
     _alerts(store)
     last = store.alerts.events()[-1].seq
-    newer = make_alert("s9", "c9", AlertKind.BREACH, 500)
+    newer = make_alert("s9", "c9", EventKind.BREACH, 500)
     def later() -> None:
         time.sleep(0.3)
         store.batches.write(lifecycle(newer)[:1], [])

@@ -23,11 +23,11 @@ from routewatch.geo.footprint import Footprint
 from routewatch.model import (
     Alert,
     AlertChange,
-    AlertKind,
     Box,
     Change,
     Corridor,
     CorridorKind,
+    EventKind,
     Observation,
     Role,
     Severity,
@@ -56,7 +56,7 @@ def run(tmp_path: Path) -> RecordedRun:
 def store(run: RecordedRun) -> Iterator[Store]:
     with Store(run.db_url) as s:
         for role in ("commander", "field"):
-            create_user(s, role, PASSWORD, role, at=datetime.now().astimezone())
+            create_user(s.users, role, PASSWORD, role, at=datetime.now().astimezone())
         yield s
 
 
@@ -275,7 +275,7 @@ def patrol_store(db_url: str) -> Iterator[Store]:
     corridor c1 saved, changed and deleted (see SAVES), all through the store API."""
     with Store(db_url) as s:
         s.upgrade(postgis=False)
-        create_user(s, "commander", PASSWORD, "commander", at=T)
+        create_user(s.users, "commander", PASSWORD, "commander", at=T)
         one = [drone_fix("demo/1", x, 52.0) for x in [*range(61), *range(300, 331)]]
         two = [drone_fix("demo/2", x, 52.1) for x in range(10, 41)]
         walker = [Observation("gate/7", T + x * SEC, 5.003, 52.0005, subject_class="person") for x in range(61)]
@@ -419,7 +419,7 @@ def test_the_corridors_in_force_at_a_time(patrol_client: TestClient, t: float, e
 def raised_alert(corridor: str, version: int, s: float) -> AlertChange:
     opened = T + s * SEC
     return AlertChange(Change.OPENED, Alert(
-        id=alert_id("gate/7", corridor, AlertKind.ENTER.value, opened), kind=AlertKind.ENTER, corridor_id=corridor,
+        id=alert_id("gate/7", corridor, EventKind.ENTER.value, opened), kind=EventKind.ENTER, corridor_id=corridor,
         corridor_version=version, subject_id="gate/7", subject_class="person", opened_at=opened, last_seen=opened,
         lon=5.003, lat=52.0005, severity=Severity.MEDIUM))
 

@@ -929,12 +929,6 @@ export interface components {
             updates: number;
         };
         /**
-         * AlertKind
-         * @description Kinds of alert a user sees: the EventKinds that open one (RETURN only closes a breach, so it is not here).
-         * @enum {string}
-         */
-        AlertKind: "enter" | "exit" | "dwell" | "along" | "cross" | "breach";
-        /**
          * AlertOut
          * @description An alert in its wire form (schema alert.v1).
          */
@@ -1374,6 +1368,12 @@ export interface components {
             /** Versions */
             versions: string;
         };
+        /**
+         * EventKind
+         * @description What a rule saw happen to a (subject, corridor) pair; an alert's kind is one of ALERT_KINDS.
+         * @enum {string}
+         */
+        EventKind: "enter" | "exit" | "dwell" | "along" | "cross" | "breach" | "return";
         /**
          * ExportJob
          * @description An export job's state and progress.
@@ -1860,7 +1860,7 @@ export interface operations {
             query?: {
                 since?: string | null;
                 until?: string | null;
-                kind?: components["schemas"]["AlertKind"] | null;
+                kind?: components["schemas"]["EventKind"] | null;
                 corridor?: string | null;
                 state?: components["schemas"]["AlertState"] | null;
                 class?: string | null;

@@ -9,9 +9,9 @@ from urllib.parse import urlencode
 
 from routewatch.config.engine import AlertsConfig
 from routewatch.model import (
+    ALERT_KINDS,
     Alert,
     AlertChange,
-    AlertKind,
     AlertState,
     Change,
     Corridor,
@@ -21,22 +21,15 @@ from routewatch.model import (
     alert_id,
 )
 
-Key = tuple[str, str, AlertKind]
+Key = tuple[str, str, EventKind]
 
-# Rule events that start an alert of a kind; EXIT/RETURN only end them.
-_OPENS: dict[EventKind, AlertKind] = {
-    EventKind.ENTER: AlertKind.ENTER,
-    EventKind.DWELL: AlertKind.DWELL,
-    EventKind.ALONG: AlertKind.ALONG,
-    EventKind.CROSS: AlertKind.CROSS,
-    EventKind.BREACH: AlertKind.BREACH,
-    EventKind.EXIT: AlertKind.EXIT,
+# Rule events that start an alert of their own kind; RETURN only ends them (EXIT does both).
+_OPENS = frozenset(ALERT_KINDS)
+_ENDS: dict[EventKind, tuple[EventKind, ...]] = {
+    EventKind.EXIT: (EventKind.ENTER, EventKind.DWELL, EventKind.ALONG),
+    EventKind.RETURN: (EventKind.BREACH,),
 }
-_ENDS: dict[EventKind, tuple[AlertKind, ...]] = {
-    EventKind.EXIT: (AlertKind.ENTER, AlertKind.DWELL, AlertKind.ALONG),
-    EventKind.RETURN: (AlertKind.BREACH,),
-}
-INSTANT = frozenset({AlertKind.CROSS, AlertKind.EXIT})
+INSTANT = frozenset({EventKind.CROSS, EventKind.EXIT})
 
 
 class AlertManager:
@@ -99,7 +92,7 @@ class AlertManager:
             # Closing waits out the cooldown: a condition that comes back meanwhile is the same episode.
             if key in self._live and key not in self._ending:
                 self._ending[key] = ev
-        opens = _OPENS.get(ev.kind)
+        opens = ev.kind if ev.kind in _OPENS else None
         if opens is not None and opens.value in self.cfg.kinds:
             changes.append(self._open_or_update((ev.subject_id, ev.corridor_id, opens), ev))
         return changes
@@ -146,7 +139,7 @@ class AlertManager:
         alert = self._live.pop(key)
         return self._close(alert, end.time, end, f"{end.kind.value}: {end.detail}".rstrip(": "))
 
-    def _severity(self, corridor_id: str, kind: AlertKind) -> str:
+    def _severity(self, corridor_id: str, kind: EventKind) -> str:
         c = self._corridors.get(corridor_id)
         if c is not None and c.severity is not None:
             return c.severity
@@ -194,10 +187,10 @@ class AlertManager:
 def _with_evidence(a: Alert) -> Alert:
     """Point at what supports the alert: the stored track segment of the episode and the source.
 
-    >>> from routewatch.model import AlertKind, Severity
+    >>> from routewatch.model import EventKind, Severity
     >>> from datetime import UTC
     >>> t = datetime(2026, 1, 1, tzinfo=UTC)
-    >>> _with_evidence(Alert("i", AlertKind.CROSS, "c", 1, "s", "car", t, t, 0, 0, Severity.LOW)).evidence
+    >>> _with_evidence(Alert("i", EventKind.CROSS, "c", 1, "s", "car", t, t, 0, 0, Severity.LOW)).evidence
     ('positions?subject=s&since=2026-01-01T00%3A00%3A00%2B00%3A00&until=2026-01-01T00%3A00%3A00%2B00%3A00',)
     """
     end = a.closed_at or a.last_seen

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from routewatch.cli.common import fail, now, open_store, out, resolve_alert_id, store_options, store_url
-from routewatch.model import AlertKind, AlertState
+from routewatch.model import ALERT_KINDS, AlertState, EventKind
 
 
 @click.group()
@@ -20,7 +20,7 @@ def alerts() -> None:
 @alerts.command(name="list")
 @store_options
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
-@click.option("--kind", type=click.Choice([k.value for k in AlertKind]))
+@click.option("--kind", type=click.Choice([k.value for k in ALERT_KINDS]))
 @click.option("--state", type=click.Choice([s.value for s in AlertState]))
 @click.option("--corridor", "corridor_id")
 @click.option("--subject", "subject_id")
@@ -44,7 +44,7 @@ def alerts_list(db: str | None, config: Path | None, as_json: bool, kind: str | 
             fail(f"--within: {exc}")
     store = open_store(store_url(config, db))
     rows = store.alerts.find(within=area,
-        kind=AlertKind(kind) if kind else None, state=AlertState(state) if state else None,
+        kind=EventKind(kind) if kind else None, state=AlertState(state) if state else None,
         corridor_id=corridor_id, subject_id=subject_id,
         since=since.replace(tzinfo=UTC) if since else None, until=until.replace(tzinfo=UTC) if until else None,
         limit=limit,

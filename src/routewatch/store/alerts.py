@@ -10,7 +10,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
-from routewatch.model import Alert, AlertKind, AlertState, Change, Severity
+from routewatch.model import ALERT_KINDS, Alert, AlertState, Change, EventKind, Severity
 from routewatch.store import spatial, writes
 from routewatch.store.coltypes import to_micros
 from routewatch.store.convert import row_to_alert
@@ -35,7 +35,7 @@ class AlertRepository:
     def find(
         self,
         *,
-        kind: AlertKind | None = None,
+        kind: EventKind | None = None,
         corridor_id: str | None = None,
         subject_id: str | None = None,
         state: AlertState | None = None,
@@ -50,7 +50,7 @@ class AlertRepository:
             raise ValueError(f"limit and offset must be >= 0 (got limit={limit}, offset={offset})")
         query = select(AlertRow)
         if kind is not None:
-            query = query.where(AlertRow.kind == AlertKind(kind).value)
+            query = query.where(AlertRow.kind == EventKind(kind).value)
         if corridor_id is not None:
             query = query.where(AlertRow.corridor_id == corridor_id)
         if subject_id is not None:
@@ -107,7 +107,7 @@ class AlertRepository:
 
     def count_by_kind(self) -> dict[str, int]:
         """Number of stored alerts by kind (every known kind present, zero when none)."""
-        counts = {kind.value: 0 for kind in AlertKind}
+        counts = {kind.value: 0 for kind in ALERT_KINDS}
         with self._db.read() as session:
             for kind, count in session.execute(
                 select(AlertRow.kind, func.count()).group_by(AlertRow.kind).order_by(AlertRow.kind)

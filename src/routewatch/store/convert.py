@@ -12,13 +12,13 @@ from shapely.geometry import mapping, shape
 from routewatch.model import (
     Alert,
     AlertChange,
-    AlertKind,
     AlertState,
     Change,
     Corridor,
     CorridorKind,
     DeadLetter,
     Direction,
+    EventKind,
     Observation,
     Role,
     Severity,
@@ -57,7 +57,7 @@ def row_to_alert(row: AlertRow) -> Alert:
     """The model value of an `alerts` row."""
     return Alert(
         id=row.id,
-        kind=AlertKind(row.kind),
+        kind=EventKind(row.kind),
         corridor_id=row.corridor_id,
         corridor_version=row.corridor_version,
         subject_id=row.subject_id,

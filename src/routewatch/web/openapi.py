@@ -19,9 +19,9 @@ DEFAULT_PATH = Path(__file__).resolve().parents[3] / "web-ui" / "openapi.json"
 
 
 def document() -> dict[str, JsonValue]:
-    """The OpenAPI document of `create_app` (no store is opened: building the schema needs none)."""
-    app = create_app(Store.__new__(Store))
-    openapi: dict[str, JsonValue] = app.openapi()
+    """The OpenAPI document of `create_app` (an in-memory store that is never connected to: the schema needs none)."""
+    with Store("sqlite://") as store:
+        openapi: dict[str, JsonValue] = create_app(store).openapi()
     return openapi
 
 

@@ -10,7 +10,7 @@ from fastapi import APIRouter, HTTPException, Query, Response
 from pydantic import BaseModel, Field
 
 from routewatch.geo.bbox import parse_bbox
-from routewatch.model import Alert, AlertKind, AlertState
+from routewatch.model import ALERT_KINDS, Alert, AlertState, EventKind
 from routewatch.store import Store, UnknownAlertError
 from routewatch.store.records import AlertEvent
 from routewatch.web.deps import Acker, ClockDep, HubDep, Reader, SettingsDep, StoreDep
@@ -90,7 +90,7 @@ def list_alerts(
     _: Reader,
     since: datetime | None = None,
     until: datetime | None = None,
-    kind: AlertKind | None = None,
+    kind: EventKind | None = None,
     corridor: Annotated[str | None, Query(max_length=64)] = None,
     state: AlertState | None = None,
     cls: Annotated[str | None, Query(alias="class", max_length=64)] = None,
@@ -105,6 +105,8 @@ def list_alerts(
     }
     if since is not None and until is not None and until <= since:
         raise HTTPException(422, "until must be after since")
+    if kind is not None and kind not in ALERT_KINDS:
+        raise HTTPException(422, f"{kind.value!r} is not an alert kind (it only closes a breach alert)")
     if bbox is not None:
         filters["within"] = parse_area(bbox)
     items = _page(store, filters, cls, limit + 1, offset)
