@@ -20,7 +20,7 @@ _OPS = {"gt": ">", "ge": ">=", "lt": "<", "le": "<=", "min_length": "min length"
 _INTRO = f"""\
 # Settings reference
 
-<!-- Generated from src/routewatch/config/schema.py; do not edit. Regenerate: {REGENERATE} -->
+<!-- Generated from the settings models in src/routewatch/config/; do not edit. Regenerate: {REGENERATE} -->
 
 One YAML file (`routewatch run -c FILE`, `routewatch config check FILE`) plus `ROUTEWATCH_*`
 environment overrides with `__` between keys (`ROUTEWATCH_STORE__URL=...`,
