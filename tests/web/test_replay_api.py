@@ -353,8 +353,8 @@ def test_sorties_say_when_the_fixes_read_were_capped(patrol_client: TestClient,
 def test_many_sorties_are_capped(patrol_store: Store, patrol_client: TestClient) -> None:
     """A drone reporting every 2 s with gap_s=1: each fix is a sortie; only the earliest MAX_SORTIES are answered."""
     start = 1000
-    patrol_store.write([], [drone_fix("demo/3", start + 2 * i, 52.2) for i in range(replay_api.MAX_SORTIES + 100)])
-    patrol_store.put_recording_segment(segment("late", start, start + 500))
+    patrol_store.batches.write([], [drone_fix("demo/3", start + 2 * i, 52.2) for i in range(replay_api.MAX_SORTIES + 100)])
+    patrol_store.recordings.put_segment(segment("late", start, start + 500))
     window = f"from={at_s(start)}&to={at_s(start + 3600)}"
     got = ok(patrol_client, f"/api/replay/sorties?{window}&gap_s=1")
     assert got["truncated"] and len(got["sorties"]) == replay_api.MAX_SORTIES
@@ -437,7 +437,7 @@ def test_the_versions_a_windows_alerts_were_raised_against(patrol_store: Store, 
                                                             window: tuple[float, float] | None,
                                                             raised: list[tuple[str, int]]) -> None:
     # c9 was never saved: its alert's corridor cannot be drawn and is left out.
-    patrol_store.write([raised_alert("c1", 1, 10), raised_alert("c1", 2, 40), raised_alert("c2", 1, 50),
+    patrol_store.batches.write([raised_alert("c1", 1, 10), raised_alert("c1", 2, 40), raised_alert("c2", 1, 50),
                         raised_alert("c9", 1, 55)], [])
     extra = f"&from={at_s(window[0])}&to={at_s(window[1])}" if window else ""
     got = ok(patrol_client, f"/api/replay/corridors?t={at_s(t)}{extra}")
