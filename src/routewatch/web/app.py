@@ -103,7 +103,7 @@ def create_app(
     app.state.hub = hub
     app.state.metrics = metrics
     app.state.exports = exports
-    app.state.registry = make_registry(store, metrics)
+    app.state.registry = make_registry(store.alerts, metrics)
     _errors(app)
     for module in (login, auth, alert_routes, live, corridors, backtest, coverage, basemap, replay, export, ops):
         app.include_router(module.router)

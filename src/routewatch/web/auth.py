@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from routewatch.store import StoreError
 from routewatch.store.users import ApiToken, AuditEntry, User, UserRole, check_username
-from routewatch.web.deps import Admin, ClockDep, Reader, SlotsDep, StoreDep
+from routewatch.web.deps import Admin, AuditDep, ClockDep, Reader, SessionsDep, SlotsDep, UsersDep
 from routewatch.web.schemas import ApiTokenOut, AuditEntryOut, Me, NewApiToken, UserOut
 from routewatch.web.security import Perm
 
@@ -64,85 +64,86 @@ def me(principal: Reader) -> Me:
 
 
 @router.get("/users")
-def list_users(store: StoreDep, _: Admin) -> list[UserOut]:
+def list_users(users: UsersDep, _: Admin) -> list[UserOut]:
     """All users."""
-    return [user_dict(u) for u in store.users.all()]
+    return [user_dict(u) for u in users.all()]
 
 
 @router.post("/users", status_code=201)
-def add_user(body: NewUser, store: StoreDep, clock: ClockDep, slots: SlotsDep, principal: Admin) -> UserOut:
+def add_user(body: NewUser, users: UsersDep, audit: AuditDep, clock: ClockDep, slots: SlotsDep,
+             principal: Admin) -> UserOut:
     """Create a user (409 if the name is taken)."""
     try:
         check_username(body.username)
         with slots.check():  # hashing costs what checking does
-            user = store.users.add(body.username, body.password, body.role, at=clock())
+            user = users.add(body.username, body.password, body.role, at=clock())
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
     except StoreError as exc:
         raise HTTPException(409, str(exc)) from None
-    store.audit.add("user_create", actor=principal.name, target=body.username, detail=body.role.value, at=clock())
+    audit.add("user_create", actor=principal.name, target=body.username, detail=body.role.value, at=clock())
     return user_dict(user)
 
 
 @router.patch("/users/{username}")
-def change_user(username: str, body: UserChange, store: StoreDep, clock: ClockDep, slots: SlotsDep,
-                principal: Admin) -> UserOut:
+def change_user(username: str, body: UserChange, users: UsersDep, sessions: SessionsDep, audit: AuditDep,
+                clock: ClockDep, slots: SlotsDep, principal: Admin) -> UserOut:
     """Change a user's password, role or disabled flag (each but enabling ends the user's sessions at once)."""
-    if store.users.get(username) is None:
+    if users.get(username) is None:
         raise HTTPException(404, f"no user {username!r}")
     changed = []
     if body.password is not None:
         with slots.check():  # hashing costs what checking does
-            store.sessions.set_password(username, body.password)
+            sessions.set_password(username, body.password)
         changed.append("password")
     if body.role is not None:
-        store.sessions.set_role(username, body.role)
+        sessions.set_role(username, body.role)
         changed.append(f"role={body.role.value}")
     if body.disabled is not None:
-        store.sessions.set_disabled(username, body.disabled)
+        sessions.set_disabled(username, body.disabled)
         changed.append(f"disabled={body.disabled}")
-    store.audit.add("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=clock())
-    user = store.users.get(username)
+    audit.add("user_change", actor=principal.name, target=username, detail=", ".join(changed), at=clock())
+    user = users.get(username)
     assert user is not None
     return user_dict(user)
 
 
 @router.delete("/users/{username}", status_code=204)
-def remove_user(username: str, store: StoreDep, clock: ClockDep, principal: Admin) -> None:
+def remove_user(username: str, sessions: SessionsDep, audit: AuditDep, clock: ClockDep, principal: Admin) -> None:
     """Remove a user (their sessions end at once)."""
-    if not store.sessions.remove_user(username):
+    if not sessions.remove_user(username):
         raise HTTPException(404, f"no user {username!r}")
-    store.audit.add("user_remove", actor=principal.name, target=username, at=clock())
+    audit.add("user_remove", actor=principal.name, target=username, at=clock())
 
 
 @router.get("/tokens")
-def list_tokens(store: StoreDep, _: Admin) -> list[ApiTokenOut]:
+def list_tokens(users: UsersDep, _: Admin) -> list[ApiTokenOut]:
     """All API tokens (metadata only)."""
-    return [token_dict(t) for t in store.users.api_tokens()]
+    return [token_dict(t) for t in users.api_tokens()]
 
 
 @router.post("/tokens", status_code=201)
-def add_token(body: NewToken, store: StoreDep, clock: ClockDep, principal: Admin) -> NewApiToken:
+def add_token(body: NewToken, users: UsersDep, audit: AuditDep, clock: ClockDep, principal: Admin) -> NewApiToken:
     """Create an API token; the token is in this response only."""
-    meta, token = store.users.add_api_token(body.name, body.role, at=clock())
-    store.audit.add("token_create", actor=principal.name, target=str(meta.id),
-                detail=f"{body.name} ({body.role.value})", at=clock())
+    meta, token = users.add_api_token(body.name, body.role, at=clock())
+    audit.add("token_create", actor=principal.name, target=str(meta.id),
+              detail=f"{body.name} ({body.role.value})", at=clock())
     return NewApiToken(**dict(token_dict(meta)), token=token)
 
 
 @router.delete("/tokens/{token_id}", status_code=204)
-def revoke_token(token_id: int, store: StoreDep, clock: ClockDep, principal: Admin) -> None:
+def revoke_token(token_id: int, users: UsersDep, audit: AuditDep, clock: ClockDep, principal: Admin) -> None:
     """Revoke an API token."""
-    if not store.users.revoke_api_token(token_id):
+    if not users.revoke_api_token(token_id):
         raise HTTPException(404, f"no API token {token_id}")
-    store.audit.add("token_revoke", actor=principal.name, target=str(token_id), at=clock())
+    audit.add("token_revoke", actor=principal.name, target=str(token_id), at=clock())
 
 
 @router.get("/audit")
 def audit_log(
-    store: StoreDep, _: Admin, after: Annotated[int, Query(ge=0)] = 0,
+    audit: AuditDep, _: Admin, after: Annotated[int, Query(ge=0)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100, action: str | None = None,
 ) -> list[AuditEntryOut]:
     """Audit entries after an id, oldest first."""
     where = {"action": action} if action else {}
-    return [audit_dict(e) for e in store.audit.entries(limit=limit, after=after, **where)]
+    return [audit_dict(e) for e in audit.entries(limit=limit, after=after, **where)]

@@ -1,6 +1,6 @@
 """Typed FastAPI dependencies: what a route needs, taken from the app that `create_app` composed.
 
-Routes ask for these through `Annotated` aliases (`store: StoreDep`, `who: Reader`) and never read
+Routes ask for these through `Annotated` aliases (`alerts: AlertsDep`, `who: Reader`) and never read
 `request.app.state` themselves; `create_app` is the one place that puts things there. The getters are
 async so that they run on the event loop: a sync dependency would wait for a worker thread, and the
 login route must answer its refusals without one.
@@ -19,6 +19,17 @@ from routewatch.config.web import WebConfig
 from routewatch.store import Store
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.passwords import PasswordSlots
+from routewatch.web.repos import (
+    AlertRepo,
+    AuditRepo,
+    CorridorRepo,
+    CoverageRepo,
+    PositionRepo,
+    RecordingRepo,
+    SessionRepo,
+    SnapshotRepo,
+    UserRepo,
+)
 from routewatch.web.security import Perm, Principal, require
 from routewatch.web.settings import Clock
 
@@ -28,15 +39,64 @@ if TYPE_CHECKING:  # the routes that define these import this module
     from routewatch.web.routes.ops import Metrics
 
 __all__ = [
-    "Acker", "Admin", "AlertsDep", "ClockDep", "Commander", "EngineDep", "ExportsDep", "HubDep", "LimiterDep",
-    "MetricsDep", "Planner", "Reader", "RecordingDep", "RegistryDep", "SettingsDep", "SlotsDep", "StoreDep",
+    "Acker", "Admin", "AlertsConfigDep", "AlertsDep", "AuditDep", "ClockDep", "Commander", "CorridorsDep",
+    "CoverageDep", "EngineDep", "ExportsDep", "HubDep", "LimiterDep", "MetricsDep", "Planner", "PositionsDep",
+    "Reader", "RecordingConfigDep", "RecordingsDep", "RegistryDep", "SessionsDep", "SettingsDep", "SlotsDep",
+    "SnapshotsDep", "StoreDep", "UsersDep",
 ]
 
 
 async def get_store(request: Request) -> Store:
-    """The store the app serves."""
+    """The store the app serves (for the few routes whose helpers read several repositories)."""
     store: Store = request.app.state.store
     return store
+
+
+# One repository each, typed by what the web layer uses of it (`web.repos`).
+
+async def get_alert_repo(request: Request) -> AlertRepo:
+    """The stored alerts."""
+    return (await get_store(request)).alerts
+
+
+async def get_snapshot_repo(request: Request) -> SnapshotRepo:
+    """The alerts' snapshots."""
+    return (await get_store(request)).snapshots
+
+
+async def get_position_repo(request: Request) -> PositionRepo:
+    """The stored fixes."""
+    return (await get_store(request)).positions
+
+
+async def get_corridor_repo(request: Request) -> CorridorRepo:
+    """The corridor versions."""
+    return (await get_store(request)).corridors
+
+
+async def get_recording_repo(request: Request) -> RecordingRepo:
+    """The recorded segments."""
+    return (await get_store(request)).recordings
+
+
+async def get_coverage_repo(request: Request) -> CoverageRepo:
+    """The camera footprints."""
+    return (await get_store(request)).coverage
+
+
+async def get_user_repo(request: Request) -> UserRepo:
+    """The users and API tokens."""
+    return (await get_store(request)).users
+
+
+async def get_session_repo(request: Request) -> SessionRepo:
+    """The login sessions."""
+    return (await get_store(request)).sessions
+
+
+async def get_audit_repo(request: Request) -> AuditRepo:
+    """The audit log."""
+    return (await get_store(request)).audit
 
 
 async def get_settings(request: Request) -> WebConfig:
@@ -57,7 +117,7 @@ async def get_engine(request: Request) -> EngineConfig:
     return engine
 
 
-async def get_alerts(request: Request) -> AlertsConfig:
+async def get_alerts_config(request: Request) -> AlertsConfig:
     """The alert lifecycle's settings (for backtests)."""
     alerts: AlertsConfig = request.app.state.alerts
     return alerts
@@ -106,10 +166,19 @@ async def get_password_slots(request: Request) -> PasswordSlots:
 
 
 StoreDep = Annotated[Store, Depends(get_store)]
+AlertsDep = Annotated[AlertRepo, Depends(get_alert_repo)]
+SnapshotsDep = Annotated[SnapshotRepo, Depends(get_snapshot_repo)]
+PositionsDep = Annotated[PositionRepo, Depends(get_position_repo)]
+CorridorsDep = Annotated[CorridorRepo, Depends(get_corridor_repo)]
+RecordingsDep = Annotated[RecordingRepo, Depends(get_recording_repo)]
+CoverageDep = Annotated[CoverageRepo, Depends(get_coverage_repo)]
+UsersDep = Annotated[UserRepo, Depends(get_user_repo)]
+SessionsDep = Annotated[SessionRepo, Depends(get_session_repo)]
+AuditDep = Annotated[AuditRepo, Depends(get_audit_repo)]
 SettingsDep = Annotated[WebConfig, Depends(get_settings)]
-RecordingDep = Annotated[RecordingConfig | None, Depends(get_recording)]
+RecordingConfigDep = Annotated[RecordingConfig | None, Depends(get_recording)]
 EngineDep = Annotated[EngineConfig, Depends(get_engine)]
-AlertsDep = Annotated[AlertsConfig, Depends(get_alerts)]
+AlertsConfigDep = Annotated[AlertsConfig, Depends(get_alerts_config)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 HubDep = Annotated["LiveHub", Depends(get_hub)]
 MetricsDep = Annotated["Metrics", Depends(get_metrics)]

@@ -6,12 +6,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import HTTPException, Request
 
-from routewatch.store import Store
 from routewatch.store.users import UserRole
 from routewatch.web.settings import Clock
+
+if TYPE_CHECKING:
+    from routewatch.web.repos import SessionRepo, UserRepo
 
 COOKIE = "routewatch_session"
 PRINCIPAL = "principal"  # the request state's key of a caller already authenticated (by routewatch.web.guard)
@@ -55,9 +58,19 @@ def unauthorized(message: str = "log in or send an API token") -> HTTPException:
     return HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
+class Credentials(Protocol):
+    """What authenticating reads of the app's store: API tokens and login sessions."""
+
+    @property
+    def users(self) -> UserRepo: ...
+
+    @property
+    def sessions(self) -> SessionRepo: ...
+
+
 def authenticate(request: Request) -> Principal | None:
     """The caller from `Authorization: Bearer` (an API token) or the session cookie, or None."""
-    store: Store = request.app.state.store
+    store: Credentials = request.app.state.store
     header = request.headers.get("authorization", "")
     if header:
         scheme, _, token = header.partition(" ")

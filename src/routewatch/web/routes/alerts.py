@@ -11,9 +11,20 @@ from pydantic import BaseModel, Field
 
 from routewatch.geo.bbox import parse_bbox
 from routewatch.model import ALERT_KINDS, Alert, AlertState, EventKind
-from routewatch.store import Store, UnknownAlertError
+from routewatch.store import UnknownAlertError
 from routewatch.store.records import AlertEvent
-from routewatch.web.deps import Acker, ClockDep, HubDep, Reader, SettingsDep, StoreDep
+from routewatch.web.deps import (
+    Acker,
+    AlertsDep,
+    AuditDep,
+    ClockDep,
+    HubDep,
+    PositionsDep,
+    Reader,
+    SettingsDep,
+    SnapshotsDep,
+)
+from routewatch.web.repos import AlertReads, AlertRepo, AuditRepo, SnapshotRepo
 from routewatch.web.routes.live import LiveHub
 from routewatch.web.schemas import AlertDetail, AlertEventOut, AlertPage, ApiAlert, TrackPoint
 from routewatch.web.security import Principal
@@ -50,9 +61,9 @@ def snapshot_url(alert_id: str) -> str:
     return f"/api/alerts/{alert_id}/snapshot"
 
 
-def alert_dicts(store: Store, alerts: list[Alert]) -> list[ApiAlert]:
+def alert_dicts(snapshots: SnapshotRepo, alerts: list[Alert]) -> list[ApiAlert]:
     """Alerts for the API: `snapshot_url` is the snapshot's URL, or null when there is none."""
-    with_snapshot = store.snapshots.alert_ids_with([a.id for a in alerts]) if alerts else set()
+    with_snapshot = snapshots.alert_ids_with([a.id for a in alerts]) if alerts else set()
     return [ApiAlert.model_validate({**alert_to_dict(a), "snapshot_url": snapshot_url(a.id) if a.id in with_snapshot
                                      else None}) for a in alerts]
 
@@ -63,14 +74,14 @@ def event_dict(e: AlertEvent) -> AlertEventOut:
                          state=e.state.value, updates=e.updates, actor=e.actor, comment=e.comment)
 
 
-def _page(store: Store, filters: dict[str, Any], cls: str | None, limit: int, offset: int) -> list[Alert]:
+def _page(alerts: AlertReads, filters: dict[str, Any], cls: str | None, limit: int, offset: int) -> list[Alert]:
     if cls is None:
-        return list(store.alerts.find(**filters, limit=limit, offset=offset))
+        return list(alerts.find(**filters, limit=limit, offset=offset))
     # The store has no class filter: scan in chunks so pagination still counts matching alerts only.
     found: list[Alert] = []
     skip, at = offset, 0
     while len(found) < limit:
-        chunk = store.alerts.find(**filters, limit=_CHUNK, offset=at)
+        chunk = alerts.find(**filters, limit=_CHUNK, offset=at)
         for alert in chunk:
             if alert.subject_class != cls:
                 continue
@@ -86,7 +97,8 @@ def _page(store: Store, filters: dict[str, Any], cls: str | None, limit: int, of
 
 @router.get("")
 def list_alerts(
-    store: StoreDep,
+    alerts: AlertsDep,
+    snapshots: SnapshotsDep,
     _: Reader,
     since: datetime | None = None,
     until: datetime | None = None,
@@ -109,33 +121,34 @@ def list_alerts(
         raise HTTPException(422, f"{kind.value!r} is not an alert kind (it only closes a breach alert)")
     if bbox is not None:
         filters["within"] = parse_area(bbox)
-    items = _page(store, filters, cls, limit + 1, offset)
+    items = _page(alerts, filters, cls, limit + 1, offset)
     more = len(items) > limit
-    return AlertPage(items=alert_dicts(store, items[:limit]), limit=limit, offset=offset,
+    return AlertPage(items=alert_dicts(snapshots, items[:limit]), limit=limit, offset=offset,
                      next_offset=offset + limit if more else None)
 
 
-def _get(store: Store, alert_id: str) -> Alert:
-    alert = store.alerts.get(alert_id)
+def _get(alerts: AlertReads, alert_id: str) -> Alert:
+    alert = alerts.get(alert_id)
     if alert is None:
         raise HTTPException(404, f"no alert {alert_id!r}")
     return alert
 
 
 @router.get("/{alert_id}")
-def get_alert(alert_id: str, store: StoreDep, settings: SettingsDep, _: Reader) -> AlertDetail:
+def get_alert(alert_id: str, alerts: AlertsDep, snapshots: SnapshotsDep, positions: PositionsDep,
+              settings: SettingsDep, _: Reader) -> AlertDetail:
     """One alert with its events and the subject's track from opening to closing (or last seen)."""
-    alert = _get(store, alert_id)
+    alert = _get(alerts, alert_id)
     end = (alert.closed_at or alert.last_seen) + timedelta(microseconds=1)
-    fixes = store.positions.of_subject(alert.subject_id, since=alert.opened_at, until=end)
+    fixes = positions.of_subject(alert.subject_id, since=alert.opened_at, until=end)
     most = settings.max_track_points
     if len(fixes) > most:  # thin long tracks evenly, keeping the last fix
         step = math.ceil(len(fixes) / most)
         fixes = fixes[:-1:step] + fixes[-1:]
-    events = store.alerts.events(alert_id, limit=10_000)
+    events = alerts.events(alert_id, limit=10_000)
     last_ack = next((e for e in reversed(events) if e.change.value == "acknowledged"), None)
     return AlertDetail(
-        **dict(alert_dicts(store, [alert])[0]),
+        **dict(alert_dicts(snapshots, [alert])[0]),
         dismissed=last_ack is not None and last_ack.comment.startswith(DISMISSED),
         events=[event_dict(e) for e in events],
         track=[TrackPoint(time=f.time.isoformat(), lon=f.lon, lat=f.lat, alt_m=f.alt_m, heading_deg=f.heading_deg,
@@ -143,24 +156,24 @@ def get_alert(alert_id: str, store: StoreDep, settings: SettingsDep, _: Reader) 
     )
 
 
-def _acknowledge(store: Store, clock: Clock, hub: LiveHub, alert_id: str, principal: Principal, comment: str,
-                 action: str) -> ApiAlert:
+def _acknowledge(alerts: AlertRepo, audit: AuditRepo, snapshots: SnapshotRepo, clock: Clock, hub: LiveHub,
+                 alert_id: str, principal: Principal, comment: str, action: str) -> ApiAlert:
     at = clock()
     try:
-        alert = store.alerts.acknowledge(alert_id, by=principal.name, comment=comment, time=at)
+        alert = alerts.acknowledge(alert_id, by=principal.name, comment=comment, time=at)
     except UnknownAlertError:
         raise HTTPException(404, f"no alert {alert_id!r}") from None
-    store.audit.add(action, actor=principal.name, target=alert_id, detail=comment, at=at)
+    audit.add(action, actor=principal.name, target=alert_id, detail=comment, at=at)
     hub.publish(())
-    return alert_dicts(store, [alert])[0]
+    return alert_dicts(snapshots, [alert])[0]
 
 
 @router.get("/{alert_id}/snapshot", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "The alert's JPEG snapshot."},
                        404: {"description": "No such alert, or it has no snapshot."}})
-def get_snapshot(alert_id: str, store: StoreDep, _: Reader) -> Response:
+def get_snapshot(alert_id: str, snapshots: SnapshotsDep, _: Reader) -> Response:
     """The JPEG evidence of an alert raised from video: its opening frame with the tracked box drawn."""
-    snap = store.snapshots.get(alert_id)
+    snap = snapshots.get(alert_id)
     if snap is None:
         raise HTTPException(404, f"no snapshot for alert {alert_id!r}")
     # A snapshot never changes once stored, but it is evidence: keep it in the user's cache only.
@@ -169,14 +182,15 @@ def get_snapshot(alert_id: str, store: StoreDep, _: Reader) -> Response:
 
 
 @router.post("/{alert_id}/ack")
-def acknowledge(alert_id: str, body: Comment, store: StoreDep, clock: ClockDep, hub: HubDep,
-                principal: Acker) -> ApiAlert:
+def acknowledge(alert_id: str, body: Comment, alerts: AlertsDep, audit: AuditDep, snapshots: SnapshotsDep,
+                clock: ClockDep, hub: HubDep, principal: Acker) -> ApiAlert:
     """Acknowledge an alert with a comment (audited)."""
-    return _acknowledge(store, clock, hub, alert_id, principal, body.comment, "ack")
+    return _acknowledge(alerts, audit, snapshots, clock, hub, alert_id, principal, body.comment, "ack")
 
 
 @router.post("/{alert_id}/dismiss")
-def dismiss(alert_id: str, body: Comment, store: StoreDep, clock: ClockDep, hub: HubDep,
-            principal: Acker) -> ApiAlert:
+def dismiss(alert_id: str, body: Comment, alerts: AlertsDep, audit: AuditDep, snapshots: SnapshotsDep,
+            clock: ClockDep, hub: HubDep, principal: Acker) -> ApiAlert:
     """Dismiss an alert (an acknowledgement whose comment starts with 'dismissed:'; audited)."""
-    return _acknowledge(store, clock, hub, alert_id, principal, f"{DISMISSED} {body.comment}".strip(), "dismiss")
+    return _acknowledge(alerts, audit, snapshots, clock, hub, alert_id, principal,
+                        f"{DISMISSED} {body.comment}".strip(), "dismiss")

@@ -15,7 +15,7 @@ from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.geo.corridors import CorridorError, load_corridors
 from routewatch.store import Store
 from routewatch.web.bodies import body_schema, read_model
-from routewatch.web.deps import AlertsDep, EngineDep, Planner, SettingsDep, StoreDep
+from routewatch.web.deps import AlertsConfigDep, EngineDep, Planner, SettingsDep, StoreDep
 from routewatch.web.routes.corridors import InvalidCorridor
 from routewatch.web.schemas import BacktestReport
 
@@ -41,8 +41,8 @@ _ONE_AT_A_TIME = threading.Lock()  # a backtest is CPU-heavy and shares the proc
 @router.post("", responses={409: {"description": "another backtest is running"},
                             413: {"description": "request too large"}},
              openapi_extra=body_schema(BacktestRequest))
-async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep, engine: EngineDep, alerts: AlertsDep,
-                       _: Planner) -> BacktestReport:
+async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep, engine: EngineDep,
+                       alerts: AlertsConfigDep, _: Planner) -> BacktestReport:
     """Alerts the corridors would have opened in the window beside those opened: added, removed, unchanged.
 
     The body is a BacktestRequest. One backtest runs at a time in this process (409 otherwise).

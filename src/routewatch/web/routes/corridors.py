@@ -19,10 +19,11 @@ from routewatch.geo.corridors import (
     validate_features,
 )
 from routewatch.model import Corridor
-from routewatch.store import CorridorConflictError, RemovalNotConfirmedError, Store
+from routewatch.store import CorridorConflictError, RemovalNotConfirmedError
 from routewatch.store.records import CorridorVersion
 from routewatch.web.bodies import read_limited
-from routewatch.web.deps import ClockDep, Planner, Reader, SettingsDep, StoreDep
+from routewatch.web.deps import AuditDep, ClockDep, CorridorsDep, Planner, Reader, SettingsDep
+from routewatch.web.repos import AuditRepo, CorridorRepo
 from routewatch.web.schemas import (
     CorridorDeleted,
     CorridorFeature,
@@ -70,8 +71,8 @@ def version_dict(v: CorridorVersion) -> CorridorVersionOut:
                               created_at=v.created_at.isoformat(), deleted=v.deleted)
 
 
-def _current(store: Store, corridor_id: str) -> Corridor | None:
-    return next((c for c in store.corridors.current() if c.id == corridor_id), None)
+def _current(corridors: CorridorRepo, corridor_id: str) -> Corridor | None:
+    return next((c for c in corridors.current() if c.id == corridor_id), None)
 
 
 def _parse_one(body: Any, path_id: str | None = None) -> Corridor:
@@ -99,43 +100,44 @@ def _why(body: Any, comment: str) -> str:
 
 
 def _save(
-    store: Store, clock: Clock, corridor: Corridor, principal: Principal, comment: str, action: str,
-    previous: int | None = None,
+    corridors: CorridorRepo, audit: AuditRepo, clock: Clock, corridor: Corridor, principal: Principal, comment: str,
+    action: str, previous: int | None = None,
 ) -> CorridorFeature:
     try:
-        (saved,) = store.corridors.save(
+        (saved,) = corridors.save(
             [corridor], author=principal.name, comment=comment, at=clock(), replace=False
         )
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     if saved.version != previous:  # an unchanged save adds no version and is not audited
         detail = f"v{saved.version}: {comment}"
-        store.audit.add(action, actor=principal.name, target=saved.id, detail=detail, at=clock())
+        audit.add(action, actor=principal.name, target=saved.id, detail=detail, at=clock())
     return feature(saved)
 
 
 @router.get("")
-def list_corridors(store: StoreDep, _: Reader) -> CorridorSet:
+def list_corridors(corridors: CorridorsDep, _: Reader) -> CorridorSet:
     """The current corridor set as a GeoJSON FeatureCollection."""
-    return CorridorSet.model_validate(to_geojson(store.corridors.current()))
+    return CorridorSet.model_validate(to_geojson(corridors.current()))
 
 
 @router.get("/export", response_class=Response, responses={200: {"content": {
     "application/geo+json": {}, "application/vnd.google-earth.kml+xml": {}}, "description": "The corridor file."}})
-def export(store: StoreDep, _: Reader, format: Literal["geojson", "kml"] = "geojson") -> Response:
+def export(corridors: CorridorsDep, _: Reader, format: Literal["geojson", "kml"] = "geojson") -> Response:
     """The current set as a GeoJSON or KML download."""
-    corridors = store.corridors.current()
+    current = corridors.current()
     if format == "kml":
-        body, media = to_kml(corridors), "application/vnd.google-earth.kml+xml"
+        body, media = to_kml(current), "application/vnd.google-earth.kml+xml"
     else:
-        body, media = dumps_geojson(corridors), "application/geo+json"
+        body, media = dumps_geojson(current), "application/geo+json"
     headers = {"Content-Disposition": f'attachment; filename="corridors.{format}"'}
     return Response(body, media_type=media, headers=headers)
 
 
 @router.post("/import")
 async def import_file(
-    request: Request, store: StoreDep, settings: SettingsDep, clock: ClockDep, principal: Writer, comment: Why = "",
+    request: Request, corridors: CorridorsDep, audit: AuditDep, settings: SettingsDep, clock: ClockDep,
+    principal: Writer, comment: Why = "",
     filename: Annotated[str, Query(max_length=255)] = "upload",
     replace: bool = False,
     expect_removed: Annotated[int, Query(ge=0, description="with replace: how many corridors it removes")] = 0,
@@ -149,39 +151,39 @@ async def import_file(
     data = await read_limited(request, limit, what="upload")
     name = safe_filename(filename)
     try:
-        corridors = require_some(load_corridors(data), "the upload")
+        loaded = require_some(load_corridors(data), "the upload")
     except CorridorError as exc:
         raise InvalidCorridor(exc) from None
     at = clock()
     why = comment or f"import {name}"
     try:
-        saved = store.corridors.save(corridors, author=principal.name, comment=why, at=at, replace=replace,
-                                     expect_removed=expect_removed if replace else None)
+        saved = corridors.save(loaded, author=principal.name, comment=why, at=at, replace=replace,
+                               expect_removed=expect_removed if replace else None)
     except RemovalNotConfirmedError as exc:
         raise HTTPException(409, f"{exc}: add expect_removed={len(exc.ids)} to remove them") from None
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
-    store.audit.add("corridor_import", actor=principal.name, target=name,
-                detail=f"{len(saved)} corridor(s), replace={replace}, removed={expect_removed if replace else 0}: "
-                f"{why}", at=at)
+    audit.add("corridor_import", actor=principal.name, target=name,
+              detail=f"{len(saved)} corridor(s), replace={replace}, removed={expect_removed if replace else 0}: "
+              f"{why}", at=at)
     return CorridorImport.model_validate({"filename": name, "imported": [{"id": c.id, "version": c.version}
                                                                          for c in saved]})
 
 
 @router.post("", status_code=201)
-def create(store: StoreDep, clock: ClockDep, principal: Writer, body: Annotated[Any, Body()],
-           comment: Why = "") -> CorridorFeature:
+def create(corridors: CorridorsDep, audit: AuditDep, clock: ClockDep, principal: Writer,
+           body: Annotated[Any, Body()], comment: Why = "") -> CorridorFeature:
     """Create a corridor from one GeoJSON Feature (409 if the id is in use)."""
     corridor = _parse_one(body)
-    if _current(store, corridor.id) is not None:
+    if _current(corridors, corridor.id) is not None:
         raise HTTPException(409, f"corridor {corridor.id!r} exists; PUT /api/corridors/{corridor.id} to change it")
-    return _save(store, clock, corridor, principal, _why(body, comment), "corridor_create")
+    return _save(corridors, audit, clock, corridor, principal, _why(body, comment), "corridor_create")
 
 
 @router.get("/{corridor_id}")
-def get_corridor(corridor_id: str, store: StoreDep, _: Reader) -> CorridorFeature:
+def get_corridor(corridor_id: str, corridors: CorridorsDep, _: Reader) -> CorridorFeature:
     """The current version of one corridor as a GeoJSON Feature."""
-    found = _current(store, corridor_id)
+    found = _current(corridors, corridor_id)
     if found is None:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
     return feature(found)
@@ -189,44 +191,46 @@ def get_corridor(corridor_id: str, store: StoreDep, _: Reader) -> CorridorFeatur
 
 @router.put("/{corridor_id}")
 def update(
-    corridor_id: str, store: StoreDep, clock: ClockDep, principal: Writer, body: Annotated[Any, Body()],
-    comment: Why = "",
+    corridor_id: str, corridors: CorridorsDep, audit: AuditDep, clock: ClockDep, principal: Writer,
+    body: Annotated[Any, Body()], comment: Why = "",
 ) -> CorridorFeature:
     """Save a new version of an existing corridor (unchanged content keeps its version)."""
     corridor = _parse_one(body, corridor_id)
-    current = _current(store, corridor_id)
+    current = _current(corridors, corridor_id)
     if current is None:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
-    return _save(store, clock, corridor, principal, _why(body, comment), "corridor_update", current.version)
+    return _save(corridors, audit, clock, corridor, principal, _why(body, comment), "corridor_update",
+                 current.version)
 
 
 @router.delete("/{corridor_id}")
-def delete(corridor_id: str, store: StoreDep, clock: ClockDep, principal: Writer, comment: Why = "") -> CorridorDeleted:
+def delete(corridor_id: str, corridors: CorridorsDep, audit: AuditDep, clock: ClockDep, principal: Writer,
+           comment: Why = "") -> CorridorDeleted:
     """Delete a corridor (a tombstone version keeps its history)."""
     at = clock()
     try:
-        version = store.corridors.delete(corridor_id, author=principal.name, comment=comment, at=at)
+        version = corridors.delete(corridor_id, author=principal.name, comment=comment, at=at)
     except CorridorConflictError as exc:
         raise HTTPException(409, str(exc)) from None
     if version is None:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
-    store.audit.add("corridor_delete", actor=principal.name, target=corridor_id, detail=f"v{version}: {comment}", at=at)
+    audit.add("corridor_delete", actor=principal.name, target=corridor_id, detail=f"v{version}: {comment}", at=at)
     return CorridorDeleted(id=corridor_id, version=version, deleted=True)
 
 
 @router.get("/{corridor_id}/history")
-def history(corridor_id: str, store: StoreDep, _: Reader) -> list[CorridorVersionOut]:
+def history(corridor_id: str, corridors: CorridorsDep, _: Reader) -> list[CorridorVersionOut]:
     """Every version of a corridor with who, when and why, oldest first."""
-    versions = store.corridors.history(corridor_id)
+    versions = corridors.history(corridor_id)
     if not versions:
         raise HTTPException(404, f"no corridor {corridor_id!r}")
     return [version_dict(v) for v in versions]
 
 
 @router.get("/{corridor_id}/versions/{version}")
-def get_version(corridor_id: str, version: int, store: StoreDep, _: Reader) -> VersionFeature:
+def get_version(corridor_id: str, version: int, corridors: CorridorsDep, _: Reader) -> VersionFeature:
     """One stored version as a GeoJSON Feature, its audit fields in `meta`."""
-    for v in store.corridors.history(corridor_id):
+    for v in corridors.history(corridor_id):
         if v.corridor.version == version:
             return VersionFeature(**dict(feature(v.corridor)), meta=version_dict(v))
     raise HTTPException(404, f"no version {version} of corridor {corridor_id!r}")

@@ -7,8 +7,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 
-from routewatch.analysis.coverage import MAX_FOOTPRINTS, CoverageError, UnknownCorridorError, coverage_report
-from routewatch.web.deps import StoreDep
+from routewatch.analysis.coverage import (
+    MAX_FOOTPRINTS,
+    CoverageError,
+    CoverageStore,
+    UnknownCorridorError,
+    coverage_report,
+)
+from routewatch.web.deps import get_store
 from routewatch.web.schemas import CoverageReport
 from routewatch.web.security import Perm, Principal, caller, unauthorized
 
@@ -30,11 +36,13 @@ def commander_or_planner(request: Request) -> Principal:
 
 
 Viewer = Annotated[Principal, Depends(commander_or_planner)]
+# A report reads two repositories (corridors and footprints): the store, seen as just those.
+Measured = Annotated[CoverageStore, Depends(get_store)]
 
 
 @router.get("")
 def get_coverage(
-    store: StoreDep,
+    store: Measured,
     _: Viewer,
     start: Annotated[datetime, Query(alias="from", description="Window start, ISO 8601 with a time zone.")],
     end: Annotated[datetime, Query(alias="to", description="Window end (exclusive), ISO 8601 with a time zone.")],

@@ -57,7 +57,7 @@ from routewatch.replay.rangeexport import MAX_CLIP_S, check_range, export_range
 from routewatch.replay.report import range_name, safe_name
 from routewatch.store import Store
 from routewatch.web.bodies import body_schema, read_model
-from routewatch.web.deps import ClockDep, Commander, ExportsDep, RecordingDep, StoreDep
+from routewatch.web.deps import ClockDep, Commander, ExportsDep, RecordingConfigDep, StoreDep
 from routewatch.web.routes.replay import window
 from routewatch.web.schemas import ExportJob
 from routewatch.web.settings import Clock
@@ -471,7 +471,7 @@ def _plan(store: Store, recording: RecordingConfig | None, clock: Clock, body: E
     409: {"description": "too many exports queued or running"}, 413: {"description": "request too large"},
     507: {"description": "not enough disk space for an export"}},
     openapi_extra=body_schema(ExportRequest))
-async def create(request: Request, response: Response, store: StoreDep, recording: RecordingDep, clock: ClockDep,
+async def create(request: Request, response: Response, store: StoreDep, recording: RecordingConfigDep, clock: ClockDep,
                  jobs: ExportsDep, who: Commander) -> ExportJob:
     """Start exporting an alert or a camera's window (the body is an ExportRequest); 202 with the job."""
     body = await read_model(request, ExportRequest, MAX_BODY)

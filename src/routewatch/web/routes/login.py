@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from routewatch.config.web import WebConfig
 from routewatch.web.auth import user_dict
-from routewatch.web.deps import ClockDep, LimiterDep, SettingsDep, SlotsDep, StoreDep
+from routewatch.web.deps import AuditDep, ClockDep, LimiterDep, SessionsDep, SettingsDep, SlotsDep, UsersDep
 from routewatch.web.schemas import UserOut
 from routewatch.web.security import COOKIE, caller, unauthorized
 
@@ -24,8 +24,9 @@ class Login(BaseModel):
 
 @router.post("/login", responses={429: {"description": "too many failed logins; see Retry-After"},
                                   503: {"description": "too many password checks at once; see Retry-After"}})
-async def login(body: Login, request: Request, response: Response, store: StoreDep, settings: SettingsDep,
-                clock: ClockDep, limiter: LimiterDep, slots: SlotsDep) -> UserOut:
+async def login(body: Login, request: Request, response: Response, users: UsersDep, sessions: SessionsDep,
+                audit: AuditDep, settings: SettingsDep, clock: ClockDep, limiter: LimiterDep,
+                slots: SlotsDep) -> UserOut:
     """Check a password; on success set the session cookie (HttpOnly, SameSite=Strict).
 
     After repeated failures for a username or from an address, attempts are refused with 429 and
@@ -40,27 +41,27 @@ async def login(body: Login, request: Request, response: Response, store: StoreD
     if refusal is not None:
         if refusal.audit:
             detail = f"{client}; {refusal.scope} locked {refusal.retry_after_s} s more; refusal {refusal.refusals}"
-            await anyio.to_thread.run_sync(lambda: store.audit.add(
+            await anyio.to_thread.run_sync(lambda: audit.add(
                 "login_refused", actor=body.username, target=body.username, at=at, detail=detail))
         raise HTTPException(429, f"too many failed logins; try again in {refusal.retry_after_s} s",
                             headers={"Retry-After": str(refusal.retry_after_s)})
     try:
         with slots.check(suspect=limiter.suspect(client, at.timestamp())):  # 503 at once when all are busy
-            user = await slots.run(store.users.check_password, body.username, body.password)
+            user = await slots.run(users.check_password, body.username, body.password)
     except BaseException:
         limiter.abandoned(body.username, client)
         raise
     if user is None:
         lock = limiter.failed(body.username, client, at.timestamp())
         detail = client if lock is None else f"{client}; locked for {lock:.0f} s"
-        await anyio.to_thread.run_sync(lambda: store.audit.add(
+        await anyio.to_thread.run_sync(lambda: audit.add(
             "login_failed", actor=body.username, target=body.username, detail=detail, at=at))
         raise HTTPException(401, "wrong username or password")
     limiter.succeeded(body.username, client)
-    await anyio.to_thread.run_sync(lambda: store.audit.add(
+    await anyio.to_thread.run_sync(lambda: audit.add(
         "login", actor=user.username, target=user.username, detail=client, at=at))
     ttl = settings.session_ttl_s
-    token = await anyio.to_thread.run_sync(lambda: store.sessions.start(user.username, at=at, ttl_s=ttl))
+    token = await anyio.to_thread.run_sync(lambda: sessions.start(user.username, at=at, ttl_s=ttl))
     set_session_cookie(request, response, token, settings)
     return user_dict(user)
 
@@ -84,8 +85,9 @@ class PasswordChange(BaseModel):
 
 
 @router.post("/me/password", responses={503: {"description": "too many password checks at once"}})
-async def change_password(body: PasswordChange, request: Request, response: Response, store: StoreDep,
-                          settings: SettingsDep, clock: ClockDep, limiter: LimiterDep, slots: SlotsDep) -> UserOut:
+async def change_password(body: PasswordChange, request: Request, response: Response, users: UsersDep,
+                          sessions: SessionsDep, audit: AuditDep, settings: SettingsDep, clock: ClockDep,
+                          limiter: LimiterDep, slots: SlotsDep) -> UserOut:
     """Change one's own password: every session of the user ends, this browser gets a new one."""
     principal = await anyio.to_thread.run_sync(caller, request)
     if principal is None or principal.via != "session":
@@ -98,9 +100,9 @@ async def change_password(body: PasswordChange, request: Request, response: Resp
                             headers={"Retry-After": str(refusal.retry_after_s)})
     try:
         with slots.check():
-            user = await slots.run(store.users.check_password, principal.name, body.current_password)
+            user = await slots.run(users.check_password, principal.name, body.current_password)
             if user is not None:
-                await slots.run(store.sessions.set_password, principal.name, body.new_password)
+                await slots.run(sessions.set_password, principal.name, body.new_password)
     except BaseException:
         limiter.abandoned(principal.name, client)
         raise
@@ -109,17 +111,17 @@ async def change_password(body: PasswordChange, request: Request, response: Resp
         raise HTTPException(403, "the current password is wrong")
     limiter.succeeded(principal.name, client)
     ttl = settings.session_ttl_s
-    token = await anyio.to_thread.run_sync(lambda: store.sessions.start(user.username, at=at, ttl_s=ttl))
-    await anyio.to_thread.run_sync(lambda: store.audit.add("password_change", actor=user.username,
-                                                       target=user.username, at=at))
+    token = await anyio.to_thread.run_sync(lambda: sessions.start(user.username, at=at, ttl_s=ttl))
+    await anyio.to_thread.run_sync(lambda: audit.add("password_change", actor=user.username,
+                                                 target=user.username, at=at))
     set_session_cookie(request, response, token, settings)
     return user_dict(user)
 
 
 @router.post("/logout", status_code=204)
-def logout(request: Request, response: Response, store: StoreDep, settings: SettingsDep) -> None:
+def logout(request: Request, response: Response, sessions: SessionsDep, settings: SettingsDep) -> None:
     """End the session (idempotent)."""
     token = request.cookies.get(COOKIE)
     if token:
-        store.sessions.end(token)
+        sessions.end(token)
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=secure(request, settings))

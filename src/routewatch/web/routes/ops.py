@@ -12,8 +12,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from routewatch.store import Store
-from routewatch.web.deps import MetricsDep, Reader, RegistryDep, StoreDep
+from routewatch.web.deps import AlertsDep, MetricsDep, Reader, RegistryDep
+from routewatch.web.repos import AlertCounts
 from routewatch.web.schemas import Health, PipelineStatus
 
 router = APIRouter(tags=["ops"])
@@ -85,8 +85,8 @@ class Metrics:
 class StoreCollector(Collector):
     """Collects the stored alerts by kind and the Metrics values at scrape time."""
 
-    def __init__(self, store: Store, metrics: Metrics) -> None:
-        self._store = store
+    def __init__(self, alerts: AlertCounts, metrics: Metrics) -> None:
+        self._alerts = alerts
         self._metrics = metrics
 
     def collect(self) -> Iterator[Metric]:
@@ -115,7 +115,7 @@ class StoreCollector(Collector):
         yield from (frames, reopens, stale)
         yield from _ingest_families(self._metrics.status())
         alerts = GaugeMetricFamily("routewatch_alerts", "Stored alerts by kind", labels=["kind"])
-        for kind, count in self._store.alerts.count_by_kind().items():
+        for kind, count in self._alerts.count_by_kind().items():
             alerts.add_metric([kind], count)
         yield alerts
 
@@ -144,18 +144,18 @@ def _ingest_families(status: Mapping[str, Any]) -> Iterator[Metric]:
     yield from (received, lost, kernel, buffer, gaps)
 
 
-def make_registry(store: Store, metrics: Metrics) -> CollectorRegistry:
-    """A registry of this app's metrics (not the process-global one)."""
+def make_registry(alerts: AlertCounts, metrics: Metrics) -> CollectorRegistry:
+    """A registry of this app's metrics (not the process-global one); `alerts`: the store's, counted by kind."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(StoreCollector(store, metrics))
+    registry.register(StoreCollector(alerts, metrics))
     return registry
 
 
 @router.get("/health", response_model=Health, responses={503: {"model": Health, "description": "database down"}})
-def health(store: StoreDep) -> Health | JSONResponse:
+def health(alerts: AlertsDep) -> Health | JSONResponse:
     """Liveness and database reachability (no auth)."""
     try:
-        store.alerts.latest_event_seq()
+        alerts.latest_event_seq()
     except Exception as exc:
         return JSONResponse({"status": "error", "database": f"unreachable: {type(exc).__name__}"}, status_code=503)
     return Health(status="ok", database="ok")

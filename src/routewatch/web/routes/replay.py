@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
-from fastapi import APIRouter, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, HTTPException, Query, Response
 from fastapi.concurrency import run_in_threadpool
 from shapely.geometry import mapping
 
@@ -27,8 +27,18 @@ from routewatch.recording.evidence import encode_jpeg
 from routewatch.recording.read import MAX_RANGE_S, RecordedFrame, frames_between
 from routewatch.replay import patrols
 from routewatch.replay.frames import FrameError, locate, read_frame, with_boxes
-from routewatch.store import Store
-from routewatch.web.deps import Commander, RecordingDep, SettingsDep, StoreDep
+from routewatch.web.deps import (
+    AlertsDep,
+    Commander,
+    CorridorsDep,
+    CoverageDep,
+    PositionsDep,
+    RecordingConfigDep,
+    RecordingsDep,
+    SettingsDep,
+    get_store,
+)
+from routewatch.web.repos import RecordingRepo
 from routewatch.web.schemas import (
     CorridorsAt,
     CorridorSet,
@@ -90,8 +100,18 @@ def _fix(f: Observation) -> ReplayPosition:
                           speed_m_s=f.speed_m_s)
 
 
-def _known(store: Store, camera: str) -> None:
-    if camera not in store.recordings.cameras():
+class Recorded(Protocol):
+    """The store as reading recorded frames back sees it (`locate`, `frames_between`): the recorded segments."""
+
+    @property
+    def recordings(self) -> RecordingRepo: ...
+
+
+RecordedDep = Annotated[Recorded, Depends(get_store)]
+
+
+def _known(recordings: RecordingRepo, camera: str) -> None:
+    if camera not in recordings.cameras():
         raise HTTPException(404, f"nothing recorded for camera {camera!r}")
 
 
@@ -102,7 +122,7 @@ def _box(b: Box) -> ReplayBox:
 @router.get("/frame", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "The frame; X-Frame-Time is its time."},
                        404: {"description": "unknown camera, or nothing recorded then"}})
-async def frame(store: StoreDep, recording: RecordingDep, _: Commander, camera: Camera,
+async def frame(store: RecordedDep, recording: RecordingConfigDep, _: Commander, camera: Camera,
                 t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")],
                 boxes: bool = False) -> Response:
     """The recorded frame of `camera` shown at `t` (JPEG), with the stored boxes drawn when `boxes`."""
@@ -110,7 +130,7 @@ async def frame(store: StoreDep, recording: RecordingDep, _: Commander, camera: 
     if recording is None:
         raise HTTPException(404, "recording is not configured for this server")
     root = recording.dir
-    _known(store, camera)
+    _known(store.recordings, camera)
 
     def load() -> tuple[bytes, datetime] | None:
         found = locate(store, camera, at)
@@ -130,7 +150,7 @@ async def frame(store: StoreDep, recording: RecordingDep, _: Commander, camera: 
                     headers={"X-Frame-Time": time.isoformat(), "Cache-Control": "private, max-age=3600"})
 
 
-def frames_part(store: Store, camera: str, since: datetime, until: datetime,
+def frames_part(store: Recorded, camera: str, since: datetime, until: datetime,
                 cap: int) -> tuple[list[RecordedFrame], datetime | None]:
     """The oldest `cap` recorded frames of `camera` in [since, until], and the time to ask on from (None: no more).
 
@@ -168,14 +188,14 @@ def frames_part(store: Store, camera: str, since: datetime, until: datetime,
 
 
 @router.get("/boxes", responses={404: {"description": "unknown camera"}})
-async def frame_boxes(store: StoreDep, _: Commander, camera: Camera, start: From, end: To,
+async def frame_boxes(store: RecordedDep, _: Commander, camera: Camera, start: From, end: To,
                       limit: Annotated[int | None, Query(ge=1, le=MAX_BOX_FRAMES, description=(
                           "At most this many frames (and at most the server's cap)."))] = None) -> ReplayBoxes:
     """The recorded frames of `camera` in the window, oldest first: each one's time and tracked boxes (full-frame
     pixels). At most MAX_BOX_FRAMES (or `limit`): then `truncated`, and `next` is the time of the first frame
     left out, to ask again from (`from=next`, the same `to`)."""
     since, until = window(start, end)
-    _known(store, camera)
+    _known(store.recordings, camera)
     cap = min(limit or MAX_BOX_FRAMES, MAX_BOX_FRAMES)
     frames, after = await run_in_threadpool(frames_part, store, camera, since, until, cap)
     return ReplayBoxes(camera=camera, truncated=after is not None, next=after.isoformat() if after else None,
@@ -183,7 +203,7 @@ async def frame_boxes(store: StoreDep, _: Commander, camera: Camera, start: From
 
 
 @router.get("/positions")
-async def positions(store: StoreDep, settings: SettingsDep, _: Commander, start: From, end: To,
+async def positions(positions: PositionsDep, settings: SettingsDep, _: Commander, start: From, end: To,
                     subject: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
                     bbox: Area = None) -> ReplayPositions:
     """Stored positions with time in [from, to) (of one subject, or all; in `bbox`, or anywhere), oldest first;
@@ -194,13 +214,13 @@ async def positions(store: StoreDep, settings: SettingsDep, _: Commander, start:
 
     def load() -> tuple[list[Any], bool]:
         if area is not None:  # filtered in the query, so the cap counts only fixes inside
-            got = store.positions.between(since, until, bbox=area.as_tuple(), subject=subject, limit=cap + 1)
+            got = positions.between(since, until, bbox=area.as_tuple(), subject=subject, limit=cap + 1)
             return got[:cap], len(got) > cap
         if subject is not None:
-            got = store.positions.of_subject(subject, since, until)
+            got = positions.of_subject(subject, since, until)
             return got[:cap], len(got) > cap
         out: list[Any] = []
-        for chunk in store.positions.stream(since, until, batch=min(cap + 1, 20_000)):
+        for chunk in positions.stream(since, until, batch=min(cap + 1, 20_000)):
             out.extend(chunk)
             if len(out) > cap:
                 return out[:cap], True
@@ -211,7 +231,7 @@ async def positions(store: StoreDep, settings: SettingsDep, _: Commander, start:
 
 
 @router.get("/cameras")
-async def cameras(store: StoreDep, _: Commander, start: Annotated[datetime | None, Query(
+async def cameras(recordings: RecordingsDep, _: Commander, start: Annotated[datetime | None, Query(
                       alias="from", description="Window start (with `to`): only segments overlapping it.")] = None,
                   end: Annotated[datetime | None, Query(alias="to", description="Window end.")] = None,
                   ) -> ReplayCameras:
@@ -219,7 +239,7 @@ async def cameras(store: StoreDep, _: Commander, start: Annotated[datetime | Non
     if (start is None) != (end is None):
         raise HTTPException(422, "give both 'from' and 'to', or neither")
     since, until = window(start, end) if start is not None and end is not None else (None, None)
-    extents = await run_in_threadpool(store.recordings.extents, since, until)
+    extents = await run_in_threadpool(recordings.extents, since, until)
     return ReplayCameras(cameras=[ReplayCamera(camera=e.camera, first=e.first.isoformat(), last=e.last.isoformat(),
                                                segments=e.segments, frames=e.frames) for e in extents])
 
@@ -235,7 +255,8 @@ def _sortie(s: patrols.Sortie, footprints: list[Footprint] | None, spans: patrol
 
 
 @router.get("/sorties")
-async def sorties(store: StoreDep, _: Commander, start: From, end: To, bbox: Area = None,
+async def sorties(positions: PositionsDep, recordings: RecordingsDep, coverage: CoverageDep, _: Commander,
+                  start: From, end: To, bbox: Area = None,
                   gap_s: Annotated[float, Query(ge=1, le=3600, description="A longer gap (s) between two fixes "
                                                 "of a patrol asset ends its sortie.")] = 120.0) -> Sorties:
     """Sorties of patrol assets (runs of one's stored fixes with no gap over `gap_s`) in the window, by start.
@@ -252,15 +273,15 @@ async def sorties(store: StoreDep, _: Commander, start: From, end: To, bbox: Are
     area = _area(bbox)
 
     def load() -> Sorties:
-        fixes = store.positions.between(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
-        spans = patrols.Recorded.of(store.recordings.spans(since, until))
+        fixes = positions.between(since, until, role=Role.PATROL, limit=MAX_SORTIE_FIXES + 1)
+        spans = patrols.Recorded.of(recordings.spans(since, until))
         found = patrols.sorties(fixes[:MAX_SORTIE_FIXES], timedelta(seconds=gap_s))
         if area is not None:
             found = [s for s in found if s.touches(area)]
         more = len(fixes) > MAX_SORTIE_FIXES or len(found) > MAX_SORTIES
         found = found[:MAX_SORTIES]
         # Per sortie, so a sortie late in a long window is matched as well as an early one.
-        over = [store.coverage.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
+        over = [coverage.footprints_between(s.start, s.end + _INSTANT, limit=SORTIE_FOOTPRINTS + 1)
                 for s in found[:MATCHED_SORTIES]]
         return Sorties(gap_s=gap_s, truncated=more,
                        footprints_truncated=any(len(f) > SORTIE_FOOTPRINTS for f in over),
@@ -271,7 +292,7 @@ async def sorties(store: StoreDep, _: Commander, start: From, end: To, bbox: Are
 
 
 @router.get("/corridors")
-async def corridors(store: StoreDep, _: Commander,
+async def corridors(corridors: CorridorsDep, alerts: AlertsDep, _: Commander,
                     t: Annotated[datetime, Query(description="Time, ISO 8601 with a time zone.")],
                     start: Annotated[datetime | None, Query(alias="from", description="With `to`: the window "
                                                             "replayed, whose alerts' corridors come in `raised`.")]
@@ -292,18 +313,18 @@ async def corridors(store: StoreDep, _: Commander,
     span = window(start, end) if start is not None and end is not None else None
 
     def load() -> tuple[list[tuple[Corridor, datetime, bool]], list[Alert]]:
-        versions = store.corridors.versions()
-        alerts = store.alerts.find(since=span[0], until=span[1], limit=MAX_RAISED_ALERTS) if span else []
-        return versions, alerts
+        versions = corridors.versions()
+        opened = alerts.find(since=span[0], until=span[1], limit=MAX_RAISED_ALERTS) if span else []
+        return versions, opened
 
-    versions, alerts = await run_in_threadpool(load)
+    versions, opened = await run_in_threadpool(load)
     in_force = [s.corridor for s in spans_in_force(versions, at, at + _INSTANT)]
     saves = sorted({saved for _, saved, _ in versions})
     before = [x for x in saves if x <= at]
     after = [x for x in saves if x > at]
     shown = {(c.id, c.version) for c in in_force}
     by_key = {(c.id, c.version): c for c, _, _ in versions}
-    raised = [by_key[k] for k in sorted({(a.corridor_id, a.corridor_version) for a in alerts} - shown)
+    raised = [by_key[k] for k in sorted({(a.corridor_id, a.corridor_version) for a in opened} - shown)
               if k in by_key]
     return CorridorsAt(type="FeatureCollection", features=_features(in_force).features, t=at.isoformat(),
                        since=before[-1].isoformat() if before else None,
@@ -318,7 +339,7 @@ def _features(corridors: list[Corridor]) -> CorridorSet:
 
 
 @router.get("/footprints", responses={404: {"description": "unknown camera"}})
-async def footprints(store: StoreDep, _: Commander, start: From, end: To,
+async def footprints(coverage: CoverageDep, recordings: RecordingsDep, _: Commander, start: From, end: To,
                      camera: Annotated[str | None, Query(min_length=1, max_length=64)] = None) -> Footprints:
     """Camera footprints overlapping the window (of one camera, or all), by start: a GeoJSON FeatureCollection
     of polygons with camera, kind, start and end (exclusive). At most MAX_FOOTPRINTS: `truncated` then (ask
@@ -326,10 +347,10 @@ async def footprints(store: StoreDep, _: Commander, start: From, end: To,
     since, until = window(start, end)
 
     def load() -> list[Footprint]:
-        known = camera is None or camera in store.coverage.footprint_cameras() or camera in store.recordings.cameras()
+        known = camera is None or camera in coverage.footprint_cameras() or camera in recordings.cameras()
         if not known:
             raise HTTPException(404, f"no footprints or recordings of camera {camera!r}")
-        return store.coverage.footprints_between(since, until, limit=MAX_FOOTPRINTS + 1, camera=camera)
+        return coverage.footprints_between(since, until, limit=MAX_FOOTPRINTS + 1, camera=camera)
 
     rows = await run_in_threadpool(load)
     truncated = len(rows) > MAX_FOOTPRINTS
