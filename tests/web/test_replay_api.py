@@ -353,7 +353,8 @@ def test_sorties_say_when_the_fixes_read_were_capped(patrol_client: TestClient,
 def test_many_sorties_are_capped(patrol_store: Store, patrol_client: TestClient) -> None:
     """A drone reporting every 2 s with gap_s=1: each fix is a sortie; only the earliest MAX_SORTIES are answered."""
     start = 1000
-    patrol_store.batches.write([], [drone_fix("demo/3", start + 2 * i, 52.2) for i in range(replay_api.MAX_SORTIES + 100)])
+    fixes = [drone_fix("demo/3", start + 2 * i, 52.2) for i in range(replay_api.MAX_SORTIES + 100)]
+    patrol_store.batches.write([], fixes)
     patrol_store.recordings.put_segment(segment("late", start, start + 500))
     window = f"from={at_s(start)}&to={at_s(start + 3600)}"
     got = ok(patrol_client, f"/api/replay/sorties?{window}&gap_s=1")
