@@ -136,7 +136,7 @@ class DroneVision:
         `pose_at(t, drone.max_pose_gap_s)` gives the pose (None: counted `no_pose`), `ground_alt_m()` the
         ground's altitude (None: counted `no_ground_alt`). With `sample`, frames closer than 1/fps to
         the last processed one are skipped (live sources sample before their queue and pass False).
-        With `footprints`, each processed frame's ground footprint is recorded (see `coverage`); with
+        With `footprints`, each processed frame's ground footprint is recorded (see `cameras.footprints`); with
         `record`, each processed frame and its placed tracks' boxes are (see `recording`).
         """
         georef = PoseRaycast(self.cam, pose_at, ground_alt_m, counts, footprints)

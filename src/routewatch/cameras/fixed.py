@@ -57,7 +57,7 @@ def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration,
     """Per frame: motion gate, detector/tracker, ground point; from any source of timed frames.
 
     With `record`, every processed frame goes to it with the boxes of all its tracks (see `recording`);
-    with `footprints`, every processed frame's time and size (see `coverage`).
+    with `footprints`, every processed frame's time and size (see `cameras.footprints`).
 
     With `sample`, frames closer than 1/cam.fps to the last processed one are skipped (counted);
     live sources sample before their frame queue and pass False.

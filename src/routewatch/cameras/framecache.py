@@ -1,7 +1,7 @@
 """A camera's recent frames with their tracked boxes, bounded by count and age, shared between threads.
 
 The camera thread puts each processed frame that has tracks; the store side looks up the frame of
-an alert's track when the alert opens (see `snapshots`). Frames are never copied: callers must not
+an alert's track when the alert opens (see `cameras.snapshots`). Frames are never copied: callers must not
 change an image after putting it (frames from `ingest.video` are read-only arrays).
 """
 

@@ -328,8 +328,8 @@ def start_camera(cam: CameraConfig, hand: Handoff, stop: threading.Event, done: 
 
     A fixed camera is placed by its calibration, a drone camera by its pose file (as `analyze` does).
     With `realtime`, observations are handed over at the pace of the video's own time (x speed).
-    With `cache`, frames with tracks are cached for alert snapshots (see `snapshots`); with `record`,
-    processed frames are recorded (see `recording`); with `coverage`, the camera's footprints (see `coverage`).
+    With `cache`, frames with tracks are cached for alert snapshots (see `cameras.snapshots`); with `record`,
+    processed frames are recorded (see `recording`); with `coverage`, its footprints (see `cameras.footprints`).
     """
     from routewatch.cameras.files import file_vision
 
