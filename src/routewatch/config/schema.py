@@ -7,20 +7,11 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from routewatch.config.base import Section
-from routewatch.config.cameras import (
-    CAMERA_STREAM_SCHEMES,
-    CameraConfig,
-    CameraCoverageConfig,
-    DetectorConfig,
-    DroneConfig,
-    EvidenceConfig,
-    MotionConfig,
-    camera_source,
-)
+from routewatch.config.cameras import CameraConfig, camera_source
 from routewatch.config.engine import AlertsConfig, CorridorsConfig, EngineConfig
-from routewatch.config.mqtt import MqttBrokerConfig, MqttConfig, MqttInputConfig, MqttOutputConfig, valid_topic_filter
-from routewatch.config.recording import AlertTierConfig, CameraRecordingConfig, RecordingConfig
-from routewatch.config.sources import MAVLINK_SCHEMES, SourceConfig
+from routewatch.config.mqtt import MqttConfig
+from routewatch.config.recording import RecordingConfig
+from routewatch.config.sources import SourceConfig
 from routewatch.config.store import StoreConfig
 from routewatch.config.web import WebConfig
 
@@ -99,30 +90,4 @@ class Settings(Section):
         return self
 
 
-__all__ = [
-    "CAMERA_STREAM_SCHEMES",
-    "MAVLINK_SCHEMES",
-    "AlertTierConfig",
-    "AlertsConfig",
-    "CameraConfig",
-    "CameraCoverageConfig",
-    "CameraRecordingConfig",
-    "CorridorsConfig",
-    "DetectorConfig",
-    "DroneConfig",
-    "EngineConfig",
-    "EvidenceConfig",
-    "LoggingConfig",
-    "MotionConfig",
-    "MqttBrokerConfig",
-    "MqttConfig",
-    "MqttInputConfig",
-    "MqttOutputConfig",
-    "RecordingConfig",
-    "Settings",
-    "SourceConfig",
-    "StoreConfig",
-    "WebConfig",
-    "camera_source",
-    "valid_topic_filter",
-]
+__all__ = ["LoggingConfig", "Settings"]
