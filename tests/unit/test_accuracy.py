@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import itertools
 import math
 from collections import Counter
@@ -14,13 +15,14 @@ from routewatch.cameras.drone import PoseRaycast
 from routewatch.cameras.fixed import Homography
 from routewatch.config.cameras import CameraConfig, DetectorConfig, DroneConfig
 from routewatch.config.sources import SourceConfig
+from routewatch.geo import accuracy, homography
 from routewatch.geo.accuracy import raycast_accuracy_m
 from routewatch.geo.camera import CameraPose, Pinhole, ground_offset_m, ray_ned
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.dronepose import AttitudeSample, Fix, merge
 from routewatch.geo.homography import Calibration, GroundControlPoint
 from routewatch.geo.poseinterp import PoseTrack
-from routewatch.ingest.mavlink import MavlinkDecoder, TlogWriter
+from routewatch.ingest.mavlink import MavlinkDecoder, TlogWriter, decode
 from routewatch.ingest.mavlink.decode import DEFAULT_GPS_UERE_M, gps_accuracy_m
 from routewatch.ingest.video import Frame
 from routewatch.model import Box, Observation, Pose
@@ -28,6 +30,13 @@ from routewatch.model import Box, Observation, Pose
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 LON0, LAT0 = 149.16, -35.36
 FRAME = LocalFrame(LON0, LAT0)
+
+
+@pytest.mark.parametrize("module", [accuracy, homography, decode])
+def test_doctests(module):
+    result = doctest.testmod(module)
+    assert result.attempted > 0 and result.failed == 0
+
 
 # --- fixed cameras ----------------------------------------------------------------------------
 
