@@ -64,6 +64,7 @@ class Calibration:
     _h: FloatArray = field(init=False, repr=False, compare=False)
     _hinv: FloatArray = field(init=False, repr=False, compare=False)
     _errors: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _rms: float = field(init=False, repr=False, compare=False)
     _hull: shapely.Geometry = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +81,10 @@ class Calibration:
         object.__setattr__(self, "_h", h)
         object.__setattr__(self, "_hinv", hinv)
         pix, ground = _arrays(self.gcps, frame)
-        object.__setattr__(self, "_errors", tuple(float(e) for e in _ground_errors(h, pix, ground)))
+        errors = tuple(float(e) for e in _ground_errors(h, pix, ground))
+        object.__setattr__(self, "_errors", errors)
+        # Once per calibration: every detection's accuracy_m starts from it.
+        object.__setattr__(self, "_rms", math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else 0.0)
         hull = shapely.convex_hull(shapely.multipoints(ground))
         shapely.prepare(hull)
         object.__setattr__(self, "_hull", hull)
@@ -114,7 +118,7 @@ class Calibration:
     @property
     def rms_error_m(self) -> float:
         """Root mean square of `errors_m`."""
-        return math.sqrt(sum(e * e for e in self._errors) / len(self._errors)) if self._errors else 0.0
+        return self._rms
 
     def check(self) -> None:
         """Raise CalibrationError naming the worst GCP, its error in metres and the limit, if over it."""
