@@ -355,6 +355,7 @@ class Pose:
     Gimbal angles are z-y-x Euler angles in the gimbal protocol's vehicle frame: yaw relative to
     the vehicle heading, pitch and roll relative to the horizon (geo.dronepose converts other
     frames into it). hfov_deg/vfov_deg: the camera's field of view when the source reports it.
+    accuracy_m: the horizontal position's one-sigma error in metres when the source reports it (GPS).
     """
 
     time: datetime
@@ -369,10 +370,13 @@ class Pose:
     gimbal_roll_deg: float | None = None
     hfov_deg: float | None = None
     vfov_deg: float | None = None
+    accuracy_m: float | None = None
 
     def __post_init__(self) -> None:
         if self.time.tzinfo is None:
             raise ValueError(f"pose time must be tz-aware, got {self.time.isoformat()}")
+        if self.accuracy_m is not None and not (math.isfinite(self.accuracy_m) and self.accuracy_m >= 0):
+            raise ValueError(f"pose at {self.time.isoformat()}: accuracy_m {self.accuracy_m} is not a distance")
         angles = (getattr(self, a) for a in POSE_ANGLES)
         values = [self.lon, self.lat, self.alt_m, *angles, self.hfov_deg, self.vfov_deg]
         if not all(v is None or math.isfinite(v) for v in values):

@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from routewatch.cameras.runtime import CameraSet
@@ -39,7 +40,8 @@ def pixel_grounds(settings: Settings) -> dict[str, PixelToGround]:
             continue
         try:
             cal = calibrate(cam)
-            out[cam.name] = PixelToGround(cal.to_ground, cam.image_size, cal.outside_m, cam.ground_margin_m)
+            out[cam.name] = PixelToGround(cal.to_ground, cam.image_size, cal.outside_m, cam.ground_margin_m,
+                                          partial(cal.accuracy_m, pixel_error_px=cam.pixel_error_px))
         except CalibrationError as exc:
             log.error("camera %s: %s; its pixel detections are refused", cam.name, exc)
     return out
