@@ -257,3 +257,17 @@ def test_output_into_a_file_is_not_wrapped_at_80_columns(tmp_path: Path) -> None
     assert res.exit_code == 0
     (line,) = res.stdout.splitlines()  # one line, however long
     assert len(line) > 120 and all(cid in line for cid in ids)
+
+
+@pytest.mark.parametrize(("area", "needles"), [
+    ({"id": "west", "file": "missing.geojson"}, ("sectors.areas[west].file", "missing.geojson")),
+    ({"id": "west", "polygon": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 95], [0, 0]]]}},
+     ("sectors.areas[west].polygon",)),
+])
+def test_run_refuses_a_bad_sector_area_before_starting(tmp_path, area, needles):
+    cfg = tmp_path / "worker.yaml"
+    cfg.write_text(json.dumps({"store": {"url": f"sqlite:///{tmp_path / 'rw.db'}"},
+                               "mqtt": {"input": {"enabled": True}}, "sectors": {"areas": [area], "own": "west"}}))
+    res = run_cli("run", "-c", str(cfg))
+    one_line_refusal(res, *needles)
+    assert not (tmp_path / "rw.db").exists()  # refused before anything was opened

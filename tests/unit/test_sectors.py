@@ -208,3 +208,19 @@ def test_sector_polygon_round_trip():
     poly = sector_polygon(0, 10)
     assert poly["type"] == "Polygon" and poly["coordinates"][0][0] == poly["coordinates"][0][-1]
     assert SectorsConfig(areas=[{"id": "x", "polygon": poly}], own="x").areas[0].polygon == poly
+
+
+def test_a_settings_file_names_sector_files_relative_to_itself(tmp_path):
+    from routewatch.config.loader import load_settings
+
+    (tmp_path / "areas").mkdir()
+    for area in (WEST, EAST):
+        (tmp_path / "areas" / f"{area['id']}.geojson").write_text(json.dumps(area["polygon"]))
+    cfg = tmp_path / "worker.yaml"
+    cfg.write_text("sectors:\n  own: east\n  margin_m: 0\n  areas:\n"
+                   "    - {id: west, file: areas/west.geojson}\n    - {id: east, file: areas/east.geojson}\n")
+    settings = load_settings(cfg, env={})
+    assert settings.sectors.areas[1].file == tmp_path / "areas" / "east.geojson"
+    gate = sector_gate(settings)
+    assert gate is not None and gate.sectors.own == "east"
+    assert gate.sectors.owns(*FRAME.lonlat(10, 0)) and not gate.sectors.owns(*FRAME.lonlat(-10, 0))

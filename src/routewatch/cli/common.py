@@ -55,7 +55,10 @@ err = _LazyConsole(stderr=True)
 
 
 def fail(msg: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    from rich.markup import escape  # rich is loaded by then: err.print makes the console
+
+    # The message is plain text: "sectors.areas[west]" must not be taken for a style tag.
+    err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
     sys.exit(code)
 
 
