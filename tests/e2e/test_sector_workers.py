@@ -38,9 +38,10 @@ def _reports(t0: datetime) -> list[Report]:
     return out
 
 
-def _stored(url: str) -> tuple[dict[str, Alert], int]:
+def _stored(url: str) -> tuple[dict[str, Alert], int, int]:
     with Store(url) as store:
-        return {a.id: a for a in store.alerts.find(limit=100_000)}, store.positions.count()
+        return ({a.id: a for a in store.alerts.find(limit=100_000)}, store.positions.count(),
+                store.dead_letters.count())
 
 
 def _key(a: Alert) -> tuple:
@@ -66,8 +67,10 @@ def _run_workers(tmp: Path, url: str, reports: list[Report], owners: tuple[str |
                 cfg.write_text(json.dumps(data))
                 procs.append(start_routewatch(cfg, log))
                 wait_online(broker.port, name)
-            publish_all(client(broker.port, "test-pub"), reports)
-            wait_for(lambda: _stored(url)[1] == len(reports), 120, "every position stored (by its owner)")
+            bad = Report("routewatch/v1/pos/field", b"{not json", reports[0].obs)  # every worker gets it
+            publish_all(client(broker.port, "test-pub"), [*reports[:500], bad, *reports[500:]])
+            wait_for(lambda: _stored(url)[1:] == (len(reports), 1), 120,
+                     "every position stored (by its owner), and the dead letter")
             for p in procs:
                 p.send_signal(signal.SIGINT)
             assert [p.wait(timeout=60) for p in procs] == [0] * len(procs)
@@ -91,13 +94,13 @@ def test_two_sector_workers_raise_what_one_worker_raises(postgres_db_url, tmp_pa
             ("field/e0", "east-line")} <= crossed
 
     _run_workers(tmp_path / "one", url, reports, (None,))
-    one, positions = _stored(url)
-    assert positions == len(reports)
+    one, positions, dead = _stored(url)
+    assert (positions, dead) == (len(reports), 1)
 
     _reset_postgres(url)
     west_log, east_log = _run_workers(tmp_path / "two", url, reports, ("west", "east"))
-    two, positions = _stored(url)
-    assert positions == len(reports)
+    two, positions, dead = _stored(url)
+    assert (positions, dead) == (len(reports), 1)  # each position and the bad message stored once
 
     assert {k: _key(a) for k, a in two.items()} == {k: _key(a) for k, a in one.items()} == {
         k: _key(a) for k, a in want.items()}
@@ -111,4 +114,6 @@ def test_two_sector_workers_raise_what_one_worker_raises(postgres_db_url, tmp_pa
     assert f"{n_east:,} outside" in west_log
     assert f"{n_east:,} owned (of them 0 in no sector" in east_log
     assert f"{len(reports) - n_east:,} outside" in east_log
+    assert "1 dead letters stored by the default sector's worker" in east_log
+    assert "dead letters stored by the default" not in west_log
 

@@ -224,3 +224,20 @@ def test_a_settings_file_names_sector_files_relative_to_itself(tmp_path):
     gate = sector_gate(settings)
     assert gate is not None and gate.sectors.own == "east"
     assert gate.sectors.owns(*FRAME.lonlat(10, 0)) and not gate.sectors.owns(*FRAME.lonlat(-10, 0))
+
+
+def test_a_restart_replays_the_sector_and_margin_and_remembers_the_rest():
+    gate = SectorGate(_map("east", margin_m=15), hold_s=900)
+    history = [_obs("a", 2, 10), _obs("a", 1, -10), _obs("b", 0, -40), _obs("b", 1, -30), _obs("c", 0, 5000)]
+    assert [(o.subject_id, o.time) for o in gate.take_history(history)] == [
+        ("a", T0 + timedelta(seconds=1)), ("a", T0 + timedelta(seconds=2))]
+    assert gate.counts == {} and gate.remembered == 2  # b's and c's last fixes, not counted as live input
+    arrival = _obs("b", 2, 10)
+    assert [o.time for o in gate.admit([arrival]).events] == [T0 + timedelta(seconds=1), arrival.time]
+    assert dict(gate.counts) == {"sector_owned": 1}
+
+
+@pytest.mark.parametrize(("own", "default", "stores"), [("west", "west", True), ("east", "west", False),
+                                                         ("east", "east", True)])
+def test_one_worker_stores_the_dead_letters_every_worker_gets(own, default, stores):
+    assert SectorGate(_map(own, default=default), hold_s=1).stores_shared_dead_letters is stores

@@ -73,7 +73,9 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
         t.add_row("sector positions", f"{ing.get('sector_owned', 0):,} owned (of them "
                   f"{ing.get('sector_unsectored', 0):,} in no sector, ours as the default), "
                   f"{ing.get('sector_margin', 0):,} in the margin (state only), "
-                  f"{ing.get('sector_outside', 0):,} outside (another worker's)")
+                  f"{ing.get('sector_outside', 0):,} outside (another worker's)"
+                  + (f"; {ing['dead_letters_left_to_default']:,} dead letters stored by the default sector's worker"
+                     if ing.get("dead_letters_left_to_default") else ""))
     t.add_row("not positions", f"no GPS fix {ing.get('no_fix', 0):,}, invalid {ing.get('invalid_position', 0):,}")
     if "camera_received" in ing:
         t.add_row("live camera frames", f"{ing['camera_received']:,} received, {ing.get('camera_skipped', 0):,} "

@@ -19,6 +19,7 @@ from routewatch.cameras.livepose import LivePoseTrack, PoseFeed, live_poses
 from routewatch.cameras.runtime import CameraSet, start_cameras
 from routewatch.config.schema import Settings
 from routewatch.ingest.handoff import Delivery, Handoff
+from routewatch.ingest.mqtt.frames import is_frame_topic
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import Corridor, Observation
 from routewatch.outputs.mqtt import AlertPublisher
@@ -45,6 +46,15 @@ async def run_live(
     """Run every configured source until `stop` is set (or, optionally, all file sources end)."""
     return await LiveRunner(settings, store, corridors, stop=stop, sinks=sinks,
                             exit_when_files_done=exit_when_files_done).run()
+
+
+def _shared_topic(topic: str) -> bool:
+    """A topic every sector worker reads (positions, detections, telemetry), unlike a camera's frames.
+
+    Each worker gets its own copy of a bad message there, received at its own time; the default
+    sector's worker stores the dead letter, the others count it (dead_letters_left_to_default).
+    """
+    return topic.startswith("routewatch/v1/") and not is_frame_topic(topic)
 
 
 class LiveRunner:
@@ -146,8 +156,12 @@ class LiveRunner:
         summary = self.rt.summary
         summary.add_positions(obs)
         summary.ingest["dead_letters"] += len(item.dead)
+        dead = item.dead
+        if self.rt.gate is not None and not self.rt.gate.stores_shared_dead_letters:
+            dead = tuple(d for d in dead if not _shared_topic(d.topic))
+            summary.ingest["dead_letters_left_to_default"] += len(item.dead) - len(dead)
         changes = self.rt.pipeline.feed_many(events)
-        self.rt.writer.add(changes, obs, item.dead)
+        self.rt.writer.add(changes, obs, dead)
         self.unacked.extend(item.tokens)
         if self.web is not None and obs:
             self.web.hub.publish_positions(obs)

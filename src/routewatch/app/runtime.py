@@ -144,7 +144,7 @@ def recover(pipeline: Pipeline, store: Store, recover_s: float, gate: SectorGate
         # The database is shared: take up only what is ours. An alert belongs to the sector of its
         # latest position (where its subject was last seen), the history to the sector and its margin.
         alerts = [a for a in alerts if gate.sectors.owns(a.lon, a.lat)]
-        history = gate.nearby(history)
+        history = gate.take_history(history)
     n = pipeline.recover(alerts, history)
     log.info("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
              len(history), n, len(alerts))

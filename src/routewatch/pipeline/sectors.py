@@ -87,16 +87,22 @@ class SectorGate:
             self.prune()
         return Admitted(tuple(feed), tuple(stored))
 
-    def nearby(self, history: Sequence[Observation]) -> list[Observation]:
-        """The fixes of `history` this worker owns or has in its margin (a restart's replay), uncounted."""
-        if not history:
-            return []
-        lon = np.fromiter((o.lon for o in history), dtype=np.float64, count=len(history))
-        lat = np.fromiter((o.lat for o in history), dtype=np.float64, count=len(history))
-        own, default = self.sectors.own, self.sectors.default
-        keep = self.sectors.near_mine(lon, lat).tolist()
-        return [o for o, who, close in zip(history, self.sectors.owners(lon, lat), keep, strict=True)
-                if close or who == own or (who is None and default == own)]
+    @property
+    def stores_shared_dead_letters(self) -> bool:
+        """Whether this worker stores the dead letters every worker gets (the default sector's does)."""
+        return self.sectors.own == self.sectors.default
+
+    def take_history(self, history: Sequence[Observation]) -> list[Observation]:
+        """A restart: the stored fixes to replay (owned or in the margin), uncounted, in time order.
+
+        The latest fix of each subject outside is remembered, as if it had come live, so a subject
+        arriving just after the restart still brings the step it arrives by.
+        """
+        live_counts = Counter(self.counts)
+        ordered = sorted(history, key=lambda o: (o.time, o.subject_id))
+        feed = [e for e in self.admit(ordered).events if isinstance(e, Observation)]
+        self.counts = live_counts
+        return feed
 
     def prune(self) -> int:
         """Forget remembered fixes older than hold_s before the newest event time (bounded memory)."""
