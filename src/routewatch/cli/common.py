@@ -62,6 +62,20 @@ def fail(msg: str, code: int = 2) -> NoReturn:
     sys.exit(code)
 
 
+def check_sectors(settings: Settings) -> str:
+    """Load the sector areas (fail with the key and the problem); ", sector X of N (margin M m)" or ""."""
+    cfg = settings.sectors
+    if not cfg.enabled:
+        return ""
+    from routewatch.app.runtime import sector_gate
+
+    try:
+        sector_gate(settings)
+    except ValueError as exc:
+        fail(str(exc))
+    return f", sector {cfg.own} of {len(cfg.areas)} (margin {cfg.margin_m:g} m)"
+
+
 def started() -> None:
     """The command's libraries are loaded: keep them out of the collector's way, and collect from here on."""
     gc.freeze()
