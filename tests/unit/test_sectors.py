@@ -241,3 +241,11 @@ def test_a_restart_replays_the_sector_and_margin_and_remembers_the_rest():
                                                          ("east", "east", True)])
 def test_one_worker_stores_the_dead_letters_every_worker_gets(own, default, stores):
     assert SectorGate(_map(own, default=default), hold_s=1).stores_shared_dead_letters is stores
+
+
+def test_a_sector_too_large_for_a_margin_is_refused_with_the_reason():
+    huge = load_sector("world", {"type": "Polygon", "coordinates": [[[-60, -40], [60, -40], [60, 40], [-60, 40],
+                                                                      [-60, -40]]]}, None)
+    with pytest.raises(ValueError, match=r"sectors.areas\[world\] is too large .* set sectors.margin_m to 0"):
+        SectorMap([huge], own="world", default="world", margin_m=100)
+    assert SectorMap([huge], own="world", default="world", margin_m=0).owns(0, 0)

@@ -47,7 +47,11 @@ class SectorMap:
         for s in self.sectors:
             shapely.prepare(s.area)
         mine = next(s.area for s in self.sectors if s.id == own)
-        self.near = _buffered(mine, margin_m)
+        try:
+            self.near = _buffered(mine, margin_m)
+        except ValueError:  # wider than one local metric frame is accurate for
+            raise ValueError(f"sectors.areas[{own}] is too large to measure margin_m in one local metric frame "
+                             "(2,000 km across at most): split it, or set sectors.margin_m to 0") from None
         shapely.prepare(self.near)
         self._mine_is_default = own == default
 
