@@ -69,6 +69,13 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
             f"{topic} {c['gaps']:,} of {c['received'] + c['gaps']:,}" for topic, c in summary.publishers.items()) + ")")
     if ing.get("dropped_behind"):
         t.add_row("dropped (behind)", f"{ing['dropped_behind']:,} events the pipeline could not take in time")
+    if "sector_owned" in ing or "sector_outside" in ing:
+        t.add_row("sector positions", f"{ing.get('sector_owned', 0):,} owned (of them "
+                  f"{ing.get('sector_unsectored', 0):,} in no sector, ours as the default), "
+                  f"{ing.get('sector_margin', 0):,} in the margin (state only), "
+                  f"{ing.get('sector_outside', 0):,} outside (another worker's)"
+                  + (f"; {ing['dead_letters_left_to_default']:,} dead letters stored by the default sector's worker"
+                     if ing.get("dead_letters_left_to_default") else ""))
     t.add_row("not positions", f"no GPS fix {ing.get('no_fix', 0):,}, invalid {ing.get('invalid_position', 0):,}")
     if "camera_received" in ing:
         t.add_row("live camera frames", f"{ing['camera_received']:,} received, {ing.get('camera_skipped', 0):,} "
