@@ -46,6 +46,7 @@ WORLD_NAMESPACE = uuid.UUID("3b0f7a52-6c1e-4d8a-b2f4-9e5d0c7a1f63")
 _EARTH_M = 6_371_008.8
 _CELL_M = 250.0  # candidate grid: a few walking minutes, a few seconds of driving
 _INFEASIBLE = 1e12
+_DEG = 180.0 / math.pi
 
 
 class TrackState(StrEnum):
@@ -104,16 +105,20 @@ class _Feed:
 class _Track:
     """A world track's filter state (x, y, vx, vy; covariance block p00, p01, p11), in seconds and metres."""
 
-    __slots__ = ("cell", "cls", "feeds", "hits", "identified", "last", "p00", "p01", "p11", "role", "scan",
-                 "scan_lid", "sensors", "t", "vx", "vy", "wid", "x", "y")
+    __slots__ = ("cell", "cls", "feeds", "hits", "identified", "life", "p00", "p01", "p11", "role", "scan",
+                 "scan_lid", "sensors", "state", "t", "vx", "vy", "wid", "x", "y")
 
-    def __init__(self, wid: str, o: Observation, x: float, y: float, r: float, p11: float, t: float) -> None:
+    def __init__(self, wid: str, o: Observation, x: float, y: float, r: float, p11: float, t: float,
+                 cfg: WorldConfig) -> None:
         self.wid, self.cls, self.role = wid, o.subject_class, o.role
         self.identified = o.role is Role.PATROL
+        # The state after an observation, and how long the track may stay silent before it ends.
+        self.state = TrackState.CONFIRMED if self.identified else TrackState.TENTATIVE
+        self.life = cfg.end_s if self.identified else cfg.coast_s
         self.x, self.y, self.vx, self.vy = x, y, 0.0, 0.0
         self.p00, self.p01, self.p11 = r, 0.0, p11
-        self.t, self.last, self.hits, self.scan, self.scan_lid = t, o.time, 0, -1, ""
-        self.cell = (-1 << 40, 0)
+        self.t, self.hits, self.scan, self.scan_lid = t, 0, -1, ""
+        self.cell = (math.inf, 0.0)
         self.feeds: list[_Feed] = []
         self.sensors: tuple[str, ...] = ()
 
@@ -135,13 +140,15 @@ class WorldTracker:
         self._gate = float(chi2.ppf(cfg.gate_probability, 2))
         self._assign: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] = linear_sum_assignment
         self._q = cfg.process_noise_m_s2 ** 2
+        self._confirm_hits = cfg.confirm_hits
         self._r0 = cfg.default_accuracy_m ** 2
         self._origin: tuple[float, float, float, float] | None = None  # lon0, lat0, m per deg lon, lat
         self._tracks: dict[str, _Track] = {}
         self._feeds: dict[str, dict[str, _Feed]] = {}  # source -> local id -> feed
-        self._grid: dict[tuple[int, int], dict[str, _Track]] = {}
+        self._grid: dict[tuple[float, float], dict[str, _Track]] = {}  # cell (x // _CELL_M, y // _CELL_M)
         self._ended: dict[str, tuple[float, tuple[Contributor, ...]]] = {}  # recently ended: end time, contributors
         self._radius: dict[str, int] = {}  # class -> search radius in cells
+        self._scans: dict[str, tuple[float, float, float]] = {}  # source -> its 3 latest scan times
         self._clock = -math.inf
         self._sweep_at = -math.inf
         self._scan = 0
@@ -189,7 +196,7 @@ class WorldTracker:
         if tr is None:
             return TrackState.ENDED if world_id in self._ended else None
         silent = self._clock - tr.t
-        if not self._confirmed(tr):
+        if tr.state is TrackState.TENTATIVE:
             return TrackState.ENDED if silent >= self.cfg.coast_s else TrackState.TENTATIVE
         if silent >= self.cfg.end_s:
             return TrackState.ENDED
@@ -216,37 +223,43 @@ class WorldTracker:
             self._origin = (lon0, lat0, ky * math.cos(math.radians(lat0)), ky)
         self._scan += 1
         scan = self._scan
+        latest = self._scans.get(source, (-math.inf, -math.inf, -math.inf))
+        if t != latest[0]:
+            latest = self._scans[source] = (t, latest[0], latest[1])
         feeds = self._feeds.setdefault(source, {})
         fresh: list[int] = []
-        order = range(start, end) if end - start == 1 else sorted(range(start, end), key=lambda i: obs[i].subject_id)
-        for i in order:
+        apply = self._apply
+        # Input order is safe here: a source has at most one local id per world track in `feeds`
+        # (_join), so known local ids never compete; new ones are assigned in sorted order.
+        for i in range(start, end):
             o = obs[i]
             if o.role is Role.PATROL:
                 tr = self._tracks.get(o.subject_id)
-                if tr is None or not self._alive(tr, t):
+                if tr is None or t - tr.t >= tr.life:
                     tr = self._start(o, o.subject_id, t)
                 feed = feeds.get(o.subject_id)
                 if feed is None or feed.track is not tr:
                     feed = self._join(tr, source, o.subject_id, time, t)
-                out[i] = self._apply(tr, feed, o, t, scan)
+                out[i] = apply(tr, feed, o, t, scan)
                 continue
             feed = feeds.get(o.subject_id)
             if feed is None:
                 fresh.append(i)
                 continue
             tr = feed.track
-            # A world track takes one observation per scan from a source: a second local id of the
-            # same source here means the sensor sees two things, so this one is assigned anew.
-            if (tr.scan == scan and tr.scan_lid != o.subject_id) or not self._alive(tr, t):
+            # A world track takes one observation per scan from a source (an identified subject's
+            # own source may also report camera tracks): else this local id is assigned anew.
+            if (tr.scan == scan and tr.scan_lid != o.subject_id) or t - tr.t >= tr.life:
                 del feeds[o.subject_id]
                 fresh.append(i)
                 continue
-            out[i] = self._apply(tr, feed, o, t, scan)
+            out[i] = apply(tr, feed, o, t, scan)
         if fresh:
-            self._assign_fresh(obs, fresh, source, time, t, scan, out)
+            fresh.sort(key=lambda i: obs[i].subject_id)  # stable: duplicates keep input order
+            self._assign_fresh(obs, fresh, source, time, t, scan, latest[2], out)
 
     def _assign_fresh(self, obs: Sequence[Observation], fresh: list[int], source: str, time: datetime, t: float,
-                      scan: int, out: list[WorldUpdate | None]) -> None:
+                      scan: int, live_since: float, out: list[WorldUpdate | None]) -> None:
         """Gate new local ids against nearby tracks and assign them jointly; the rest start tracks."""
         rows: list[int] = []  # first input index per new local id (duplicates follow it)
         seen: dict[str, int] = {}
@@ -257,7 +270,7 @@ class WorldTracker:
         costs: dict[tuple[int, str], float] = {}
         cols: dict[str, _Track] = {}
         for r, i in enumerate(rows):
-            for tr, cost in self._candidates(obs[i], source, t, scan):
+            for tr, cost in self._candidates(obs[i], source, t, scan, live_since):
                 costs[r, tr.wid] = cost
                 cols[tr.wid] = tr
         chosen: dict[int, _Track] = {}
@@ -279,17 +292,22 @@ class WorldTracker:
             feed = feeds[obs[i].subject_id]
             out[i] = self._apply(feed.track, feed, obs[i], t, scan)
 
-    def _candidates(self, o: Observation, source: str, t: float, scan: int) -> list[tuple[_Track, float]]:
-        """Tracks this new sensor track may join, with the assignment cost (d^2 + ln det S)."""
+    def _candidates(self, o: Observation, source: str, t: float, scan: int,
+                    live_since: float) -> list[tuple[_Track, float]]:
+        """Tracks this new sensor track may join, with the assignment cost (d^2 + ln det S).
+
+        A local id of the same source seen in the source's last two scans (since `live_since`), and
+        less than coast_s ago, is live: the sensor says it is another thing, so its world track is no
+        candidate. (Sensors that report nothing when they see nothing have gaps between scans.)
+        """
         x, y = self._xy(o)
         r = _variance(o, self._r0)
         slack = min(3.0 * math.sqrt(r), _CELL_M)
         cfg, out = self.cfg, []
         for tr in self._near(x, y, o.subject_class):
-            if tr.scan == scan or not self._alive(tr, t) or not cfg.fusable(o.subject_class, tr.cls):
+            if tr.scan == scan or t - tr.t >= tr.life or not cfg.fusable(o.subject_class, tr.cls):
                 continue
-            # The sensor says its live tracks are different things: never two of them in one world track.
-            if any(f.source == source and t - f.t < cfg.coast_s for f in tr.feeds):
+            if any(f.source == source and f.t >= live_since and t - f.t < cfg.coast_s for f in tr.feeds):
                 continue
             dt = max(t - tr.t, 0.0)
             cls = o.subject_class if tr.cls in WILDCARD_CLASSES else tr.cls
@@ -334,7 +352,7 @@ class WorldTracker:
     def _start(self, o: Observation, wid: str, t: float) -> _Track:
         x, y = self._xy(o)
         vmax = self.cfg.speed_for(o.subject_class)
-        tr = _Track(wid, o, x, y, _variance(o, self._r0), (vmax / 3.0) ** 2, t)
+        tr = _Track(wid, o, x, y, _variance(o, self._r0), (vmax / 3.0) ** 2, t, self.cfg)
         if o.speed_m_s is not None and o.heading_deg is not None and math.isfinite(o.speed_m_s + o.heading_deg):
             h = math.radians(o.heading_deg)
             tr.vx, tr.vy = o.speed_m_s * math.sin(h), o.speed_m_s * math.cos(h)
@@ -358,27 +376,28 @@ class WorldTracker:
         return feed
 
     def _apply(self, tr: _Track, feed: _Feed, o: Observation, t: float, scan: int) -> WorldUpdate:
-        """The Kalman predict + update of one observation, and what it became."""
-        origin = self._origin
-        assert origin is not None
-        lon0, lat0, kx, ky = origin
+        """The Kalman predict + update of one observation, and what it became (the hot path)."""
+        lon0, lat0, kx, ky = self._origin  # type: ignore[misc]  # set by the first scan
         zx, zy = (o.lon - lon0) * kx, (o.lat - lat0) * ky
         acc = o.accuracy_m
         r = self._r0 if acc is None else acc * acc
-        dt = t - tr.t
-        if tr.hits == 0:  # the observation that started the track: its position as it is
-            p00, p01, p11 = tr.p00, tr.p01, tr.p11
-            x, y, vx, vy = zx, zy, tr.vx, tr.vy
+        hits = tr.hits
+        if hits == 0:  # the observation that started the track: its position as it is
+            x, y, vx, vy, p00, p01 = zx, zy, tr.vx, tr.vy, tr.p00, tr.p01
+            tr.t = t
         else:
-            if dt < 0.0:  # out of order by a little: taken as simultaneous
-                dt = 0.0
-            q = self._q
-            p01 = tr.p01 + dt * tr.p11
-            p00 = tr.p00 + dt * (tr.p01 + p01) + q * dt * dt * dt / 3.0
-            p01 += q * dt * dt / 2.0
-            p11 = tr.p11 + q * dt
-            vx, vy = tr.vx, tr.vy
-            x, y = tr.x + vx * dt, tr.y + vy * dt
+            dt = t - tr.t
+            if dt > 0.0:
+                q, p11 = self._q, tr.p11
+                p01 = tr.p01 + dt * p11
+                p00 = tr.p00 + dt * (tr.p01 + p01) + q * dt * dt * dt / 3.0
+                p01 += q * dt * dt / 2.0
+                tr.p11 = p11 + q * dt
+                vx, vy = tr.vx, tr.vy
+                x, y = tr.x + vx * dt, tr.y + vy * dt
+                tr.t = t
+            else:  # simultaneous, or late by a little (taken as simultaneous; the clock stays)
+                p00, p01, x, y, vx, vy = tr.p00, tr.p01, tr.x, tr.y, tr.vx, tr.vy
             s = p00 + r
             k0, k1 = p00 / s, p01 / s
             ix, iy = zx - x, zy - y
@@ -386,28 +405,31 @@ class WorldTracker:
             y += k0 * iy
             vx += k1 * ix
             vy += k1 * iy
-            p11 -= k1 * p01
+            tr.p11 -= k1 * p01
             p01 *= r / s
             p00 *= r / s
-        tr.x, tr.y, tr.vx, tr.vy, tr.p00, tr.p01, tr.p11 = x, y, vx, vy, p00, p01, p11
-        if dt >= 0.0 or tr.hits == 0:
-            tr.t, tr.last = t, o.time
-        tr.hits += 1
+        tr.x, tr.y, tr.vx, tr.vy, tr.p00, tr.p01 = x, y, vx, vy, p00, p01
+        time = o.time
+        feed.last = time
+        feed.t = t
+        tr.hits = hits = hits + 1
+        if hits == self._confirm_hits and not tr.identified:
+            tr.state, tr.life = TrackState.CONFIRMED, self.cfg.end_s
         tr.scan, tr.scan_lid = scan, o.subject_id
-        feed.last, feed.t = o.time, t
-        if tr.cls in WILDCARD_CLASSES and o.subject_class not in WILDCARD_CLASSES:
-            tr.cls = o.subject_class  # a detector that can tell wins over one that cannot
-        cell = (int(x // _CELL_M), int(y // _CELL_M))
+        cls = tr.cls
+        if cls in WILDCARD_CLASSES and o.subject_class not in WILDCARD_CLASSES:
+            tr.cls = cls = o.subject_class  # a detector that can tell wins over one that cannot
+        cell = (x // _CELL_M, y // _CELL_M)
         if cell != tr.cell:
             self._move(tr, cell)
         speed = math.hypot(vx, vy)
-        heading = math.degrees(math.atan2(vx, vy)) % 360.0 if speed >= 0.2 else None
-        est = Observation(tr.wid, o.time, lon0 + x / kx, lat0 + y / ky, o.alt_m, tr.cls, tr.role, o.confidence,
-                          o.source, speed, heading, math.sqrt(p00))
-        state = TrackState.CONFIRMED if tr.identified or tr.hits >= self.cfg.confirm_hits else TrackState.TENTATIVE
-        return WorldUpdate(tr.wid, state, est, o.subject_id, tr.sensors)
+        heading = math.atan2(vx, vy) * _DEG % 360.0 if speed >= 0.2 else None
+        wid = tr.wid
+        est = _observation(wid, time, lon0 + x / kx, lat0 + y / ky, o.alt_m, cls, tr.role, o.confidence,
+                           o.source, speed, heading, math.sqrt(p00))
+        return _update(wid, tr.state, est, o.subject_id, tr.sensors)
 
-    def _move(self, tr: _Track, cell: tuple[int, int]) -> None:
+    def _move(self, tr: _Track, cell: tuple[float, float]) -> None:
         old = self._grid.get(tr.cell)
         if old is not None:
             del old[tr.wid]
@@ -418,11 +440,8 @@ class WorldTracker:
 
     # -- lifecycle -------------------------------------------------------------------------------
 
-    def _confirmed(self, tr: _Track) -> bool:
-        return tr.identified or tr.hits >= self.cfg.confirm_hits
-
     def _alive(self, tr: _Track, t: float) -> bool:
-        return t - tr.t < (self.cfg.end_s if self._confirmed(tr) else self.cfg.coast_s)
+        return t - tr.t < tr.life
 
     def _sweep(self, t: float) -> list[str]:
         gone = sorted(w for w, tr in self._tracks.items() if not self._alive(tr, t))
@@ -449,6 +468,57 @@ class WorldTracker:
         origin = self._origin
         assert origin is not None
         return (o.lon - origin[0]) * origin[2], (o.lat - origin[1]) * origin[3]
+
+
+# The generated __init__ of a frozen dataclass calls object.__setattr__ once per field; setting the
+# slots through their descriptors builds the same value in about half the time, and the tracker
+# builds two per observation. Checked here against the fields (and in the tests against __init__).
+assert tuple(Observation.__dataclass_fields__) == (
+    "subject_id", "time", "lon", "lat", "alt_m", "subject_class", "role", "confidence", "source", "speed_m_s",
+    "heading_deg", "accuracy_m") and not hasattr(Observation, "__post_init__")
+assert tuple(WorldUpdate.__dataclass_fields__) == ("world_id", "state", "observation", "local_id", "sensors")
+_O = tuple(getattr(Observation, f).__set__ for f in Observation.__dataclass_fields__)
+_U = tuple(getattr(WorldUpdate, f).__set__ for f in WorldUpdate.__dataclass_fields__)
+
+
+def _observation(subject_id: str, time: datetime, lon: float, lat: float, alt_m: float | None, subject_class: str,
+                 role: Role, confidence: float, source: str, speed_m_s: float | None, heading_deg: float | None,
+                 accuracy_m: float | None, _new: Callable[[type], object] = object.__new__,
+                 _s0: Callable[[object, object], None] = _O[0], _s1: Callable[[object, object], None] = _O[1],
+                 _s2: Callable[[object, object], None] = _O[2], _s3: Callable[[object, object], None] = _O[3],
+                 _s4: Callable[[object, object], None] = _O[4], _s5: Callable[[object, object], None] = _O[5],
+                 _s6: Callable[[object, object], None] = _O[6], _s7: Callable[[object, object], None] = _O[7],
+                 _s8: Callable[[object, object], None] = _O[8], _s9: Callable[[object, object], None] = _O[9],
+                 _s10: Callable[[object, object], None] = _O[10],
+                 _s11: Callable[[object, object], None] = _O[11]) -> Observation:
+    """Observation(...) with every field given, positionally (the setters are bound as locals)."""
+    o = _new(Observation)
+    _s0(o, subject_id)
+    _s1(o, time)
+    _s2(o, lon)
+    _s3(o, lat)
+    _s4(o, alt_m)
+    _s5(o, subject_class)
+    _s6(o, role)
+    _s7(o, confidence)
+    _s8(o, source)
+    _s9(o, speed_m_s)
+    _s10(o, heading_deg)
+    _s11(o, accuracy_m)
+    return o  # type: ignore[return-value]
+
+
+def _update(world_id: str, state: TrackState, observation: Observation, local_id: str, sensors: tuple[str, ...],
+            _new: Callable[[type], object] = object.__new__,
+            _s: tuple[Callable[[object, object], None], ...] = _U) -> WorldUpdate:
+    """WorldUpdate(...), positionally."""
+    u = _new(WorldUpdate)
+    _s[0](u, world_id)
+    _s[1](u, state)
+    _s[2](u, observation)
+    _s[3](u, local_id)
+    _s[4](u, sensors)
+    return u  # type: ignore[return-value]
 
 
 def _variance(o: Observation, default: float) -> float:
