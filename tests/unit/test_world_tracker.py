@@ -16,7 +16,8 @@ from pydantic import ValidationError
 from routewatch.config import parse_settings
 from routewatch.config.world import WorldConfig
 from routewatch.model import Observation, Role
-from routewatch.tracking.world import TrackState, WorldTracker, WorldUpdate, _observation, _update, world_id_for
+from routewatch.tracking.world import TrackState, WorldTracker, WorldUpdate, world_id_for
+from routewatch.tracking.worldtypes import make_observation, make_update
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 LON0, LAT0 = 35.0, 31.0
@@ -313,6 +314,15 @@ def test_one_update_per_input_ids_stick_and_one_source_never_feeds_two_live_ids(
 def test_fast_constructors_build_what_the_dataclasses_build():
     args = ("w-1", T0, 35.0, 31.0, 12.0, "person", Role.TARGET, 0.5, "a", 1.5, 90.0, 3.0)
     o = Observation(*args)
-    assert _observation(*args) == o and hash(_observation(*args)) == hash(o)
-    assert _update("w-1", TrackState.CONFIRMED, o, "a/1", ("a",)) == WorldUpdate(
+    assert make_observation(*args) == o and hash(make_observation(*args)) == hash(o)
+    assert make_update("w-1", TrackState.CONFIRMED, o, "a/1", ("a",)) == WorldUpdate(
         "w-1", TrackState.CONFIRMED, o, "a/1", ("a",))
+
+
+def test_tracks_ended_while_updating_are_reported_by_the_next_expire():
+    tr, ups = run(walk("a", "a/1", 0, 5, 0, 0) + walk("b", "b/1", 60, 61, 5000, 0))
+    first, second = ups[0].world_id, ups[-1].world_id
+    assert len(tr) == 1 and tr.state(first) is TrackState.ENDED
+    assert tr.expire(T0 + timedelta(seconds=61)) == [first]
+    assert tr.expire(T0 + timedelta(seconds=62)) == []
+    assert tr.expire(T0 + timedelta(seconds=91)) == [second]

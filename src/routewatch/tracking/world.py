@@ -31,65 +31,30 @@ the tracks in nearby grid cells and assigned jointly per scan (scipy's linear_su
 from __future__ import annotations
 
 import math
-import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
 
 import numpy as np
 
 from routewatch.config.world import WILDCARD_CLASSES, WorldConfig
 from routewatch.model import Observation, Role
+from routewatch.tracking.worldtypes import (
+    WORLD_NAMESPACE,
+    Contributor,
+    TrackState,
+    WorldUpdate,
+    make_observation,
+    make_update,
+    validate_batch,
+    world_id_for,
+)
 
-# World ids of sensor tracks: uuid5 of the observation that started the track, in this namespace.
-WORLD_NAMESPACE = uuid.UUID("3b0f7a52-6c1e-4d8a-b2f4-9e5d0c7a1f63")
+__all__ = ["WORLD_NAMESPACE", "Contributor", "TrackState", "WorldTracker", "WorldUpdate", "world_id_for"]
+
 _EARTH_M = 6_371_008.8
 _CELL_M = 250.0  # candidate grid: a few walking minutes, a few seconds of driving
 _INFEASIBLE = 1e12
 _DEG = 180.0 / math.pi
-
-
-class TrackState(StrEnum):
-    """Lifecycle of a world track."""
-
-    TENTATIVE = "tentative"
-    CONFIRMED = "confirmed"
-    COASTING = "coasting"
-    ENDED = "ended"
-
-
-@dataclass(frozen=True, slots=True)
-class Contributor:
-    """A sensor track that fed a world track, and when."""
-
-    source: str
-    local_id: str
-    first: datetime
-    last: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class WorldUpdate:
-    """What one input observation became: its world track's estimate at the input's time."""
-
-    world_id: str
-    state: TrackState
-    observation: Observation
-    local_id: str
-    sensors: tuple[str, ...]
-
-
-def world_id_for(source: str, local_id: str, first_time: datetime) -> str:
-    """The deterministic id of a world track started by this sensor track at this time.
-
-    >>> from datetime import UTC
-    >>> w = world_id_for("cam-a", "cam-a/7", datetime(2026, 1, 1, tzinfo=UTC))
-    >>> w == world_id_for("cam-a", "cam-a/7", datetime(2026, 1, 1, tzinfo=UTC)), w.startswith("w-"), len(w)
-    (True, True, 14)
-    """
-    key = f"{source}|{local_id}|{first_time.isoformat()}"
-    return "w-" + uuid.uuid5(WORLD_NAMESPACE, key).hex[:12]
 
 
 class _Feed:
@@ -150,6 +115,7 @@ class WorldTracker:
         self._ended: dict[str, tuple[float, tuple[Contributor, ...]]] = {}  # recently ended: end time, contributors
         self._radius: dict[str, int] = {}  # class -> search radius in cells
         self._scans: dict[str, tuple[float, float, float]] = {}  # source -> its 3 latest scan times
+        self._unreported: list[str] = []  # ended since the last expire(), which reports them
         self._clock = -math.inf
         self._sweep_at = -math.inf
         self._scan = 0
@@ -162,7 +128,7 @@ class WorldTracker:
         Returns one WorldUpdate per input, in input order. Refuses (ValueError, nothing changed) a
         batch with an invalid observation.
         """
-        _validate(observations)
+        validate_batch(observations)
         out: list[WorldUpdate | None] = [None] * len(observations)
         start = 0
         n = len(observations)
@@ -177,12 +143,18 @@ class WorldTracker:
         return out  # type: ignore[return-value]  # every slot is filled by its scan
 
     def expire(self, now: datetime) -> list[str]:
-        """End tracks silent for cfg.end_s before `now` (tentative ones after cfg.coast_s); their ids, sorted."""
+        """End tracks silent for cfg.end_s before `now` (tentative ones after cfg.coast_s); their ids, sorted.
+
+        Also reports the tracks that update() found ended since the last call (event time passed
+        them), so every ended id is reported once.
+        """
         if now.tzinfo is None:
             raise ValueError(f"expire: now must be tz-aware, got {now.isoformat()}")
         t = now.timestamp()
         self._clock = max(self._clock, t)
-        return self._sweep(t)
+        self._sweep(t)
+        gone, self._unreported = sorted(set(self._unreported)), []
+        return gone
 
     def contributors(self, world_id: str) -> tuple[Contributor, ...]:
         """The sensor tracks that fed this world track (also for a recently ended one), oldest first."""
@@ -426,9 +398,9 @@ class WorldTracker:
         speed = math.hypot(vx, vy)
         heading = math.atan2(vx, vy) * _DEG % 360.0 if speed >= 0.2 else None
         wid = tr.wid
-        est = _observation(wid, time, lon0 + x / kx, lat0 + y / ky, o.alt_m, cls, tr.role, o.confidence,
+        est = make_observation(wid, time, lon0 + x / kx, lat0 + y / ky, o.alt_m, cls, tr.role, o.confidence,
                            o.source, speed, heading, math.sqrt(p00))
-        return _update(wid, tr.state, est, o.subject_id, tr.sensors)
+        return make_update(wid, tr.state, est, o.subject_id, tr.sensors)
 
     def _move(self, tr: _Track, cell: tuple[float, float]) -> None:
         old = self._grid.get(tr.cell)
@@ -444,14 +416,12 @@ class WorldTracker:
     def _alive(self, tr: _Track, t: float) -> bool:
         return t - tr.t < tr.life
 
-    def _sweep(self, t: float) -> list[str]:
-        gone = sorted(w for w, tr in self._tracks.items() if not self._alive(tr, t))
-        for w in gone:
+    def _sweep(self, t: float) -> None:
+        for w in sorted(w for w, tr in self._tracks.items() if not self._alive(tr, t)):
             self._end(self._tracks.pop(w), t)
         keep = t - self.cfg.end_s  # ended ids are answered for a while, then forgotten
         for w in [w for w, (at, _) in self._ended.items() if at < keep]:
             del self._ended[w]
-        return gone
 
     def _end(self, tr: _Track, t: float) -> None:
         for f in tr.feeds:
@@ -464,62 +434,12 @@ class WorldTracker:
             if not cell:
                 del self._grid[tr.cell]
         self._ended[tr.wid] = (t, _contributors(tr))
+        self._unreported.append(tr.wid)
 
     def _xy(self, o: Observation) -> tuple[float, float]:
         origin = self._origin
         assert origin is not None
         return (o.lon - origin[0]) * origin[2], (o.lat - origin[1]) * origin[3]
-
-
-# The generated __init__ of a frozen dataclass calls object.__setattr__ once per field; setting the
-# slots through their descriptors builds the same value in about half the time, and the tracker
-# builds two per observation. Checked here against the fields (and in the tests against __init__).
-assert tuple(Observation.__dataclass_fields__) == (
-    "subject_id", "time", "lon", "lat", "alt_m", "subject_class", "role", "confidence", "source", "speed_m_s",
-    "heading_deg", "accuracy_m") and not hasattr(Observation, "__post_init__")
-assert tuple(WorldUpdate.__dataclass_fields__) == ("world_id", "state", "observation", "local_id", "sensors")
-_O = tuple(getattr(Observation, f).__set__ for f in Observation.__dataclass_fields__)
-_U = tuple(getattr(WorldUpdate, f).__set__ for f in WorldUpdate.__dataclass_fields__)
-
-
-def _observation(subject_id: str, time: datetime, lon: float, lat: float, alt_m: float | None, subject_class: str,
-                 role: Role, confidence: float, source: str, speed_m_s: float | None, heading_deg: float | None,
-                 accuracy_m: float | None, _new: Callable[[type], object] = object.__new__,
-                 _s0: Callable[[object, object], None] = _O[0], _s1: Callable[[object, object], None] = _O[1],
-                 _s2: Callable[[object, object], None] = _O[2], _s3: Callable[[object, object], None] = _O[3],
-                 _s4: Callable[[object, object], None] = _O[4], _s5: Callable[[object, object], None] = _O[5],
-                 _s6: Callable[[object, object], None] = _O[6], _s7: Callable[[object, object], None] = _O[7],
-                 _s8: Callable[[object, object], None] = _O[8], _s9: Callable[[object, object], None] = _O[9],
-                 _s10: Callable[[object, object], None] = _O[10],
-                 _s11: Callable[[object, object], None] = _O[11]) -> Observation:
-    """Observation(...) with every field given, positionally (the setters are bound as locals)."""
-    o = _new(Observation)
-    _s0(o, subject_id)
-    _s1(o, time)
-    _s2(o, lon)
-    _s3(o, lat)
-    _s4(o, alt_m)
-    _s5(o, subject_class)
-    _s6(o, role)
-    _s7(o, confidence)
-    _s8(o, source)
-    _s9(o, speed_m_s)
-    _s10(o, heading_deg)
-    _s11(o, accuracy_m)
-    return o  # type: ignore[return-value]
-
-
-def _update(world_id: str, state: TrackState, observation: Observation, local_id: str, sensors: tuple[str, ...],
-            _new: Callable[[type], object] = object.__new__,
-            _s: tuple[Callable[[object, object], None], ...] = _U) -> WorldUpdate:
-    """WorldUpdate(...), positionally."""
-    u = _new(WorldUpdate)
-    _s[0](u, world_id)
-    _s[1](u, state)
-    _s[2](u, observation)
-    _s[3](u, local_id)
-    _s[4](u, sensors)
-    return u  # type: ignore[return-value]
 
 
 def _variance(o: Observation, default: float) -> float:
@@ -534,19 +454,3 @@ def _contributors(tr: _Track) -> tuple[Contributor, ...]:
         last = f.last if prev is None else max(prev.last, f.last)
         merged[f.source, f.local_id] = Contributor(f.source, f.local_id, first, last)
     return tuple(sorted(merged.values(), key=lambda c: (c.first, c.source, c.local_id)))
-
-
-def _validate(observations: Sequence[Observation]) -> None:
-    """Refuse the whole batch on the first invalid observation, naming it and the problem."""
-    for n, o in enumerate(observations):
-        if not (-180.0 <= o.lon <= 180.0 and -90.0 <= o.lat <= 90.0):
-            problem = f"lon {o.lon}, lat {o.lat} out of range"
-        elif o.time.tzinfo is None:
-            problem = f"time {o.time.isoformat()} is not tz-aware"
-        elif o.accuracy_m is not None and not 0.0 < o.accuracy_m < 1e7:
-            problem = f"accuracy_m {o.accuracy_m} not in (0, 1e7)"
-        elif not o.subject_id:
-            problem = "empty subject_id"
-        else:
-            continue
-        raise ValueError(f"observation {n} ({o.source}/{o.subject_id} at {o.time.isoformat()}): {problem}")
