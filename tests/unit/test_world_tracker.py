@@ -296,10 +296,11 @@ def test_one_update_per_input_ids_stick_and_one_source_never_feeds_two_live_ids(
             times.append(o.time)
         assert u.observation.subject_id == u.world_id and u.observation.time == o.time
         assert u.sensors == tuple(sorted(set(u.sensors))) and o.source in u.sensors
-        # A local id keeps its world id while that track lives (it lives end_s after its last fix).
+        # A local id keeps its world id while that track lives, unless its sensor handed that
+        # track to another local id meanwhile (after missing this one from two scans).
         prev = world_of.get(u.local_id)
-        if prev is not None and (o.time - prev[1]).total_seconds() < cfg.coast_s:
-            assert prev[0] == u.world_id
+        if prev is not None and (o.time - prev[1]).total_seconds() < cfg.coast_s and prev[0] != u.world_id:
+            assert latest[prev[0], o.source][0] != u.local_id
         world_of[u.local_id] = (u.world_id, o.time)
         # A world track takes another local id of a source only once the earlier one has been
         # missing from two scans of that source or silent for coast_s (the sensor no longer says
