@@ -101,6 +101,12 @@ FUSION: list[tuple[str, Callable[[], list[Observation]], list[set[str]]]] = [
     ("handoff 300 m away after 6 s: too fast", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
      + walk("b", "b/1", 16, 22, 13.0 + 300.0, 0, noise=0.3),
      [{"a/1"}, {"b/1"}]),
+    ("handoff from a coasting track (12 s gap)", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
+     + walk("b", "b/1", 22, 28, 13.0 + 15.6, 0, noise=0.3),
+     [{"a/1", "b/1"}]),
+    ("car handoff, 6 s and 96 m further on", lambda: walk("a", "a/1", 0, 10, 0, 0, vx=16, cls="car")
+     + walk("b", "b/1", 16, 20, 160 + 96, 0, vx=16, cls="car"),
+     [{"a/1", "b/1"}]),
     ("handoff after the track ended", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
      + walk("b", "b/1", 45, 50, 13.0 + 45.0, 0, noise=0.3),
      [{"a/1"}, {"b/1"}]),
@@ -327,3 +333,8 @@ def test_tracks_ended_while_updating_are_reported_by_the_next_expire():
     assert tr.expire(T0 + timedelta(seconds=61)) == [first]
     assert tr.expire(T0 + timedelta(seconds=62)) == []
     assert tr.expire(T0 + timedelta(seconds=91)) == [second]
+
+
+def test_state_follows_event_time_seen_by_update_without_expire():
+    tr, ups = run(walk("a", "a/1", 0, 5, 0, 0) + walk("b", "b/1", 16, 16, 3000, 0))
+    assert tr.state(ups[0].world_id) is TrackState.COASTING and len(tr) == 2
