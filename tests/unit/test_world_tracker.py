@@ -107,6 +107,10 @@ FUSION: list[tuple[str, Callable[[], list[Observation]], list[set[str]]]] = [
     ("car handoff, 6 s and 96 m further on", lambda: walk("a", "a/1", 0, 10, 0, 0, vx=16, cls="car")
      + walk("b", "b/1", 16, 20, 160 + 96, 0, vx=16, cls="car"),
      [{"a/1", "b/1"}]),
+    # 1.4 km from its last fix: beyond the grid search around recently updated tracks.
+    ("car handoff after 25 s coasting, 1.4 km on", lambda: walk("a", "a/1", 0, 10, 0, 0, vx=55, cls="car")
+     + walk("b", "b/1", 35, 40, 550 + 55 * 25, 0, vx=55, cls="car"),
+     [{"a/1", "b/1"}]),
     ("handoff after the track ended", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
      + walk("b", "b/1", 45, 50, 13.0 + 45.0, 0, noise=0.3),
      [{"a/1"}, {"b/1"}]),

@@ -54,6 +54,11 @@ __all__ = ["WORLD_NAMESPACE", "Contributor", "TrackState", "WorldTracker", "Worl
 _EARTH_M = 6_371_008.8
 _CELL_M = 250.0  # candidate grid: a few walking minutes, a few seconds of driving
 _INFEASIBLE = 1e12
+# Tracks updated within _RECENT_S are found through the grid; those silent longer (coasting, lost
+# for a while: few) are listed at each sweep, every _SWEEP_S of event time, and always tested.
+# So the grid search stays a few cells wide although a coasting car may have come kilometres.
+_RECENT_S = 2.0
+_SWEEP_S = 1.0
 _DEG = 180.0 / math.pi
 
 
@@ -115,6 +120,7 @@ class WorldTracker:
         self._ended: dict[str, tuple[float, tuple[Contributor, ...]]] = {}  # recently ended: end time, contributors
         self._radius: dict[str, int] = {}  # class -> search radius in cells
         self._scans: dict[str, tuple[float, float, float]] = {}  # source -> its 3 latest scan times
+        self._quiet: list[_Track] = []  # live tracks silent for _RECENT_S at the last sweep
         self._unreported: list[str] = []  # ended since the last expire(), which reports them
         self._clock = -math.inf
         self._sweep_at = -math.inf
@@ -187,9 +193,8 @@ class WorldTracker:
         t = time.timestamp()
         if t > self._clock:
             self._clock = t
-        if t >= self._sweep_at:  # forget ended tracks about once per second of event time
+        if t >= self._sweep_at:  # end silent tracks and list the quiet ones, once per _SWEEP_S
             self._sweep(t)
-            self._sweep_at = t + 1.0
         if self._origin is None:
             lon0, lat0 = first.lon, first.lat
             ky = math.radians(1.0) * _EARTH_M
@@ -276,31 +281,37 @@ class WorldTracker:
         x, y = self._xy(o)
         r = _variance(o, self._r0)
         slack = min(3.0 * math.sqrt(r), _CELL_M)
-        cfg, out = self.cfg, []
-        for tr in self._near(x, y, o.subject_class):
-            if tr.scan == scan or t - tr.t >= tr.life or not cfg.fusable(o.subject_class, tr.cls):
+        cfg, q, gate, ocls, out = self.cfg, self._q, self._gate, o.subject_class, []
+        speeds = cfg.max_speed_m_s
+        vdefault = speeds["default"]
+        for tr in self._near(x, y, ocls):
+            dt = t - tr.t
+            if tr.scan == scan or dt >= tr.life:
+                continue
+            dt = max(dt, 0.0)
+            # Cheapest test first: could it have come this far in the gap (at its class's speed)?
+            reach = speeds.get(ocls if tr.cls in WILDCARD_CLASSES else tr.cls, vdefault) * dt + slack
+            reach += min(3.0 * math.sqrt(tr.p00), _CELL_M)
+            dx, dy = x - tr.x, y - tr.y
+            if dx * dx + dy * dy > reach * reach or not cfg.fusable(ocls, tr.cls):
                 continue
             if any(f.source == source and f.t >= live_since and t - f.t < cfg.coast_s for f in tr.feeds):
                 continue
-            dt = max(t - tr.t, 0.0)
-            cls = o.subject_class if tr.cls in WILDCARD_CLASSES else tr.cls
-            reach = cfg.speed_for(cls) * dt + slack + min(3.0 * math.sqrt(tr.p00), _CELL_M)
-            if math.hypot(x - tr.x, y - tr.y) > reach:
-                continue
-            px, py, p00 = tr.predicted(dt, self._q)
+            px, py, p00 = tr.predicted(dt, q)
             s = p00 + r
             d2 = ((x - px) ** 2 + (y - py) ** 2) / s
-            if d2 <= self._gate:
+            if d2 <= gate:
                 out.append((tr, d2 + 2.0 * math.log(s)))
         return out
 
     def _near(self, x: float, y: float, cls: str) -> list[_Track]:
-        """Tracks in the grid cells within the farthest any compatible track could have come from."""
+        """The quiet tracks, and the tracks in the grid cells as far as a recently updated one of a
+        compatible class could have come (some may come twice: harmless)."""
         k = self._radius.get(cls)
         if k is None:
             k = self._radius[cls] = self._cells_for(cls)
         cx, cy = int(x // _CELL_M), int(y // _CELL_M)
-        grid, found = self._grid, list[_Track]()
+        grid, found = self._grid, self._quiet[:]
         if (2 * k + 1) ** 2 > len(grid):  # a wide search: fewer occupied cells than cells to look up
             for (gx, gy), cell in grid.items():
                 if abs(gx - cx) <= k and abs(gy - cy) <= k:
@@ -317,8 +328,9 @@ class WorldTracker:
         cfg = self.cfg
         named = {cls, *cfg.max_speed_m_s, *cfg.compatible, *(n for v in cfg.compatible.values() for n in v)}
         v = max(cfg.speed_for(k) for k in named if cfg.fusable(cls, k))
-        # A candidate's last position is at most v * end_s + two slacks of at most a cell away.
-        return math.ceil(v * cfg.end_s / _CELL_M) + 2
+        # A track not on the quiet list was updated less than _RECENT_S + _SWEEP_S ago: its last
+        # position is at most v times that, plus two slacks of at most a cell, away.
+        return math.ceil(v * (_RECENT_S + _SWEEP_S) / _CELL_M) + 2
 
     # -- one track -------------------------------------------------------------------------------
 
@@ -417,8 +429,16 @@ class WorldTracker:
         return t - tr.t < tr.life
 
     def _sweep(self, t: float) -> None:
-        for w in sorted(w for w, tr in self._tracks.items() if not self._alive(tr, t)):
+        gone, self._quiet = [], []
+        for w, tr in self._tracks.items():
+            silent = t - tr.t
+            if silent >= tr.life:
+                gone.append(w)
+            elif silent >= _RECENT_S:
+                self._quiet.append(tr)
+        for w in sorted(gone):
             self._end(self._tracks.pop(w), t)
+        self._sweep_at = t + _SWEEP_S
         keep = t - self.cfg.end_s  # ended ids are answered for a while, then forgotten
         for w in [w for w, (at, _) in self._ended.items() if at < keep]:
             del self._ended[w]
