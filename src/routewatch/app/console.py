@@ -56,8 +56,10 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
     t = Table(title="routewatch summary", show_header=False)
     ing = summary.ingest
     t.add_row("inputs", ", ".join(summary.inputs))
-    t.add_row("messages", f"{ing.get('messages', 0):,}")
-    t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
+    # MAVLink's rows, unless only MQTT recordings were read
+    if "recording_lines" not in ing or ing.get("messages") or ing.get("corrupt"):
+        t.add_row("messages", f"{ing.get('messages', 0):,}")
+        t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
               f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}"
               + (f", junk {ing['junk']:,}" if ing.get("junk") else "")
               + f"; {ing.get('resync_bytes', 0):,} bytes skipped)"

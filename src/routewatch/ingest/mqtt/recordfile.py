@@ -8,8 +8,10 @@ Each line is one JSON object (UTF-8, ended by a newline)::
 - `topic`: the MQTT topic the message came on (a non-empty string).
 - `received_at`: when the recorder received it, RFC 3339 with a time zone: the recording's own clock,
   which plays the receiver's clock when the file is analyzed (ordering, and mqtt.input.max_future_s).
-- exactly one of `payload` (the message itself, when it is UTF-8 JSON) or `payload_b64` (the message's
-  bytes in standard base64, for anything else: binary, not UTF-8, not JSON, or NaN/Infinity).
+- exactly one of `payload` (the message itself, byte for byte as received, when it is UTF-8 JSON that
+  fits on one line) or `payload_b64` (the message's bytes in standard base64, for anything else:
+  binary, not UTF-8, not JSON, NaN/Infinity, line breaks). A replay hands on the bytes of `payload`
+  as they stand in the line, so a hand-written recording may lay its payloads out as it likes.
 
 Other keys are ignored, and blank lines skipped. A line longer than the limit (1 MiB by default, more
 where mqtt.input allows larger messages) is not parsed. `decode` turns a line into the `InboundMessage`
@@ -45,6 +47,8 @@ MAX_LINE_BYTES = 1 << 20
 EXCERPT_BYTES = 200
 _CHUNK = 1 << 16
 _KEYS = ("topic", "received_at")
+_WHITESPACE = b" \t\r\n"
+_DECODER = json.JSONDecoder()
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,20 +80,25 @@ def line_limit(cfg: MqttInputConfig) -> int:
 
 
 def encode(msg: InboundMessage) -> bytes:
-    """One recording line for a received message (newline included); JSON payloads stay readable."""
-    line: dict[str, Any] = {"topic": msg.topic, "received_at": _rfc3339(msg.received_at)}
-    doc = _json_payload(bytes(msg.payload))
-    if doc is _NOT_JSON:
-        line["payload_b64"] = base64.b64encode(msg.payload).decode("ascii")
-    else:
-        line["payload"] = doc
-    return json.dumps(line, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode() + b"\n"
+    """One recording line for a received message (newline included).
+
+    A JSON payload is written as it came, byte for byte (so a replay sees the very bytes the live link
+    saw); one that cannot sit in a line as it is (not UTF-8 or not strict JSON, a BOM, line breaks,
+    surrounding white space) goes as payload_b64.
+    """
+    head = json.dumps({"topic": msg.topic, "received_at": _rfc3339(msg.received_at)}, ensure_ascii=False,
+                      separators=(",", ":"))[:-1].encode()
+    payload = bytes(msg.payload)
+    if _embeddable(payload):
+        return head + b',"payload":' + payload + b"}\n"
+    return head + b',"payload_b64":"' + base64.b64encode(payload) + b'"}\n'
 
 
 def decode(raw: bytes, line: int) -> InboundMessage | BadLine:
     """The message a recording line holds (as the live link would have received it), or why it is bad."""
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        text = raw.decode("utf-8")
+        doc = json.loads(text)
     except UnicodeDecodeError as exc:
         return _bad(raw, line, f"not UTF-8 ({exc.reason} at byte {exc.start})")
     except (ValueError, RecursionError) as exc:  # JSONDecodeError, and ints longer than Python converts
@@ -111,8 +120,7 @@ def decode(raw: bytes, line: int) -> InboundMessage | BadLine:
         what = "needs one of payload or payload_b64" if not has else "has both payload and payload_b64"
         return _bad(raw, line, what, topic, when)
     if has == ["payload"]:
-        # allow_nan: a payload with NaN is handed on for the payload parser to dead-letter, as live.
-        payload = json.dumps(doc["payload"], ensure_ascii=False, separators=(",", ":")).encode()
+        payload = _span(text, "payload").encode()  # as written: the bytes the live link received
     else:
         try:
             payload = base64.b64decode(doc["payload_b64"], validate=True)
@@ -203,24 +211,44 @@ def dead_letter(bad: BadLine, name: str, fallback: datetime) -> DeadLetter:
                       bad.received_at or fallback, bad.size_bytes)
 
 
-_NOT_JSON = object()
-
-
-def _json_payload(payload: bytes) -> Any:
-    """The payload as a JSON value if it is strict UTF-8 JSON (no NaN, no BOM) that survives a round trip."""
+def _embeddable(payload: bytes) -> bool:
+    """Whether a payload can be written into a line as it is: strict JSON text, UTF-8, on one line, trimmed."""
+    if not payload or payload != payload.strip(_WHITESPACE) or b"\n" in payload or b"\r" in payload:
+        return False
     try:
         text = payload.decode("utf-8")
-        if text.startswith("\ufeff"):
-            return _NOT_JSON
-        doc = json.loads(text, parse_constant=_refuse)
-        json.dumps(doc, allow_nan=False)  # 1e400 parses to inf
+        if text.startswith("\ufeff"):  # not JSON white space: the line would not parse
+            return False
+        json.loads(text, parse_constant=_refuse)  # NaN and Infinity would make the line itself non-standard
     except (UnicodeDecodeError, ValueError, RecursionError):
-        return _NOT_JSON
-    return doc
+        return False
+    return True
 
 
 def _refuse(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+def _span(text: str, key: str) -> str:
+    """The text of the value of `key` in the JSON object `text` (already parsed once: well formed; last one wins)."""
+    found, i = "", _skip(text, 0) + 1  # past "{"
+    i = _skip(text, i)
+    while text[i] != "}":
+        name, i = _DECODER.raw_decode(text, i)
+        start = _skip(text, _skip(text, i) + 1)  # past ":"
+        _, i = _DECODER.raw_decode(text, start)
+        if name == key:
+            found = text[start:i]
+        i = _skip(text, i)
+        if text[i] == ",":
+            i = _skip(text, i + 1)
+    return found
+
+
+def _skip(text: str, i: int) -> int:
+    while text[i] in " \t\r\n":
+        i += 1
+    return i
 
 
 def _time(value: Any) -> datetime | str:
