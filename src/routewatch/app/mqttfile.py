@@ -65,6 +65,8 @@ def feed_recording(rt: Runtime, path: Path, settings: Settings, seqs: SeqCounter
     ground = _grounds(settings)
     chunk: list[TelemetryEvent] = []
     done = 0
+    if rec.messages:
+        rt.summary.saw(rec.messages[-1].received_at)
     for i, (msg, size) in enumerate(zip(rec.messages, rec.sizes, strict=True)):
         got = to_delivery([msg], cfg, msg.received_at, frame, ground, seqs)
         chunk.extend(got.events)

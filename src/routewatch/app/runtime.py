@@ -87,8 +87,9 @@ def build(settings: Settings, store: Store, corridors: Sequence[Corridor], mode:
     """The pipeline, writer and sinks of a job in `mode` (`camera`: the camera whose videos are analyzed)."""
     summary = Summary(inputs=list(inputs))
     pipeline = new_pipeline(corridors, settings)
-    if mode is Mode.LOGS:
-        return Runtime(summary, pipeline, Writer(store, settings.store, [count_opened(summary), *sinks]))
+    if mode is Mode.LOGS:  # dead letters (of MQTT recordings) are aged by the data's clock, not today's
+        return Runtime(summary, pipeline, Writer(store, settings.store, [count_opened(summary), *sinks],
+                                                 clock=summary.data_clock))
     from routewatch.cameras.footprints import CoverageRecorder
     from routewatch.cameras.snapshots import SnapshotTaker, camera_evidence
     from routewatch.recording.service import Recordings
