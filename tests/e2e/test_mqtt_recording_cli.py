@@ -123,7 +123,8 @@ REFUSED = [
     ("realtime", "r.jsonl", GOOD, ["analyze", "{f}", "--realtime"],
      "is an MQTT recording: it is analyzed as fast as possible; leave out --realtime"),
     ("json that is no log", "x.json", b'{"subject_id": "s1"}\n', ["analyze", "{f}"],
-     "is JSON (or JSON lines), not a MAVLink telemetry log (.tlog) or an MQTT recording (.jsonl)"),
+     "is JSON (or JSON lines), not a MAVLink telemetry log (.tlog), nor an MQTT recording (.jsonl: each line an "
+     "object with topic and received_at)"),
     ("overwrite", "night.jsonl", GOOD, ["record", "-c", "{cfg}", "--out", "{f}"],
      "night.jsonl exists: give --append to add to it, or another --out"),
     ("bad topic", "new.jsonl", None, ["record", "-c", "{cfg}", "--out", "{f}", "--topic", "a/#/b"],

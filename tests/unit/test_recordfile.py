@@ -220,3 +220,9 @@ def test_is_recording_sniffs_the_first_line(head, want):
 ])
 def test_line_limit_makes_room_for_the_largest_message(payload, frame, want):
     assert recordfile.line_limit(MqttInputConfig(max_payload_bytes=payload, max_frame_bytes=frame)) == want
+
+
+def test_received_at_is_read_as_strictly_as_the_payloads_times():
+    from routewatch.ingest.mqtt import payloads
+
+    assert recordfile._RFC3339.pattern == payloads._RFC3339.pattern

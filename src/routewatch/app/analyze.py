@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from routewatch.app.mqttfile import feed_recording, is_recording
 from routewatch.app.runtime import Mode, build
 from routewatch.app.summary import Summary
 from routewatch.config.schema import Settings
 from routewatch.geo.corridors import CorridorError, Problem, load_corridors, read_corridor_file, require_some
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.mavlink import MavlinkStats, TlogReader
+from routewatch.ingest.mqtt.recordfile import is_recording_file
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import Corridor, TelemetryEvent
 from routewatch.store import Store
@@ -100,7 +100,9 @@ def analyze(
         done = 0
         seqs = SeqCounter()
         for path in inputs:
-            if is_recording(path):  # an MQTT recording (.jsonl), else a MAVLink log
+            if is_recording_file(path):  # an MQTT recording (.jsonl), else a MAVLink log
+                from routewatch.app.mqttfile import feed_recording  # the MQTT parsing (jsonschema) only for those
+
                 feed_recording(rt, path, settings, seqs, progress=_from(progress, done, total))
                 done += path.stat().st_size
                 continue

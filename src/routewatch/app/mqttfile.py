@@ -26,15 +26,6 @@ if TYPE_CHECKING:
     from routewatch.ingest.mqtt.payloads import PixelToGround
 
 CHUNK = 2000
-SNIFF_BYTES = 64 * 1024
-
-
-def is_recording(path: Path) -> bool:
-    """Whether `path` is an MQTT recording: its first line is an object with topic and received_at (or it is an
-    empty .jsonl file)."""
-    with path.open("rb") as f:
-        head = f.read(SNIFF_BYTES)
-    return recordfile.is_recording(head) or (not head and path.suffix.lower() == ".jsonl")
 
 
 def feed_recording(rt: Runtime, path: Path, settings: Settings, seqs: SeqCounter,

@@ -68,11 +68,11 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str |
 
 def _refuse_non_tlogs(inputs: tuple[Path, ...], realtime: bool) -> None:
     """Refuse, before reading them through, inputs that are plainly neither a MAVLink log nor an MQTT recording."""
-    from routewatch.app.mqttfile import is_recording
     from routewatch.ingest.mavlink import not_a_tlog
+    from routewatch.ingest.mqtt.recordfile import is_recording_file
 
     for path in inputs:
-        if is_recording(path):
+        if is_recording_file(path):
             if realtime:
                 fail(f"{path} is an MQTT recording: it is analyzed as fast as possible; leave out --realtime")
             continue
@@ -82,8 +82,10 @@ def _refuse_non_tlogs(inputs: tuple[Path, ...], realtime: bool) -> None:
         with path.open("rb") as f:
             what = not_a_tlog(f.read(512))
         if what is not None:
-            hint = ": give --camera CAMERA.yaml to analyze a camera's video" if what.startswith("a video") else ""
-            fail(f"{path} is {what}, not a MAVLink telemetry log (.tlog) or an MQTT recording (.jsonl){hint}")
+            hint = (": give --camera CAMERA.yaml to analyze a camera's video" if what.startswith("a video") else
+                    ", nor an MQTT recording (.jsonl: each line an object with topic and received_at)"
+                    if what.startswith("JSON") else "")
+            fail(f"{path} is {what}, not a MAVLink telemetry log (.tlog){hint}")
 
 
 def _analyze_video(inputs: list[Path], camera_file: Path, settings: Settings, corridors_file: Path | None,

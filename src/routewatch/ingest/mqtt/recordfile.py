@@ -34,13 +34,14 @@ import base64
 import binascii
 import json
 import math
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any
 
 from routewatch.config.mqtt import MqttInputConfig
-from routewatch.ingest.mqtt.payloads import _RFC3339
 from routewatch.model import DeadLetter, InboundMessage
 
 MAX_LINE_BYTES = 1 << 20
@@ -48,6 +49,8 @@ EXCERPT_BYTES = 200
 _CHUNK = 1 << 16
 _KEYS = ("topic", "received_at")
 _WHITESPACE = b" \t\r\n"
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?P<tz>[Zz]|[+-]\d\d:\d\d)?")  # as payloads'
+SNIFF_BYTES = 64 * 1024
 _DECODER = json.JSONDecoder()
 
 
@@ -143,6 +146,13 @@ def is_recording(head: bytes) -> bool:
     except (UnicodeDecodeError, ValueError, RecursionError):
         return False
     return isinstance(doc, dict) and all(k in doc for k in _KEYS)
+
+
+def is_recording_file(path: Path) -> bool:
+    """Whether the file at `path` is a recording (see `is_recording`), or an empty .jsonl file."""
+    with path.open("rb") as f:
+        head = f.read(SNIFF_BYTES)
+    return is_recording(head) or (not head and path.suffix.lower() == ".jsonl")
 
 
 def split_lines(f: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None, int]]:
