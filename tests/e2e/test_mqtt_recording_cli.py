@@ -182,3 +182,25 @@ def test_record_appends_and_stops_after_its_duration(tmp_path):
     for line, r in zip(lines[2:-1], reports, strict=True):  # the payloads as published, byte for byte
         assert line.startswith(b'{"topic":"' + r.topic.encode() + b'","received_at":"')
         assert line.endswith(b'Z","payload":' + r.payload + b"}")
+
+
+def test_progress_runs_over_the_recordings_bytes_to_the_end(tmp_path):
+    from routewatch.app.analyze import analyze
+    from routewatch.config.schema import Settings
+    from routewatch.config.store import StoreConfig
+    from routewatch.store import open_store
+
+    reports = scenario(subjects=20, fixes=300)  # 6,000 messages: several chunks
+    rec = tmp_path / "night.jsonl"
+    write_recording(rec, reports, [b"junk"])
+    other = tmp_path / "second.jsonl"
+    write_recording(other, reports[:10], [])
+    url = f"sqlite:///{tmp_path / 'p.db'}"
+    seen: list[tuple[int, int]] = []
+    with open_store(url) as store:
+        summary = analyze([rec, other], Settings(store=StoreConfig(url=url)), store, (),
+                          progress=lambda done, total: seen.append((done, total)))
+    total = rec.stat().st_size + other.stat().st_size
+    assert len(seen) > 3 and {t for _, t in seen} == {total}
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen) and seen[-1][0] == total
+    assert (summary.positions, summary.ingest["recording_lines"]) == (len(reports) + 10, len(reports) + 11)
