@@ -5,13 +5,14 @@ from __future__ import annotations
 import base64
 import io
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from routewatch.config.mqtt import MqttInputConfig
 from routewatch.ingest.mqtt import recordfile
-from routewatch.ingest.mqtt.recordfile import BadLine, decode, encode, is_recording, read, split_lines
+from routewatch.ingest.mqtt.recordfile import BadLine, decode, encode, index, is_recording, messages
 from routewatch.model import InboundMessage
 
 T0 = datetime(2026, 3, 1, 22, 0, tzinfo=UTC)
@@ -119,8 +120,27 @@ def test_json_payloads_stay_readable(payload, kept_as):
         assert raw == b'{"topic":"t","received_at":"2026-03-01T22:00:00Z","payload":' + payload + b"}\n"
 
 
-def rec(*lines: bytes, limit: int = recordfile.MAX_LINE_BYTES) -> recordfile.Recording:
-    return read(split_lines(io.BytesIO(b"\n".join(lines)), limit), limit)
+@dataclass
+class Read:
+    """A recording indexed, then read in order."""
+
+    messages: list[InboundMessage]
+    sizes: list[int]
+    bad: tuple[BadLine, ...]
+    lines: int
+    index: recordfile.Index
+
+
+def read_bytes(data: bytes, limit: int = recordfile.MAX_LINE_BYTES) -> Read:
+    f = io.BytesIO(data)
+    idx = index(f, limit)
+    got = list(messages(f, idx))
+    assert idx.size_bytes == len(data)
+    return Read([m for m, _ in got], [s for _, s in got], idx.bad, idx.lines, idx)
+
+
+def rec(*lines: bytes, limit: int = recordfile.MAX_LINE_BYTES) -> Read:
+    return read_bytes(b"\n".join(lines), limit)
 
 
 def msg_line(topic: str, seconds: float, n: int) -> bytes:
@@ -144,11 +164,12 @@ def test_messages_come_in_received_at_order_ties_stable(lines, order):
     assert [json.loads(m.payload)["n"] for m in got.messages] == order
     assert got.lines == (len(lines) if b"\n".join(lines) else 0)
     assert len(got.sizes) == len(got.messages)
+    assert got.index.latest == max((m.received_at for m in got.messages), default=None)
 
 
 def test_empty_file():
-    got = read(split_lines(io.BytesIO(b"")))
-    assert (got.messages, got.bad, got.sizes, got.lines) == ((), (), (), 0)
+    got = read_bytes(b"")
+    assert (got.messages, got.bad, got.sizes, got.lines, got.index.latest) == ([], (), [], 0, None)
 
 
 def test_bad_lines_are_counted_and_timed_from_their_neighbours():
@@ -192,9 +213,9 @@ def test_over_long_lines_are_bad_and_the_rest_is_read(sizes, limit, bad_at):
 
 
 def test_crlf_and_sizes():
-    got = read(split_lines(io.BytesIO(GOOD + b"\r\n" + GOOD + b"\n")))
+    got = read_bytes(GOOD + b"\r\n" + GOOD + b"\n")
     assert len(got.messages) == 2 and not got.bad
-    assert got.sizes == (len(GOOD) + 2, len(GOOD) + 1)
+    assert got.sizes == [len(GOOD) + 2, len(GOOD) + 1]
 
 
 @pytest.mark.parametrize(("head", "want"), [
@@ -226,3 +247,20 @@ def test_received_at_is_read_as_strictly_as_the_payloads_times():
     from routewatch.ingest.mqtt import payloads
 
     assert recordfile._RFC3339.pattern == payloads._RFC3339.pattern
+
+
+def test_a_recording_changed_between_index_and_read_is_refused_not_misread():
+    data = msg_line("a", 1, 1) + b"\n" + msg_line("a", 0, 2) + b"\n"
+    f = io.BytesIO(data)
+    idx = index(f)
+    f.seek(0)
+    f.write(b"X")  # the first line is no longer JSON
+    with pytest.raises(ValueError, match="recording changed while it was read: the line at byte 0 is no longer"):
+        list(messages(f, idx))
+
+
+def test_many_lines_out_of_order_come_out_sorted_with_ties_in_file_order():
+    order = [(i * 7919) % 1000 // 3 for i in range(1000)]  # a shuffle with every time three or four times
+    got = rec(*(msg_line("a", t, i) for i, t in enumerate(order)))
+    want = sorted(range(1000), key=lambda i: order[i])  # sorted() is stable
+    assert [json.loads(m.payload)["n"] for m in got.messages] == want

@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from routewatch.config.schema import Settings
 from routewatch.ingest.mqtt import recordfile
@@ -31,17 +31,23 @@ CHUNK = 2000
 def feed_recording(rt: Runtime, path: Path, settings: Settings, seqs: SeqCounter,
                    progress: Callable[[int], None] | None = None) -> None:
     """Read a recording, put it in received_at order and feed it to the job; counts go to its summary."""
+    with path.open("rb") as f:
+        _feed_file(rt, f, path.name, settings, seqs, progress)
+
+
+def _feed_file(rt: Runtime, f: IO[bytes], name: str, settings: Settings, seqs: SeqCounter,
+               progress: Callable[[int], None] | None) -> None:
     cfg = settings.mqtt.input
     limit = recordfile.line_limit(cfg)
-    with path.open("rb") as f:
-        rec = recordfile.read(recordfile.split_lines(f, limit), limit)
+    # Reading counts for the first tenth of the bar: the rest is the pipeline's.
+    idx = recordfile.index(f, limit, None if progress is None else lambda n: progress(n // 10))
     ingest = rt.summary.ingest
-    ingest["recording_lines"] += rec.lines
-    ingest["recording_messages"] += len(rec.messages)
-    ingest["recording_bad_lines"] += len(rec.bad)
+    ingest["recording_lines"] += idx.lines
+    ingest["recording_messages"] += len(idx)
+    ingest["recording_bad_lines"] += len(idx.bad)
     # A file without one good time: its bad lines are timed by the file (what else is there).
-    fallback = datetime.fromtimestamp(os.stat(path).st_mtime, UTC)
-    dead = [recordfile.dead_letter(b, path.name, fallback) for b in rec.bad]
+    fallback = datetime.fromtimestamp(os.fstat(f.fileno()).st_mtime, UTC)
+    dead = [recordfile.dead_letter(b, name, fallback) for b in idx.bad]
     frame_cameras = {c.name for c in settings.cameras if c.url == "mqtt"}
     frames = 0
 
@@ -54,11 +60,12 @@ def feed_recording(rt: Runtime, path: Path, settings: Settings, seqs: SeqCounter
         return None
 
     ground = _grounds(settings)
+    if idx.latest is not None:
+        rt.summary.saw(idx.latest)
     chunk: list[TelemetryEvent] = []
+    start = idx.size_bytes // 10
     done = 0
-    if rec.messages:
-        rt.summary.saw(rec.messages[-1].received_at)
-    for i, (msg, size) in enumerate(zip(rec.messages, rec.sizes, strict=True)):
+    for i, (msg, size) in enumerate(recordfile.messages(f, idx)):
         got = to_delivery([msg], cfg, msg.received_at, frame, ground, seqs)
         chunk.extend(got.events)
         dead.extend(got.dead)
@@ -67,13 +74,13 @@ def feed_recording(rt: Runtime, path: Path, settings: Settings, seqs: SeqCounter
             _feed(rt, chunk, dead)
             chunk, dead = [], []
             if progress is not None:
-                progress(done)
+                progress(start + done * 9 // 10)
         elif progress is not None and i % CHUNK == 0:
-            progress(done)
+            progress(start + done * 9 // 10)
     _feed(rt, chunk, dead)
     ingest["mqtt_frames_not_analyzed"] += frames
     if progress is not None:
-        progress(path.stat().st_size)
+        progress(idx.size_bytes)
 
 
 def _feed(rt: Runtime, chunk: list[TelemetryEvent], dead: list[DeadLetter]) -> None:

@@ -49,12 +49,14 @@ class Summary:
         self.latest = t if self.latest is None else max(self.latest, t)
 
     def data_clock(self) -> datetime:
-        """The time of a batch job: the latest time in its data (the wall clock before there is any).
+        """The time of a batch job: the latest time in its data, never later than the wall clock.
 
         A batch job's housekeeping ages rows by it: the dead letters of a recording of last month are
-        a month old to the month's data, not to today, and are kept for the operator to read.
+        a month old to the month's data, not to today, and are kept for the operator to read; data
+        timed in the future (a wrong clock) must not age everything else in the database.
         """
-        return self.latest or datetime.now(UTC)
+        now = datetime.now(UTC)
+        return now if self.latest is None else min(self.latest, now)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

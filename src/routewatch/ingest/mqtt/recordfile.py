@@ -15,8 +15,9 @@ Each line is one JSON object (UTF-8, ended by a newline)::
 
 Other keys are ignored, and blank lines skipped. A line longer than the limit (1 MiB by default, more
 where mqtt.input allows larger messages) is not parsed. `decode` turns a line into the `InboundMessage`
-the live MQTT link would have made, or a `BadLine` that says what was wrong; `read` reads a whole file
-into `received_at` order (ties keep their order in the file).
+the live MQTT link would have made, or a `BadLine` that says what was wrong; `index` reads a whole file
+once and puts its lines in `received_at` order (ties keep their order in the file), and `messages`
+reads them in that order.
 
 >>> from datetime import UTC, datetime
 >>> msg = InboundMessage("routewatch/v1/pos/a", b'{"x":1}', datetime(2026, 3, 1, tzinfo=UTC))
@@ -35,11 +36,15 @@ import binascii
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Iterator
+from array import array
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
+
+import numpy as np
+import numpy.typing as npt
 
 from routewatch.config.mqtt import MqttInputConfig
 from routewatch.model import DeadLetter, InboundMessage
@@ -51,6 +56,8 @@ _KEYS = ("topic", "received_at")
 _WHITESPACE = b" \t\r\n"
 _RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?P<tz>[Zz]|[+-]\d\d:\d\d)?")  # as payloads'
 SNIFF_BYTES = 64 * 1024
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
 _DECODER = json.JSONDecoder()
 
 
@@ -67,13 +74,22 @@ class BadLine:
 
 
 @dataclass(frozen=True, slots=True)
-class Recording:
-    """A recording read through: its messages in received_at order, its bad lines, and each message's line size."""
+class Index:
+    """A recording read through once: where its good lines are, in received_at order, and what its bad lines are.
 
-    messages: tuple[InboundMessage, ...]
+    Only offsets are kept (16 bytes a message), so a night of millions of messages is ordered without
+    holding it in memory; `messages` reads them in that order.
+    """
+
+    offsets: npt.NDArray[np.int64]  # where each good line starts, in received_at order (ties: the file's order)
+    sizes: npt.NDArray[np.int64]  # its size in bytes, newline included
     bad: tuple[BadLine, ...]
-    sizes: tuple[int, ...]  # bytes of each message's line (newline included), in the order of `messages`
     lines: int  # lines read, blank ones included
+    size_bytes: int
+    latest: datetime | None  # the latest received_at of a good line
+
+    def __len__(self) -> int:
+        return len(self.offsets)
 
 
 def line_limit(cfg: MqttInputConfig) -> int:
@@ -176,21 +192,21 @@ def split_lines(f: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int
         yield number, raw.rstrip(b"\r\n"), size
 
 
-def read(lines: Iterable[tuple[int, bytes | None, int]], limit: int = MAX_LINE_BYTES,
-         progress: Callable[[int], None] | None = None) -> Recording:
-    """Decode numbered lines (see `split_lines`) into a Recording: messages in received_at order, ties stable.
+def index(f: IO[bytes], limit: int = MAX_LINE_BYTES, progress: Callable[[int], None] | None = None) -> Index:
+    """Read a recording through once (see `split_lines`): its good lines' places in received_at order, its bad lines.
 
     A bad line without a good time of its own is given the time of the last good line before it (else
     the first after it), so that its dead letter sits where it was in the traffic; `progress(bytes)`
     is called now and then with the bytes read so far.
     """
-    messages: list[tuple[InboundMessage, int]] = []
+    times, offsets, sizes = array("q"), array("q"), array("q")
     bad: list[BadLine] = []
     untimed: list[int] = []  # indexes in `bad` of lines before the first good one, without a time of their own
     last: datetime | None = None  # the last good line's time, in file order
+    latest: datetime | None = None
     count = done = 0
-    for number, raw, size in lines:
-        count, done = number, done + size
+    for number, raw, size in split_lines(f, limit):
+        count, offset, done = number, done, done + size
         got: InboundMessage | BadLine | None = None
         if raw is None:
             got = BadLine(number, f"line {number}: longer than {limit:,} bytes ({size:,}); not read", "", size)
@@ -200,7 +216,10 @@ def read(lines: Iterable[tuple[int, bytes | None, int]], limit: int = MAX_LINE_B
             if last is None:
                 bad[:] = [replace(b, received_at=got.received_at) if i in untimed else b for i, b in enumerate(bad)]
             last = got.received_at
-            messages.append((got, size))
+            latest = last if latest is None else max(latest, last)
+            times.append((last - _EPOCH) // _MICROSECOND)
+            offsets.append(offset)
+            sizes.append(size)
         elif got is not None:
             if got.received_at is None and last is not None:
                 got = replace(got, received_at=last)
@@ -211,8 +230,24 @@ def read(lines: Iterable[tuple[int, bytes | None, int]], limit: int = MAX_LINE_B
             progress(done)
     if progress is not None:
         progress(done)
-    messages.sort(key=lambda m: m[0].received_at)  # stable: equal times keep the file's order
-    return Recording(tuple(m for m, _ in messages), tuple(bad), tuple(s for _, s in messages), count)
+    key = np.frombuffer(times, dtype=np.int64)
+    at, length = np.frombuffer(offsets, dtype=np.int64), np.frombuffer(sizes, dtype=np.int64)
+    if len(key) > 1 and not bool(np.all(key[1:] >= key[:-1])):  # as recorded, the lines are in order already
+        order = np.argsort(key, kind="stable")  # equal times keep the file's order
+        at, length = at[order], length[order]
+    return Index(at, length, tuple(bad), count, done, latest)
+
+
+def messages(f: IO[bytes], idx: Index) -> Iterator[tuple[InboundMessage, int]]:
+    """The good lines of an indexed recording as messages, in received_at order, each with its line's size."""
+    for i in range(len(idx)):
+        offset, size = int(idx.offsets[i]), int(idx.sizes[i])
+        f.seek(offset)
+        got = decode(f.read(size).rstrip(b"\r\n"), 0)
+        if not isinstance(got, InboundMessage):  # it was good when indexed: the file changed meanwhile
+            raise ValueError(f"recording changed while it was read: the line at byte {offset:,} is no longer "
+                             f"a message ({got.reason})")
+        yield got, size
 
 
 def dead_letter(bad: BadLine, name: str, fallback: datetime) -> DeadLetter:
