@@ -264,3 +264,13 @@ def test_many_lines_out_of_order_come_out_sorted_with_ties_in_file_order():
     got = rec(*(msg_line("a", t, i) for i, t in enumerate(order)))
     want = sorted(range(1000), key=lambda i: order[i])  # sorted() is stable
     assert [json.loads(m.payload)["n"] for m in got.messages] == want
+
+
+@pytest.mark.parametrize("module", [recordfile, "routewatch.app.record"])
+def test_the_doctests_hold(module):
+    import doctest
+    import importlib
+
+    mod = importlib.import_module(module) if isinstance(module, str) else module
+    result = doctest.testmod(mod)
+    assert result.attempted > 0 and result.failed == 0
