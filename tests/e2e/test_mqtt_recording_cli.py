@@ -106,6 +106,17 @@ def test_dead_letters_of_an_old_recording_are_kept(tmp_path):
         assert store.dead_letters.count() == len(BAD_LINES) + 1
 
 
+def test_a_recording_whose_first_line_is_bad_is_analyzed(tmp_path):
+    reports = scenario(subjects=2, fixes=10)
+    rec = tmp_path / "night.jsonl"
+    rec.write_bytes(b'{"topic": "routewatch/v1/pos/trk", "rece\n' + b"".join(
+        encode(InboundMessage(r.topic, r.payload, r.obs.time)) for r in reports))
+    code, out, log = cli("analyze", str(rec), "--db", f"sqlite:///{tmp_path / 'f.db'}", "--json")
+    assert code == 0, log
+    summary = json.loads(out)
+    assert (summary["positions"], summary["ingest"]["recording_bad_lines"]) == (len(reports), 1)
+
+
 def test_an_empty_recording_is_analyzed_to_nothing(tmp_path):
     rec = tmp_path / "quiet.jsonl"
     rec.write_bytes(b"")
@@ -119,7 +130,7 @@ def test_an_empty_recording_is_analyzed_to_nothing(tmp_path):
 GOOD = b'{"topic": "t", "received_at": "2026-03-01T22:00:00Z", "payload": {}}\n'
 REFUSED = [
     ("not a recording", "x.jsonl", b'{"subject_id": "s1"}\n', ["analyze", "{f}"],
-     "is not an MQTT recording: its first line is not a JSON object with topic and received_at"),
+     "is not an MQTT recording: no line of its start is a JSON object with topic and received_at"),
     ("realtime", "r.jsonl", GOOD, ["analyze", "{f}", "--realtime"],
      "is an MQTT recording: it is analyzed as fast as possible; leave out --realtime"),
     ("json that is no log", "x.json", b'{"subject_id": "s1"}\n', ["analyze", "{f}"],

@@ -274,3 +274,20 @@ def test_the_doctests_hold(module):
     mod = importlib.import_module(module) if isinstance(module, str) else module
     result = doctest.testmod(mod)
     assert result.attempted > 0 and result.failed == 0
+
+
+@pytest.mark.parametrize(("name", "content", "want"), [
+    ("night.jsonl", GOOD + b"\n", True),
+    ("night.txt", GOOD + b"\n", True),  # by content, whatever the name
+    ("night.jsonl", b"", True),  # an empty recording
+    ("night.txt", b"", False),
+    ("night.jsonl", b"\x00\x00garbage\n" + GOOD + b"\n", True),  # the first line is the bad one
+    ("night.JSONL", b"{cut\n" + GOOD, True),
+    ("night.txt", b"{cut\n" + GOOD + b"\n", False),
+    ("night.jsonl", b'{"subject_id": "s1"}\n' * 3, False),
+    ("night.jsonl", b"x" * 70_000 + b"\n" + GOOD + b"\n", False),  # nothing whole in the first 64 KiB
+])
+def test_is_recording_file(tmp_path, name, content, want):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert recordfile.is_recording_file(path) is want

@@ -77,7 +77,7 @@ def _refuse_non_tlogs(inputs: tuple[Path, ...], realtime: bool) -> None:
                 fail(f"{path} is an MQTT recording: it is analyzed as fast as possible; leave out --realtime")
             continue
         if path.suffix.lower() == ".jsonl":
-            fail(f"{path} is not an MQTT recording: its first line is not a JSON object with topic and received_at "
+            fail(f"{path} is not an MQTT recording: no line of its start is a JSON object with topic and received_at "
                  '(e.g. {"topic": "routewatch/v1/pos/cam-a", "received_at": "2026-03-01T12:00:00Z", "payload": {}})')
         with path.open("rb") as f:
             what = not_a_tlog(f.read(512))

@@ -165,10 +165,16 @@ def is_recording(head: bytes) -> bool:
 
 
 def is_recording_file(path: Path) -> bool:
-    """Whether the file at `path` is a recording (see `is_recording`), or an empty .jsonl file."""
+    """Whether the file at `path` is a recording: its first line says so (see `is_recording`); for a .jsonl
+    file, any whole line of its first 64 KiB (the first line may be the bad one), or it is empty."""
     with path.open("rb") as f:
         head = f.read(SNIFF_BYTES)
-    return is_recording(head) or (not head and path.suffix.lower() == ".jsonl")
+    if is_recording(head):
+        return True
+    if path.suffix.lower() != ".jsonl":
+        return False
+    lines = head.split(b"\n")[1:-1] if len(head) == SNIFF_BYTES else head.split(b"\n")[1:]
+    return not head or any(is_recording(line) for line in lines)
 
 
 def split_lines(f: IO[bytes], limit: int = MAX_LINE_BYTES) -> Iterator[tuple[int, bytes | None, int]]:
