@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 @click.option("--db", envvar="ROUTEWATCH_STORE__URL",
               help=f"Database URL [default: the settings' store.url, else {DEFAULT_DB}].")
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Settings file for engine/alerts parameters.")
+              help="Settings file for engine/alerts parameters (and mqtt.input, cameras for MQTT recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", is_flag=True, help="Do not print alerts as they open.")
 @click.option("--realtime", is_flag=True, help="Replay at recorded speed instead of as fast as possible.")
