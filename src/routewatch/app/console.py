@@ -56,12 +56,21 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
     t = Table(title="routewatch summary", show_header=False)
     ing = summary.ingest
     t.add_row("inputs", ", ".join(summary.inputs))
-    t.add_row("messages", f"{ing.get('messages', 0):,}")
-    t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
+    # MAVLink's rows, unless only MQTT recordings were read
+    if "recording_lines" not in ing or ing.get("messages") or ing.get("corrupt"):
+        t.add_row("messages", f"{ing.get('messages', 0):,}")
+        t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
               f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}"
               + (f", junk {ing['junk']:,}" if ing.get("junk") else "")
               + f"; {ing.get('resync_bytes', 0):,} bytes skipped)"
               + (f"; unknown message ids {ing['unknown_id']:,}" if ing.get("unknown_id") else ""))
+    if "recording_lines" in ing:
+        t.add_row("MQTT recordings", f"{ing['recording_lines']:,} lines: {ing.get('recording_messages', 0):,} "
+                  f"messages, {ing.get('recording_bad_lines', 0):,} bad lines (dead letters)"
+                  + (f"; {ing['mqtt_frames_not_analyzed']:,} camera frames not analyzed"
+                     if ing.get("mqtt_frames_not_analyzed") else ""))
+    if "dead_letters" in ing:
+        t.add_row("dead letters", f"{ing['dead_letters']:,} (routewatch dead-letters list)")
     for name, link in summary.links.items():
         t.add_row(f"link {name}", _link_row(link))
     if summary.publishers:

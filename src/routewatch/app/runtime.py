@@ -104,8 +104,9 @@ def build(settings: Settings, store: Store, corridors: Sequence[Corridor], mode:
     # Sectors split a live run between workers; analyzing recorded data is one job over all of it.
     gate = sector_gate(settings) if mode is Mode.LIVE else None
     pipeline = new_pipeline(corridors, settings, gate)
-    if mode is Mode.LOGS:
-        return Runtime(summary, pipeline, Writer(store, settings.store, [count_opened(summary), *sinks]))
+    if mode is Mode.LOGS:  # dead letters (of MQTT recordings) are aged by the data's clock, not today's
+        return Runtime(summary, pipeline, Writer(store, settings.store, [count_opened(summary), *sinks],
+                                                 clock=summary.data_clock))
     from routewatch.cameras.footprints import CoverageRecorder
     from routewatch.cameras.snapshots import SnapshotTaker, camera_evidence
     from routewatch.recording.service import Recordings
