@@ -9,9 +9,13 @@ const roleOf = (role: string) => (role in ROLE_COLOURS ? role : "target");
 
 /** The source of world-track positions (routewatch.pipeline.core.WORLD_SOURCE). */
 export const WORLD_SOURCE = "world";
-/** Subjects that carry their own identity are their own world track (routewatch.tracking.world.identified). */
-const identified = (p: Position) =>
+/** Subjects that carry their own identity are their own world track (routewatch.tracking.worldtypes.identified). */
+const identified = (p: { role: string; subject_id: string }) =>
   p.role === "patrol" || /^(adsb|odid):/.test(p.subject_id.slice(p.subject_id.lastIndexOf("/") + 1));
+
+/** A world track's position, or an identified subject's (its own track is its world track). */
+export const isWorldOrIdentified = (p: { role: string; subject_id: string; source: string }) =>
+  p.source === WORLD_SOURCE || identified(p);
 
 /** The style layers that draw the "tracks" source (heading wedges under the badges). */
 export const TRACK_LAYERS: LayerSpecification[] = [
