@@ -123,3 +123,77 @@ def test_background_queue_is_bounded(store: Store) -> None:
     taker([AlertChange(Change.OPENED, a) for a in alerts])
     taker.close()
     assert taker.counts == {"snapshot_dropped": 3} and store.snapshots.count() == 0
+
+
+IMG_B = np.full((90, 200, 3), 160, np.uint8)  # camera "tower" has another frame size than "gate"
+
+
+def caches(gate: list[tuple[float, str, np.ndarray]], tower: list[tuple[float, str, np.ndarray]]
+           ) -> dict[str, CameraEvidence]:
+    return {"gate": CameraEvidence(cache_with(*gate)), "tower": CameraEvidence(cache_with(*tower))}
+
+
+# A world track's alert: (its sensors, gate's frames, tower's frames, counts, misses by camera, {camera: (time, size)})
+WORLD_CASES = [
+    pytest.param(("gate/1", "tower/7"), [(0.0, "1", IMG)], [(0.0, "7", IMG_B)], {"snapshots": 2}, {},
+                 {"gate": (0.0, (120, 160)), "tower": (0.0, (90, 200))}, id="two-cameras-two-snapshots"),
+    pytest.param(("tower/7", "gate/1"), [(-0.5, "1", IMG)], [(-1.0, "7", IMG_B), (0.0, "3", IMG_B)], {"snapshots": 2},
+                 {}, {"tower": (-1.0, (90, 200)), "gate": (-0.5, (120, 160))}, id="each-cameras-own-track"),
+    pytest.param(("gate/1", "tower/7"), [(0.0, "1", IMG)], [(0.0, "3", IMG_B)],
+                 {"snapshots": 1, "snapshot_missing": 1}, {"tower": 1}, {"gate": (0.0, (120, 160))},
+                 id="one-camera-missing"),
+    pytest.param(("gate/1", "tower/7"), [], [], {"snapshot_missing": 2}, {"gate": 1, "tower": 1}, {},
+                 id="both-missing"),
+    pytest.param(("gate/1", "tower/7"), [(0.0, "1", IMG)], [(3.0, "7", IMG_B)], {"snapshots": 2, "snapshots_late": 1},
+                 {}, {"gate": (0.0, (120, 160)), "tower": (3.0, (90, 200))}, id="one-late"),
+    pytest.param(("gate/1", "gate/4", "tower/7"), [(0.0, "4", IMG)], [(0.0, "7", IMG_B)], {"snapshots": 2}, {},
+                 {"gate": (0.0, (120, 160)), "tower": (0.0, (90, 200))}, id="two-tracks-of-one-camera-one-snapshot"),
+    pytest.param(("gate/1", "patrol/t7", "uav/3", "tower"), [(0.0, "1", IMG)], [(0.0, "7", IMG_B)], {"snapshots": 1},
+                 {}, {"gate": (0.0, (120, 160))}, id="other-sensors-ignored"),
+    pytest.param((), [(0.0, "1", IMG)], [(0.0, "7", IMG_B)], {}, {}, {}, id="no-sensors-world-subject"),
+    pytest.param(("gate/1", "tower/7"), [(0.0, "1", np.zeros((120, 160, 4), np.uint8))], [(0.0, "7", IMG_B)],
+                 {"snapshots": 1, "snapshot_errors": 1}, {}, {"tower": (0.0, (90, 200))}, id="one-undrawable"),
+]
+
+
+@pytest.mark.parametrize(("sensors", "gate", "tower", "counts", "missing", "expected"), WORLD_CASES)
+def test_a_snapshot_from_each_camera_that_saw_the_alert(
+        store: Store, sensors: tuple[str, ...], gate: list[tuple[float, str, np.ndarray]],
+        tower: list[tuple[float, str, np.ndarray]], counts: dict[str, int], missing: dict[str, int],
+        expected: dict[str, tuple[float, tuple[int, int]]]) -> None:
+    alert = make_alert("w-5f3a", sensors=sensors)
+    store.batches.write(lifecycle(alert), [])
+    taker = SnapshotTaker(store.snapshots, caches(gate, tower))
+    taker([AlertChange(Change.OPENED, alert)])
+    assert dict(taker.counts) == counts and dict(taker.missing) == missing
+    assert store.snapshots.cameras(alert.id) == list(expected)  # stored in the order of the alert's sensors
+    for camera, (t, (h, w)) in expected.items():
+        snap = store.snapshots.get(alert.id, camera)
+        assert snap is not None and snap.camera == camera and snap.time == at(t) and (snap.height, snap.width) == (h, w)
+        image = cv2.imdecode(np.frombuffer(snap.jpeg, np.uint8), cv2.IMREAD_COLOR)
+        assert image.shape == (h, w, 3) and snap.box == (20, 30, 60, 89 if h == 90 else 90)
+
+
+def test_a_replayed_opening_stores_nothing_new_per_camera(store: Store) -> None:
+    alert = make_alert("w-5f3a", sensors=("gate/1", "tower/7"))
+    store.batches.write(lifecycle(alert), [])
+    taker = SnapshotTaker(store.snapshots, caches([(0.0, "1", IMG)], [(0.0, "7", IMG_B)]))
+    taker([AlertChange(Change.OPENED, alert)])
+    first = {c: store.snapshots.get(alert.id, c) for c in ("gate", "tower")}
+    later = SnapshotTaker(store.snapshots, caches([(0.0, "1", IMG_B)], [(0.0, "7", IMG)]))
+    later([AlertChange(Change.OPENED, alert)])
+    assert store.snapshots.count() == 2 and {c: store.snapshots.get(alert.id, c) for c in first} == first
+
+
+def test_background_snapshots_from_two_cameras(store: Store) -> None:
+    alerts = [make_alert("w-1", opened=i, sensors=("gate/1", "tower/7")) for i in range(3)]
+    store.batches.write([c for a in alerts for c in lifecycle(a)], [])
+    frames = caches([(float(i), "1", IMG) for i in range(3)], [(float(i), "7", IMG_B) for i in range(3)])
+    taker = SnapshotTaker(store.snapshots, frames, background=True)
+    taker([AlertChange(Change.OPENED, a) for a in alerts])
+    taker.close()
+    assert taker.counts == {"snapshots": 6}
+    for a in alerts:
+        assert store.snapshots.cameras(a.id) == ["gate", "tower"]
+        assert all(s is not None and s.time == a.opened_at
+                   for s in (store.snapshots.get(a.id, c) for c in ("gate", "tower")))

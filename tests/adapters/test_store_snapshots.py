@@ -1,4 +1,4 @@
-"""Alert snapshots in the store, on SQLite and PostgreSQL: put/get, the alert row's reference, migration 0004."""
+"""Alert snapshots in the store, SQLite and PostgreSQL: put/get per camera, the alert row's reference, migrations."""
 
 from __future__ import annotations
 
@@ -134,3 +134,82 @@ def test_migration_0004_upgrades_a_populated_0003_database_and_back(db_url: str)
 
         upgrade(db_url)
         assert everything() == before and store.snapshots.count() == 0
+
+
+# Snapshots of one alert from several cameras, put in this order: (camera, seed of its JPEG).
+CAMERA_CASES = [
+    pytest.param([], [], id="none"),
+    pytest.param([("gate", 1)], ["gate"], id="one-camera"),
+    pytest.param([("gate", 1), ("tower", 2)], ["gate", "tower"], id="two-cameras"),
+    pytest.param([("tower", 2), ("gate", 1)], ["tower", "gate"], id="first-stored-first"),
+    pytest.param([("gate", 1), ("tower", 2), ("gate", 3), ("tower", 4)], ["gate", "tower"], id="replays-keep-each"),
+]
+
+
+@pytest.mark.parametrize(("puts", "cameras"), CAMERA_CASES)
+def test_one_snapshot_per_alert_and_camera(store: Store, puts: list[tuple[str, int]], cameras: list[str]) -> None:
+    alert, other = make_alert("w/1"), make_alert("w/2", opened=5)
+    store.batches.write(lifecycle(alert) + lifecycle(other), [])
+    store.snapshots.put(snap(other.id, camera="gate", jpeg=jpeg_of(seed=99)))  # another alert's: never mixed in
+    ids: dict[str, int] = {}
+    kept: dict[str, Snapshot] = {}
+    for camera, seed in puts:
+        s = snap(alert.id, camera=camera, jpeg=jpeg_of(seed=seed))
+        sid = store.snapshots.put(s)
+        assert ids.setdefault(camera, sid) == sid  # idempotent per (alert, camera)
+        kept.setdefault(camera, s)
+    assert store.snapshots.cameras(alert.id) == cameras
+    assert store.snapshots.cameras_of([alert.id, other.id, "nope"]) == (
+        {alert.id: cameras, other.id: ["gate"]} if cameras else {other.id: ["gate"]})
+    for camera in cameras:
+        assert store.snapshots.get(alert.id, camera) == kept[camera]
+    assert store.snapshots.get(alert.id) == (kept[cameras[0]] if cameras else None)  # no camera: the first
+    assert store.snapshots.get(alert.id, "elsewhere") is None
+    assert store.snapshots.alert_ids_with([alert.id, other.id]) == ({alert.id, other.id} if cameras else {other.id})
+    assert store.snapshots.count() == 1 + len(cameras)
+    with store.engine.connect() as conn:
+        ref = conn.execute(text("SELECT snapshot_id FROM alerts WHERE id = :id"), {"id": alert.id}).scalar_one()
+    assert ref == (ids[cameras[0]] if cameras else None)
+
+
+def test_cameras_of_many_alerts_and_of_none(store: Store) -> None:
+    alerts = [make_alert(f"w/{i}", opened=i) for i in range(3)]
+    store.batches.write([c for a in alerts for c in lifecycle(a)], [])
+    store.snapshots.put(snap(alerts[0].id, camera="b"))
+    store.snapshots.put(snap(alerts[0].id, camera="a"))
+    store.snapshots.put(snap(alerts[2].id, camera="a"))
+    assert store.snapshots.cameras_of([]) == {}
+    assert store.snapshots.cameras_of([a.id for a in alerts] * 2) == {alerts[0].id: ["b", "a"], alerts[2].id: ["a"]}
+    assert store.snapshots.cameras(alerts[1].id) == [] and store.snapshots.cameras("nope") == []
+
+
+def test_migration_0010_keeps_the_first_snapshot_per_alert_on_downgrade(db_url: str) -> None:
+    upgrade(db_url)
+    alerts = [make_alert(f"w/{i}", opened=i) for i in range(3)]
+    with Store(db_url) as store:
+        store.batches.write([c for a in alerts for c in lifecycle(a)], [])
+        first = {alerts[0].id: store.snapshots.put(snap(alerts[0].id, camera="tower"))}
+        store.snapshots.put(snap(alerts[0].id, camera="gate", jpeg=jpeg_of(seed=5)))
+        first[alerts[1].id] = store.snapshots.put(snap(alerts[1].id, camera="gate"))
+        store.snapshots.put(snap(alerts[1].id, camera="tower"))
+        store.snapshots.put(snap(alerts[1].id, camera="drone"))
+
+        def stored() -> tuple[dict[str, int], dict[str, int | None]]:
+            with store.engine.connect() as conn:
+                snaps = {r.alert_id: r.id for r in conn.execute(text("SELECT id, alert_id FROM snapshots"))}
+                refs = {r.id: r.snapshot_id for r in conn.execute(text("SELECT id, snapshot_id FROM alerts"))}
+            return snaps, refs
+
+        downgrade(db_url, "0009")
+        snaps, refs = stored()
+        assert snaps == first  # one per alert, the first stored
+        assert refs == {alerts[0].id: first[alerts[0].id], alerts[1].id: first[alerts[1].id], alerts[2].id: None}
+        uniques = inspect(store.engine).get_unique_constraints("snapshots")
+        assert [u["column_names"] for u in uniques] == [["alert_id"]]
+
+        upgrade(db_url)
+        assert stored() == (snaps, refs)
+        assert store.snapshots.cameras(alerts[0].id) == ["tower"] and store.snapshots.cameras(alerts[1].id) == ["gate"]
+        store.snapshots.put(snap(alerts[1].id, camera="tower"))  # a second camera is welcome again
+        assert store.snapshots.cameras(alerts[1].id) == ["gate", "tower"]
+        assert store.snapshots.get(alerts[1].id) is not None and store.snapshots.get(alerts[1].id).camera == "gate"

@@ -1,4 +1,4 @@
-"""Live tracks drawn as class icons with a heading wedge; an alert's class and snapshot in the feed and detail."""
+"""Live tracks drawn as class icons with a heading wedge; an alert's class and its snapshots in the feed and detail."""
 
 from __future__ import annotations
 
@@ -161,3 +161,57 @@ def test_world_tracks_with_their_sensor_tracks_on_demand(browser: Any, tmp_path:
                                    timeout=10_000)
             assert page.js_errors == []
             page.context.close()
+
+
+# (the alert's witnesses, each camera's snapshot size in the order stored) -> one figure per camera
+WITNESSED = [
+    pytest.param(("cam-west/7", "cam-east/12"), {"cam-west": (640, 360), "cam-east": (320, 480)}, id="two-cameras"),
+    pytest.param(("cam-east/12", "patrol/t7", "cam-west/7", "cam-west/9"),
+                 {"cam-east": (320, 480), "cam-west": (640, 360)}, id="with-a-patrol-and-a-split-track"),
+]
+
+
+@pytest.mark.parametrize(("sensors", "sizes"), WITNESSED)
+def test_an_alert_seen_by_two_cameras_shows_both_snapshots(browser: Any, server: Server, sensors: tuple[str, ...],
+                                                           sizes: dict[str, tuple[int, int]], artifacts: Path) -> None:
+    from routewatch.store import Snapshot
+
+    now = datetime.now(UTC)
+    subject = f"w-{len(sensors)}e1f"
+    alert = Alert(id=alert_id(subject, "ranch-exclusion", "enter", now), kind=EventKind.ENTER,
+                  corridor_id="ranch-exclusion", subject_id=subject, opened_at=now, corridor_version=1,
+                  subject_class="person", last_seen=now, lon=-110.98, lat=31.3325, severity=Severity.HIGH,
+                  source="world", sensors=sensors)
+    with Store(server.db) as store:
+        store.batches.write([AlertChange(Change.OPENED, alert)], [])
+        for camera, (w, h) in sizes.items():
+            store.snapshots.put(Snapshot(alert.id, camera, now, w, h, (w // 3, h // 4, w // 2, h * 3 // 4),
+                                         _jpeg(w, h)))
+    page = sign_in(browser, server, "fieldy", **PHONE)
+    item = page.locator(f"li.alert-item[data-alert-id='{alert.id}']")
+    item.wait_for(timeout=10_000)
+    item.click()
+    page.wait_for_selector("#detail-fields")
+    figures = page.locator("#detail-snapshots figure.detail-snapshot")
+    assert figures.count() == len(sizes)
+    assert page.locator("#detail-snapshot").count() == 0  # the single-snapshot figure is not used
+    tracks = {c: ", ".join(s.split("/", 1)[1] for s in sensors if s.startswith(f"{c}/")) for c in sizes}
+    for i, (camera, size) in enumerate(sizes.items()):  # in the order stored
+        fig = figures.nth(i)
+        assert fig.get_attribute("data-camera") == camera
+        assert fig.locator("figcaption .snapshot-camera").inner_text() == camera
+        assert fig.locator("figcaption .snapshot-track").inner_text() == f"track {tracks[camera]}"
+        img = fig.locator("img")
+        assert img.get_attribute("src") == f"/api/alerts/{alert.id}/snapshot?camera={camera}"
+        assert camera in (img.get_attribute("alt") or "")
+        page.wait_for_function("(el) => el.complete && el.naturalWidth > 0", arg=img.element_handle(),
+                               timeout=10_000)
+        assert page.evaluate("(el) => [el.naturalWidth, el.naturalHeight]", img.element_handle()) == list(size)
+        shown = img.bounding_box()
+        assert shown is not None and shown["width"] <= 390 / 2 and shown["height"] > 0  # side by side on a phone
+    answered = sorted((r.url.split("?camera=")[1], r.status, r.headers["content-type"]) for r in page.responses
+                      if f"/api/alerts/{alert.id}/snapshot" in r.url)
+    assert answered == sorted((c, 200, "image/jpeg") for c in sizes)
+    page.screenshot(path=str(artifacts / f"alert-snapshots-{len(sensors)}-sensors.png"))
+    assert page.js_errors == []
+    page.context.close()

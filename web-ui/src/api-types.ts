@@ -93,7 +93,7 @@ export interface paths {
         };
         /**
          * Get Snapshot
-         * @description The JPEG evidence of an alert raised from video: its opening frame with the tracked box drawn.
+         * @description The JPEG evidence of an alert raised from video: its opening frame from a camera, the tracked box drawn.
          */
         get: operations["get_snapshot_api_alerts__alert_id__snapshot_get"];
         put?: never;
@@ -890,6 +890,8 @@ export interface components {
             severity: string;
             /** Snapshot Url */
             snapshot_url: string | null;
+            /** Snapshots */
+            snapshots: components["schemas"]["SnapshotLink"][];
             /** Source */
             source: string;
             /** Speed M S */
@@ -1006,7 +1008,10 @@ export interface components {
         AlertState: "open" | "acknowledged" | "closed";
         /**
          * ApiAlert
-         * @description An alert from the API: `snapshot_url` is its JPEG snapshot's URL, or null when there is none.
+         * @description An alert from the API, with its evidence.
+         *
+         *     `snapshots`: one per camera that gave the alert a snapshot, first stored first ([] when none).
+         *     `snapshot_url`: the first snapshot's URL (without a camera), or null when there is none.
          */
         ApiAlert: {
             /** Closed At */
@@ -1047,6 +1052,8 @@ export interface components {
             severity: string;
             /** Snapshot Url */
             snapshot_url: string | null;
+            /** Snapshots */
+            snapshots: components["schemas"]["SnapshotLink"][];
             /** Source */
             source: string;
             /** Speed M S */
@@ -1715,6 +1722,16 @@ export interface components {
             version: number;
         };
         /**
+         * SnapshotLink
+         * @description One camera's JPEG snapshot of an alert: the camera and where the JPEG is served.
+         */
+        SnapshotLink: {
+            /** Camera */
+            camera: string;
+            /** Url */
+            url: string;
+        };
+        /**
          * Sortie
          * @description A drone sortie; `camera` is the one to replay it with (null: none).
          */
@@ -2008,7 +2025,10 @@ export interface operations {
     };
     get_snapshot_api_alerts__alert_id__snapshot_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description The camera whose snapshot (default: the first stored). */
+                camera?: string | null;
+            };
             header?: never;
             path: {
                 alert_id: string;
@@ -2026,7 +2046,7 @@ export interface operations {
                     "image/jpeg": unknown;
                 };
             };
-            /** @description No such alert, or it has no snapshot. */
+            /** @description No such alert, or it has no snapshot (from that camera). */
             404: {
                 headers: {
                     [name: string]: unknown;

@@ -7,7 +7,8 @@ type Schemas = components["schemas"];
 
 export type Me = Schemas["Me"];
 /** An alert; `snapshot_url` ("/api/alerts/{id}/snapshot", or null) comes from the REST API, not the live stream. */
-export type Alert = Schemas["AlertOut"] & Partial<Pick<Schemas["ApiAlert"], "snapshot_url">>;
+export type Alert = Schemas["AlertOut"] & Partial<Pick<Schemas["ApiAlert"], "snapshot_url" | "snapshots">>;
+export type SnapshotLink = Schemas["SnapshotLink"];
 export type AlertEvent = Schemas["AlertEventOut"];
 export type TrackPoint = Schemas["TrackPoint"];
 export type AlertDetail = Schemas["AlertDetail"];

@@ -8,24 +8,45 @@ import { state } from "./state";
 
 /** Only same-origin API paths are shown as images (the URL comes from the server, but still). */
 const safeSnapshot = (url: string | null | undefined): string | null =>
-  url && /^\/api\/alerts\/[^?#]+\/snapshot$/.test(url) ? url : null;
+  url && /^\/api\/alerts\/[^?#]+\/snapshot(\?camera=[A-Za-z0-9_.-]+)?$/.test(url) ? url : null;
 
-function snapshot(a: Alert): string {
-  const url = safeSnapshot(a.snapshot_url);
-  if (!url) return "";
-  const alt = `Camera snapshot of ${a.subject_class || "the subject"} ${a.subject_id} (${a.kind} alert)`;
-  return `<figure id="detail-snapshot">
+/** The tracks of `camera` among the alert's witnesses (its subject when it names none): "gate/7" gives "7". */
+function cameraTracks(a: Alert, camera: string): string[] {
+  const sensors = a.sensors?.length ? a.sensors : [a.subject_id];
+  return sensors.filter((s) => s.startsWith(`${camera}/`)).map((s) => s.slice(camera.length + 1));
+}
+
+function figure(a: Alert, url: string, camera: string | undefined, id: string): string {
+  const tracks = camera ? cameraTracks(a, camera) : [];
+  const from = camera ? ` from ${camera}${tracks.length ? ` (track ${tracks.join(", ")})` : ""}` : "";
+  const alt = `Camera snapshot of ${a.subject_class || "the subject"} ${a.subject_id}${from} (${a.kind} alert)`;
+  const caption = camera
+    ? `<b class="snapshot-camera">${escapeHtml(camera)}</b>${tracks.length
+      ? ` · <span class="snapshot-track">track ${escapeHtml(tracks.join(", "))}</span>` : ""}`
+    : "Snapshot";
+  return `<figure ${id ? `id="${id}" ` : ""}class="detail-snapshot" data-camera="${escapeHtml(camera ?? "")}">
       <a href="${escapeHtml(url)}" target="_blank" rel="noopener">
         <img src="${escapeHtml(url)}" alt="${escapeHtml(alt)}" loading="lazy" decoding="async"></a>
-      <figcaption class="muted">Snapshot · tap to open full size</figcaption>
+      <figcaption class="muted">${caption} · tap to open full size</figcaption>
     </figure>`;
+}
+
+/** One figure per camera that gave the alert a snapshot; a single one is served from `snapshot_url` as ever. */
+function snapshots(a: Alert): string {
+  const links = (a.snapshots ?? []).filter((l) => safeSnapshot(l.url));
+  if (links.length > 1) {
+    return `<div id="detail-snapshots" class="many">${links.map((l) => figure(a, l.url, l.camera, "")).join("")}</div>`;
+  }
+  const url = safeSnapshot(a.snapshot_url);
+  if (!url) return "";
+  return `<div id="detail-snapshots">${figure(a, url, links[0]?.camera, "detail-snapshot")}</div>`;
 }
 
 export function renderDetail(a: Alert & Partial<AlertDetail>): void {
   const row = (k: string, v: string) => `<dt>${k}</dt><dd>${v}</dd>`;
   $("detail").innerHTML = `
     <h2>${severityChip(a.severity)} ${escapeHtml(a.kind)} alert</h2>
-    ${snapshot(a)}
+    ${snapshots(a)}
     <dl id="detail-fields">
       ${row("State", `<span id="detail-state">${escapeHtml(a.state)}${a.dismissed ? " (dismissed)" : ""}</span>`)}
       ${row("Class", `<span id="detail-class">${classChip(a.subject_class)}</span>`)}
@@ -44,10 +65,13 @@ export function renderDetail(a: Alert & Partial<AlertDetail>): void {
     </dl>
     ${a.events?.length ? `<h3>History</h3><ul class="events">${a.events.map((e) =>
       `<li>${fmtTime(e.time)} · ${escapeHtml(e.change)}${e.actor ? ` by ${escapeHtml(e.actor)}` : ""}${e.comment ? `: ${escapeHtml(e.comment)}` : ""}</li>`).join("")}</ul>` : ""}`;
-  const img = $("detail").querySelector<HTMLImageElement>("#detail-snapshot img");
-  img?.addEventListener("error", () => {
-    img.closest("figure")!.innerHTML = "<p class='muted'>The snapshot could not be loaded.</p>";
-  });
+  for (const img of $("detail").querySelectorAll<HTMLImageElement>(".detail-snapshot img")) {
+    img.addEventListener("error", () => {
+      const fig = img.closest("figure")!;
+      const camera = fig.dataset.camera;
+      fig.innerHTML = `<p class='muted'>The snapshot${camera ? ` from ${escapeHtml(camera)}` : ""} could not be loaded.</p>`;
+    });
+  }
   $<HTMLButtonElement>("ack-button").disabled = a.state !== "open";
   $<HTMLButtonElement>("dismiss-button").disabled = !!a.dismissed;
 }

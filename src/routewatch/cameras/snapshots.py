@@ -1,9 +1,12 @@
 """Snapshots as alert evidence: when an alert opens on a camera's track, store its frame with the box drawn.
 
 `SnapshotTaker` is a Writer sink (it sees alert changes after they are committed). For each
-opened alert whose subject is `<camera>/<track>` of a camera it knows, it takes the cached frame at
-(or nearest before) the alert's opening time, draws the box and label, encodes a JPEG and stores
-it. The alert never waits for, or depends on, its snapshot: a failure is logged and counted.
+opened alert it takes one snapshot per camera that saw the subject: the sensor tracks
+`<camera>/<track>` the alert names (`Alert.sensors`; a camera track's own alert names none, its
+subject is one), of cameras it knows. From each such camera, the cached frame of that camera's
+own track at (or nearest before) the alert's opening time, with that camera's box and label
+drawn, encoded as a JPEG and stored. The alert never waits for, or depends on, its snapshots: a
+failure is logged and counted.
 
 With `background=True` (the live runner) only the cache look-up runs in the caller's thread;
 drawing, encoding and the store write run in a worker thread of their own, a bounded number
@@ -36,7 +39,7 @@ class SnapshotStore(Protocol):
     """Where snapshots go (store.snapshots)."""
 
     def put(self, snap: Snapshot) -> int:
-        """Store an alert's snapshot (the first one stored for it wins)."""
+        """Store an alert's snapshot from one camera (the first one stored per alert and camera wins)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,17 +63,19 @@ def camera_evidence(cameras: Iterable[CameraConfig]) -> dict[str, CameraEvidence
 
 
 class SnapshotTaker:
-    """A ChangeSink storing a JPEG snapshot for each alert that opens on a known camera's track.
+    """A ChangeSink storing a JPEG snapshot from each known camera that saw an alert when it opens.
 
     `counts`: snapshots stored, snapshots_late (of a frame after the opening: the opening frame had
-    left the cache), snapshot_missing (no cached frame of the track), snapshot_errors (drawing,
-    encoding or storing failed), snapshot_dropped (too many waiting in the background).
+    left the cache), snapshot_missing (a camera with no cached frame of its track: one per camera),
+    snapshot_errors (drawing, encoding or storing failed), snapshot_dropped (too many waiting in
+    the background). `missing`: snapshot_missing by camera name.
     """
 
     def __init__(self, store: SnapshotStore, cameras: Mapping[str, CameraEvidence], *, background: bool = False,
                  max_pending: int = MAX_PENDING) -> None:
         self.store, self.cameras, self.max_pending = store, dict(cameras), max_pending
         self.counts: Counter[str] = Counter()
+        self.missing: Counter[str] = Counter()
         self._lock = threading.Lock()
         self._pending = 0
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="evidence") if background else None
@@ -90,22 +95,33 @@ class SnapshotTaker:
                 log.exception("snapshot of alert %s", ch.alert.id)
                 self._count("snapshot_errors")
 
+    def witnesses(self, alert: Alert) -> dict[str, list[str]]:
+        """The tracks of each known camera that saw the alert's subject, cameras and tracks in the alert's order.
+
+        A world track's alert names its sensor tracks; an alert on a camera's own track names its subject.
+        """
+        found: dict[str, list[str]] = {}
+        for sensor in alert.sensors or (alert.subject_id,):
+            camera, sep, track = sensor.partition("/")
+            if sep and track and camera in self.cameras:
+                found.setdefault(camera, []).append(track)
+        return found
+
     def _take(self, alert: Alert) -> None:
-        # A world track's alert names its sensor tracks: the first camera among them with a frame gives it.
-        tracks = [(cam, track) for cam, sep, track in (s.partition("/") for s in alert.sensors or (alert.subject_id,))
-                  if sep and cam in self.cameras]
-        if not tracks:
-            return
-        for camera, track in tracks:
+        for camera, tracks in self.witnesses(alert).items():
             ev = self.cameras[camera]
-            found = ev.frames.find(track, alert.opened_at)
-            if found is not None:
-                break
-        else:
-            log.warning("no cached frame of %s at %s for alert %s: no snapshot",
-                        ", ".join(f"{c}/{t}" for c, t in tracks), alert.opened_at.isoformat(), alert.id)
-            self._count("snapshot_missing")
-            return
+            # A camera whose tracker split the subject names two tracks: the first with a frame gives it.
+            found = next((f for f in (ev.frames.find(t, alert.opened_at) for t in tracks) if f is not None), None)
+            if found is None:
+                log.warning("no cached frame of %s at %s for alert %s: no snapshot from %s",
+                            ", ".join(f"{camera}/{t}" for t in tracks), alert.opened_at.isoformat(), alert.id, camera)
+                with self._lock:
+                    self.counts["snapshot_missing"] += 1
+                    self.missing[camera] += 1
+                continue
+            self._take_one(alert, camera, found, ev)
+
+    def _take_one(self, alert: Alert, camera: str, found: tuple[CachedFrame, Box], ev: CameraEvidence) -> None:
         frame, box = found
         if frame.time > alert.opened_at:  # the opening frame had left the cache: a later one of the track
             self._count("snapshots_late")
@@ -115,7 +131,8 @@ class SnapshotTaker:
         with self._lock:
             if self._pending >= self.max_pending:
                 self.counts["snapshot_dropped"] += 1
-                log.warning("snapshot of alert %s dropped: %d already waiting", alert.id, self._pending)
+                log.warning("snapshot of alert %s from %s dropped: %d already waiting", alert.id, camera,
+                            self._pending)
                 return
             self._pending += 1
         self._pool.submit(self._store_pending, alert.id, camera, frame, box, ev)
@@ -133,7 +150,7 @@ class SnapshotTaker:
             jpeg, w, h = render(frame.image, box, frame.time, quality=ev.jpeg_quality, max_bytes=ev.max_bytes)
             self.store.put(Snapshot(alert_id, camera, frame.time, w, h, box.clipped(w, h), jpeg))
         except Exception as exc:
-            log.error("snapshot of alert %s not stored: %s: %s", alert_id, type(exc).__name__, exc)
+            log.error("snapshot of alert %s from %s not stored: %s: %s", alert_id, camera, type(exc).__name__, exc)
             self._count("snapshot_errors")
             return
         self._count("snapshots")

@@ -1,7 +1,9 @@
 """JPEG evidence of alerts raised from video: the `snapshots` table, its record and its repository.
 
-One snapshot per alert (the frame the alert opened on, its box drawn); the alert row points to
-it through `alerts.snapshot_id`, which alert upserts never touch (see writes.upsert_alerts).
+One snapshot per alert and camera (the frame the alert opened on, the camera's box drawn): an
+alert on a world track seen by two cameras keeps one from each. The alert row points to its
+first stored snapshot through `alerts.snapshot_id`, which alert upserts never touch (see
+writes.upsert_alerts).
 """
 
 from __future__ import annotations
@@ -11,7 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Engine, ForeignKey, Integer, LargeBinary, String, func, select, update
+from sqlalchemy import (
+    JSON,
+    Engine,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    UniqueConstraint,
+    func,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -27,13 +40,13 @@ _IDS_PER_QUERY = 500
 
 
 class SnapshotRow(Base):
-    """The JPEG of one alert's opening frame with the tracked box drawn."""
+    """The JPEG of one alert's opening frame from one camera, with that camera's tracked box drawn."""
 
     __tablename__ = "snapshots"
-    __table_args__ = ({"sqlite_autoincrement": True},)
+    __table_args__ = (UniqueConstraint("alert_id", "camera"), {"sqlite_autoincrement": True})
 
     id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
-    alert_id: Mapped[str] = mapped_column(String(64), ForeignKey("alerts.id", ondelete="CASCADE"), unique=True)
+    alert_id: Mapped[str] = mapped_column(String(64), ForeignKey("alerts.id", ondelete="CASCADE"))
     camera: Mapped[str] = mapped_column(String)
     time: Mapped[datetime] = mapped_column(UTCDateTime())
     width: Mapped[int] = mapped_column(Integer)
@@ -75,42 +88,67 @@ def _insert(engine: Engine) -> Any:
 
 
 class SnapshotRepository:
-    """JPEG evidence of alerts, one per alert."""
+    """JPEG evidence of alerts, one per alert and camera.
+
+    "The first" snapshot of an alert is the first stored (the lowest id); the alert row points at it.
+    """
 
     def __init__(self, db: Database) -> None:
         self._db = db
 
     def put(self, snap: Snapshot) -> int:
-        """Store an alert's snapshot and point the alert row at it; return its id.
+        """Store an alert's snapshot from one camera and return its id; the alert row points at its first.
 
-        Idempotent: an alert keeps the first snapshot stored for it (a replay stores nothing new).
-        Raises ValueError for a bad snapshot, UnknownAlertError when the alert is not stored.
+        Idempotent per (alert, camera): each keeps the first snapshot stored for it (a replay stores
+        nothing new). Raises ValueError for a bad snapshot, UnknownAlertError when the alert is not stored.
         """
         snap.check()
         values = {"alert_id": snap.alert_id, "camera": snap.camera, "time": snap.time, "width": snap.width,
                   "height": snap.height, "box": list(snap.box), "jpeg": snap.jpeg}
+        s = SnapshotRow
         with self._db.writer.begin() as conn:
             if conn.scalar(select(AlertRow.id).where(AlertRow.id == snap.alert_id)) is None:
                 raise UnknownAlertError(snap.alert_id)
-            conn.execute(_insert(self._db.engine).values(values).on_conflict_do_nothing(index_elements=["alert_id"]))
-            sid = conn.scalar(select(SnapshotRow.id).where(SnapshotRow.alert_id == snap.alert_id))
+            insert = _insert(self._db.engine).values(values)
+            conn.execute(insert.on_conflict_do_nothing(index_elements=["alert_id", "camera"]))
+            sid = conn.scalar(select(s.id).where(s.alert_id == snap.alert_id, s.camera == snap.camera))
             assert sid is not None
-            conn.execute(update(AlertRow).where(AlertRow.id == snap.alert_id).values(snapshot_id=sid))
+            first = select(func.min(s.id)).where(s.alert_id == snap.alert_id).scalar_subquery()
+            conn.execute(update(AlertRow).where(AlertRow.id == snap.alert_id).values(snapshot_id=first))
             return int(sid)
 
-    def get(self, alert_id: str) -> Snapshot | None:
-        """The snapshot of an alert, or None."""
+    def get(self, alert_id: str, camera: str | None = None) -> Snapshot | None:
+        """The snapshot of an alert from `camera` (None: its first), or None when there is none."""
         s = SnapshotRow
+        query = select(s.alert_id, s.camera, s.time, s.width, s.height, s.box, s.jpeg).where(s.alert_id == alert_id)
+        if camera is not None:
+            query = query.where(s.camera == camera)
         with self._db.engine.connect() as conn:
-            row = conn.execute(select(s.alert_id, s.camera, s.time, s.width, s.height, s.box, s.jpeg)
-                               .where(s.alert_id == alert_id)).first()
+            row = conn.execute(query.order_by(s.id).limit(1)).first()
         if row is None:
             return None
         x1, y1, x2, y2 = (int(v) for v in row.box)
         return Snapshot(row.alert_id, row.camera, row.time, row.width, row.height, (x1, y1, x2, y2), bytes(row.jpeg))
 
+    def cameras(self, alert_id: str) -> list[str]:
+        """The cameras with a snapshot of an alert, first stored first ([] when none)."""
+        return self.cameras_of([alert_id]).get(alert_id, [])
+
+    def cameras_of(self, alert_ids: Sequence[str]) -> dict[str, list[str]]:
+        """For each id among `alert_ids` with snapshots, its cameras, first stored first (one query per 500 ids)."""
+        found: dict[str, list[str]] = {}
+        ids = sorted(set(alert_ids))
+        s = SnapshotRow
+        with self._db.engine.connect() as conn:
+            for start in range(0, len(ids), _IDS_PER_QUERY):
+                chunk = ids[start : start + _IDS_PER_QUERY]
+                for alert_id, camera in conn.execute(select(s.alert_id, s.camera).where(s.alert_id.in_(chunk))
+                                                     .order_by(s.alert_id, s.id)):
+                    found.setdefault(alert_id, []).append(camera)
+        return found
+
     def alert_ids_with(self, alert_ids: Sequence[str]) -> set[str]:
-        """The ids among `alert_ids` whose alert row references a snapshot."""
+        """The ids among `alert_ids` whose alert row references a snapshot (has at least one)."""
         found: set[str] = set()
         ids = sorted(set(alert_ids))
         with self._db.engine.connect() as conn:

@@ -22,13 +22,16 @@ from routewatch.store import migrate
 from routewatch.store.db import make_engine
 
 SNAPSHOT = migrate.MIGRATIONS / "sqlite_schema.json"
-# Our own objects, oldest first; SQLite's internal tables (sqlite_sequence, ...) make themselves.
-_OBJECTS = "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+# Our own objects: tables oldest first, then indexes (and anything else) by name. Not all in creation
+# order: Alembic's batch mode recreates a rebuilt table's indexes in set order, which varies with
+# PYTHONHASHSEED. SQLite's internal tables (sqlite_sequence, ...) make themselves.
+_OBJECTS = ("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' "
+            "ORDER BY type <> 'table', CASE WHEN type = 'table' THEN rowid END, name")
 _ANY_TABLE = "SELECT count(*) FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
 
 
 def statements(conn: Connection) -> list[str]:
-    """The DDL of a SQLite database's own tables, indexes and triggers, in creation order."""
+    """The DDL of a SQLite database's own tables (in creation order), then its indexes and triggers (by name)."""
     return [str(sql) for sql in conn.exec_driver_sql(_OBJECTS).scalars()]
 
 

@@ -70,8 +70,11 @@ class AlertCounts(Protocol):
 class SnapshotRepo(Protocol):
     """The alerts' snapshots (store.snapshots)."""
 
-    def get(self, alert_id: str) -> Snapshot | None:
-        """The snapshot of an alert, or None."""
+    def get(self, alert_id: str, camera: str | None = None) -> Snapshot | None:
+        """The snapshot of an alert from `camera` (None: its first), or None."""
+
+    def cameras_of(self, alert_ids: Sequence[str]) -> dict[str, list[str]]:
+        """For each id among `alert_ids` with snapshots, its cameras, first stored first."""
 
     def alert_ids_with(self, alert_ids: Sequence[str]) -> set[str]:
         """The ids among `alert_ids` whose alert row references a snapshot."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import urllib.parse
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 
@@ -26,7 +27,7 @@ from routewatch.web.deps import (
 )
 from routewatch.web.repos import AlertReads, AlertRepo, AuditRepo, SnapshotRepo
 from routewatch.web.routes.live import LiveHub
-from routewatch.web.schemas import AlertDetail, AlertEventOut, AlertPage, ApiAlert, TrackPoint
+from routewatch.web.schemas import AlertDetail, AlertEventOut, AlertPage, ApiAlert, SnapshotLink, TrackPoint
 from routewatch.web.security import Principal
 from routewatch.web.settings import Clock
 from routewatch.wire import alert_to_dict
@@ -56,16 +57,28 @@ def _aware(name: str, value: datetime | None) -> datetime | None:
     return value
 
 
-def snapshot_url(alert_id: str) -> str:
-    """Where an alert's JPEG snapshot is served."""
-    return f"/api/alerts/{alert_id}/snapshot"
+# A camera name as the camera settings allow it (config.cameras.CameraConfig.name).
+CAMERA_NAME = r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*$"
+
+
+def snapshot_url(alert_id: str, camera: str | None = None) -> str:
+    """Where an alert's JPEG snapshot from `camera` is served (None: its first snapshot).
+
+    >>> snapshot_url("a1"), snapshot_url("a1", "cam-b")
+    ('/api/alerts/a1/snapshot', '/api/alerts/a1/snapshot?camera=cam-b')
+    """
+    url = f"/api/alerts/{alert_id}/snapshot"
+    return url if camera is None else f"{url}?{urllib.parse.urlencode({'camera': camera})}"
 
 
 def alert_dicts(snapshots: SnapshotRepo, alerts: list[Alert]) -> list[ApiAlert]:
-    """Alerts for the API: `snapshot_url` is the snapshot's URL, or null when there is none."""
-    with_snapshot = snapshots.alert_ids_with([a.id for a in alerts]) if alerts else set()
-    return [ApiAlert.model_validate({**alert_to_dict(a), "snapshot_url": snapshot_url(a.id) if a.id in with_snapshot
-                                     else None}) for a in alerts]
+    """Alerts for the API: `snapshots` a link per camera, `snapshot_url` the first's URL (null when none)."""
+    cameras = snapshots.cameras_of([a.id for a in alerts]) if alerts else {}
+    return [ApiAlert.model_validate({
+        **alert_to_dict(a),
+        "snapshot_url": snapshot_url(a.id) if cameras.get(a.id) else None,
+        "snapshots": [SnapshotLink(camera=c, url=snapshot_url(a.id, c)) for c in cameras.get(a.id, ())],
+    }) for a in alerts]
 
 
 def event_dict(e: AlertEvent) -> AlertEventOut:
@@ -170,12 +183,18 @@ def _acknowledge(alerts: AlertRepo, audit: AuditRepo, snapshots: SnapshotRepo, c
 
 @router.get("/{alert_id}/snapshot", response_class=Response,
             responses={200: {"content": {"image/jpeg": {}}, "description": "The alert's JPEG snapshot."},
-                       404: {"description": "No such alert, or it has no snapshot."}})
-def get_snapshot(alert_id: str, snapshots: SnapshotsDep, _: Reader) -> Response:
-    """The JPEG evidence of an alert raised from video: its opening frame with the tracked box drawn."""
-    snap = snapshots.get(alert_id)
+                       404: {"description": "No such alert, or it has no snapshot (from that camera)."}})
+def get_snapshot(
+    alert_id: str,
+    snapshots: SnapshotsDep,
+    _: Reader,
+    camera: Annotated[str | None, Query(min_length=1, max_length=64, pattern=CAMERA_NAME,
+                                        description="The camera whose snapshot (default: the first stored).")] = None,
+) -> Response:
+    """The JPEG evidence of an alert raised from video: its opening frame from a camera, the tracked box drawn."""
+    snap = snapshots.get(alert_id, camera)
     if snap is None:
-        raise HTTPException(404, f"no snapshot for alert {alert_id!r}")
+        raise HTTPException(404, f"no snapshot for alert {alert_id!r}" + (f" from camera {camera!r}" if camera else ""))
     # A snapshot never changes once stored, but it is evidence: keep it in the user's cache only.
     return Response(snap.jpeg, media_type="image/jpeg",
                     headers={"Cache-Control": "private, max-age=3600", "X-Content-Type-Options": "nosniff"})

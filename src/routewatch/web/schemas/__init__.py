@@ -5,7 +5,15 @@ route that sends more than its model says fails its tests instead of losing a fi
 text as the routes write them (a datetime field would re-format them).
 """
 
-from routewatch.web.schemas.alerts import AlertDetail, AlertEventOut, AlertOut, AlertPage, ApiAlert, TrackPoint
+from routewatch.web.schemas.alerts import (
+    AlertDetail,
+    AlertEventOut,
+    AlertOut,
+    AlertPage,
+    ApiAlert,
+    SnapshotLink,
+    TrackPoint,
+)
 from routewatch.web.schemas.analysis import BacktestReport, CoverageReport
 from routewatch.web.schemas.base import Out
 from routewatch.web.schemas.geojson import CorridorFeature, CorridorSet, Feature, FeatureCollection, Geometry
@@ -31,5 +39,5 @@ __all__ = [
     "BacktestReport", "Basemap", "CorridorDeleted", "CorridorFeature", "CorridorImport", "CorridorSet",
     "CorridorVersionOut", "CorridorsAt", "CoverageReport", "ExportJob", "Feature", "FeatureCollection",
     "Footprints", "Geometry", "Health", "Me", "NewApiToken", "Out", "PipelineStatus", "ReplayBoxes",
-    "ReplayCameras", "ReplayPositions", "Sorties", "TrackPoint", "UserOut", "VersionFeature",
+    "ReplayCameras", "ReplayPositions", "SnapshotLink", "Sorties", "TrackPoint", "UserOut", "VersionFeature",
 ]

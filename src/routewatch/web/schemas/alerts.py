@@ -34,10 +34,22 @@ class AlertOut(Out):
     sensors: list[str] = Field(default_factory=list)
 
 
+class SnapshotLink(Out):
+    """One camera's JPEG snapshot of an alert: the camera and where the JPEG is served."""
+
+    camera: str
+    url: str
+
+
 class ApiAlert(AlertOut):
-    """An alert from the API: `snapshot_url` is its JPEG snapshot's URL, or null when there is none."""
+    """An alert from the API, with its evidence.
+
+    `snapshots`: one per camera that gave the alert a snapshot, first stored first ([] when none).
+    `snapshot_url`: the first snapshot's URL (without a camera), or null when there is none.
+    """
 
     snapshot_url: str | None
+    snapshots: list[SnapshotLink]
 
 
 class AlertPage(Out):
