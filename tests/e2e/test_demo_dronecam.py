@@ -19,7 +19,7 @@ from routewatch.app.demo.camera import SPEED_M_S, WALK_FROM_S, WALK_Y0
 from routewatch.cameras.drone import DroneVision
 
 CROSS_S = WALK_FROM_S + (dronecam.BORDER_Y - WALK_Y0) / SPEED_M_S
-START_S = 100.0  # the watch over the crossing only (the demo films from take-off: slow for a test)
+START_S = 90.0  # the watch over the crossing only (the demo films from take-off: slow for a test)
 MAX_ERROR_M = 1.0
 
 

@@ -50,9 +50,10 @@ def _in_view(t_s: float) -> bool | None:
     return px is not None and bool(0 <= px[0] < dronecam.IMG_W and 0 <= px[1] < dronecam.IMG_H)
 
 
-# (time, the walker's feet in the drone camera's image): not yet walking, south of the view, in it while
-# crossing, north of it after.
-VIEW = [(50.0, None), (100.0, False), (109.0, True), (CROSS_S, True), (127.0, True), (132.0, False)]
+# (time, the walker's feet in the drone camera's image): not yet walking, on the survey lane and the detour,
+# in view while crossing, out of it after (the drone turns back to its survey).
+VIEW = [(-1.0, None), (50.0, False), (94.0, False), (100.0, True), (CROSS_S, True), (127.0, True),
+        (131.0, False)]
 
 
 @pytest.mark.parametrize(("t_s", "seen"), VIEW)
@@ -60,11 +61,11 @@ def test_the_drone_watches_the_crossing(t_s, seen):
     assert _in_view(t_s) is seen
 
 
-def test_the_drone_is_over_the_crossing_while_the_walker_crosses():
+def test_the_drone_stands_off_south_of_the_crossing_while_the_walker_crosses():
     x, y, _ = scenario.patrol_pose(CROSS_S)
     wx, wy = dronecam.walker(CROSS_S)
-    # South of the walker by about the camera's look-ahead (60 m x tan 10 degrees), nearly above the path.
-    assert abs(x - wx) < 2.0 and 0.0 < wy - y < 20.0
+    # South of the walker by about the camera's look-ahead (60 m / tan 40 degrees = 72 m), in line with the path.
+    assert abs(x - wx) < 2.0 and 60.0 < wy - y < 90.0
 
 
 @pytest.mark.parametrize(("x", "y", "z"), [(-320.0, -1.0, 0.0), (-310.0, 5.0, 0.0), (-320.0, -1.0, 1.7)])

@@ -2,8 +2,8 @@
 
 Subjects (all event times from 2026-06-01T03:00Z):
 - sysid 1, our patrol quadrotor, starts a survey lane, is sent to watch the arroyo crossing (it hovers
-  south of it, drifting north, while a person walks across the border there: its downward-looking
-  gimbal camera films that, see demo.dronecam), resumes the survey and strays once outside its area;
+  75 m south of it, drifting north, while a person walks across the border there: its gimbal camera,
+  40 degrees down, films that, see demo.dronecam), resumes the survey and strays once outside its area;
 - a small drone broadcasting Remote ID (OPEN_DRONE_ID_LOCATION, relayed by the patrol drone)
   comes north across the border and flies along the arroyo trail;
 - a light aircraft (ADSB_VEHICLE) crosses the border low and fast;
@@ -82,14 +82,17 @@ def _route(start: tuple[float, float], legs: list[tuple[tuple[float, float], flo
     return knots
 
 
-HOVER_FROM, HOVER_TO = (-321.0, -26.0), (-321.0, 0.0)  # the watch over the arroyo crossing, drifting north
+# The watch over the arroyo crossing: 75 m south of it (the camera looks ahead and down), drifting north. Standing
+# off keeps the drone's own position well apart from the walker's: fused into world tracks, a drone above the
+# walker would be the nearest candidate for the walker's camera tracks.
+HOVER_FROM, HOVER_TO = (-321.0, -92.0), (-321.0, -66.0)
 PATROL_AGL_M = 60.0
 POSE_STEP_S = 0.5  # the patrol drone's position, attitude and gimbal rate (2 Hz)
-GIMBAL_PITCH_DEG = -80.0  # the patrol drone's camera: stabilised, ahead along the heading, 10 degrees off nadir
-# Survey lanes at 18 m/s; the detour to the crossing is flown at 8 m/s (scanning the arroyo), the watch at
+GIMBAL_PITCH_DEG = -40.0  # the patrol drone's camera: stabilised, ahead along the heading, 40 degrees down
+# Survey lanes at 18 m/s; the detour to the crossing is flown at 7.5 m/s (scanning the arroyo), the watch at
 # 0.7 m/s; then the lanes resume, and on the second one the drone strays ~350 m east of its operating area.
 PATROL_KNOTS = _route((-1200.0, -400.0), [
-    ((-700.0, -400.0), 18.0), (HOVER_FROM, 8.0), (HOVER_TO, 0.7),
+    ((-700.0, -400.0), 18.0), (HOVER_FROM, 7.5), (HOVER_TO, 0.7),
     ((1500.0, -400.0), 18.0), ((2150.0, -100.0), 18.0), ((1500.0, 200.0), 18.0), ((-1200.0, 200.0), 18.0),
     ((-1200.0, 800.0), 18.0), ((1500.0, 800.0), 18.0), ((1500.0, 1200.0), 18.0), ((-1200.0, 1200.0), 18.0)])
 patrol_xy = _timed(PATROL_KNOTS)
