@@ -227,3 +227,37 @@ def test_empty_file_gives_nothing(tmp_path: Path) -> None:
     stats = MavlinkStats()
     assert list(iter_tlog(path, "x", stats)) == []
     assert stats.messages == stats.truncated == 0
+
+
+@pytest.fixture(scope="module")
+def flight_hdop() -> list[float | None]:
+    """pymavlink's reading: for each position with a fix, the HDOP of its system's newest GPS_RAW_INT."""
+    hdop: dict[int, float | None] = {}
+    fix: dict[int, int] = {}
+    out: list[float | None] = []
+    conn = mavutil.mavlink_connection(str(FLIGHT))
+    try:
+        while (m := conn.recv_match(type=["GPS_RAW_INT", "GLOBAL_POSITION_INT"])) is not None:
+            sysid = m.get_srcSystem()
+            if sysid in (51, 255):
+                continue
+            if m.get_type() == "GPS_RAW_INT":
+                fix[sysid] = m.fix_type
+                hdop[sysid] = None if m.eph == 65535 else m.eph / 100.0
+            elif fix.get(sysid, 3) >= 2 and (m.lat, m.lon) != (0, 0):
+                out.append(hdop.get(sysid))
+    finally:
+        conn.close()
+    return out
+
+
+@needs_data
+@pytest.mark.parametrize("uere", [3.0, 4.0, 5.0])
+def test_flight_positions_carry_their_gps_accuracy(flight_hdop: list[float | None], uere: float) -> None:
+    events = list(TlogReader(FLIGHT, "flight", gps_uere_m=uere))
+    acc = [e.accuracy_m for e in events if isinstance(e, Observation)]
+    assert len(acc) == len(flight_hdop) == 2684
+    assert all(a is not None for a in acc)  # every fix comes after a GPS_RAW_INT in this flight
+    # MAVLink 1 carries no h_acc: HDOP (2.25 to 5.54 in this flight) times the UERE.
+    assert acc == [pytest.approx(h * uere) for h in flight_hdop if h is not None]
+    assert all(0.5 <= a <= 50.0 for a in acc if a is not None)

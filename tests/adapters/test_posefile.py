@@ -16,8 +16,9 @@ from routewatch.geo.camera import frame_centre
 from routewatch.geo.crs import LocalFrame, angle_diff_deg
 from routewatch.geo.dronepose import camera_pose
 from routewatch.ingest import klv
-from routewatch.ingest.mavlink import TlogWriter
+from routewatch.ingest.mavlink import MavlinkStats, TlogWriter, iter_tlog
 from routewatch.ingest.posefile import PoseFileError, find_pose_file, read_klv, read_pose_file, read_tlog
+from routewatch.model import Observation
 
 T0 = datetime(2026, 4, 2, 10, 0, tzinfo=UTC)
 FRAME = LocalFrame(149.165, -35.362)
@@ -265,3 +266,15 @@ def test_real_klv_poses_reproduce_the_frame_centre(shared_data):
 def test_real_klv_bad_checksum_packet_is_refused(shared_data):
     with pytest.raises(PoseFileError, match="no MISB ST 0601 packet with a good checksum"):
         read_klv(shared_data / "klv" / "klvdata_DynamicConstantMISMMSPacketData.bin")
+
+
+def test_real_tlog_poses_carry_the_drones_gps_accuracy(shared_data):
+    path = shared_data / "mavlink" / "dronekit_flight_replay_flight.tlog"
+    poses = read_tlog(path).poses
+    fixes = [e.accuracy_m for e in iter_tlog(path, "f", MavlinkStats()) if isinstance(e, Observation)]
+    known = [a for a in fixes if a is not None]
+    acc = [p.accuracy_m for p in poses if p.accuracy_m is not None]
+    assert len(acc) == len(poses) > 2000 and len(known) == len(fixes)
+    # Interpolated between the fixes' own (HDOP x the default UERE): within their range, and plausible.
+    assert min(known) <= min(acc) and max(acc) <= max(known)
+    assert min(acc) >= 0.5 and max(acc) <= 50.0

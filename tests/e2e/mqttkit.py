@@ -128,12 +128,10 @@ class AlertTopic:
             return [(m["id"], m["change"], m["updates"]) for m in self.messages]
 
 
-def publish_all(c: mqtt.Client, reports: list[Report], between: Callable[[int], None] | None = None) -> None:
-    """Publish at QoS 1; `between(i)` runs before report i (e.g. to restart the broker mid-stream)."""
+def publish_all(c: mqtt.Client, reports: list[Report]) -> None:
+    """Publish at QoS 1 and wait until the broker has acknowledged every report sent (a held one: see below)."""
     infos = []
-    for i, r in enumerate(reports):
-        if between is not None:
-            between(i)
+    for r in reports:
         infos.append(c.publish(r.topic, r.payload, qos=1))
     for info in infos:
         # Published while the broker was away: paho keeps it and sends it after reconnecting; the

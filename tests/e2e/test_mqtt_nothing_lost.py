@@ -80,7 +80,14 @@ def test_broker_restart_mid_stream(db_url, tmp_path):
         try:
             wait_online(broker.port, "rw-1")
             pub = client(broker.port, "test-pub")
-            publish_all(pub, reports, between=lambda i: broker.restart() if i == len(reports) // 2 else None)
+            half = len(reports) // 2
+            # The first half is acknowledged by the broker before it restarts, though not yet all taken by
+            # routewatch: what its session holds is delivered after the restart. Publishing on while the broker
+            # is away would make paho send its held backlog after newer reports (a CI run saw 2,540 fixes come
+            # out of order, which the rules leave out by design, so the alerts differed from the in-order run).
+            publish_all(pub, reports[:half])
+            broker.restart()
+            publish_all(pub, reports[half:])
             wait_for(lambda: _final(db_url)[1] == len(reports) and _final(db_url)[2] == 0, 120,
                      f"all reports stored and alerts published; log:\n{(tmp_path / 'rw.log').read_text()[-3000:]}")
             proc.send_signal(signal.SIGINT)

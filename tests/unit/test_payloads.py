@@ -355,6 +355,28 @@ def test_pixel_detections_are_placed_through_the_camera_calibration(box, want_xy
     assert abs(x - want_xy[0]) < 0.05 and abs(y - want_xy[1]) < 0.05
 
 
+# The same camera with its accuracy: 10 px per metre, exact GCPs, so a 2 px box error is 0.2 m on the ground.
+CAM1_ACC = PixelToGround(CAL.to_ground, (640, 480), CAL.outside_m, 100.0,
+                         lambda u, v: CAL.accuracy_m(u, v, pixel_error_px=2.0))
+
+
+@pytest.mark.parametrize(("detection", "cam", "accuracy"), [
+    ({"bbox_px": [300, 100, 340, 200]}, CAM1_ACC, 0.2),  # from the calibration
+    ({"bbox_px": [300, 100, 340, 200], "accuracy_m": 3.5}, CAM1_ACC, 3.5),  # the publisher's own figure wins
+    ({"bbox_px": [300, 100, 340, 200], "accuracy_m": None}, CAM1_ACC, 0.2),
+    ({"bbox_px": [300, 100, 340, 200]}, CAM1, None),  # a calibration that gives no accuracy
+    ({"lon": 10.5, "lat": 50.25}, CAM1_ACC, None),  # placed by the publisher: nothing to derive
+    ({"lon": 10.5, "lat": 50.25, "accuracy_m": 12.0}, CAM1_ACC, 12.0),
+])
+def test_pixel_detections_get_their_accuracy_from_the_calibration(detection, cam, accuracy):
+    raw = json.dumps(det({"track_id": "2", "class": "person", **detection})).encode()
+    res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW, ground={"cam1": cam})
+    assert isinstance(res, Accepted)
+    (o,) = res.events
+    assert isinstance(o, Observation)
+    assert o.accuracy_m == (None if accuracy is None else pytest.approx(accuracy, rel=1e-6))
+
+
 def test_pixel_detection_above_the_horizon_and_of_another_camera_are_refused():
     raw = json.dumps(det({"track_id": "2", "class": "person", "bbox_px": [1, 1, 5, 5]})).encode()
     res = parse_message(InboundMessage(DET, raw, RECEIVED, token=7), CFG, now=NOW,

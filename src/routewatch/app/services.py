@@ -9,6 +9,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from routewatch.cameras.runtime import CameraSet
@@ -39,7 +40,8 @@ def pixel_grounds(settings: Settings) -> dict[str, PixelToGround]:
             continue
         try:
             cal = calibrate(cam)
-            out[cam.name] = PixelToGround(cal.to_ground, cam.image_size, cal.outside_m, cam.ground_margin_m)
+            out[cam.name] = PixelToGround(cal.to_ground, cam.image_size, cal.outside_m, cam.ground_margin_m,
+                                          partial(cal.accuracy_m, pixel_error_px=cam.pixel_error_px))
         except CalibrationError as exc:
             log.error("camera %s: %s; its pixel detections are refused", cam.name, exc)
     return out
@@ -94,7 +96,7 @@ def start_web(settings: Settings, store: Store) -> Web | None:
     w = settings.web
     hub, metrics = LiveHub(store.alerts, poll_s=w.live_poll_s, keepalive_s=w.live_keepalive_s), Metrics()
     app = create_app(store, w, recording=settings.recording, engine=settings.engine, alerts=settings.alerts,
-                     hub=hub, metrics=metrics)
+                     world=settings.world, hub=hub, metrics=metrics)
     server = web_server(app, w.host, w.port)
     log.info("web API on http://%s:%d (docs at /docs)", w.host, w.port)
     return Web(server, asyncio.get_running_loop().create_task(server.serve()), hub, metrics)

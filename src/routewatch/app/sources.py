@@ -59,7 +59,8 @@ def start_file(path: Path, cfg: SourceConfig, stats: MavlinkStats, hand: Handoff
     """Replay a tlog in a thread (backpressure: nothing is dropped)."""
     def run() -> None:
         try:
-            reader = TlogReader(path, source=cfg.name, stats=stats, realtime=cfg.realtime, speed=cfg.speed)
+            reader = TlogReader(path, source=cfg.name, stats=stats, realtime=cfg.realtime, speed=cfg.speed,
+                                gps_uere_m=cfg.gps_uere_m)
             batch: list[TelemetryEvent] = []
             last = time.monotonic()
             for ev in reader:

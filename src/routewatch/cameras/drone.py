@@ -5,7 +5,10 @@ Each processed frame (`fps` a second, full frame: no motion gate on a moving cam
 drone's pose at its time from the pose file named alongside the video (see ingest.posefile).
 A frame with no telemetry within `drone.max_pose_gap_s` on each side is counted `no_pose` and
 skipped: never georeferenced from a guessed pose. A detection's ground point is the bottom
-centre of its box, cast onto flat ground at `drone.ground_alt_m` through the gimbal's angles.
+centre of its box, cast onto flat ground at `drone.ground_alt_m` through the gimbal's angles;
+its accuracy_m carries the pose's error through that cast (geo.accuracy): the drone's GPS
+accuracy (else `drone.position_error_m`) and the pointing error (`drone.angle_error_deg` with
+`pixel_error_px` as an angle) times the slant range, grown by 1/sin of the depression angle.
 
 With a model, Ultralytics tracks the boxes (BoT-SORT by default here: its global motion
 compensation follows the moving view; ByteTrack when `detector.tracker` says so). Without
@@ -16,6 +19,7 @@ path works without weights; such tracks have the class `moving_object`.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
@@ -28,7 +32,8 @@ from routewatch.cameras.footprints import DroneFootprints
 from routewatch.cameras.framecache import FrameCache
 from routewatch.cameras.pipeline import FramePipeline, Placed, Placer
 from routewatch.config.cameras import CameraConfig, DetectorConfig, DroneConfig
-from routewatch.geo.camera import Pinhole
+from routewatch.geo.accuracy import raycast_accuracy_m
+from routewatch.geo.camera import Pinhole, intersect_ground
 from routewatch.geo.crs import LocalFrame
 from routewatch.geo.dronepose import camera_pose
 from routewatch.geo.poseinterp import PoseTrack
@@ -205,10 +210,20 @@ class PoseRaycast:
         if self.footprints is not None:
             self.footprints.frame(frame.time, cpose, pin, ground_alt)
 
+        position_sigma = pose.accuracy_m if pose.accuracy_m is not None else d.position_error_m
+        # The box's bottom is off by pixel_error_px: an angle at the focal length, on top of the pose's own.
+        angle_sigma = math.hypot(d.angle_error_deg, math.degrees(self.cam.pixel_error_px / pin.fy))
+        height = cpose.alt_m - ground_alt
+
         def place(boxes: Sequence[Box], t_s: float) -> list[Placed]:
-            grounds = [pin.to_ground(cpose, *b.bottom_centre, ground_alt, d.max_range_m) for b in boxes]
-            self.counts["not_on_ground"] += sum(g is None for g in grounds)
-            placed = [Placed(b, *g) for b, g in zip(boxes, grounds, strict=True) if g is not None]
+            placed: list[Placed] = []
+            for b in boxes:
+                ray = pin.ray_ned(cpose, *b.bottom_centre)
+                g = intersect_ground(cpose, ray, ground_alt, max_range_m=d.max_range_m)
+                if g is None:
+                    self.counts["not_on_ground"] += 1
+                    continue
+                placed.append(Placed(b, g[0], g[1], raycast_accuracy_m(ray, height, position_sigma, angle_sigma)))
             return placed if self.ground_tracks is None else self._track(self.ground_tracks, pose, placed, t_s)
 
         return place
@@ -222,7 +237,7 @@ class PoseRaycast:
         self.local = self.local or LocalFrame(pose.lon, pose.lat)
         local = self.local
         found = tracker.update(t_s, [local.xy(p.lon, p.lat) for p in placed])
-        return [Placed(replace(placed[j].box, track=str(tid)), placed[j].lon, placed[j].lat) for tid, j in found]
+        return [replace(placed[j], box=replace(placed[j].box, track=str(tid))) for tid, j in found]
 
     def _pinhole(self, width: int, height: int, pose: Pose) -> Pinhole:
         d = self.cam.drone

@@ -62,8 +62,8 @@ def track_frames(frames: Iterable[Frame], cam: CameraConfig, calib: Calibration,
     With `sample`, frames closer than 1/cam.fps to the last processed one are skipped (counted);
     live sources sample before their frame queue and pass False.
     """
-    pipeline = FramePipeline(cam.name, cam.fps, GatedDetector(cam, counts), Homography(calib, counts, footprints),
-                             counts, cache, record)
+    georef = Homography(calib, counts, footprints, cam.pixel_error_px)
+    pipeline = FramePipeline(cam.name, cam.fps, GatedDetector(cam, counts), georef, counts, cache, record)
     yield from pipeline.run(frames, sample=sample)
 
 
@@ -99,12 +99,17 @@ class GatedDetector:
 
 
 class Homography:
-    """A fixed camera's georeference: the bottom centre of a box through the calibration's homography."""
+    """A fixed camera's georeference: the bottom centre of a box through the calibration's homography.
+
+    Each ground point carries its accuracy (Calibration.accuracy_m with `pixel_error_px`).
+    """
 
     record_unplaced = True  # the recorder shows every track, also those above the horizon
 
-    def __init__(self, calib: Calibration, counts: Counter[str], footprints: FixedFootprints | None = None) -> None:
+    def __init__(self, calib: Calibration, counts: Counter[str], footprints: FixedFootprints | None = None,
+                 pixel_error_px: float = 2.0) -> None:
         self.calib, self.counts, self.footprints = calib, counts, footprints
+        self.pixel_error_px = pixel_error_px
 
     def view(self, frame: Frame) -> Placer:
         """Every frame of a fixed camera can be placed; its footprint is recorded."""
@@ -116,9 +121,10 @@ class Homography:
         """Ground points of the boxes; those off the ground plane are counted `not_on_ground`."""
         out: list[Placed] = []
         for b in boxes:
-            ground = self.calib.to_ground(*b.bottom_centre)
+            u, v = b.bottom_centre
+            ground = self.calib.to_ground(u, v)
             if ground is None:
                 self.counts["not_on_ground"] += 1
             else:
-                out.append(Placed(b, ground[0], ground[1]))
+                out.append(Placed(b, ground[0], ground[1], self.calib.accuracy_m(u, v, self.pixel_error_px)))
         return out

@@ -309,7 +309,7 @@ class PoseFeed:
         if isinstance(ev, Observation):
             if ev.role is not Role.PATROL or ev.alt_m is None:
                 return
-            sample: Fix | AttitudeSample = Fix(ev.time, ev.lon, ev.lat, ev.alt_m)
+            sample: Fix | AttitudeSample = Fix(ev.time, ev.lon, ev.lat, ev.alt_m, ev.accuracy_m)
         elif isinstance(ev, Attitude):
             sample = AttitudeSample(ev.time, ev.yaw_deg, ev.pitch_deg, ev.roll_deg)
         else:

@@ -31,6 +31,7 @@ class Placed:
     box: Box
     lon: float
     lat: float
+    accuracy_m: float | None = None  # one sigma, metres: see Calibration.accuracy_m, geo.accuracy
 
 
 class Detector(Protocol):
@@ -107,4 +108,4 @@ class FramePipeline:
         if self.record is not None:
             self.record.put(frame.time, frame.image, tuple(boxes) if self.georef.record_unplaced else shown)
         return [Observation(f"{self.camera}/{p.box.track}", frame.time, p.lon, p.lat, subject_class=p.box.cls,
-                            confidence=p.box.conf, source=self.camera) for p in placed]
+                            confidence=p.box.conf, source=self.camera, accuracy_m=p.accuracy_m) for p in placed]

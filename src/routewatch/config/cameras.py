@@ -154,6 +154,14 @@ class DroneConfig(Section):
         3000.0, gt=0, le=100_000, description="Detections whose ground point is further than this from the drone "
         "(just below the horizon a pixel spans kilometres) are counted `not_on_ground`, not placed.",
     )
+    position_error_m: float = Field(
+        5.0, ge=0, le=1000, description="The drone's horizontal position error (one sigma, metres) where its "
+        "telemetry gives none (KLV; a tlog without GPS_RAW_INT): one part of each detection's accuracy_m.",
+    )
+    angle_error_deg: float = Field(
+        1.0, ge=0, le=30, description="Pointing error of the line of sight (one sigma, degrees: attitude and gimbal "
+        "together); times the slant range, grown by 1/sin of the depression angle, it gives a detection's accuracy_m.",
+    )
     time_offset_s: float = Field(
         0.0, ge=-86_400, le=86_400, description="Seconds added to frame times to read the pose file (fine alignment)."
     )
@@ -232,6 +240,12 @@ class CameraConfig(Section):
     image_size: tuple[int, int] | None = Field(
         None, description="Fixed cameras: [width_px, height_px] of the image; pixel detections (bbox_px on MQTT) "
         "reaching outside it are refused (dead letters). Unset: only the ground check below applies.",
+    )
+    pixel_error_px: float = Field(
+        2.0, ge=0, le=100,
+        description="How many pixels a box's bottom centre may be off (one sigma). Fixed cameras: times the ground "
+        "size of a pixel there, with the calibration's residual, it gives a detection's accuracy_m; drone cameras "
+        "add it to drone.angle_error_deg.",
     )
     ground_margin_m: float = Field(
         100.0, ge=0, le=10000,

@@ -39,6 +39,11 @@ class SourceConfig(Section):
         "the vehicle's own clock (SYSTEM_TIME's GPS time plus each message's time_boot_ms), the same at any "
         "replay speed; its messages before the first SYSTEM_TIME with a time are dropped (counted).",
     )
+    gps_uere_m: float = Field(
+        4.0, gt=0, le=100,
+        description="User equivalent range error of the vehicles' GPS (one sigma, metres): a position's accuracy_m "
+        "is HDOP (GPS_RAW_INT.eph / 100) times this, unless GPS_RAW_INT carries h_acc (then h_acc itself).",
+    )
     recv_buffer_bytes: int = Field(
         4 * 1024 * 1024, ge=65536, le=256 * 1024 * 1024,
         description="UDP links: the socket's receive buffer, which holds bursts while the reader is busy. Linux "

@@ -17,6 +17,7 @@ Gimbal frames (MAVLink gimbal protocol v2, and ArduPilot's MOUNT_STATUS):
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,12 +32,14 @@ GimbalFrame = Literal["vehicle", "earth", "body"]
 
 @dataclass(frozen=True, slots=True)
 class Fix:
-    """A vehicle position: WGS84 lon/lat and altitude in metres (AMSL from MAVLink)."""
+    """A vehicle position: WGS84 lon/lat and altitude in metres (AMSL from MAVLink), and its one-sigma
+    horizontal accuracy in metres when known (GPS)."""
 
     time: datetime
     lon: float
     lat: float
     alt_m: float
+    accuracy_m: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +162,10 @@ def merge(fixes: Iterable[Fix], attitudes: Iterable[AttitudeSample], gimbals: It
 
     fx.sort(key=lambda f: f.time)
     lons = _unwrap_lon([f.lon for f in fx])
-    pos = _Series([sec(f.time) for f in fx], [(lon, f.lat, f.alt_m) for lon, f in zip(lons, fx, strict=True)],
-                  (False, False, False))
+    # An unknown accuracy is NaN in the series, so it stays unknown wherever it takes part.
+    pos = _Series([sec(f.time) for f in fx],
+                  [(lon, f.lat, f.alt_m, math.nan if f.accuracy_m is None else f.accuracy_m)
+                   for lon, f in zip(lons, fx, strict=True)], (False, False, False, False))
     att = _Series([sec(a.time) for a in at], [(a.heading_deg, a.pitch_deg, a.roll_deg) for a in at],
                   (True, True, True))
     gim: _Series | None = None
@@ -184,8 +189,9 @@ def merge(fixes: Iterable[Fix], attitudes: Iterable[AttitudeSample], gimbals: It
         if p is None or a is None or (gim is not None and gv is None):
             continue
         lon = (p[0] + 180.0) % 360.0 - 180.0
+        gp, gy, gr = (_signed(gv[1]), _signed(gv[0]), _signed(gv[2])) if gv is not None else (None, None, None)
         out.append(Pose(ref + timedelta(seconds=k), lon, p[1], p[2], a[0] % 360.0, _signed(a[1]), _signed(a[2]),
-                        *((_signed(gv[1]), _signed(gv[0]), _signed(gv[2])) if gv is not None else (None, None, None))))
+                        gp, gy, gr, accuracy_m=None if math.isnan(p[3]) else p[3]))
     return out, dropped
 
 

@@ -64,6 +64,7 @@ class Calibration:
     _h: FloatArray = field(init=False, repr=False, compare=False)
     _hinv: FloatArray = field(init=False, repr=False, compare=False)
     _errors: tuple[float, ...] = field(init=False, repr=False, compare=False)
+    _rms: float = field(init=False, repr=False, compare=False)
     _hull: shapely.Geometry = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -80,7 +81,10 @@ class Calibration:
         object.__setattr__(self, "_h", h)
         object.__setattr__(self, "_hinv", hinv)
         pix, ground = _arrays(self.gcps, frame)
-        object.__setattr__(self, "_errors", tuple(float(e) for e in _ground_errors(h, pix, ground)))
+        errors = tuple(float(e) for e in _ground_errors(h, pix, ground))
+        object.__setattr__(self, "_errors", errors)
+        # Once per calibration: every detection's accuracy_m starts from it.
+        object.__setattr__(self, "_rms", math.sqrt(sum(e * e for e in errors) / len(errors)) if errors else 0.0)
         hull = shapely.convex_hull(shapely.multipoints(ground))
         shapely.prepare(hull)
         object.__setattr__(self, "_hull", hull)
@@ -114,7 +118,7 @@ class Calibration:
     @property
     def rms_error_m(self) -> float:
         """Root mean square of `errors_m`."""
-        return math.sqrt(sum(e * e for e in self._errors) / len(self._errors)) if self._errors else 0.0
+        return self._rms
 
     def check(self) -> None:
         """Raise CalibrationError naming the worst GCP, its error in metres and the limit, if over it."""
@@ -151,6 +155,38 @@ class Calibration:
         """
         x, y = self._frame.xy(lon, lat)
         return float(shapely.distance(self._hull, shapely.Point(x, y)))
+
+    def pixel_ground_m(self, u: float, v: float) -> float | None:
+        """Ground size in metres of one pixel at (u, v); None when it reaches the horizon.
+
+        (u, v), (u + 1, v) and (u, v + 1) are mapped through the homography; the longer of the two
+        ground steps is the footprint: near the camera centimetres, towards the horizon it grows
+        without bound.
+
+        >>> g = [GroundControlPoint(0, 0, 149.1600, -35.3600), GroundControlPoint(100, 0, 149.1601, -35.3600),
+        ...      GroundControlPoint(100, 100, 149.1601, -35.3601), GroundControlPoint(0, 100, 149.1600, -35.3601)]
+        >>> round(Calibration.from_gcps(g).pixel_ground_m(50, 50), 3)  # 100 px span ~9 m east, ~11 m north
+        0.111
+        """
+        xyw = self._h @ np.array([[u, u + 1.0, u], [v, v, v + 1.0], [1.0, 1.0, 1.0]])
+        if not np.all(xyw[2] > 0):
+            return None
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            xy = xyw[:2] / xyw[2]
+        step = float(max(np.hypot(*(xy[:, 1] - xy[:, 0])), np.hypot(*(xy[:, 2] - xy[:, 0]))))
+        return step if math.isfinite(step) else None
+
+    def accuracy_m(self, u: float, v: float, pixel_error_px: float = 2.0) -> float | None:
+        """One-sigma horizontal accuracy in metres of the ground point seen at pixel (u, v).
+
+        sqrt(rms_error_m^2 + (pixel_error_px * pixel_ground_m)^2): the calibration's own residual
+        (the same everywhere) with the ground size of the pixels by which a box's bottom may be
+        off (`pixel_error_px`), which grows with range. None on or above the horizon.
+        """
+        if not (math.isfinite(pixel_error_px) and pixel_error_px >= 0):
+            raise ValueError(f"pixel_error_px must be a non-negative number of pixels, not {pixel_error_px}")
+        step = self.pixel_ground_m(u, v)
+        return None if step is None else math.hypot(self.rms_error_m, pixel_error_px * step)
 
     def to_ground_many(self, us: npt.ArrayLike, vs: npt.ArrayLike) -> tuple[FloatArray, FloatArray]:
         """Vectorised `to_ground`: lon and lat arrays, NaN where a pixel is on or above the horizon."""

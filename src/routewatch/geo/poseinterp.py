@@ -146,6 +146,7 @@ class PoseTrack:
             roll_deg=_required(angles["roll_deg"]), gimbal_pitch_deg=angles["gimbal_pitch_deg"],
             gimbal_yaw_deg=angles["gimbal_yaw_deg"], gimbal_roll_deg=angles["gimbal_roll_deg"],
             hfov_deg=_lerp(a.hfov_deg, b.hfov_deg, f), vfov_deg=_lerp(a.vfov_deg, b.vfov_deg, f),
+            accuracy_m=_lerp(a.accuracy_m, b.accuracy_m, f),
         )
 
 

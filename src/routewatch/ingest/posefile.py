@@ -188,7 +188,8 @@ def read_tlog(path: Path, *, sysid: int | None = None, mount_status_frame: Gimba
                 raise PoseFileError(f"cannot read pose file {path}: {e.strerror or e}") from None
             for ev in decoder.feed_tlog(data, final=not data):
                 if isinstance(ev, Observation) and ev.role is Role.PATROL and ev.alt_m is not None:
-                    fixes.setdefault(_sysid(ev.subject_id), []).append(Fix(ev.time, ev.lon, ev.lat, ev.alt_m))
+                    fixes.setdefault(_sysid(ev.subject_id), []).append(
+                        Fix(ev.time, ev.lon, ev.lat, ev.alt_m, ev.accuracy_m))
                 elif isinstance(ev, Attitude):
                     atts.setdefault(_sysid(ev.subject_id), []).append(
                         AttitudeSample(ev.time, ev.yaw_deg, ev.pitch_deg, ev.roll_deg))

@@ -44,6 +44,9 @@ NON_VEHICLE_TYPES = frozenset(
     ) if hasattr(dialect, f"MAV_TYPE_{n}")
 )
 NOT_VEHICLE_SYSIDS = frozenset({0, 51, 255})  # broadcast, SiK radio, GCS: until a heartbeat says otherwise
+# GPS user equivalent range error (one sigma, m) by default: sources.gps_uere_m's default.
+DEFAULT_GPS_UERE_M = 4.0
+_UINT16_MAX, _UINT32_MAX = 0xFFFF, 0xFFFFFFFF
 _ODID_HOR_ACC_M = {1: 18520.0, 2: 7408.0, 3: 3704.0, 4: 1852.0, 5: 926.0, 6: 555.6, 7: 185.2,
                    8: 92.6, 9: 30.0, 10: 10.0, 11: 3.0, 12: 1.0}
 
@@ -84,6 +87,22 @@ def gimbal_yaw_frame(flags: int) -> str:
     if flags & dialect.GIMBAL_DEVICE_FLAGS_YAW_IN_EARTH_FRAME:
         return "earth"
     return "earth" if flags & dialect.GIMBAL_DEVICE_FLAGS_YAW_LOCK else "vehicle"
+
+
+def gps_accuracy_m(eph: int, h_acc_mm: int, uere_m: float = DEFAULT_GPS_UERE_M) -> float | None:
+    """One-sigma horizontal accuracy (m) of a GPS_RAW_INT: its h_acc when sent, else HDOP times the UERE.
+
+    common.xml: `eph` is the HDOP, unitless * 100 (UINT16_MAX: unknown); `h_acc` (a MAVLink 2
+    extension, so 0 from MAVLink 1 senders) is the position uncertainty in mm. None when neither is known.
+
+    >>> gps_accuracy_m(228, 0), gps_accuracy_m(228, 1500), gps_accuracy_m(65535, 0)
+    (9.12, 1.5, None)
+    """
+    if 0 < h_acc_mm < _UINT32_MAX:
+        return h_acc_mm / 1000.0
+    if 0 < eph < _UINT16_MAX:
+        return eph / 100.0 * uere_m
+    return None
 
 
 def to_us(t: datetime) -> int:
@@ -135,13 +154,14 @@ _OTHER, _UNKNOWN, _VEHICLE = 0, 1, 2
 
 
 class _System:
-    __slots__ = ("boot_us", "compid", "fence", "fence_us", "fix", "kind", "last_us", "status", "status_us",
-                 "subject_id")
+    __slots__ = ("accuracy_m", "boot_us", "compid", "fence", "fence_us", "fix", "kind", "last_us", "status",
+                 "status_us", "subject_id")
 
     def __init__(self, source: str, sysid: int) -> None:
         self.kind = _OTHER if sysid in NOT_VEHICLE_SYSIDS else _UNKNOWN
         self.compid = -1
         self.fix = -1
+        self.accuracy_m: float | None = None  # of the newest GPS_RAW_INT: GLOBAL_POSITION_INT carries none
         self.subject_id = f"{source}/{sysid}"
         self.status: tuple[str, str, bool] | None = None
         self.status_us = 0
@@ -155,8 +175,12 @@ class MavlinkDecoder:
     """Turns MAVLink bytes (a live stream or tlog records) into model events for one source."""
 
     def __init__(self, source: str, stats: MavlinkStats | None = None, *, status_every_s: float = 10.0,
-                 taps: Mapping[int, Handler] | None = None, vehicle_time: bool = False) -> None:
+                 taps: Mapping[int, Handler] | None = None, vehicle_time: bool = False,
+                 gps_uere_m: float = DEFAULT_GPS_UERE_M) -> None:
+        if not (math.isfinite(gps_uere_m) and gps_uere_m > 0):
+            raise ValueError(f"gps_uere_m must be a positive number of metres, got {gps_uere_m}")
         self.source = source
+        self.gps_uere_m = gps_uere_m
         # With vehicle_time, a vehicle's events are timed by its own clock (SYSTEM_TIME + time_boot_ms),
         # not by receipt: a replay at any speed then gives the same times.
         self.vehicle_time = vehicle_time
@@ -262,6 +286,7 @@ class MavlinkDecoder:
         st = self._vehicle(sysid, compid)
         if st is not None:
             st.fix = v[8]
+            st.accuracy_m = gps_accuracy_m(v[4], v[11], self.gps_uere_m)
 
     def _position(self, t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
         st = self._vehicle(sysid, compid)
@@ -285,7 +310,7 @@ class MavlinkDecoder:
         else:
             heading = None
         self._out.append(Observation(st.subject_id, self._time(t), lon / 1e7, lat / 1e7, alt / 1000.0,
-                                     "drone", Role.PATROL, 1.0, self.source, speed, heading))
+                                     "drone", Role.PATROL, 1.0, self.source, speed, heading, st.accuracy_m))
 
     def _attitude(self, t: int, sysid: int, compid: int, v: tuple[Any, ...]) -> None:
         st = self._vehicle(sysid, compid)

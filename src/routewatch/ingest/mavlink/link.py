@@ -254,7 +254,7 @@ class MavlinkLink:
         self.stats = stats if stats is not None else MavlinkStats()
         self.scheme, self.target, self.port = parse_url(cfg.url)
         self.decoder = MavlinkDecoder(cfg.name, self.stats, taps=taps,  # taps: raw payloads, e.g. drone poses
-                                      vehicle_time=cfg.time_source == "vehicle")
+                                      vehicle_time=cfg.time_source == "vehicle", gps_uere_m=cfg.gps_uere_m)
         self.up = False
         self._kernel_drops_before = 0  # of sockets closed already
         self._mono = monotonic
@@ -350,7 +350,7 @@ class MavlinkLink:
     def _replay(self, stop: threading.Event) -> None:
         try:
             reader = TlogReader(self.target, self.cfg.name, self.stats, realtime=self.cfg.realtime,
-                                speed=self.cfg.speed, sleep=stop.wait)
+                                speed=self.cfg.speed, sleep=stop.wait, gps_uere_m=self.cfg.gps_uere_m)
         except (OSError, MavlinkError) as e:
             self.stats.connect_errors += 1
             log.error("%s: %s", self.cfg.name, e)

@@ -7,7 +7,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from routewatch.ingest.mavlink.decode import MavlinkDecoder
+from routewatch.ingest.mavlink.decode import DEFAULT_GPS_UERE_M, MavlinkDecoder
 from routewatch.ingest.mavlink.frame import MavlinkError, MavlinkStats
 from routewatch.model import TelemetryEvent
 
@@ -19,7 +19,7 @@ class TlogReader:
 
     def __init__(self, path: str | os.PathLike[str], source: str, stats: MavlinkStats | None = None, *,
                  realtime: bool = False, speed: float = 1.0, sleep: Callable[[float], object] = time.sleep,
-                 chunk_size: int = CHUNK) -> None:
+                 chunk_size: int = CHUNK, gps_uere_m: float = DEFAULT_GPS_UERE_M) -> None:
         self.path = Path(path)
         self.source = source
         self.stats = stats if stats is not None else MavlinkStats()
@@ -27,6 +27,7 @@ class TlogReader:
             raise ValueError(f"replay speed must be positive, got {speed}")
         self.realtime, self.speed, self._sleep = realtime, speed, sleep
         self._chunk = chunk_size
+        self.gps_uere_m = gps_uere_m
         try:
             st = self.path.stat()
         except FileNotFoundError:
@@ -40,7 +41,7 @@ class TlogReader:
 
     def __iter__(self) -> Iterator[TelemetryEvent]:
         """Events in file order; in realtime mode paced by record time / speed."""
-        decoder = MavlinkDecoder(self.source, self.stats)
+        decoder = MavlinkDecoder(self.source, self.stats, gps_uere_m=self.gps_uere_m)
         self.bytes_read = 0
         try:
             f = self.path.open("rb")

@@ -74,10 +74,10 @@ class TlogWriter:
         return self.message(t, sysid, msg, compid=compid)
 
     def gps_raw_int(self, t: datetime, sysid: int, fix_type: int, lat: float, lon: float, alt_m: float,
-                    *, satellites: int = 10, compid: int = 1) -> bytes:
-        """GPS_RAW_INT with a fix type (0/1 no fix, 3 3D fix)."""
+                    *, satellites: int = 10, compid: int = 1, eph: int = 100, h_acc_mm: int = 0) -> bytes:
+        """GPS_RAW_INT with a fix type (0/1 no fix, 3 3D fix), HDOP * 100 (`eph`) and, MAVLink 2 only, h_acc."""
         msg = dialect.MAVLink_gps_raw_int_message(to_us(t), fix_type, _e7(lat), _e7(lon), round(alt_m * 1000),
-                                                  100, 150, 0, 65535, satellites)
+                                                  eph, 150, 0, 65535, satellites, h_acc=h_acc_mm)
         return self.message(t, sysid, msg, compid=compid)
 
     def global_position_int(self, t: datetime, sysid: int, lat: float, lon: float, alt_m: float,

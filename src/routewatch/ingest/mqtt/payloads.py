@@ -83,6 +83,8 @@ class PixelToGround:
     image_size: tuple[int, int] | None = None  # (width, height) in pixels; None: not known
     outside_m: Callable[[float, float], float] = lambda lon, lat: 0.0  # metres outside the calibrated area
     margin_m: float = math.inf
+    # One-sigma accuracy (m) of the ground point seen at a pixel (Calibration.accuracy_m); None: unknown.
+    accuracy_m: Callable[[float, float], float | None] = lambda u, v: None
 
 
 def parse_message(msg: InboundMessage, cfg: MqttInputConfig, *, now: datetime,
@@ -276,23 +278,26 @@ def _det(camera: str, doc: dict[str, Any], cfg: MqttInputConfig, now: datetime,
     t = _time(doc["time"], "$.time", cfg, now)
     out: list[TelemetryEvent] = []
     for i, det in enumerate(doc["detections"]):
+        accuracy = _opt(det, "accuracy_m")  # the publisher's own figure wins over one derived here
         if "lon" in det:
             lon, lat = _lon_lat(det, f"$.detections[{i}]")
         else:
-            lon, lat = _pixel_to_ground(camera, det["bbox_px"], f"$.detections[{i}]", to_ground)
+            lon, lat, derived = _pixel_to_ground(camera, det["bbox_px"], f"$.detections[{i}]", to_ground)
+            accuracy = derived if accuracy is None else accuracy
         out.append(Observation(
             subject_id=f"{camera}/{_text(det['track_id'], f'$.detections[{i}].track_id')}", time=t, lon=lon, lat=lat,
             alt_m=_opt(det, "alt_m"),
             subject_class=det["class"], role=Role.TARGET, confidence=float(det.get("confidence", 1.0)),
             source=camera, speed_m_s=_opt(det, "speed_m_s"), heading_deg=_opt(det, "heading_deg"),
-            accuracy_m=_opt(det, "accuracy_m"),
+            accuracy_m=accuracy,
         ))
     return tuple(out)
 
 
 def _pixel_to_ground(camera: str, box: list[float], path: str,
-                     to_ground: PixelToGround | None) -> tuple[float, float]:
-    """A pixel detection's ground point: the bottom centre of its box, through the camera's calibration."""
+                     to_ground: PixelToGround | None) -> tuple[float, float, float | None]:
+    """A pixel detection's ground point (the bottom centre of its box, through the camera's calibration)
+    and that point's accuracy in metres (None if the calibration gives none)."""
     if to_ground is None:
         raise _Reject(f"pixel detection: {path} has bbox_px but no lon/lat, and camera {camera!r} has no "
                       "calibration here (a `cameras` entry of kind fixed with gcps); publish lon/lat or add one")
@@ -303,7 +308,8 @@ def _pixel_to_ground(camera: str, box: list[float], path: str,
     if size is not None and (x2 > size[0] or y2 > size[1]):
         raise _Reject(f"outside the image: {path}.bbox_px {_clip(str(box), 80)} reaches beyond the "
                       f"{size[0]} x {size[1]} px image of camera {camera!r}")
-    ground = to_ground.to_ground((x1 + x2) / 2, y2)
+    u, v = (x1 + x2) / 2, y2
+    ground = to_ground.to_ground(u, v)
     if ground is None:
         raise _Reject(f"off the ground: {path}.bbox_px bottom centre is on or above camera {camera!r}'s horizon")
     beyond = to_ground.outside_m(*ground)
@@ -311,7 +317,7 @@ def _pixel_to_ground(camera: str, box: list[float], path: str,
         raise _Reject(f"beyond the calibration: {path}.bbox_px bottom centre maps to lon {ground[0]:.6f}, lat "
                       f"{ground[1]:.6f}, {beyond:,.0f} m outside the area the ground control points of camera "
                       f"{camera!r} span (cameras[].ground_margin_m is {to_ground.margin_m:g})")
-    return ground
+    return ground[0], ground[1], to_ground.accuracy_m(u, v)
 
 
 def _telemetry(source: str, doc: dict[str, Any], cfg: MqttInputConfig, now: datetime) -> tuple[TelemetryEvent, ...]:
