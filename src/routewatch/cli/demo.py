@@ -31,6 +31,7 @@ def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
     from routewatch.config.sources import SourceConfig
     from routewatch.config.store import StoreConfig
     from routewatch.config.web import WebConfig
+    from routewatch.config.world import WorldConfig
     from routewatch.store.users import create_user
 
     work = Path("routewatch-demo")
@@ -55,7 +56,8 @@ def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     web = WebConfig(enabled=port > 0, port=port or 8080)
     s = Settings(sources=[SourceConfig(name="demo", url=f"file:{tlog}", realtime=True, speed=speed)],
-                 cameras=[cam, drone_cam], store=StoreConfig(url=url, journal_dir=work / "journal"), web=web)
+                 cameras=[cam, drone_cam], store=StoreConfig(url=url, journal_dir=work / "journal"), web=web,
+                 world=WorldConfig(enabled=True))  # the two cameras' tracks of the walker: one subject, one alert
     out.print(f"[bold]routewatch demo[/]: replaying {tlog} and the camera videos {cam.url} and {drone_cam.url} "
               f"at {speed:g}x "
               f"against {corridors_path().name}; alerts are stored in {url}. Ctrl-C to stop.")
