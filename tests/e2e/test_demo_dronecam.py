@@ -1,10 +1,11 @@
 """The demo's drone camera: its rendered video, posed by the scenario tlog, puts the walker where the walker is.
 
-The bound on the ground error, 1.0 m: below the drone a pixel is 4 cm of ground (24 px/m at 60 m, HFOV 25
-degrees) and motion is found on a half-size frame (8 cm), the box's bottom is the rear foot of a stride
-(up to 0.3 m behind the walker's position) or the heel's rounded end, and the tlog's position is quantised to
-1e-7 degrees (1 cm). That adds up to about half a metre (0.41 m median, 0.52 m at most seen); a wrong pose
-(heading, gimbal pitch, a second off in time: 0.7 to 1.4 m of drift) or a wrong ray-cast moves it by metres.
+The bound on the ground error, 1.0 m: the walker is 93 m from the camera (20 px per metre across the view,
+about 8 cm of ground per image row at 40 degrees down), motion is found on a half-size frame (16 cm a row),
+the box's bottom is the rear foot of a stride (up to 0.3 m behind the walker's position) plus the foot's
+drawn thickness, and the tlog's position is quantised to 1e-7 degrees (1 cm). That adds up to about half a
+metre (0.43 m median, 0.68 m at most seen); a wrong pose moves it by metres (a degree of gimbal pitch at
+this range: 2.5 m; a second off in time: 0.7 m of the drone's drift plus 1.4 m of the walker's walk).
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from collections import Counter
 
 import pytest
 
-from routewatch.app.demo import camera as border, dronecam, scenario
+from routewatch.app.demo import camera as border
+from routewatch.app.demo import dronecam, scenario
 from routewatch.app.demo.camera import SPEED_M_S, WALK_FROM_S, WALK_X, WALK_Y0
 from routewatch.cameras.files import file_vision
 from routewatch.config.engine import AlertsConfig, EngineConfig
@@ -58,15 +59,16 @@ def test_both_cameras_see_the_walker(inputs):
     assert {o.source for o in inputs if o.source in CAMERAS} == set(CAMERAS)
 
 
-# (world tracks on, walker crossings, their witnesses)
+# (world tracks on, walker crossings, their witnesses, all alerts opened: the walker's enter and cross, and
+# nine from the telemetry)
 ROWS = [
-    (False, 2, [()] * 2),  # as before: each camera's track is its own subject, with its own alert
-    (True, 1, [("border-cam/1", f"{dronecam.NAME}/1")]),
+    (False, 2, [()] * 2, 13),  # as before: each camera's track is its own subject, with its own alerts
+    (True, 1, [("border-cam/1", f"{dronecam.NAME}/1")], 11),
 ]
 
 
-@pytest.mark.parametrize(("world", "crossings", "witnesses"), ROWS, ids=["world off", "world on"])
-def test_the_walker_crossing_is_one_alert_with_both_cameras(inputs, world, crossings, witnesses):
+@pytest.mark.parametrize(("world", "crossings", "witnesses", "total"), ROWS, ids=["world off", "world on"])
+def test_the_walker_crossing_is_one_alert_with_both_cameras(inputs, world, crossings, witnesses, total):
     alerts = _opened(inputs, world)
     walker = _walker_crossings(alerts)
     assert len(walker) == crossings
@@ -76,6 +78,7 @@ def test_the_walker_crossing_is_one_alert_with_both_cameras(inputs, world, cross
         x, y = scenario.FRAME.xy(a.lon, a.lat)
         assert math.dist((x, y), (WALK_X, dronecam.BORDER_Y)) < 1.5, (x, y)
         assert abs((a.opened_at - scenario.START).total_seconds() - CROSS_S) < 1.5
+    assert len(alerts) == total
     # The transponder subjects' crossings are there either way, once each.
     assert sorted(a.subject_id for a in alerts if a.subject_id in TELEMETRY_CROSSINGS and a.kind is EventKind.CROSS) \
         == sorted(TELEMETRY_CROSSINGS)
