@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -114,3 +114,50 @@ def test_alert_class_and_snapshot_on_a_phone(browser: Any, server: Server, cls: 
     page.screenshot(path=str(artifacts / f"alert-snapshot-{cls}.png"))
     assert page.js_errors == []
     page.context.close()
+
+
+def test_world_tracks_with_their_sensor_tracks_on_demand(browser: Any, tmp_path: Path, ui_built: Path,
+                                                         artifacts: Path) -> None:
+    import json
+    import time
+
+    import paho.mqtt.client as mqtt
+
+    from tests.browser.conftest import run_server
+    from tests.kits.mqtt_broker import private_broker
+
+    (tmp_path / "broker").mkdir()
+    with private_broker(tmp_path / "broker") as broker:
+        mqtt_cfg = {"broker": {"host": "127.0.0.1", "port": broker.port, "client_id": "rw-browser"},
+                    "input": {"enabled": True, "topics": ["routewatch/v1/pos/+"]}}
+        (tmp_path / "rw").mkdir()
+        with run_server(tmp_path / "rw", ui_built, config={"world": {"enabled": True}, "mqtt": mqtt_cfg}) as server:
+            page = sign_in(browser, server, "fieldy")
+            lon, lat = page.evaluate("() => window.routewatchMap.getCenter().toArray()")
+            pub = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="browser-pub", protocol=mqtt.MQTTv5)
+            pub.connect("127.0.0.1", broker.port)
+            pub.loop_start()
+            # Two cameras' reports of one walker (a pos.v1 track each), a metre apart, once a second.
+            t0 = datetime.now(UTC).replace(microsecond=0)
+            for i in range(8):
+                for source, dx in (("cam-a", 0.0), ("cam-b", 1e-5)):
+                    body = {"subject_id": "7", "class": "person", "time": (t0 + timedelta(seconds=i)).isoformat(),
+                            "lon": lon + dx + i * 1.5e-5, "lat": lat, "accuracy_m": 2.0}
+                    pub.publish(f"routewatch/v1/pos/{source}", json.dumps(body), qos=1).wait_for_publish(10)
+                time.sleep(0.05)
+            pub.loop_stop()
+            ids = f"() => ({RENDERED})('tracks').map((p) => p.id).sort()"
+            page.wait_for_function(f"() => ({ids})().some((id) => id.startsWith('w-'))", timeout=30_000)
+            page.wait_for_selector("#sensors-toggle:not([hidden])")
+            shown = [i for i in page.evaluate(ids) if i.startswith(("w-", "cam-"))]
+            assert len(shown) == 1 and shown[0].startswith("w-")  # one walker, one track: the world's
+            page.check("#sensor-tracks")
+            page.wait_for_function(f"() => ({ids})().filter((id) => id.startsWith('cam-')).length == 2",
+                                   timeout=10_000)
+            assert sorted(i for i in page.evaluate(ids) if i.startswith("cam-")) == ["cam-a/7", "cam-b/7"]
+            page.screenshot(path=str(artifacts / "map-world-and-sensor-tracks.png"))
+            page.uncheck("#sensor-tracks")
+            page.wait_for_function(f"() => ({ids})().filter((id) => id.startsWith('cam-')).length == 0",
+                                   timeout=10_000)
+            assert page.js_errors == []
+            page.context.close()

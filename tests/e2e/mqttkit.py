@@ -64,10 +64,11 @@ def expected_alerts(reports: list[Report], settings: Settings) -> dict[str, Aler
 
 
 def write_config(path: Path, *, port: int, db_url: str, client_id: str, journal: Path,
-                 topics: tuple[str, ...] = ("routewatch/v1/pos/+",)) -> Path:
-    """A settings file for `routewatch run` on the private broker, with the test corridors."""
+                 topics: tuple[str, ...] = ("routewatch/v1/pos/+",),
+                 corridor_set: tuple[Corridor, ...] = CORRIDORS) -> Path:
+    """A settings file for `routewatch run` on the private broker, with the test corridors (or `corridor_set`)."""
     corridors = path.parent / "corridors.geojson"
-    corridors.write_text(dumps_geojson(list(CORRIDORS)))
+    corridors.write_text(dumps_geojson(list(corridor_set)))
     cfg = {
         "corridors": {"file": str(corridors)},
         "store": {"url": db_url, "flush_s": 0.1, "journal_dir": str(journal)},

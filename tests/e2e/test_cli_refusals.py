@@ -257,3 +257,28 @@ def test_output_into_a_file_is_not_wrapped_at_80_columns(tmp_path: Path) -> None
     assert res.exit_code == 0
     (line,) = res.stdout.splitlines()  # one line, however long
     assert len(line) > 120 and all(cid in line for cid in ids)
+
+
+@pytest.mark.parametrize(("area", "needles"), [
+    ({"id": "west", "file": "missing.geojson"}, ("sectors.areas[west].file", "missing.geojson")),
+    ({"id": "west", "polygon": {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 95], [0, 0]]]}},
+     ("sectors.areas[west].polygon",)),
+])
+@pytest.mark.parametrize("command", [("run", "-c"), ("config", "check")])
+def test_a_bad_sector_area_is_refused_before_starting(tmp_path, area, needles, command):
+    cfg = tmp_path / "worker.yaml"
+    cfg.write_text(json.dumps({"store": {"url": f"sqlite:///{tmp_path / 'rw.db'}"},
+                               "mqtt": {"input": {"enabled": True}}, "sectors": {"areas": [area], "own": "west"}}))
+    res = run_cli(*command, str(cfg))
+    one_line_refusal(res, *needles)
+    assert not (tmp_path / "rw.db").exists()  # refused before anything was opened
+
+
+def test_config_check_names_the_sector(tmp_path):
+    cfg = tmp_path / "worker.yaml"
+    polygon = {"type": "Polygon", "coordinates": [[[0, 0], [1, 0], [1, 1], [0, 0]]]}
+    cfg.write_text(json.dumps({"sectors": {"areas": [{"id": "west", "polygon": polygon}], "own": "west",
+                                           "margin_m": 50}}))
+    res = run_cli("config", "check", str(cfg))
+    assert res.exit_code == 0, res.output
+    assert "sector west of 1 (margin 50 m)" in " ".join(res.output.split())

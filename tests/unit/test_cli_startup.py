@@ -48,6 +48,7 @@ def loaded(tmp_path: Path, *args: str) -> tuple[int, set[str]]:
     ("backtest", "--help"),
     ("export", "--help"),
     ("run", "--help"),
+    ("record", "--help"),
     ("nonsense",),
 ])
 def test_help_and_usage_errors_load_no_heavy_library(tmp_path: Path, args: tuple[str, ...]) -> None:

@@ -17,6 +17,7 @@ from routewatch.config import parse_settings
 from routewatch.config.world import WorldConfig
 from routewatch.model import Observation, Role
 from routewatch.tracking.world import TrackState, WorldTracker, WorldUpdate, world_id_for
+from routewatch.tracking.worldtypes import make_observation, make_update
 
 T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
 LON0, LAT0 = 35.0, 31.0
@@ -100,9 +101,28 @@ FUSION: list[tuple[str, Callable[[], list[Observation]], list[set[str]]]] = [
     ("handoff 300 m away after 6 s: too fast", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
      + walk("b", "b/1", 16, 22, 13.0 + 300.0, 0, noise=0.3),
      [{"a/1"}, {"b/1"}]),
+    ("handoff from a coasting track (12 s gap)", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
+     + walk("b", "b/1", 22, 28, 13.0 + 15.6, 0, noise=0.3),
+     [{"a/1", "b/1"}]),
+    ("car handoff, 6 s and 96 m further on", lambda: walk("a", "a/1", 0, 10, 0, 0, vx=16, cls="car")
+     + walk("b", "b/1", 16, 20, 160 + 96, 0, vx=16, cls="car"),
+     [{"a/1", "b/1"}]),
+    # 1.4 km from its last fix: beyond the grid search around recently updated tracks.
+    ("car handoff after 25 s coasting, 1.4 km on", lambda: walk("a", "a/1", 0, 10, 0, 0, vx=55, cls="car")
+     + walk("b", "b/1", 35, 40, 550 + 55 * 25, 0, vx=55, cls="car"),
+     [{"a/1", "b/1"}]),
     ("handoff after the track ended", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
      + walk("b", "b/1", 45, 50, 13.0 + 45.0, 0, noise=0.3),
      [{"a/1"}, {"b/1"}]),
+    # Camera a keeps reporting (a/9 far away), so it is known to have lost a/1 once two scans lack it.
+    ("same camera, new id after a/1 missed two scans", lambda: by_time(
+        walk("a", "a/1", 0, 10, 0, 0, noise=0.3), walk("a", "a/2", 13, 20, 13 + 3.9, 0, noise=0.3),
+        walk("a", "a/9", 0, 20, 500, 0)),
+     [{"a/1", "a/2"}, {"a/9"}]),
+    ("same camera, new id while a/1 is still live", lambda: by_time(
+        walk("a", "a/1", 0, 10, 0, 0, noise=0.3), walk("a", "a/2", 11, 20, 13 + 1.3, 0, noise=0.3),
+        walk("a", "a/9", 0, 20, 500, 0)),
+     [{"a/1"}, {"a/2"}, {"a/9"}]),
     ("same camera re-acquires after it lost the walker", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
      + walk("a", "a/2", 22, 25, 13.0 + 15.6, 0, noise=0.3),
      [{"a/1", "a/2"}]),
@@ -279,16 +299,46 @@ def test_one_update_per_input_ids_stick_and_one_source_never_feeds_two_live_ids(
     assert [u.local_id for u in ups] == [o.subject_id for o in obs]
     world_of: dict[str, tuple[str, datetime]] = {}
     latest: dict[tuple[str, str], tuple[str, datetime]] = {}  # (world id, source) -> last local id, time
+    scans: dict[str, list[datetime]] = {}  # source -> its scan times so far
     for o, u in zip(obs, ups, strict=True):
+        times = scans.setdefault(o.source, [])
+        if not times or times[-1] != o.time:
+            times.append(o.time)
         assert u.observation.subject_id == u.world_id and u.observation.time == o.time
         assert u.sensors == tuple(sorted(set(u.sensors))) and o.source in u.sensors
-        # A local id keeps its world id while that track lives (it lives end_s after its last fix).
+        # A local id keeps its world id while that track lives, unless its sensor handed that
+        # track to another local id meanwhile (after missing this one from two scans).
         prev = world_of.get(u.local_id)
-        if prev is not None and (o.time - prev[1]).total_seconds() < cfg.coast_s:
-            assert prev[0] == u.world_id
+        if prev is not None and (o.time - prev[1]).total_seconds() < cfg.coast_s and prev[0] != u.world_id:
+            assert latest[prev[0], o.source][0] != u.local_id
         world_of[u.local_id] = (u.world_id, o.time)
-        # A world track takes another local id of a source only once the earlier one went silent.
+        # A world track takes another local id of a source only once the earlier one has been
+        # missing from two scans of that source or silent for coast_s (the sensor no longer says
+        # they are two things).
         before = latest.get((u.world_id, o.source))
         if before is not None and before[0] != u.local_id:
-            assert (o.time - before[1]).total_seconds() >= cfg.coast_s
+            missed = sum(1 for x in times if before[1] < x < o.time)
+            assert missed >= 2 or (o.time - before[1]).total_seconds() >= cfg.coast_s
         latest[u.world_id, o.source] = (u.local_id, o.time)
+
+
+def test_fast_constructors_build_what_the_dataclasses_build():
+    args = ("w-1", T0, 35.0, 31.0, 12.0, "person", Role.TARGET, 0.5, "a", 1.5, 90.0, 3.0)
+    o = Observation(*args)
+    assert make_observation(*args) == o and hash(make_observation(*args)) == hash(o)
+    assert make_update("w-1", TrackState.CONFIRMED, o, "a/1", ("a",)) == WorldUpdate(
+        "w-1", TrackState.CONFIRMED, o, "a/1", ("a",))
+
+
+def test_tracks_ended_while_updating_are_reported_by_the_next_expire():
+    tr, ups = run(walk("a", "a/1", 0, 5, 0, 0) + walk("b", "b/1", 60, 61, 5000, 0))
+    first, second = ups[0].world_id, ups[-1].world_id
+    assert len(tr) == 1 and tr.state(first) is TrackState.ENDED
+    assert tr.expire(T0 + timedelta(seconds=61)) == [first]
+    assert tr.expire(T0 + timedelta(seconds=62)) == []
+    assert tr.expire(T0 + timedelta(seconds=91)) == [second]
+
+
+def test_state_follows_event_time_seen_by_update_without_expire():
+    tr, ups = run(walk("a", "a/1", 0, 5, 0, 0) + walk("b", "b/1", 16, 16, 3000, 0))
+    assert tr.state(ups[0].world_id) is TrackState.COASTING and len(tr) == 2

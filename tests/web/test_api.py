@@ -334,3 +334,13 @@ def test_link_quality_and_publisher_gaps_in_metrics_and_status(client: TestClien
     assert status["mavlink"]["field"]["senders"] == {"1/1": {"received": 988, "lost": 12}}
     assert status["mavlink"]["field"]["kernel_drops"] == 7
     assert status["mqtt_publishers"]["routewatch/v1/pos/gps"]["gaps"] == 5
+
+
+def test_sector_positions_in_metrics(client: TestClient, store: Store) -> None:
+    """A sector worker's verdicts are on /metrics; a worker without sectors shows no such family."""
+    assert "routewatch_sector_positions" not in client.get("/metrics").text
+    metrics = client.app.state.metrics  # type: ignore[attr-defined]
+    metrics.set_sectors({"sector_owned": 40, "sector_margin": 3, "sector_outside": 57, "sector_unsectored": 2})
+    text = client.get("/metrics").text
+    for verdict, n in (("owned", 40), ("margin", 3), ("outside", 57), ("unsectored", 2)):
+        assert f'routewatch_sector_positions_total{{verdict="{verdict}"}} {n}.0' in text

@@ -1679,6 +1679,11 @@ export interface components {
             lon: number;
             /** Role */
             role: string;
+            /**
+             * Source
+             * @description The sensor that reported it; "world" for a world track (fused).
+             */
+            source: string;
             /** Speed M S */
             speed_m_s: number | null;
             /** Subject Id */

@@ -17,6 +17,8 @@ export type AlertPage = Schemas["AlertPage"];
 export interface Position {
   subject_id: string; time: string; lon: number; lat: number; subject_class: string | null;
   role: string; heading_deg: number | null; speed_m_s: number | null;
+  /** The sensor that reported it; "world" for a world track's position (the fused estimate). */
+  source: string;
 }
 
 /** GeoJSON as the UI edits it: a Feature's `id` is set on corridors (the API's CorridorFeature). */

@@ -26,6 +26,8 @@ async function start(): Promise<void> {
   if (!state.view) {
     state.view = new MapView($("map"), await api.basemap().catch(() => null));
     state.view.onAlertClick = (id) => void selectAlert(id);
+    const sensors = $<HTMLInputElement>("sensor-tracks");
+    sensors.addEventListener("change", () => state.view?.tracks.setSensorTracks(sensors.checked));
     draftOnMap(state.view.map);
   }
   await Promise.all([loadCorridors(), loadAlerts()]);

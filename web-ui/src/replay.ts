@@ -13,7 +13,9 @@ import { type Alert, api, ApiError, type ReplayBoxes, type ReplayFrame, type Rep
 import { utc, utcValue } from "./backtest";
 import { $, errorText, escapeHtml, input } from "./dom";
 import { mountExport } from "./exporting";
-import { areaParam, listCameras, mapAt, mapClose, mapWindow, setupPatrols } from "./replaymap";
+import {
+  areaParam, listCameras, mapAt, mapClose, mapHasWorldTracks, mapSensorTracks, mapWindow, setupPatrols,
+} from "./replaymap";
 import { onReplayRoute } from "./router";
 import { state } from "./state";
 
@@ -389,6 +391,7 @@ async function load(at?: number, relist = true): Promise<void> {
     $("rp-view").hidden = !p.video;
     if (relist) listAlerts(alerts.items);
     mapWindow(p.from, p.to, camera, p.positions);
+    $("rp-sensors-toggle").hidden = !mapHasWorldTracks();
     const first = p.positions.find((f) => Date.parse(f.time) >= (at ?? p.from)) ?? p.positions[0];
     if (first) state.view?.map.jumpTo({ center: [first.lon, first.lat], zoom: Math.max(state.view.map.getZoom(), 16) });
     const slider = input("rp-slider");
@@ -484,6 +487,7 @@ export function setupReplay(): void {
   speed.innerHTML = SPEEDS.map((s) => `<option value="${s}"${s === 1 ? " selected" : ""}>${s}x</option>`).join("");
   speed.addEventListener("change", () => { p.speed = Number(speed.value) || 1; });
   input("rp-boxes").addEventListener("change", () => { p.showBoxes = input<HTMLInputElement>("rp-boxes").checked; drawBoxes(); });
+  input("rp-sensors").addEventListener("change", () => mapSensorTracks(input<HTMLInputElement>("rp-sensors").checked));
   window.addEventListener("resize", drawBoxes);
   mountExport($("replay-panel"), () => ({ camera: p.camera, from: p.to ? iso(p.from) : "", to: p.to ? iso(p.to) : "",
     alertId: document.querySelector<HTMLElement>("#rp-alerts .rp-alert.picked")?.dataset.alertId ?? null }));

@@ -10,13 +10,15 @@ import { utc } from "./backtest";
 import { $, errorText, escapeHtml, input } from "./dom";
 import { state } from "./state";
 import { empty } from "./style";
+import { isWorldOrIdentified, WORLD_SOURCE } from "./tracks";
 
 const TRAIL_MS = 60_000; // a drone's trail: its last minute
 const DRAW_MS = 100; // paths are redrawn at most this often (a window may hold 100,000 positions)
 /** The live layers hidden while replaying: the corridors in force now, and the live tracks. */
 const LIVE_LAYERS = ["corridor-fill", "corridor-outline", "corridor-band", "corridor-line", "track-heading", "tracks"];
 
-interface Path { role: string; times: number[]; coords: [number, number][] }
+/** `sensor`: a sensor's own track, which a world track (source "world") may have fused: shown on demand. */
+interface Path { role: string; sensor: boolean; times: number[]; coords: [number, number][] }
 interface Shape { start: number; end: number; feature: Feature }
 interface Held { since: number; until: number; fc: CorridorsAt }
 
@@ -27,6 +29,8 @@ const m = {
   footprints: [] as Shape[], fpStarts: [] as number[], fpFrom: 0, fpUntil: 0, fpBusy: false, fpShown: null as Shape | null,
   held: [] as Held[], corridorsShown: null as Held | null, corrBusy: false,
   area: "", sorties: [] as Sortie[],
+  /** Whether the window holds world tracks, and whether the sensor tracks are shown beside them. */
+  world: false, sensors: false,
 };
 
 const iso = (ms: number): string => new Date(ms).toISOString();
@@ -63,6 +67,7 @@ function drawPaths(): void {
   const features: Feature[] = [];
   const key: string[] = [];
   for (const [id, path] of m.paths) {
+    if (path.sensor && m.world && !m.sensors) continue;
     const k = lastAt(path.times, m.t);
     const first = path.role === "patrol" ? lastAt(path.times, m.t - TRAIL_MS) + 1 : 0;
     if (k - first < 1) continue;
@@ -161,16 +166,31 @@ function loadCorridors(): void {
 
 // ---- what replay.ts calls ----
 
+/** Show or hide the sensor tracks beside the world tracks (the "Sensor tracks" box). */
+export function mapSensorTracks(on: boolean): void {
+  m.sensors = on;
+  m.drawn = "";
+  drawPathsSoon();
+}
+
+/** Whether the window holds world tracks (then the sensor tracks are shown only on demand). */
+export function mapHasWorldTracks(): boolean {
+  return m.world;
+}
+
 /** A window was loaded: its positions (oldest first) become paths; the camera's footprints and corridors follow. */
 export function mapWindow(from: number, to: number, camera: string, positions: ReplayPosition[]): void {
   mapClose();
-  Object.assign(m, { from, to, camera, t: from, open: true, drawn: "", drawnIds: [], footprints: [], fpStarts: [],
+  Object.assign(m, { from, to, camera, t: from, open: true, drawn: "", drawnIds: [], world: false, footprints: [], fpStarts: [],
     fpFrom: 0, fpUntil: 0,
     fpShown: null, held: [], corridorsShown: null });
   problem("");
   for (const f of positions) {
     let path = m.paths.get(f.subject_id);
-    if (!path) m.paths.set(f.subject_id, path = { role: f.role, times: [], coords: [] });
+    if (!path) {
+      m.paths.set(f.subject_id, path = { role: f.role, sensor: !isWorldOrIdentified(f), times: [], coords: [] });
+      if (f.source === WORLD_SOURCE) m.world = true;
+    }
     path.times.push(Date.parse(f.time));
     path.coords.push([f.lon, f.lat]);
   }

@@ -56,12 +56,21 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
     t = Table(title="routewatch summary", show_header=False)
     ing = summary.ingest
     t.add_row("inputs", ", ".join(summary.inputs))
-    t.add_row("messages", f"{ing.get('messages', 0):,}")
-    t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
+    # MAVLink's rows, unless only MQTT recordings were read
+    if "recording_lines" not in ing or ing.get("messages") or ing.get("corrupt"):
+        t.add_row("messages", f"{ing.get('messages', 0):,}")
+        t.add_row("bad records", f"{ing.get('corrupt', 0):,} (bad CRC {ing.get('bad_crc', 0):,}, "
               f"bad header {ing.get('bad_frame', 0):,}, truncated {ing.get('truncated', 0):,}"
               + (f", junk {ing['junk']:,}" if ing.get("junk") else "")
               + f"; {ing.get('resync_bytes', 0):,} bytes skipped)"
               + (f"; unknown message ids {ing['unknown_id']:,}" if ing.get("unknown_id") else ""))
+    if "recording_lines" in ing:
+        t.add_row("MQTT recordings", f"{ing['recording_lines']:,} lines: {ing.get('recording_messages', 0):,} "
+                  f"messages, {ing.get('recording_bad_lines', 0):,} bad lines (dead letters)"
+                  + (f"; {ing['mqtt_frames_not_analyzed']:,} camera frames not analyzed"
+                     if ing.get("mqtt_frames_not_analyzed") else ""))
+    if "dead_letters" in ing:
+        t.add_row("dead letters", f"{ing['dead_letters']:,} (routewatch dead-letters list)")
     for name, link in summary.links.items():
         t.add_row(f"link {name}", _link_row(link))
     if summary.publishers:
@@ -69,6 +78,13 @@ def print_summary(console: Console, summary: Summary, *, as_json: bool = False) 
             f"{topic} {c['gaps']:,} of {c['received'] + c['gaps']:,}" for topic, c in summary.publishers.items()) + ")")
     if ing.get("dropped_behind"):
         t.add_row("dropped (behind)", f"{ing['dropped_behind']:,} events the pipeline could not take in time")
+    if "sector_owned" in ing or "sector_outside" in ing:
+        t.add_row("sector positions", f"{ing.get('sector_owned', 0):,} owned (of them "
+                  f"{ing.get('sector_unsectored', 0):,} in no sector, ours as the default), "
+                  f"{ing.get('sector_margin', 0):,} in the margin (state only), "
+                  f"{ing.get('sector_outside', 0):,} outside (another worker's)"
+                  + (f"; {ing['dead_letters_left_to_default']:,} dead letters stored by the default sector's worker"
+                     if ing.get("dead_letters_left_to_default") else ""))
     t.add_row("not positions", f"no GPS fix {ing.get('no_fix', 0):,}, invalid {ing.get('invalid_position', 0):,}")
     if "camera_received" in ing:
         t.add_row("live camera frames", f"{ing['camera_received']:,} received, {ing.get('camera_skipped', 0):,} "

@@ -19,6 +19,7 @@ from routewatch.cameras.livepose import LivePoseTrack, PoseFeed, live_poses
 from routewatch.cameras.runtime import CameraSet, start_cameras
 from routewatch.config.schema import Settings
 from routewatch.ingest.handoff import Delivery, Handoff
+from routewatch.ingest.mqtt.frames import is_frame_topic
 from routewatch.ingest.mqtt.sequence import SeqCounter
 from routewatch.model import Corridor, Observation
 from routewatch.outputs.mqtt import AlertPublisher
@@ -45,6 +46,15 @@ async def run_live(
     """Run every configured source until `stop` is set (or, optionally, all file sources end)."""
     return await LiveRunner(settings, store, corridors, stop=stop, sinks=sinks,
                             exit_when_files_done=exit_when_files_done).run()
+
+
+def _shared_topic(topic: str) -> bool:
+    """A topic every sector worker reads (positions, detections, telemetry), unlike a camera's frames.
+
+    Each worker gets its own copy of a bad message there, received at its own time; the default
+    sector's worker stores the dead letter, the others count it (dead_letters_left_to_default).
+    """
+    return topic.startswith("routewatch/v1/") and not is_frame_topic(topic)
 
 
 class LiveRunner:
@@ -101,7 +111,7 @@ class LiveRunner:
         self.pose_feeds, self.pose_tracks = live_poses(s.cameras)
         self.telemetry = start_sources(s.sources, self.hand, self.thread_stop, self._file_done, self.pose_feeds)
         self.files_left += self.telemetry.files
-        await self._in_db(recover, self.rt.pipeline, self.store, s.store.recover_s)
+        await self._in_db(recover, self.rt.pipeline, self.store, s.store.recover_s, self.rt.gate)
         # What start-up built (modules, corridors, recovered state) lives for the whole run: keep the
         # cyclic GC from rescanning it, which otherwise stalls the loop for tens of milliseconds.
         gc.collect()
@@ -137,15 +147,22 @@ class LiveRunner:
 
     def take(self, item: Delivery) -> bool:
         """Feed a delivery to the pipeline and buffer its rows; True if it changed an alert."""
-        obs = [e for e in item.events if isinstance(e, Observation)]
+        events, obs = item.events, [e for e in item.events if isinstance(e, Observation)]
+        if self.rt.gate is not None:  # a worker of one sector: it stores and alerts on its own positions only
+            admitted = self.rt.gate.admit(events)
+            events, obs = admitted.events, list(admitted.stored)
         if obs:
             self.lag_s = max(self.lag_s or 0.0, time.time() - max(o.time for o in obs).timestamp())
         summary = self.rt.summary
         summary.add_positions(obs)
         summary.ingest["dead_letters"] += len(item.dead)
-        changes = self.rt.pipeline.feed_many(item.events)
+        dead = item.dead
+        if self.rt.gate is not None and not self.rt.gate.stores_shared_dead_letters:
+            dead = tuple(d for d in dead if not _shared_topic(d.topic))
+            summary.ingest["dead_letters_left_to_default"] += len(item.dead) - len(dead)
+        changes = self.rt.pipeline.feed_many(events)
         obs.extend(self.rt.pipeline.take_world_positions())
-        self.rt.writer.add(changes, obs, item.dead)
+        self.rt.writer.add(changes, obs, dead)
         self.unacked.extend(item.tokens)
         if self.web is not None and obs:
             self.web.hub.publish_positions(obs)
@@ -196,6 +213,8 @@ class LiveRunner:
             web.metrics.set_link(name, st.link_report())
         web.metrics.set_publishers(self.seqs.counts())
         web.metrics.set_pipeline_lag(max(0.0, self.lag_s or 0.0))
+        if self.rt.gate is not None:
+            web.metrics.set_sectors(self.rt.gate.counts)
 
     async def reload_corridors(self) -> None:
         """Put a changed corridor set in force (another process saved it); checked every CORRIDOR_POLL_S."""
@@ -259,6 +278,8 @@ class LiveRunner:
         rt.summary.publishers = self.seqs.counts()
         ingest["mqtt_seq_gaps"] = self.seqs.gaps
         ingest["dead_letters_pruned"] = rt.writer.dead_letters_pruned
+        if rt.gate is not None:  # every position: owned here, in the margin, or another worker's (never silent)
+            ingest.update(rt.gate.counts)
         return rt.summarize(self.telemetry.stats)
 
     def _file_done(self) -> None:

@@ -19,9 +19,11 @@ from typing import TYPE_CHECKING
 from routewatch.app.summary import Summary, count_opened, summarize
 from routewatch.config.cameras import CameraConfig
 from routewatch.config.schema import Settings
+from routewatch.geo.sectors import SectorMap, load_sector
 from routewatch.ingest.mavlink import MavlinkStats
 from routewatch.model import Corridor, Observation, TelemetryEvent
 from routewatch.pipeline.core import Pipeline
+from routewatch.pipeline.sectors import SectorGate
 from routewatch.store import Store
 from routewatch.store.writer import ChangeSink, Writer
 
@@ -52,6 +54,7 @@ class Runtime:
     snaps: SnapshotTaker | None = None
     recordings: Recordings | None = None
     coverage: CoverageRecorder | None = None
+    gate: SectorGate | None = None  # a live worker owning one sector: which positions are its own
 
     def feed(self, chunk: Sequence[TelemetryEvent]) -> None:
         """Run a chunk through the pipeline and buffer its rows; write when enough is buffered."""
@@ -78,18 +81,32 @@ class Runtime:
         return summarize(self.summary, self.pipeline, stats)
 
 
-def new_pipeline(corridors: Sequence[Corridor], settings: Settings) -> Pipeline:
-    """A pipeline with the engine, alerts and world sections of the settings."""
-    return Pipeline(corridors, settings.engine, settings.alerts, settings.world)
+def new_pipeline(corridors: Sequence[Corridor], settings: Settings, gate: SectorGate | None = None) -> Pipeline:
+    """A pipeline with the engine, alerts and world sections of the settings (raising only `gate`'s own alerts)."""
+    return Pipeline(corridors, settings.engine, settings.alerts, settings.world,
+                    owns=gate.sectors.owns if gate else None)
+
+
+def sector_gate(settings: Settings) -> SectorGate | None:
+    """The sector this worker owns, from settings.sectors; None without sectors. ValueError names a bad area."""
+    cfg = settings.sectors
+    if not cfg.enabled or cfg.own is None or cfg.default_id is None:
+        return None
+    areas = [load_sector(a.id, a.polygon, a.file) for a in cfg.areas]
+    sectors = SectorMap(areas, own=cfg.own, default=cfg.default_id, margin_m=cfg.margin_m)
+    return SectorGate(sectors, hold_s=settings.engine.cross_max_gap_s)
 
 
 def build(settings: Settings, store: Store, corridors: Sequence[Corridor], mode: Mode, *, inputs: Sequence[str],
           sinks: Iterable[ChangeSink] = (), camera: CameraConfig | None = None) -> Runtime:
     """The pipeline, writer and sinks of a job in `mode` (`camera`: the camera whose videos are analyzed)."""
     summary = Summary(inputs=list(inputs))
-    pipeline = new_pipeline(corridors, settings)
-    if mode is Mode.LOGS:
-        return Runtime(summary, pipeline, Writer(store, settings.store, [count_opened(summary), *sinks]))
+    # Sectors split a live run between workers; analyzing recorded data is one job over all of it.
+    gate = sector_gate(settings) if mode is Mode.LIVE else None
+    pipeline = new_pipeline(corridors, settings, gate)
+    if mode is Mode.LOGS:  # dead letters (of MQTT recordings) are aged by the data's clock, not today's
+        return Runtime(summary, pipeline, Writer(store, settings.store, [count_opened(summary), *sinks],
+                                                 clock=summary.data_clock))
     from routewatch.cameras.footprints import CoverageRecorder
     from routewatch.cameras.snapshots import SnapshotTaker, camera_evidence
     from routewatch.recording.service import Recordings
@@ -115,10 +132,10 @@ def build(settings: Settings, store: Store, corridors: Sequence[Corridor], mode:
         coverage = CoverageRecorder(settings.cameras, store.coverage)
         journal = Journal(settings.store.journal_dir)
     writer = Writer(store, settings.store, [count_opened(summary), *sinks, snaps], journal)
-    return Runtime(summary, pipeline, writer, snaps, recordings, coverage)
+    return Runtime(summary, pipeline, writer, snaps, recordings, coverage, gate)
 
 
-def recover(pipeline: Pipeline, store: Store, recover_s: float) -> None:
+def recover(pipeline: Pipeline, store: Store, recover_s: float, gate: SectorGate | None = None) -> None:
     """Take up where a previous run stopped (or was killed): stored alerts and recent track history."""
     latest = store.positions.latest_time()
     if latest is None or recover_s <= 0:
@@ -126,6 +143,11 @@ def recover(pipeline: Pipeline, store: Store, recover_s: float) -> None:
     since = latest - timedelta(seconds=recover_s)
     alerts = store.alerts.to_continue(since)
     history = store.positions.since(since)
+    if gate is not None:
+        # The database is shared: take up only what is ours. An alert belongs to the sector of its
+        # latest position (where its subject was last seen), the history to the sector and its margin.
+        alerts = [a for a in alerts if gate.sectors.owns(a.lon, a.lat)]
+        history = gate.take_history(history)
     n = pipeline.recover(alerts, history)
     log.info("recovered: %d stored fixes replayed (%d alert changes already stored), %d alerts taken up",
              len(history), n, len(alerts))

@@ -6,6 +6,7 @@ import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from routewatch.ingest.mavlink import MavlinkStats
@@ -30,6 +31,7 @@ class Summary:
     links: dict[str, dict[str, Any]] = field(default_factory=dict)  # live MAVLink sources: link quality
     publishers: dict[str, dict[str, int]] = field(default_factory=dict)  # MQTT topics with seq: gaps
     without_mavlink: dict[str, int] = field(default_factory=dict)  # input -> its size: not one message in it
+    latest: datetime | None = None  # the latest time in the data so far (positions, received_at of recordings)
 
     def add_positions(self, obs: Sequence[Observation]) -> None:
         """Count positions and widen the event-time range they cover."""
@@ -40,6 +42,21 @@ class Summary:
         last = max(o.time for o in obs).isoformat()
         self.first = min(self.first or first, first)
         self.last = max(self.last or last, last)
+        self.saw(max(o.time for o in obs))
+
+    def saw(self, t: datetime) -> None:
+        """Move the data's clock on to t (it never goes back)."""
+        self.latest = t if self.latest is None else max(self.latest, t)
+
+    def data_clock(self) -> datetime:
+        """The time of a batch job: the latest time in its data, never later than the wall clock.
+
+        A batch job's housekeeping ages rows by it: the dead letters of a recording of last month are
+        a month old to the month's data, not to today, and are kept for the operator to read; data
+        timed in the future (a wrong clock) must not age everything else in the database.
+        """
+        now = datetime.now(UTC)
+        return now if self.latest is None else min(self.latest, now)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 @click.option("--db", envvar="ROUTEWATCH_STORE__URL",
               help=f"Database URL [default: the settings' store.url, else {DEFAULT_DB}].")
 @click.option("-c", "--config", type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Settings file for engine/alerts parameters.")
+              help="Settings file for engine/alerts parameters (and mqtt.input, cameras for MQTT recordings).")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", is_flag=True, help="Do not print alerts as they open.")
 @click.option("--realtime", is_flag=True, help="Replay at recorded speed instead of as fast as possible.")
@@ -30,7 +30,15 @@ if TYPE_CHECKING:
               help="Camera file (YAML/JSON: name, start_time, gcps): INPUTS are that camera's videos.")
 def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str | None, config: Path | None,
                 as_json: bool, quiet: bool, realtime: bool, speed: float, camera_file: Path | None) -> None:
-    """Process MAVLink logs (.tlog), or a camera's videos with --camera, as fast as possible; store the alerts."""
+    """Process MAVLink logs (.tlog), MQTT recordings (.jsonl) or, with --camera, a camera's videos; store the alerts.
+
+    \b
+    An MQTT recording (`routewatch record`) has one received message per line:
+      {"topic": "routewatch/v1/pos/cam-a", "received_at": "2026-03-01T22:14:03.120Z", "payload": {...}}
+    with "payload_b64" (base64) instead of "payload" for a message that is not JSON. Its messages are
+    parsed and checked as the live MQTT input does (the settings' mqtt.input; received_at plays the
+    receiver's clock), in received_at order; what is refused, and bad lines, become dead letters.
+    """
     from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
     from routewatch.app.analyze import analyze
@@ -40,7 +48,7 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str |
     if camera_file is not None:
         _analyze_video(list(inputs), camera_file, settings, corridors_file, as_json, quiet)
         return
-    _refuse_non_tlogs(inputs)
+    _refuse_non_tlogs(inputs, realtime)
     store, corridors = store_with_corridors(settings.store.url, corridors_file, "analyze")
     if not corridors:
         err.print("[yellow]warning:[/] no corridors: positions are stored but no alert can be raised")
@@ -58,15 +66,25 @@ def analyze_cmd(inputs: tuple[Path, ...], corridors_file: Path | None, db: str |
         fail("\n".join(empty))
 
 
-def _refuse_non_tlogs(inputs: tuple[Path, ...]) -> None:
-    """Refuse, before reading them through, inputs that are plainly something else than a MAVLink log."""
+def _refuse_non_tlogs(inputs: tuple[Path, ...], realtime: bool) -> None:
+    """Refuse, before reading them through, inputs that are plainly neither a MAVLink log nor an MQTT recording."""
     from routewatch.ingest.mavlink import not_a_tlog
+    from routewatch.ingest.mqtt.recordfile import is_recording_file
 
     for path in inputs:
+        if is_recording_file(path):
+            if realtime:
+                fail(f"{path} is an MQTT recording: it is analyzed as fast as possible; leave out --realtime")
+            continue
+        if path.suffix.lower() == ".jsonl":
+            fail(f"{path} is not an MQTT recording: no line of its start is a JSON object with topic and received_at "
+                 '(e.g. {"topic": "routewatch/v1/pos/cam-a", "received_at": "2026-03-01T12:00:00Z", "payload": {}})')
         with path.open("rb") as f:
             what = not_a_tlog(f.read(512))
         if what is not None:
-            hint = ": give --camera CAMERA.yaml to analyze a camera's video" if what.startswith("a video") else ""
+            hint = (": give --camera CAMERA.yaml to analyze a camera's video" if what.startswith("a video") else
+                    ", nor an MQTT recording (.jsonl: each line an object with topic and received_at)"
+                    if what.startswith("JSON") else "")
             fail(f"{path} is {what}, not a MAVLink telemetry log (.tlog){hint}")
 
 

@@ -55,8 +55,25 @@ err = _LazyConsole(stderr=True)
 
 
 def fail(msg: str, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {msg}", highlight=False)
+    from rich.markup import escape  # rich is loaded by then: err.print makes the console
+
+    # The message is plain text: "sectors.areas[west]" must not be taken for a style tag.
+    err.print(f"[bold red]error:[/] {escape(msg)}", highlight=False)
     sys.exit(code)
+
+
+def check_sectors(settings: Settings) -> str:
+    """Load the sector areas (fail with the key and the problem); ", sector X of N (margin M m)" or ""."""
+    cfg = settings.sectors
+    if not cfg.enabled:
+        return ""
+    from routewatch.app.runtime import sector_gate
+
+    try:
+        sector_gate(settings)
+    except ValueError as exc:
+        fail(str(exc))
+    return f", sector {cfg.own} of {len(cfg.areas)} (margin {cfg.margin_m:g} m)"
 
 
 def started() -> None:

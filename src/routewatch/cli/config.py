@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from routewatch.cli.common import load_settings, out
+from routewatch.cli.common import check_sectors, load_settings, out
 
 
 @click.group()
@@ -19,7 +19,8 @@ def config() -> None:
 def config_check(file: Path) -> None:
     """Validate a settings file (and ROUTEWATCH_* overrides)."""
     s = load_settings(file)
-    out.print(f"{file}: OK ({len(s.sources)} source(s), database {s.store.url.split('://')[0]})")
+    sector = check_sectors(s)
+    out.print(f"{file}: OK ({len(s.sources)} source(s), database {s.store.url.split('://')[0]}{sector})")
 
 
 @config.command(name="reference")

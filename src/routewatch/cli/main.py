@@ -24,6 +24,7 @@ from routewatch.cli import (
     demo,
     export,
     klv,
+    record,
     run,
     users,
 )
@@ -76,5 +77,5 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 for _command in (analyze.analyze_cmd, alerts.alerts, deadletters.dead_letters_cmd, backtest.backtest_cmd,
                  export.export_cmd, coverage.coverage_cmd, users.users, klv.klv, corridors.corridors,
-                 config.config, db.db, run.run_cmd, demo.demo_cmd):
+                 config.config, db.db, run.run_cmd, record.record_cmd, demo.demo_cmd):
     main.add_command(_command)

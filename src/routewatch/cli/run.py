@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from routewatch.cli.common import fail, load_settings, now, open_store, out
+from routewatch.cli.common import check_sectors, fail, load_settings, now, open_store, out
 
 if TYPE_CHECKING:
     from routewatch.config.schema import Settings
@@ -55,7 +55,8 @@ def run_cmd(config_file: Path) -> None:
     s = load_settings(config_file)
     if not s.sources and not s.mqtt.input.enabled and not s.cameras:
         fail(f"{config_file}: no sources configured (add `sources`, or enable `mqtt.input`)")
+    sector = check_sectors(s)  # a bad sector area fails here, with its key, before anything starts
     mqtt = f", MQTT {s.mqtt.broker.host}:{s.mqtt.broker.port}" if s.mqtt.input.enabled or s.mqtt.output.enabled else ""
     out.print(f"routewatch running: {len(s.sources)} MAVLink source(s){mqtt}, database "
-              f"{s.store.url.split('://')[0]}; Ctrl-C to stop")
+              f"{s.store.url.split('://')[0]}{sector}; Ctrl-C to stop")
     run_until_signal(s, s.corridors.file)

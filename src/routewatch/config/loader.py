@@ -177,6 +177,10 @@ def _resolve_paths(tree: dict[str, Any], base: Path) -> None:
     corr = tree.get("corridors")
     if isinstance(corr, dict) and isinstance(corr.get("file"), str) and not Path(corr["file"]).is_absolute():
         corr["file"] = str(base / corr["file"])
+    sectors = tree.get("sectors")
+    for area in (sectors.get("areas") or []) if isinstance(sectors, dict) else []:
+        if isinstance(area, dict) and isinstance(area.get("file"), str) and not Path(area["file"]).is_absolute():
+            area["file"] = str(base / area["file"])
     for src in tree.get("sources") or []:
         if isinstance(src, dict) and isinstance(src.get("url"), str):
             url = src["url"]

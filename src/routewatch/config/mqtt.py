@@ -61,7 +61,8 @@ class MqttInputConfig(Section):
     enabled: bool = Field(False, description="Subscribe to position, detection and telemetry topics.")
     topics: list[str] = Field(
         default_factory=lambda: ["routewatch/v1/pos/+", "routewatch/v1/det/+", "routewatch/v1/telemetry/+"],
-        description="Topic filters (QoS 1). Give each worker its own share, e.g. routewatch/v1/pos/north.",
+        description="Topic filters (QoS 1). Workers owning sectors (settings.sectors) all subscribe to every "
+        "position topic; without sectors, a worker may take a share, e.g. routewatch/v1/pos/north.",
     )
     frigate_topic: str | None = Field(None, description="Frigate's events topic (e.g. frigate/events), if any.")
     frigate_cameras: dict[str, tuple[float, float]] = Field(

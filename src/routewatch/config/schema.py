@@ -11,6 +11,7 @@ from routewatch.config.cameras import CameraConfig, camera_source
 from routewatch.config.engine import AlertsConfig, CorridorsConfig, EngineConfig
 from routewatch.config.mqtt import MqttConfig
 from routewatch.config.recording import RecordingConfig
+from routewatch.config.sectors import SectorsConfig
 from routewatch.config.sources import SourceConfig
 from routewatch.config.store import StoreConfig
 from routewatch.config.web import WebConfig
@@ -36,6 +37,7 @@ class Settings(Section):
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     web: WebConfig = Field(default_factory=WebConfig)
     recording: RecordingConfig = Field(default_factory=RecordingConfig)
+    sectors: SectorsConfig = Field(default_factory=SectorsConfig)
     logging: LoggingConfig = Field(default_factory=LoggingConfig)
 
     @field_validator("sources")

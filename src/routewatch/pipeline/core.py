@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -55,7 +55,16 @@ class Pipeline:
     """Owns engine and alert state; the single place telemetry turns into alert changes."""
 
     def __init__(self, corridors: Sequence[Corridor], engine: EngineConfig, alerts: AlertsConfig,
-                 world: WorldConfig | None = None) -> None:
+                 world: WorldConfig | None = None, owns: Callable[[float, float], bool] | None = None) -> None:
+        """`world`: fuse sensor tracks into world tracks before the rules (when enabled).
+
+        `owns(lon, lat)`: whether this worker raises the alerts of a fix there (default: everywhere).
+
+        Fixes it does not own still move the engine's state (a worker's sector margin), so a subject
+        that arrives brings its pending crossings and confirmations; their rule events are dropped,
+        since the worker owning those fixes raises them (routewatch.pipeline.sectors).
+        """
+        self.owns = owns
         self.engine = CorridorEngine(corridors, engine)
         self.alerts = AlertManager(alerts, corridors)
         self.world = WorldTracker(world) if world is not None and world.enabled else None
@@ -149,6 +158,8 @@ class Pipeline:
         if ts >= self._next_sweep.get(obs.source, float("-inf")):
             self._next_sweep[obs.source] = ts + SWEEP_EVERY_S
             out.extend(self.alerts.sweep(obs.time))
+        if self.owns is not None and events and not self.owns(obs.lon, obs.lat):
+            return out
         if not self.corroboration.active and self.world is None:
             for e in events:
                 out.extend(self.alerts.on_event(e))
@@ -188,6 +199,8 @@ class Pipeline:
             # No position yet: an alert needs a place; the status is kept in telemetry.fence_breached.
             return []
         lon, lat = track.lon, track.lat
+        if self.owns is not None and not self.owns(lon, lat):
+            return []  # the worker owning where the drone is raises it
         rule = RuleEvent(kind, ev.time, ev.subject_id, cls, AUTOPILOT_FENCE, 0, lon, lat,
                          detail=f"autopilot fence status: breach type {ev.breach_type}", source=ev.source)
         return self.alerts.on_event(rule)

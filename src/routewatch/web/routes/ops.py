@@ -28,6 +28,7 @@ class Metrics:
         self._cameras: dict[str, dict[str, int]] = {}
         self._links: dict[str, dict[str, Any]] = {}
         self._publishers: dict[str, dict[str, int]] = {}
+        self._sectors: dict[str, int] = {}
 
     def set_messages_in(self, total: float) -> None:
         """Messages received since start (a running total)."""
@@ -64,6 +65,16 @@ class Metrics:
         """MQTT publishers' sequence counters by topic: received, gaps (messages missing), repeats."""
         with self._lock:
             self._publishers = {k: dict(v) for k, v in counts.items()}
+
+    def set_sectors(self, counts: Mapping[str, int]) -> None:
+        """A sector worker's positions by verdict: sector_owned, sector_margin, sector_outside, sector_unsectored."""
+        with self._lock:
+            self._sectors = dict(counts)
+
+    def sectors(self) -> dict[str, int]:
+        """The sector counters (empty when this worker owns no sector)."""
+        with self._lock:
+            return dict(self._sectors)
 
     def status(self) -> dict[str, Any]:
         """Everything this holds, for the status endpoint."""
@@ -114,6 +125,15 @@ class StoreCollector(Collector):
             stale.add_metric([camera], counts.get("stale_now", 0))
         yield from (frames, reopens, stale)
         yield from _ingest_families(self._metrics.status())
+        sectors = self._metrics.sectors()
+        if sectors:
+            family = CounterMetricFamily("routewatch_sector_positions", "Positions by what this sector's worker did "
+                                         "with them: owned (stored, alerted on), margin (state only), outside "
+                                         "(another worker's), unsectored (in no sector, owned here as the default)",
+                                         labels=["verdict"])
+            for verdict in ("owned", "margin", "outside", "unsectored"):
+                family.add_metric([verdict], sectors.get(f"sector_{verdict}", 0))
+            yield family
         alerts = GaugeMetricFamily("routewatch_alerts", "Stored alerts by kind", labels=["kind"])
         for kind, count in self._alerts.count_by_kind().items():
             alerts.add_metric([kind], count)

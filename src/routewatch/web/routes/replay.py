@@ -97,7 +97,7 @@ def _area(bbox: str | None) -> BBox | None:
 def _fix(f: Observation) -> ReplayPosition:
     return ReplayPosition(subject_id=f.subject_id, time=f.time.isoformat(), lon=f.lon, lat=f.lat, alt_m=f.alt_m,
                           subject_class=f.subject_class, role=f.role.value, heading_deg=f.heading_deg,
-                          speed_m_s=f.speed_m_s)
+                          speed_m_s=f.speed_m_s, source=f.source)
 
 
 class Recorded(Protocol):

@@ -50,6 +50,7 @@ class ReplayPosition(Out):
     role: str
     heading_deg: float | None
     speed_m_s: float | None
+    source: str = Field(description='The sensor that reported it; "world" for a world track (fused).')
 
 
 class ReplayPositions(Out):
