@@ -16,23 +16,31 @@ from routewatch.cli.run import run_until_signal
 @click.option("--db", default=DEMO_DB, show_default=True, help="Database URL (the default one starts fresh each run).")
 @click.option("--port", type=click.IntRange(0, 65535), default=8080, show_default=True,
               help="Dashboard port on 127.0.0.1 (0: no dashboard).")
-@click.option("--model", help="A YOLO model (path, or a hub name such as yolo11n.pt) for the demo camera; "
-              "default: motion detection, no weights needed. Needs the detect extra.")
+@click.option("--model", help="A YOLO model (path, or a hub name such as yolo11n.pt) for the border camera; "
+              "default: motion detection, no weights needed. Needs the detect extra. The patrol drone's camera "
+              "always finds the walker by motion (seen from 60 m up, the figure is too small for COCO models).")
 def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
     """Replay the bundled patrol scenario and show alerts live (embedded defaults, no arguments needed)."""
     import secrets
+    from concurrent.futures import ThreadPoolExecutor
 
+    from routewatch.app.demo import dronecam
     from routewatch.app.demo.camera import camera, render
     from routewatch.app.demo.scenario import corridors_path, write_tlog
     from routewatch.config.schema import Settings
     from routewatch.config.sources import SourceConfig
     from routewatch.config.store import StoreConfig
     from routewatch.config.web import WebConfig
+    from routewatch.config.world import WorldConfig
     from routewatch.store.users import create_user
 
     work = Path("routewatch-demo")
     tlog = write_tlog(work / "patrol.tlog")
-    cam = camera(render(work / "border-cam.avi"), realtime=True, speed=speed)
+    with ThreadPoolExecutor(2) as pool:  # OpenCV renders without the GIL: the two videos at once
+        border_video = pool.submit(render, work / "border-cam.avi")
+        drone_video = pool.submit(dronecam.render, work / f"{dronecam.NAME}.avi")
+        cam = camera(border_video.result(), realtime=True, speed=speed)
+        drone_cam = dronecam.camera(drone_video.result(), tlog, realtime=True, speed=speed)
     if model is not None:
         from routewatch.cameras.detector import DetectorError, YoloTracker
 
@@ -48,8 +56,10 @@ def demo_cmd(speed: float, db: str, port: int, model: str | None) -> None:
         Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     web = WebConfig(enabled=port > 0, port=port or 8080)
     s = Settings(sources=[SourceConfig(name="demo", url=f"file:{tlog}", realtime=True, speed=speed)],
-                 cameras=[cam], store=StoreConfig(url=url, journal_dir=work / "journal"), web=web)
-    out.print(f"[bold]routewatch demo[/]: replaying {tlog} and the camera video {cam.url} at {speed:g}x "
+                 cameras=[cam, drone_cam], store=StoreConfig(url=url, journal_dir=work / "journal"), web=web,
+                 world=WorldConfig(enabled=True))  # the two cameras' tracks of the walker: one subject, one alert
+    out.print(f"[bold]routewatch demo[/]: replaying {tlog} and the camera videos {cam.url} and {drone_cam.url} "
+              f"at {speed:g}x "
               f"against {corridors_path().name}; alerts are stored in {url}. Ctrl-C to stop.")
     if web.enabled:
         password = secrets.token_urlsafe(9)
