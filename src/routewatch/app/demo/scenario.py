@@ -19,9 +19,6 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from pymavlink.dialects.v20 import ardupilotmega as dialect
 
 from routewatch.geo.crs import LocalFrame
 from routewatch.ingest.mavlink import TlogWriter
@@ -165,19 +162,11 @@ def build() -> TlogWriter:
         # MAVLink velocities are north, east, down.
         w.global_position_int(t, 1, lat, lon, GROUND_MSL_M + PATROL_AGL_M, PATROL_AGL_M, vy, vx, 0.0,
                               _heading(vx, vy))
-        w.message(t, 1, _gimbal(s), compid=dialect.MAV_COMP_ID_GIMBAL)
+        # The camera gimbal, as ArduPilot 4.3+ reports it: pitch and roll locked to the horizon, yaw following.
+        w.gimbal_attitude(t, 1, GIMBAL_PITCH_DEG, time_boot_ms=int(s * 1000))
         if s == int(s):
             _targets(w, s, t)
     return w
-
-
-def _gimbal(s: float) -> Any:
-    """The camera gimbal's attitude (GIMBAL_DEVICE_ATTITUDE_STATUS, as ArduPilot 4.3+ reports it: pitch and
-    roll locked to the horizon, yaw following the vehicle), a quaternion of yaw 0, pitch GIMBAL_PITCH_DEG."""
-    half = math.radians(GIMBAL_PITCH_DEG) / 2
-    flags = dialect.GIMBAL_DEVICE_FLAGS_ROLL_LOCK | dialect.GIMBAL_DEVICE_FLAGS_PITCH_LOCK
-    return dialect.MAVLink_gimbal_device_attitude_status_message(
-        0, 0, int(s * 1000), flags, [math.cos(half), 0.0, math.sin(half), 0.0], math.nan, math.nan, math.nan, 0)
 
 
 def _targets(w: TlogWriter, s: float, t: datetime) -> None:

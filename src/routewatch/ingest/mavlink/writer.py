@@ -98,6 +98,18 @@ class TlogWriter:
                                                math.radians(yaw_deg), 0.0, 0.0, 0.0)
         return self.message(t, sysid, msg, compid=compid)
 
+    def gimbal_attitude(self, t: datetime, sysid: int, pitch_deg: float, *, time_boot_ms: int = 0,
+                        locked: bool = True) -> bytes:
+        """GIMBAL_DEVICE_ATTITUDE_STATUS from the gimbal component: yaw 0, `pitch_deg` (negative: down).
+
+        `locked`: pitch and roll locked to the horizon, yaw following the vehicle (ArduPilot 4.3+).
+        """
+        half = math.radians(pitch_deg) / 2
+        flags = dialect.GIMBAL_DEVICE_FLAGS_ROLL_LOCK | dialect.GIMBAL_DEVICE_FLAGS_PITCH_LOCK if locked else 0
+        msg = dialect.MAVLink_gimbal_device_attitude_status_message(
+            0, 0, time_boot_ms, flags, [math.cos(half), 0.0, math.sin(half), 0.0], math.nan, math.nan, math.nan, 0)
+        return self.message(t, sysid, msg, compid=dialect.MAV_COMP_ID_GIMBAL)
+
     def system_time(self, t: datetime, sysid: int, vehicle_time: datetime | None, *, time_boot_ms: int = 0,
                     compid: int = 1) -> bytes:
         """SYSTEM_TIME; vehicle_time None is sent as 0 (no time yet)."""
