@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from routewatch.config.base import Section
+from routewatch.config.base import Section, require_unique
 from routewatch.config.cameras import CameraConfig, camera_source
 from routewatch.config.engine import AlertsConfig, CorridorsConfig, EngineConfig
 from routewatch.config.mqtt import MqttConfig
@@ -43,19 +43,13 @@ class Settings(Section):
     @field_validator("sources")
     @classmethod
     def _unique(cls, v: list[SourceConfig]) -> list[SourceConfig]:
-        names = [s.name for s in v]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"duplicate source name(s) {dup}")
+        require_unique((s.name for s in v), "source name")
         return v
 
     @field_validator("cameras")
     @classmethod
     def _unique_cameras(cls, v: list[CameraConfig]) -> list[CameraConfig]:
-        names = [c.name for c in v]
-        dup = sorted({n for n in names if names.count(n) > 1})
-        if dup:
-            raise ValueError(f"duplicate camera name(s) {dup}")
+        require_unique((c.name for c in v), "camera name")
         return v
 
     @model_validator(mode="after")

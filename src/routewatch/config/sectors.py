@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
-from routewatch.config.base import Section
+from routewatch.config.base import Section, require_unique
 
 SECTOR_ID = r"^[A-Za-z0-9_.-]+$"
 
@@ -65,10 +65,7 @@ class SectorsConfig(Section):
     @field_validator("areas")
     @classmethod
     def _unique(cls, v: list[SectorArea]) -> list[SectorArea]:
-        ids = [a.id for a in v]
-        dup = sorted({i for i in ids if ids.count(i) > 1})
-        if dup:
-            raise ValueError(f"duplicate sector id(s) {dup}")
+        require_unique((a.id for a in v), "sector id")
         return v
 
     @model_validator(mode="after")
