@@ -14,6 +14,7 @@ from routewatch.config.recording import RecordingConfig
 from routewatch.config.sources import SourceConfig
 from routewatch.config.store import StoreConfig
 from routewatch.config.web import WebConfig
+from routewatch.config.world import WorldConfig
 
 
 class LoggingConfig(Section):
@@ -30,6 +31,7 @@ class Settings(Section):
     corridors: CorridorsConfig = Field(default_factory=CorridorsConfig)
     engine: EngineConfig = Field(default_factory=EngineConfig)
     alerts: AlertsConfig = Field(default_factory=AlertsConfig)
+    world: WorldConfig = Field(default_factory=WorldConfig)
     store: StoreConfig = Field(default_factory=StoreConfig)
     mqtt: MqttConfig = Field(default_factory=MqttConfig)
     web: WebConfig = Field(default_factory=WebConfig)

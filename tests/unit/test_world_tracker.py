@@ -1,0 +1,294 @@
+"""The world tracker: which sensor tracks become one world track, and which never do (a table per rule)."""
+
+from __future__ import annotations
+
+import math
+import random
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from routewatch.config import parse_settings
+from routewatch.config.world import WorldConfig
+from routewatch.model import Observation, Role
+from routewatch.tracking.world import TrackState, WorldTracker, WorldUpdate, world_id_for
+
+T0 = datetime(2026, 3, 1, 2, 0, tzinfo=UTC)
+LON0, LAT0 = 35.0, 31.0
+M_LAT = 111_195.08  # metres per degree of latitude (the tracker's sphere)
+M_LON = M_LAT * math.cos(math.radians(LAT0))
+
+
+def ob(source: str, lid: str, t_s: float, x: float, y: float, cls: str = "person", role: Role = Role.TARGET,
+       acc: float | None = 5.0) -> Observation:
+    """An observation `t_s` seconds after T0 at (x, y) metres east/north of (LON0, LAT0)."""
+    return Observation(lid, T0 + timedelta(seconds=t_s), LON0 + x / M_LON, LAT0 + y / M_LAT, subject_class=cls,
+                       role=role, source=source, accuracy_m=acc)
+
+
+def walk(source: str, lid: str, t0: int, t1: int, x0: float, y0: float, vx: float = 1.3, vy: float = 0.0,
+         cls: str = "person", noise: float = 1.0, seed: int = 1, role: Role = Role.TARGET) -> list[Observation]:
+    """One sensor's track of a thing moving at (vx, vy) m/s, a fix per second from t0 to t1 inclusive."""
+    rng = random.Random(f"{seed}{source}{lid}")
+    return [ob(source, lid, t, x0 + vx * (t - t0) + rng.gauss(0, noise), y0 + vy * (t - t0) + rng.gauss(0, noise),
+               cls, role) for t in range(t0, t1 + 1)]
+
+
+def by_time(*tracks: list[Observation]) -> list[Observation]:
+    """Merge sensor tracks the way a pipeline receives them: event time, then source, then id."""
+    return sorted((o for tr in tracks for o in tr), key=lambda o: (o.time, o.source, o.subject_id))
+
+
+def groups(updates: list[WorldUpdate]) -> list[set[str]]:
+    """The partition of local ids by world id, in a stable order."""
+    by: dict[str, set[str]] = {}
+    for u in updates:
+        by.setdefault(u.world_id, set()).add(u.local_id)
+    return sorted(by.values(), key=lambda g: sorted(g))
+
+
+def run(obs: list[Observation], cfg: WorldConfig | None = None) -> tuple[WorldTracker, list[WorldUpdate]]:
+    tr = WorldTracker(cfg or WorldConfig())
+    return tr, tr.update(obs)
+
+
+# name, observations, the local ids that must share a world id (every other pair must not)
+FUSION: list[tuple[str, Callable[[], list[Observation]], list[set[str]]]] = [
+    ("empty input", lambda: [], []),
+    ("one sensor track", lambda: walk("a", "a/1", 0, 5, 0, 0), [{"a/1"}]),
+    ("two cameras, one walker", lambda: by_time(walk("a", "a/1", 0, 10, 0, 0), walk("b", "b/7", 0, 10, 0, 0)),
+     [{"a/1", "b/7"}]),
+    ("two cameras, walker enters b later", lambda: by_time(walk("a", "a/1", 0, 10, 0, 0),
+                                                           walk("b", "b/7", 4, 10, 5.2, 0)),
+     [{"a/1", "b/7"}]),
+    ("two people 30 m apart, two cameras", lambda: by_time(
+        walk("a", "a/1", 0, 10, 0, 0), walk("a", "a/2", 0, 10, 0, 30),
+        walk("b", "b/1", 0, 10, 0, 0), walk("b", "b/2", 0, 10, 0, 30)),
+     [{"a/1", "b/1"}, {"a/2", "b/2"}]),
+    ("person and car at the same place", lambda: by_time(walk("a", "a/1", 0, 5, 0, 0),
+                                                        walk("b", "b/1", 0, 5, 0, 0, cls="car")),
+     [{"a/1"}, {"b/1"}]),
+    ("unknown class fuses with a person", lambda: by_time(walk("a", "a/1", 0, 5, 0, 0),
+                                                         walk("b", "b/1", 0, 5, 0, 0, cls="unknown")),
+     [{"a/1", "b/1"}]),
+    ("truck fuses with car", lambda: by_time(walk("a", "a/1", 0, 5, 0, 0, vx=10, cls="car"),
+                                            walk("b", "b/1", 0, 5, 0, 0, vx=10, cls="truck")),
+     [{"a/1", "b/1"}]),
+    ("two local ids of one source at one place", lambda: by_time(walk("a", "a/1", 0, 5, 0, 0),
+                                                                walk("a", "a/2", 0, 5, 0, 0)),
+     [{"a/1"}, {"a/2"}]),
+    ("two identified drones never fused", lambda: by_time(
+        walk("uav1", "uav1", 0, 5, 0, 0, vx=5, cls="drone", role=Role.PATROL),
+        walk("uav2", "uav2", 0, 5, 0, 0, vx=5, cls="drone", role=Role.PATROL)),
+     [{"uav1"}, {"uav2"}]),
+    ("camera drone absorbed by identified drone", lambda: by_time(
+        walk("uav1", "uav1", 0, 8, 0, 0, vx=5, cls="drone", role=Role.PATROL),
+        walk("c", "c/9", 2, 8, 10, 0, vx=5, cls="drone")),
+     [{"c/9", "uav1"}]),
+    ("camera person near identified drone stays apart", lambda: by_time(
+        walk("uav1", "uav1", 0, 8, 0, 0, cls="drone", role=Role.PATROL), walk("c", "c/9", 2, 8, 2.6, 0)),
+     [{"c/9"}, {"uav1"}]),
+    # Handoff: the walker leaves camera a at t=10 and appears in camera b 6 s later, 8 m further on.
+    ("handoff at walking speed", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
+     + walk("b", "b/1", 16, 22, 13.0 + 8.0, 0, noise=0.3),
+     [{"a/1", "b/1"}]),
+    ("handoff 300 m away after 6 s: too fast", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
+     + walk("b", "b/1", 16, 22, 13.0 + 300.0, 0, noise=0.3),
+     [{"a/1"}, {"b/1"}]),
+    ("handoff after the track ended", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
+     + walk("b", "b/1", 45, 50, 13.0 + 45.0, 0, noise=0.3),
+     [{"a/1"}, {"b/1"}]),
+    ("same camera re-acquires after it lost the walker", lambda: walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
+     + walk("a", "a/2", 22, 25, 13.0 + 15.6, 0, noise=0.3),
+     [{"a/1", "a/2"}]),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "expected"), FUSION, ids=[f[0] for f in FUSION])
+def test_which_sensor_tracks_fuse(name, make, expected):
+    obs = make()
+    _, ups = run(obs)
+    assert len(ups) == len(obs)
+    assert [u.local_id for u in ups] == [o.subject_id for o in obs]
+    assert groups(ups) == sorted(expected, key=lambda g: sorted(g))
+
+
+@pytest.mark.parametrize(("name", "make", "world_ids"), [
+    ("identified keep their ids", lambda: by_time(walk("uav1", "uav1", 0, 3, 0, 0, cls="drone", role=Role.PATROL),
+                                                 walk("uav2", "uav2", 0, 3, 0, 0, cls="drone", role=Role.PATROL)),
+     {"uav1": "uav1", "uav2": "uav2"}),
+    ("absorbed camera track takes the drone's id", lambda: by_time(
+        walk("uav1", "uav1", 0, 4, 0, 0, vx=5, cls="drone", role=Role.PATROL),
+        walk("c", "c/9", 1, 4, 5, 0, vx=5, cls="drone")),
+     {"uav1": "uav1", "c/9": "uav1"}),
+    ("a sensor track's id comes from its first observation",
+     lambda: walk("a", "a/1", 3, 5, 0, 0), {"a/1": world_id_for("a", "a/1", T0 + timedelta(seconds=3))}),
+])
+def test_world_ids(name, make, world_ids):
+    _, ups = run(make())
+    assert {u.local_id: u.world_id for u in ups} == world_ids
+
+
+def test_two_cameras_make_one_track_with_two_contributors():
+    obs = by_time(walk("a", "a/1", 0, 10, 0, 0), walk("b", "b/7", 2, 10, 2.6, 0))
+    tr, ups = run(obs)
+    (wid,) = {u.world_id for u in ups}
+    assert [(c.source, c.local_id, c.first, c.last) for c in tr.contributors(wid)] == [
+        ("a", "a/1", T0, T0 + timedelta(seconds=10)),
+        ("b", "b/7", T0 + timedelta(seconds=2), T0 + timedelta(seconds=10)),
+    ]
+    assert ups[0].sensors == ("a",) and ups[-1].sensors == ("a", "b")
+    last = ups[-1].observation
+    # Fused from two 5 m sensors: tighter than either, and the walker's speed and heading (east).
+    assert last.subject_id == wid and last.accuracy_m is not None and last.accuracy_m < 5.0
+    assert last.speed_m_s == pytest.approx(1.3, abs=0.5) and last.heading_deg == pytest.approx(90, abs=20)
+    x, y = (last.lon - LON0) * M_LON, (last.lat - LAT0) * M_LAT
+    assert math.hypot(x - 13.0, y) < 3.0
+    assert len(tr) == 1
+
+
+def test_one_track_is_tentative_then_confirmed():
+    _, ups = run(walk("a", "a/1", 0, 3, 0, 0), WorldConfig(confirm_hits=3))
+    assert [u.state for u in ups] == [TrackState.TENTATIVE, TrackState.TENTATIVE] + [TrackState.CONFIRMED] * 2
+
+
+def test_identified_is_confirmed_at_once():
+    _, ups = run(walk("uav1", "uav1", 0, 1, 0, 0, cls="drone", role=Role.PATROL))
+    assert [u.state for u in ups] == [TrackState.CONFIRMED] * 2
+
+
+# seconds after the last fix at t=5 -> state, ids ended by expire
+LIFECYCLE = [
+    (0, TrackState.CONFIRMED, []),
+    (9.9, TrackState.CONFIRMED, []),
+    (10, TrackState.COASTING, []),
+    (29.9, TrackState.COASTING, []),
+    (30, TrackState.ENDED, ["w"]),
+]
+
+
+@pytest.mark.parametrize(("after", "state", "ended"), LIFECYCLE, ids=[f"{r[0]}s" for r in LIFECYCLE])
+def test_lifecycle_through_expire(after, state, ended):
+    tr, ups = run(walk("a", "a/1", 0, 5, 0, 0))
+    wid = ups[0].world_id
+    assert tr.expire(T0 + timedelta(seconds=5 + after)) == [wid for _ in ended]
+    assert tr.state(wid) is state
+    assert len(tr) == (0 if state is TrackState.ENDED else 1)
+    assert [c.local_id for c in tr.contributors(wid)] == ["a/1"]
+
+
+def test_tentative_track_ends_at_coast_s_and_unknown_ids_have_no_state():
+    tr, ups = run(walk("a", "a/1", 0, 0, 0, 0))
+    assert tr.expire(T0 + timedelta(seconds=9)) == [] and tr.state(ups[0].world_id) is TrackState.TENTATIVE
+    assert tr.expire(T0 + timedelta(seconds=10)) == [ups[0].world_id]
+    assert tr.state("w-nothing") is None and tr.contributors("w-nothing") == ()
+
+
+def test_local_id_after_its_track_ended_starts_a_new_one():
+    obs = walk("a", "a/1", 0, 5, 0, 0) + walk("a", "a/1", 40, 42, 0, 0)
+    _, ups = run(obs)
+    assert ups[0].world_id != ups[-1].world_id
+    assert ups[-1].world_id == world_id_for("a", "a/1", T0 + timedelta(seconds=40))
+
+
+def crowd(seed: int) -> list[Observation]:
+    """20 walkers 50 m apart under 3 overlapping cameras, each walker seen by 1-3 of them."""
+    rng = random.Random(seed)
+    tracks = []
+    for k in range(20):
+        cams = rng.sample("abc", rng.randint(1, 3))
+        for c in cams:
+            tracks.append(walk(c, f"{c}/{k}", 0, 8, 50.0 * (k % 5), 50.0 * (k // 5), vx=rng.uniform(-1.5, 1.5),
+                               vy=rng.uniform(-1.5, 1.5), noise=0.8, seed=seed))
+    return by_time(*tracks)
+
+
+def test_replay_gives_identical_updates():
+    obs = crowd(3)
+    assert run(obs)[1] == run(obs)[1]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_order_within_a_scan_does_not_change_ids(seed):
+    obs = crowd(seed)
+    scans: dict[tuple[datetime, str], list[Observation]] = {}
+    for o in obs:
+        scans.setdefault((o.time, o.source), []).append(o)
+    rng = random.Random(seed)
+    shuffled = []
+    for scan in scans.values():
+        scan = scan[:]
+        rng.shuffle(scan)
+        shuffled.extend(scan)
+    ids = {u.local_id: u.world_id for u in run(obs)[1]}
+    assert {u.local_id: u.world_id for u in run(shuffled)[1]} == ids
+    # and the crowd is separated: one world track per walker
+    assert len(set(ids.values())) == 20
+
+
+BAD = [
+    ("lon out of range", Observation("a/1", T0, 181.0, 31.0, source="a"), "out of range"),
+    ("lat is nan", Observation("a/1", T0, 35.0, math.nan, source="a"), "out of range"),
+    ("naive time", Observation("a/1", T0.replace(tzinfo=None), 35.0, 31.0, source="a"), "not tz-aware"),
+    ("zero accuracy", Observation("a/1", T0, 35.0, 31.0, source="a", accuracy_m=0.0), "accuracy_m"),
+    ("empty id", Observation("", T0, 35.0, 31.0, source="a"), "empty subject_id"),
+]
+
+
+@pytest.mark.parametrize(("name", "bad", "message"), BAD, ids=[b[0] for b in BAD])
+def test_invalid_batch_is_refused_whole(name, bad, message):
+    tr = WorldTracker(WorldConfig())
+    with pytest.raises(ValueError, match=message) as exc:
+        tr.update([ob("a", "a/0", 0, 0, 0), bad])
+    assert "observation 1" in str(exc.value)
+    assert len(tr) == 0 and tr.update([]) == []
+
+
+@pytest.mark.parametrize(("tree", "message"), [
+    ({}, None),
+    ({"coast_s": 30, "end_s": 30}, "end_s (30.0) must be greater than coast_s"),
+    ({"max_speed_m_s": {"person": 0}}, "speeds must be in (0, 2000]"),
+    ({"compatible": {"person": [""]}}, "class names must not be empty"),
+    ({"gate_probability": 1.0}, "less than or equal to 0.99999"),
+])
+def test_world_config(tree, message):
+    if message is None:
+        assert parse_settings({"world": tree}).world == WorldConfig()
+        return
+    with pytest.raises(ValidationError, match=re.escape(message)):
+        WorldConfig(**tree)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abc"), st.integers(0, 3), st.floats(-50, 50), st.floats(-50, 50),
+                          st.sampled_from(["person", "car", "unknown"]), st.integers(0, 3)),
+                min_size=1, max_size=60))
+def test_one_update_per_input_ids_stick_and_one_source_never_feeds_two_live_ids(rows):
+    obs, t = [], 0
+    for src, k, x, y, cls, gap in rows:
+        t += gap
+        obs.append(ob(src, f"{src}/{k}", t, x, y, cls))
+    obs.sort(key=lambda o: o.time)
+    cfg = WorldConfig()
+    _, ups = run(obs, cfg)
+    assert [u.local_id for u in ups] == [o.subject_id for o in obs]
+    world_of: dict[str, tuple[str, datetime]] = {}
+    latest: dict[tuple[str, str], tuple[str, datetime]] = {}  # (world id, source) -> last local id, time
+    for o, u in zip(obs, ups, strict=True):
+        assert u.observation.subject_id == u.world_id and u.observation.time == o.time
+        assert u.sensors == tuple(sorted(set(u.sensors))) and o.source in u.sensors
+        # A local id keeps its world id while that track lives (it lives end_s after its last fix).
+        prev = world_of.get(u.local_id)
+        if prev is not None and (o.time - prev[1]).total_seconds() < cfg.coast_s:
+            assert prev[0] == u.world_id
+        world_of[u.local_id] = (u.world_id, o.time)
+        # A world track takes another local id of a source only once the earlier one went silent.
+        before = latest.get((u.world_id, o.source))
+        if before is not None and before[0] != u.local_id:
+            assert (o.time - before[1]).total_seconds() >= cfg.coast_s
+        latest[u.world_id, o.source] = (u.local_id, o.time)
