@@ -60,7 +60,12 @@ SWITCH_CASES = [
      {"t1": 0}),
     ("a false track beside is no switch", [(T, {"w1": (0.0, 0.0), "w9": (50.0, 0.0)})] * 3, {"t1": 0}),
     ("an estimate beyond c is not assigned", [(T, {"w1": (0.0, 0.0)}), (T, {"w2": (30.0, 0.0)})], {"t1": 0}),
-    ("the closer estimate wins", [(T, {"w1": (0.0, 0.0)}), (T, {"w1": (4.0, 0.0), "w2": (0.5, 0.0)})], {"t1": 1}),
+    # CLEAR MOT: an id still within c is kept even when another estimate is closer (no flip-flop).
+    ("a still-valid id is kept", [(T, {"w1": (0.0, 0.0)}), (T, {"w1": (4.0, 0.0), "w2": (0.5, 0.0)})], {"t1": 0}),
+    ("an id drifting beyond c is replaced", [(T, {"w1": (0.0, 0.0)}), (T, {"w1": (12.0, 0.0), "w2": (0.5, 0.0)})],
+     {"t1": 1}),
+    ("first assignment is optimal", [(T, {"w1": (4.0, 0.0), "w2": (0.5, 0.0)}), (T, {"w2": (0.5, 0.0)})],
+     {"t1": 0}),
     ("two truths, ids swapped once", [(T2, {"w1": (0, 0), "w2": (100, 0)}), (T2, {"w2": (0, 0), "w1": (100, 0)})],
      {"t1": 1, "t2": 1}),
 ]

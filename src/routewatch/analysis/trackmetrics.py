@@ -73,11 +73,12 @@ def mean_gospa(steps: Sequence[tuple[Sequence[XY], Sequence[XY]]], c: float, p: 
 
 
 def id_switches(steps: Sequence[tuple[Mapping[str, XY], Mapping[str, XY]]], c: float) -> dict[str, int]:
-    """Per true track: how often the estimate id assigned to it changed over the steps.
+    """Per true track: how often the estimate id assigned to it changed over the steps (CLEAR MOT rule).
 
-    Each step is (truth id -> position, estimate id -> position). Estimates are assigned to truths
-    per step (optimal, within c metres); a truth with no estimate that step keeps its last id, so
-    a gap and a return under the same id is no switch, and under another id is one.
+    Each step is (truth id -> position, estimate id -> position). As in CLEAR MOT, a truth keeps
+    its previous estimate while that estimate is present and within c metres; the other truths
+    and estimates are assigned optimally within c. A truth with no estimate in a step keeps its
+    last id, so a gap and a return under the same id is no switch, under another id one.
 
     >>> a = {"t1": (0.0, 0.0)}
     >>> id_switches([(a, {"w1": (1.0, 0.0)}), (a, {}), (a, {"w1": (0.5, 0.0)}), (a, {"w2": (0.0, 1.0)})], c=5.0)
@@ -86,9 +87,14 @@ def id_switches(steps: Sequence[tuple[Mapping[str, XY], Mapping[str, XY]]], c: f
     last: dict[str, str] = {}
     out: dict[str, int] = {}
     for truths, ests in steps:
-        tids, eids = sorted(truths), sorted(ests)
-        for tid in tids:
+        kept: dict[str, str] = {}
+        for tid in sorted(truths):
             out.setdefault(tid, 0)
+            eid = last.get(tid)
+            if eid in ests and eid not in kept.values() and math.dist(truths[tid], ests[eid]) < c:
+                kept[tid] = eid
+        tids = sorted(t for t in truths if t not in kept)
+        eids = sorted(e for e in ests if e not in kept.values())
         for i, j, _ in _pairs([truths[k] for k in tids], [ests[k] for k in eids], c, 1.0):
             tid, eid = tids[i], eids[j]
             if last.get(tid, eid) != eid:
