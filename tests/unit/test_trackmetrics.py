@@ -8,7 +8,15 @@ import math
 import pytest
 
 from routewatch.analysis import trackmetrics
-from routewatch.analysis.trackmetrics import AlertAt, Crossing, gospa, id_switches, match_alerts, mean_gospa
+from routewatch.analysis.trackmetrics import (
+    AlertAt,
+    Crossing,
+    gospa,
+    id_switches,
+    id_transfers,
+    match_alerts,
+    mean_gospa,
+)
 
 C = 10.0
 
@@ -74,6 +82,25 @@ SWITCH_CASES = [
 @pytest.mark.parametrize(("steps", "want"), [c[1:] for c in SWITCH_CASES], ids=[c[0] for c in SWITCH_CASES])
 def test_id_switches(steps, want) -> None:
     assert id_switches(steps, c=C) == want
+
+
+A, B = {"t1": (0.0, 0.0)}, {"t2": (40.0, 0.0)}
+TRANSFER_CASES = [
+    # id, steps, expected transfers per estimate id
+    ("empty", [], {}),
+    ("perfect", [(T2, {"w1": (0, 0), "w2": (100, 0)})] * 3, {"w1": 0, "w2": 0}),
+    ("a false track is no transfer", [(T, {"w1": (0, 0), "w9": (50, 0)})] * 2, {"w1": 0, "w9": 0}),
+    ("a lost track's id taken over by another thing", [(A, {"w1": (0, 0)}), (B, {}), (B, {"w1": (40, 0)})],
+     {"w1": 1}),
+    ("a new id for the newcomer is no transfer", [(A, {"w1": (0, 0)}), (B, {"w2": (40, 0)})], {"w1": 0, "w2": 0}),
+    ("two truths, ids swapped once", [(T2, {"w1": (0, 0), "w2": (100, 0)}), (T2, {"w2": (0, 0), "w1": (100, 0)})],
+     {"w1": 1, "w2": 1}),
+]
+
+
+@pytest.mark.parametrize(("steps", "want"), [c[1:] for c in TRANSFER_CASES], ids=[c[0] for c in TRANSFER_CASES])
+def test_id_transfers(steps, want) -> None:
+    assert id_transfers(steps, c=C) == want
 
 
 X1 = Crossing("walker|border", "border", "cross", 100.0, 0.0, 10.0)

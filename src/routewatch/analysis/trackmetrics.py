@@ -72,34 +72,70 @@ def mean_gospa(steps: Sequence[tuple[Sequence[XY], Sequence[XY]]], c: float, p: 
     return sum(gospa(t, e, c, p).distance for t, e in steps) / len(steps)
 
 
-def id_switches(steps: Sequence[tuple[Mapping[str, XY], Mapping[str, XY]]], c: float) -> dict[str, int]:
-    """Per true track: how often the estimate id assigned to it changed over the steps (CLEAR MOT rule).
+def correspondences(steps: Sequence[tuple[Mapping[str, XY], Mapping[str, XY]]], c: float) -> list[dict[str, str]]:
+    """Per step, truth id -> estimate id, by the CLEAR MOT rule.
 
-    Each step is (truth id -> position, estimate id -> position). As in CLEAR MOT, a truth keeps
-    its previous estimate while that estimate is present and within c metres; the other truths
-    and estimates are assigned optimally within c. A truth with no estimate in a step keeps its
-    last id, so a gap and a return under the same id is no switch, under another id one.
+    A truth keeps its previous estimate while that estimate is present and within c metres; the
+    other truths and estimates are assigned optimally within c.
+
+    >>> a = {"t1": (0.0, 0.0)}
+    >>> correspondences([(a, {"w1": (4.0, 0.0)}), (a, {"w1": (4.0, 0.0), "w2": (0.0, 0.0)}), (a, {})], c=5.0)
+    [{'t1': 'w1'}, {'t1': 'w1'}, {}]
+    """
+    last: dict[str, str] = {}
+    out: list[dict[str, str]] = []
+    for truths, ests in steps:
+        kept: dict[str, str] = {}
+        for tid in sorted(truths):
+            eid = last.get(tid)
+            if eid is not None and eid in ests and eid not in kept.values() and math.dist(truths[tid], ests[eid]) < c:
+                kept[tid] = eid
+        tids = sorted(t for t in truths if t not in kept)
+        eids = sorted(e for e in ests if e not in kept.values())
+        for i, j, _ in _pairs([truths[k] for k in tids], [ests[k] for k in eids], c, 1.0):
+            kept[tids[i]] = eids[j]
+        last.update(kept)
+        out.append(kept)
+    return out
+
+
+def id_switches(steps: Sequence[tuple[Mapping[str, XY], Mapping[str, XY]]], c: float) -> dict[str, int]:
+    """Per true track: how often the estimate id assigned to it changed (see `correspondences`).
+
+    A truth with no estimate in a step keeps its last id, so a gap and a return under the same id
+    is no switch, under another id one. Every truth that appears in a step has an entry.
 
     >>> a = {"t1": (0.0, 0.0)}
     >>> id_switches([(a, {"w1": (1.0, 0.0)}), (a, {}), (a, {"w1": (0.5, 0.0)}), (a, {"w2": (0.0, 1.0)})], c=5.0)
     {'t1': 1}
     """
+    out = {tid: 0 for truths, _ in steps for tid in truths}
     last: dict[str, str] = {}
-    out: dict[str, int] = {}
-    for truths, ests in steps:
-        kept: dict[str, str] = {}
-        for tid in sorted(truths):
-            out.setdefault(tid, 0)
-            eid = last.get(tid)
-            if eid in ests and eid not in kept.values() and math.dist(truths[tid], ests[eid]) < c:
-                kept[tid] = eid
-        tids = sorted(t for t in truths if t not in kept)
-        eids = sorted(e for e in ests if e not in kept.values())
-        for i, j, _ in _pairs([truths[k] for k in tids], [ests[k] for k in eids], c, 1.0):
-            tid, eid = tids[i], eids[j]
+    for step in correspondences(steps, c):
+        for tid, eid in step.items():
             if last.get(tid, eid) != eid:
                 out[tid] += 1
             last[tid] = eid
+    return out
+
+
+def id_transfers(steps: Sequence[tuple[Mapping[str, XY], Mapping[str, XY]]], c: float) -> dict[str, int]:
+    """Per estimate id: how often the truth it is assigned to changed (one id handed on to another thing).
+
+    The mirror of `id_switches`: a tracker that lets a new object take over a lost track's id
+    scores no switch for the newcomer (its first id), but one transfer here.
+
+    >>> a, b = {"t1": (0.0, 0.0)}, {"t2": (30.0, 0.0)}
+    >>> id_transfers([(a, {"w1": (0.0, 0.0)}), (b, {"w1": (30.0, 0.0)}), (b, {"w1": (30.0, 0.0)})], c=5.0)
+    {'w1': 1}
+    """
+    out = {eid: 0 for _, ests in steps for eid in ests}
+    last: dict[str, str] = {}
+    for step in correspondences(steps, c):
+        for tid, eid in step.items():
+            if last.get(eid, tid) != tid:
+                out[eid] += 1
+            last[eid] = tid
     return out
 
 
