@@ -62,11 +62,11 @@ class DroneCamera:
 
     name: str = "uav1-cam"
     centre: tuple[float, float] = (0.0, 50.0)
-    half_size_m: tuple[float, float] = (85.0, 50.0)
+    half_size_m: tuple[float, float] = (95.0, 50.0)  # wide enough to hold the corridor (x 30..70) while it sways
     sway_m: tuple[float, float] = (20.0, 10.0)  # amplitude of the loiter in x and y
     period_s: tuple[float, float] = (120.0, 90.0)
     sigma_m: float = 6.0
-    rate_hz: float = 1.0
+    rate_hz: float = 2.0
     p_detect: float = 0.85
     p_break: float = 0.01
     max_miss_s: float = 3.0
