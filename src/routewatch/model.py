@@ -163,7 +163,11 @@ TelemetryEvent = Observation | Attitude | VehicleStatus | FenceStatus | ClockOff
 
 @dataclass(frozen=True, slots=True)
 class Corridor:
-    """One geofence version; geometry is WGS84 lon/lat as drawn (not buffered)."""
+    """One geofence version; geometry is WGS84 lon/lat as drawn (not buffered).
+
+    `min_sensors` asks for corroboration: an alert opens only once that many sensors have seen
+    the (world) subject, waiting at most `confirm_s` of event time after the rule fired.
+    """
 
     id: str
     geometry: BaseGeometry
@@ -178,6 +182,8 @@ class Corridor:
     severity: Severity | None = None
     subjects: frozenset[str] = frozenset()
     roles: frozenset[Role] = frozenset()
+    min_sensors: int | None = None
+    confirm_s: float | None = None
 
     def applies_to(self, subject_class: str, role: Role, subject_id: str = "") -> bool:
         """Whether a subject of this class and role is tested against this corridor.
@@ -208,7 +214,10 @@ _TARGETS = frozenset({Role.TARGET})
 
 @dataclass(frozen=True, slots=True)
 class RuleEvent:
-    """A rule outcome for one (subject, corridor) pair at an event time."""
+    """A rule outcome for one (subject, corridor) pair at an event time.
+
+    `sensors` names the sensor tracks ("cam-a/7") that fed the subject's world track so far.
+    """
 
     kind: EventKind
     time: datetime
@@ -223,6 +232,7 @@ class RuleEvent:
     progress_m: float | None = None
     detail: str = ""
     source: str = ""
+    sensors: tuple[str, ...] = ()
 
 
 ALERT_NAMESPACE = uuid.UUID("6f1c2a0e-8b7d-4e55-9a57-0d1b3c7e2f10")
@@ -242,7 +252,10 @@ def alert_id(subject_id: str, corridor_id: str, kind: str, opened_at: datetime) 
 
 @dataclass(frozen=True, slots=True)
 class Alert:
-    """An alert with its lifecycle; times are event times."""
+    """An alert with its lifecycle; times are event times.
+
+    `sensors` are the witnesses: the sensor tracks ("cam-a/7", "patrol/t3") that saw the subject.
+    """
 
     id: str
     kind: EventKind
@@ -264,6 +277,7 @@ class Alert:
     detail: str = ""
     source: str = ""
     evidence: tuple[str, ...] = field(default=())
+    sensors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

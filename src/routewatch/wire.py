@@ -41,6 +41,8 @@ def alert_to_dict(a: Alert) -> dict[str, Any]:
         "lat": a.lat, "lon": a.lon, "heading_deg": a.heading_deg, "speed_m_s": a.speed_m_s,
         "progress_m": a.progress_m, "severity": a.severity.value, "state": a.state.value, "updates": a.updates,
         "detail": a.detail, "source": a.source, "evidence": list(a.evidence),
+        # Optional (v1 stays compatible): the witnesses, present with world tracking.
+        **({"sensors": list(a.sensors)} if a.sensors else {}),
     }
 
 
@@ -54,7 +56,7 @@ def alert_from_dict(d: dict[str, Any]) -> Alert:
         lon=d["lon"], lat=d["lat"], severity=Severity(d["severity"]), state=AlertState(d["state"]),
         closed_at=_dt(d["closed_at"]), heading_deg=d["heading_deg"], speed_m_s=d["speed_m_s"],
         progress_m=d["progress_m"], updates=d["updates"], detail=d["detail"], source=d["source"],
-        evidence=tuple(d["evidence"]),
+        evidence=tuple(d["evidence"]), sensors=tuple(d.get("sensors", ())),
     )
 
 

@@ -77,6 +77,14 @@ def fix(subject: str, seconds: float, **kw: Any) -> Observation:
     return Observation(subject, at(seconds), 5.0 + seconds / 1e4, 52.0 + seconds / 1e5, **kw)
 
 
+def stored_alerts(store: Store) -> list[Any]:
+    """The alert rows, raw, in the columns every revision has (the store reads alerts of revision 0010 on)."""
+    with store.engine.connect() as conn:
+        return list(conn.execute(text("SELECT id, kind, corridor_id, subject_id, opened_at, last_seen, closed_at, "
+                                      "lon, lat, severity, state, updates, detail, source, evidence "
+                                      "FROM alerts ORDER BY id")))
+
+
 def row_counts(store: Store) -> dict[str, int]:
     with store.engine.connect() as conn:
         return {name: conn.execute(text(f"SELECT count(*) FROM {name}")).scalar_one() for name in TABLES}
@@ -86,7 +94,7 @@ def test_upgrade_from_empty_matches_models(db_url: str) -> None:
     assert current_revision(db_url) is None
     upgrade(db_url)
     upgrade(db_url)  # already at head: nothing to do
-    assert current_revision(db_url) == head_revision() == "0009"
+    assert current_revision(db_url) == head_revision() == "0010"
     with Store(db_url) as store, store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
@@ -333,8 +341,8 @@ MIGRATION_TEST = '''
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0009_test"
-down_revision = "0009"
+revision = "0010_test"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 
@@ -353,9 +361,9 @@ def downgrade():
 def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> None:
     versions = tmp_path / "versions"
     versions.mkdir()
-    (versions / "0009_test.py").write_text(MIGRATION_TEST)
+    (versions / "0010_test.py").write_text(MIGRATION_TEST)
     config = alembic_config(extra_version_locations=[versions])
-    upgrade(db_url, "0009", config=config)
+    upgrade(db_url, "0010", config=config)
     with Store(db_url) as store:
         store.batches.write(lifecycle(make_alert()) + lifecycle(make_alert("s2")), [fix("s1", i) for i in range(5)])
         store.alerts.acknowledge(make_alert("s2").id, by="ana", comment="ok", time=at(50))
@@ -371,11 +379,11 @@ def test_migration_downgrade_upgrade_keeps_rows(db_url: str, tmp_path: Path) -> 
                     store.snapshots.alert_ids_with([make_alert().id, make_alert("s2").id]))
 
         before = snapshot()
-        for revision, step in [("0009_test", upgrade), ("0009", downgrade), ("0009_test", upgrade)]:
+        for revision, step in [("0010_test", upgrade), ("0010", downgrade), ("0010_test", upgrade)]:
             step(db_url, revision, config=config)
             assert current_revision(db_url) == revision
             assert snapshot() == before
-        downgrade(db_url, "0009", config=config)
+        downgrade(db_url, "0010", config=config)
         with store.engine.connect() as conn:
             context = MigrationContext.configure(conn, opts={"include_object": include_object})
             assert compare_metadata(context, Base.metadata) == []

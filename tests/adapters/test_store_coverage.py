@@ -81,7 +81,7 @@ def test_corridor_versions(store: Store) -> None:
 
 def test_migration_0006_up_and_down(db_url: str) -> None:
     upgrade(db_url)
-    assert current_revision(db_url) == "0009"  # head: the file imports and the outbox messages came after
+    assert current_revision(db_url) == "0010"  # head: the file imports, outbox messages and world tracks came after
     with Store(db_url) as store:
         store.coverage.put_footprints([Footprint("gate", at(0), at(1), SQ)])
         store.corridors.save([Corridor("a", box(0, 0, 1, 1))], author="t", comment="c", at=T0)

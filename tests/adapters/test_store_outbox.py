@@ -13,10 +13,10 @@ from sqlalchemy import event, insert, text, update
 
 from routewatch.model import AlertChange, AlertState, Change, DeadLetter
 from routewatch.store import Store, StoreError, UnsupportedDatabaseError, current_revision, downgrade, upgrade, writes
-from routewatch.store.convert import corridor_content, event_values
+from routewatch.store.convert import alert_values, corridor_content, event_values
 from routewatch.store.db import make_engine
 from routewatch.store.notify import RESYNC, CorridorListener
-from routewatch.store.tables import AlertEventRow, CorridorRow
+from routewatch.store.tables import AlertEventRow, AlertRow, CorridorRow
 from tests.adapters.test_store import T0, at, corridor_set, fix, lifecycle, make_alert, row_counts
 
 
@@ -163,19 +163,22 @@ def test_outbox_reads_only_the_unpublished_index(store: Store) -> None:
 
 
 def populate_0001(url: str) -> None:
-    """Rows as the 0001 store wrote them (alert events without the 0002 columns, corridors without 0008's)."""
+    """Rows as the 0001 store wrote them (alert events without the 0002 columns, corridors without 0008's
+    and 0010's, alerts without 0010's)."""
     with Store(url) as store:
         store.batches.write([], [fix(f"s{i % 5}", i / 4) for i in range(2000)])
         store.runs.record(command="analyze", inputs=["a.tlog"], counters={"fixes": 2000}, started_at=T0)
     changes = [c for i in range(40) for c in lifecycle(make_alert(f"s{i}", opened=i))]
     events = [{k: v for k, v in event_values(c).items() if k != "message"} for c in changes]
     audit = {"author": "ana", "comment": "initial", "created_at": T0, "deleted": False, "version": 1}
-    corridors = [{"id": c.id, **{k: v for k, v in corridor_content(c).items() if k != "roles"}, **audit}
+    later = {"roles", "min_sensors", "confirm_s"}
+    corridors = [{"id": c.id, **{k: v for k, v in corridor_content(c).items() if k not in later}, **audit}
                  for c in corridor_set()]
+    alerts = [{k: v for k, v in alert_values(a).items() if k != "sensors"} for a in writes.newest_alerts(changes)]
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
-            writes.upsert_alerts(conn, writes.newest_alerts(changes))
+            conn.execute(insert(AlertRow), alerts)
             conn.execute(insert(AlertEventRow), events)
             conn.execute(insert(CorridorRow), corridors)
     finally:
@@ -190,10 +193,12 @@ def test_upgrade_from_populated_0001_keeps_every_row(db_url: str) -> None:
         assert counts == {"alerts": 40, "alert_events": 120, "positions": 2000, "corridors": 3, "runs": 1}
 
         def everything() -> tuple[Any, ...]:
-            with store.engine.connect() as conn:  # raw: the store reads corridors of revision 0008 on
+            with store.engine.connect() as conn:  # raw: the store reads corridors of revision 0010 on, alerts too
                 corridors = conn.execute(text("SELECT id, version, name, kind, geometry, deleted FROM corridors "
                                               "ORDER BY id, version")).all()
-            return (store.alerts.find(), store.alerts.events(), [store.positions.of_subject(f"s{i}") for i in range(5)],
+                alerts = conn.execute(text("SELECT id, kind, subject_id, opened_at, last_seen, closed_at, lon, lat, "
+                                           "state, updates, detail, source, evidence FROM alerts ORDER BY id")).all()
+            return (alerts, store.alerts.events(), [store.positions.of_subject(f"s{i}") for i in range(5)],
                     corridors, store.runs.recent())
 
         before = everything()
@@ -201,7 +206,7 @@ def test_upgrade_from_populated_0001_keeps_every_row(db_url: str) -> None:
             step(db_url, revision)
             assert row_counts(store) == counts
             assert everything() == before
-        assert current_revision(db_url) == "0009"
+        assert current_revision(db_url) == "0010"
         assert [c.id for c in store.corridors.current()] == [c.id for c in corridor_set()]
         # Old events were never published and have no snapshot: not replayed to the field.
         assert (store.outbox.count_unpublished(), store.dead_letters.count()) == (0, 0)

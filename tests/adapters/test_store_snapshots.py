@@ -13,7 +13,7 @@ from sqlalchemy import inspect, text
 from routewatch.model import AlertChange, Change
 from routewatch.recording.evidence import encode_jpeg
 from routewatch.store import Snapshot, Store, UnknownAlertError, current_revision, downgrade, upgrade
-from tests.adapters.test_store import at, fix, lifecycle, make_alert, row_counts
+from tests.adapters.test_store import at, fix, lifecycle, make_alert, row_counts, stored_alerts
 
 
 def jpeg_of(w: int = 64, h: int = 48, seed: int = 0) -> bytes:
@@ -115,11 +115,12 @@ def test_migration_0004_upgrades_a_populated_0003_database_and_back(db_url: str)
         downgrade(db_url, "0003")
 
         def everything() -> tuple[Any, ...]:
-            return (row_counts(store), store.alerts.find(), store.alerts.events(), store.positions.of_subject("gate/1"))
+            return (row_counts(store), stored_alerts(store), store.alerts.events(),
+                    store.positions.of_subject("gate/1"))
 
         before = everything()
         upgrade(db_url)
-        assert current_revision(db_url) == "0009"  # head: later revisions came after
+        assert current_revision(db_url) == "0010"  # head: later revisions came after
         assert everything() == before  # nothing lost, existing alerts have no snapshot
         assert store.snapshots.alert_ids_with([a.id for a in alerts]) == set()
         store.snapshots.put(snap(alerts[0].id))

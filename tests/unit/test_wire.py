@@ -15,7 +15,8 @@ from routewatch.wire import alert_message, alert_to_dict, change_from_message, m
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, 250_000, tzinfo=UTC)
 OPTIONAL = {"heading_deg": 359.5, "speed_m_s": 0.0, "progress_m": 1234.5, "detail": 'crossed "left" → right\n',
-            "source": "cam1", "evidence": ("positions?subject=s&since=a&until=b", "snapshot:ü")}
+            "source": "cam1", "evidence": ("positions?subject=s&since=a&until=b", "snapshot:ü"),
+            "sensors": ("cam-a/7", "cam-b/12")}
 
 
 def alert(kind: EventKind, *, full: bool, closed: bool) -> Alert:

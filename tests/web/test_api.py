@@ -305,7 +305,7 @@ def test_live_carries_positions(client: TestClient, store: Store) -> None:
 
 def test_migration_0003_up_down_and_matches_models(db_url: str) -> None:
     upgrade(db_url)
-    assert current_revision(db_url) == "0009"  # head: 0003, ..., the outbox messages
+    assert current_revision(db_url) == "0010"  # head: 0003, ..., the outbox messages, the world tracks
     with Store(db_url) as store, store.engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True, "include_object": include_object})
         assert compare_metadata(context, Base.metadata) == []
@@ -313,7 +313,7 @@ def test_migration_0003_up_down_and_matches_models(db_url: str) -> None:
     with Store(db_url) as store:
         assert not {"users", "api_tokens", "audit", "web_sessions"} & set(inspect(store.engine).get_table_names())
     upgrade(db_url)
-    assert current_revision(db_url) == "0009"  # head: 0003, ..., the outbox messages
+    assert current_revision(db_url) == "0010"  # head: 0003, ..., the outbox messages, the world tracks
 
 
 def test_link_quality_and_publisher_gaps_in_metrics_and_status(client: TestClient, store: Store) -> None:

@@ -884,6 +884,8 @@ export interface components {
             opened_at: string;
             /** Progress M */
             progress_m: number | null;
+            /** Sensors */
+            sensors?: string[];
             /** Severity */
             severity: string;
             /** Snapshot Url */
@@ -965,6 +967,8 @@ export interface components {
             opened_at: string;
             /** Progress M */
             progress_m: number | null;
+            /** Sensors */
+            sensors?: string[];
             /** Severity */
             severity: string;
             /** Source */
@@ -1037,6 +1041,8 @@ export interface components {
             opened_at: string;
             /** Progress M */
             progress_m: number | null;
+            /** Sensors */
+            sensors?: string[];
             /** Severity */
             severity: string;
             /** Snapshot Url */

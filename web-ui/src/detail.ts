@@ -39,6 +39,7 @@ export function renderDetail(a: Alert & Partial<AlertDetail>): void {
       ${a.heading_deg != null ? row("Heading", `${a.heading_deg.toFixed(0)}°`) : ""}
       ${row("Detail", escapeHtml(a.detail || "—"))}
       ${row("Source", escapeHtml(a.source))}
+      ${a.sensors?.length ? row("Seen by", `<span id="detail-sensors">${a.sensors.map(escapeHtml).join(", ")}</span>`) : ""}
       ${row("Updates", String(a.updates))}
     </dl>
     ${a.events?.length ? `<h3>History</h3><ul class="events">${a.events.map((e) =>

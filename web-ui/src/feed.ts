@@ -31,6 +31,12 @@ function newestFirst(): Alert[] {
   return [...state.alerts.values()].sort((a, b) => (a.opened_at < b.opened_at ? 1 : a.opened_at > b.opened_at ? -1 : 0));
 }
 
+/** " · seen by cam-a, cam-b" when a world track's alert names its sensors (one sensor: nothing added). */
+export function witnesses(a: Alert): string {
+  const sensors = [...new Set((a.sensors ?? []).map((s) => s.slice(0, s.lastIndexOf("/")) || s))];
+  return sensors.length > 1 ? ` · <span class="witnesses">seen by ${sensors.map(escapeHtml).join(", ")}</span>` : "";
+}
+
 /** Redraw the feed; `flashId`'s row flashes (a new or reopened alert). */
 export function renderFeed(flashId?: string): void {
   const list = newestFirst().slice(0, SHOWN);
@@ -40,7 +46,7 @@ export function renderFeed(flashId?: string): void {
     <li class="alert-item state-${escapeHtml(a.state)}${a.id === flashId ? " flash" : ""}" data-alert-id="${escapeHtml(a.id)}" tabindex="0">
       ${severityChip(a.severity)}
       <span class="what"><b>${escapeHtml(a.kind)}</b> ${classChip(a.subject_class)} ${escapeHtml(a.subject_id)}
-        <small>${escapeHtml(a.corridor_id)} v${a.corridor_version} · ${fmtTime(a.opened_at)}</small></span>
+        <small>${escapeHtml(a.corridor_id)} v${a.corridor_version} · ${fmtTime(a.opened_at)}${witnesses(a)}</small></span>
       <span class="state">${escapeHtml(a.state)}</span>
     </li>`).join("");
 }

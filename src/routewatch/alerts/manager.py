@@ -152,6 +152,9 @@ class AlertManager:
             "speed_m_s": ev.speed_m_s, "progress_m": ev.progress_m, "detail": ev.detail,
             "corridor_version": ev.corridor_version,
         }
+        if live is not None or key in self._closed:
+            prior = (live or self._closed[key]).sensors
+            fields["sensors"] = tuple(sorted(set(prior) | set(ev.sensors)))
         if live is not None:
             self._ending.pop(key, None)
             new = _with_evidence(dataclasses.replace(live, updates=live.updates + 1, **fields))  # type: ignore[arg-type]
@@ -169,6 +172,7 @@ class AlertManager:
             subject_class=ev.subject_class, opened_at=ev.time, last_seen=ev.time, lon=ev.lon, lat=ev.lat,
             severity=Severity(self._severity(ev.corridor_id, key[2])), heading_deg=ev.heading_deg,
             speed_m_s=ev.speed_m_s, progress_m=ev.progress_m, detail=ev.detail, source=ev.source,
+            sensors=tuple(sorted(set(ev.sensors))),
         )
         new = _with_evidence(new)
         self._live[key] = new
@@ -196,6 +200,6 @@ def _with_evidence(a: Alert) -> Alert:
     end = a.closed_at or a.last_seen
     query = urlencode({"subject": a.subject_id, "since": a.opened_at.isoformat(), "until": end.isoformat()})
     refs = [f"positions?{query}"]
-    if a.source:
-        refs.append(f"source:{a.source}")
+    sources = sorted({s.rpartition("/")[0] or s for s in a.sensors} | ({a.source} if a.source else set()))
+    refs.extend(f"source:{s}" for s in sources)
     return dataclasses.replace(a, evidence=tuple(refs))

@@ -21,8 +21,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from routewatch.config.engine import AlertsConfig, EngineConfig
+from routewatch.config.world import WorldConfig
 from routewatch.model import Alert, Corridor
-from routewatch.pipeline.core import AUTOPILOT_FENCE, Pipeline
+from routewatch.pipeline.core import AUTOPILOT_FENCE, WORLD_SOURCE, Pipeline
 from routewatch.store import Store
 from routewatch.wire import alert_to_dict
 
@@ -124,7 +125,7 @@ class BacktestReport:
 def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine: EngineConfig,
              alerts: AlertsConfig, *, warmup_s: float = DEFAULT_WARMUP_S,
              progress: Callable[[int, int], None] | None = None, batch: int = 20_000,
-             workers: int = 1, collect_less: bool = False) -> BacktestReport:
+             workers: int = 1, collect_less: bool = False, world: WorldConfig | None = None) -> BacktestReport:
     """Re-run the rules (`engine`, `alerts` settings) with `corridors` over the stored fixes of `window`.
 
     The alerts the rules open in the window are compared with the stored alerts opened there.
@@ -140,15 +141,21 @@ def backtest(store: Store, corridors: Sequence[Corridor], window: Window, engine
     With `collect_less` (or in worker processes) the garbage collector runs less often meanwhile,
     which saves a third of the time; it is a setting of the whole process, so a server running a
     backtest beside its live pipeline leaves it off.
+
+    With world tracking (`world` enabled) the stored sensor positions are fused again (the stored
+    world positions are derived, so never replayed); a world track needs every sensor's fixes, so
+    the subjects are not shared out: `workers` must be 1.
     """
     if not 0 <= warmup_s <= 7 * 86400:
         raise BacktestError(f"warm-up must be between 0 and 7 days, got {warmup_s} s")
     if not 1 <= workers <= MAX_WORKERS:
         raise BacktestError(f"workers must be between 1 and {MAX_WORKERS}, got {workers}")
+    if workers > 1 and world is not None and world.enabled:
+        raise BacktestError("with world tracking a backtest runs in one worker: a world track needs every sensor")
     began = time.perf_counter()
     since = window.start - timedelta(seconds=warmup_s)
     total = store.positions.count_between(since, window.end)
-    job = _Job(tuple(corridors), window, since, engine, alerts, batch, collect_less)
+    job = _Job(tuple(corridors), window, since, engine, alerts, batch, collect_less, world)
     if workers == 1 or store.url in ("sqlite://", "sqlite:///:memory:"):
         opened, done = _replay(store, job, None, lambda n: progress(n, total) if progress else None)
     else:  # a worker process is the backtest's own: it always collects less
@@ -171,6 +178,7 @@ class _Job:
     alerts: AlertsConfig
     batch: int
     collect_less: bool
+    world: WorldConfig | None = None
 
 
 def _replay(store: Store, job: _Job, part: tuple[int, int] | None,
@@ -200,7 +208,7 @@ def _fewer_collections() -> Iterator[None]:
 
 def _replay_rules(store: Store, job: _Job, part: tuple[int, int] | None,
                   tick: Callable[[int], None]) -> tuple[dict[str, Alert], int]:
-    pipeline = Pipeline(job.corridors, job.engine, job.alerts)
+    pipeline = Pipeline(job.corridors, job.engine, job.alerts, job.world)
     opened: dict[str, Alert] = {}
     done = 0
     # Read in slices of event time, each in its own short transaction (a long read would hold
@@ -209,6 +217,7 @@ def _replay_rules(store: Store, job: _Job, part: tuple[int, int] | None,
     while start < job.window.end:
         stop = min(start + READ_SLICE, job.window.end)
         for chunk in store.positions.stream(start, stop, batch=job.batch, part=part):
+            chunk = [o for o in chunk if o.source != WORLD_SOURCE]  # derived: fused again from the sensors
             for change in pipeline.feed_many(chunk):
                 if change.alert.opened_at in job.window:
                     opened[change.alert.id] = change.alert

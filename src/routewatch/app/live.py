@@ -144,6 +144,7 @@ class LiveRunner:
         summary.add_positions(obs)
         summary.ingest["dead_letters"] += len(item.dead)
         changes = self.rt.pipeline.feed_many(item.events)
+        obs.extend(self.rt.pipeline.take_world_positions())
         self.rt.writer.add(changes, obs, item.dead)
         self.unacked.extend(item.tokens)
         if self.web is not None and obs:

@@ -57,7 +57,8 @@ class Runtime:
         """Run a chunk through the pipeline and buffer its rows; write when enough is buffered."""
         obs = [e for e in chunk if isinstance(e, Observation)]
         self.summary.add_positions(obs)
-        self.writer.add(self.pipeline.feed_many(chunk), obs)
+        changes = self.pipeline.feed_many(chunk)
+        self.writer.add(changes, obs + self.pipeline.take_world_positions())
         if self.writer.due:
             self.writer.flush()
 
@@ -78,8 +79,8 @@ class Runtime:
 
 
 def new_pipeline(corridors: Sequence[Corridor], settings: Settings) -> Pipeline:
-    """A pipeline with the engine and alerts sections of the settings."""
-    return Pipeline(corridors, settings.engine, settings.alerts)
+    """A pipeline with the engine, alerts and world sections of the settings."""
+    return Pipeline(corridors, settings.engine, settings.alerts, settings.world)
 
 
 def build(settings: Settings, store: Store, corridors: Sequence[Corridor], mode: Mode, *, inputs: Sequence[str],

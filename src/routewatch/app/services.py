@@ -94,7 +94,7 @@ def start_web(settings: Settings, store: Store) -> Web | None:
     w = settings.web
     hub, metrics = LiveHub(store.alerts, poll_s=w.live_poll_s, keepalive_s=w.live_keepalive_s), Metrics()
     app = create_app(store, w, recording=settings.recording, engine=settings.engine, alerts=settings.alerts,
-                     hub=hub, metrics=metrics)
+                     world=settings.world, hub=hub, metrics=metrics)
     server = web_server(app, w.host, w.port)
     log.info("web API on http://%s:%d (docs at /docs)", w.host, w.port)
     return Web(server, asyncio.get_running_loop().create_task(server.serve()), hub, metrics)

@@ -91,14 +91,19 @@ class SnapshotTaker:
                 self._count("snapshot_errors")
 
     def _take(self, alert: Alert) -> None:
-        camera, sep, track = alert.subject_id.partition("/")
-        ev = self.cameras.get(camera) if sep else None
-        if ev is None:
+        # A world track's alert names its sensor tracks: the first camera among them with a frame gives it.
+        tracks = [(cam, track) for cam, sep, track in (s.partition("/") for s in alert.sensors or (alert.subject_id,))
+                  if sep and cam in self.cameras]
+        if not tracks:
             return
-        found = ev.frames.find(track, alert.opened_at)
-        if found is None:
-            log.warning("no cached frame of %s at %s for alert %s: no snapshot", alert.subject_id,
-                        alert.opened_at.isoformat(), alert.id)
+        for camera, track in tracks:
+            ev = self.cameras[camera]
+            found = ev.frames.find(track, alert.opened_at)
+            if found is not None:
+                break
+        else:
+            log.warning("no cached frame of %s at %s for alert %s: no snapshot",
+                        ", ".join(f"{c}/{t}" for c, t in tracks), alert.opened_at.isoformat(), alert.id)
             self._count("snapshot_missing")
             return
         frame, box = found

@@ -51,7 +51,8 @@ def backtest_cmd(corridors_file: Path | None, start: datetime, end: datetime, db
             task = bar.add_task("backtest", total=None)
             report = backtest(store, corridors, window, settings.engine, settings.alerts, warmup_s=warmup_s,
                               progress=lambda done, total: bar.update(task, completed=done, total=total),
-                              workers=workers or min(os.cpu_count() or 1, 8), collect_less=True)
+                              workers=1 if settings.world.enabled else workers or min(os.cpu_count() or 1, 8),
+                              collect_less=True, world=settings.world)
     finally:
         store.close()
     if as_json:

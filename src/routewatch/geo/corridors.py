@@ -22,6 +22,8 @@ from routewatch.model import Corridor, CorridorKind, Direction, Role, Severity
 MAX_BYTES = 20 * 1024 * 1024
 MAX_FEATURES = 10_000
 MAX_WIDTH_M = 50_000.0
+MAX_SENSORS = 32  # min_sensors: more sensors than any corridor has
+MAX_CONFIRM_S = 3600.0  # confirm_s: an hour of waiting for corroboration at most
 ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 
 _E = TypeVar("_E", CorridorKind, Direction, Severity)
@@ -220,8 +222,17 @@ def _properties(props: Mapping[str, Any], default_version: int, errs: list[str])
     out["kind"] = CorridorKind.CORRIDOR if kind is None else _enum(CorridorKind, kind, "kind", errs)
     out["direction"] = _enum(Direction, props.get("direction"), "direction", errs)
     out["severity"] = _enum(Severity, props.get("severity"), "severity", errs)
-    for key, limit in (("width_m", MAX_WIDTH_M), ("min_dwell_s", None), ("min_progress_m", None)):
+    for key, limit in (("width_m", MAX_WIDTH_M), ("min_dwell_s", None), ("min_progress_m", None),
+                       ("confirm_s", MAX_CONFIRM_S)):
         out[key] = _positive(props.get(key), key, limit, errs)
+    sensors = props.get("min_sensors")
+    if sensors is not None:
+        if isinstance(sensors, int) and not isinstance(sensors, bool) and 1 <= sensors <= MAX_SENSORS:
+            out["min_sensors"] = sensors
+        else:
+            errs.append(f"min_sensors must be an integer from 1 to {MAX_SENSORS}, got {short(sensors)}")
+    if props.get("confirm_s") is not None and (sensors is None or sensors == 1):
+        errs.append("confirm_s is how long an alert waits for min_sensors sensors: set min_sensors of 2 or more")
     version = props.get("version")
     if version is not None:
         if isinstance(version, int) and not isinstance(version, bool) and version > 0:
@@ -292,7 +303,7 @@ def corridor_properties(corridor: Corridor) -> dict[str, Any]:
     props: dict[str, Any] = {"id": corridor.id, "kind": corridor.kind.value, "version": corridor.version}
     if corridor.name:
         props["name"] = corridor.name
-    for key in ("width_m", "min_dwell_s", "min_progress_m"):
+    for key in ("width_m", "min_dwell_s", "min_progress_m", "min_sensors", "confirm_s"):
         if getattr(corridor, key) is not None:
             props[key] = getattr(corridor, key)
     if corridor.direction is not None:

@@ -23,7 +23,8 @@ from routewatch.geo.corridors import MAX_BYTES, MAX_FEATURES, corridor_propertie
 from routewatch.model import Corridor
 
 KML_NS = "http://www.opengis.net/kml/2.2"
-_NUMBERS = {"width_m": float, "min_dwell_s": float, "min_progress_m": float, "version": int}
+_NUMBERS = {"width_m": float, "min_dwell_s": float, "min_progress_m": float, "version": int, "min_sensors": int,
+            "confirm_s": float}
 _GEOMETRIES = {"Point", "LineString", "LinearRing", "Polygon", "MultiGeometry", "Model", "Track", "MultiTrack"}
 _NCNAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 # KML colours are aabbggrr

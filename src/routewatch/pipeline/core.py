@@ -1,7 +1,13 @@
-"""Pipeline: telemetry events -> corridor engine -> alert manager. Pure: no I/O, event time only."""
+"""Pipeline: telemetry events -> (world tracker) -> corridor engine -> alert manager. Pure: no I/O, event time only.
+
+With world tracking on, sensor tracks ("cam-a/7", "cam-b/12") are fused into world tracks first:
+the engine and the alerts see one subject per real person, vehicle or aircraft, and each alert
+lists the sensor tracks that saw it (`Alert.sensors`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -9,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 from routewatch.alerts.manager import AlertManager
 from routewatch.config.engine import AlertsConfig, EngineConfig
+from routewatch.config.world import WorldConfig
 from routewatch.geo.engine import CorridorEngine
 from routewatch.model import (
     Alert,
@@ -24,10 +31,13 @@ from routewatch.model import (
     TelemetryEvent,
     VehicleStatus,
 )
+from routewatch.pipeline.corroborate import Corroboration
+from routewatch.tracking.world import WORLD_ID_PREFIX, TrackState, WorldTracker, WorldUpdate
 
 SWEEP_EVERY_S = 1.0
 CLOCK_SAMPLES = 600  # the clock offset is the median of the latest samples
 AUTOPILOT_FENCE = "autopilot-fence"
+WORLD_SOURCE = "world"  # the source of a stored world-track position (sensor positions keep their own)
 
 
 @dataclass(slots=True)
@@ -44,24 +54,39 @@ class Telemetry:
 class Pipeline:
     """Owns engine and alert state; the single place telemetry turns into alert changes."""
 
-    def __init__(self, corridors: Sequence[Corridor], engine: EngineConfig, alerts: AlertsConfig) -> None:
+    def __init__(self, corridors: Sequence[Corridor], engine: EngineConfig, alerts: AlertsConfig,
+                 world: WorldConfig | None = None) -> None:
         self.engine = CorridorEngine(corridors, engine)
         self.alerts = AlertManager(alerts, corridors)
+        self.world = WorldTracker(world) if world is not None and world.enabled else None
+        self.corroboration = Corroboration(corridors)
         self.telemetry = Telemetry()
         self.subjects: dict[str, str] = {}
         self._next_sweep: dict[str, float] = {}
         self._forget_s = max(engine.stale_s, alerts.close_after_s) * 4
+        self._world_out: list[Observation] = []
+        self._sensors: dict[str, tuple[str, ...]] = {}  # world id -> its sensor tracks so far
 
     def set_corridors(self, corridors: Sequence[Corridor]) -> list[AlertChange]:
         """A new corridor set takes effect from the next observation; alerts on removed corridors end."""
         ended = self.engine.set_corridors(corridors)
         self.alerts.set_corridors(corridors)
+        self.corroboration.set_corridors(corridors)
         return [ch for ev in ended for ch in self.alerts.on_event(ev)]
+
+    def take_world_positions(self) -> list[Observation]:
+        """The world-track positions made since the last call (source "world"), for the store and the map.
+
+        Identified subjects (our drones, patrols, transponders) are their own world track: their own
+        positions are its positions, so none is made for them.
+        """
+        out, self._world_out = self._world_out, []
+        return out
 
     def feed(self, ev: TelemetryEvent) -> list[AlertChange]:
         """Apply one telemetry event."""
         if isinstance(ev, Observation):
-            return self._after(ev, self.engine.process(ev))
+            return self._batch([ev]) if self.world is not None else self._after(ev, self.engine.process(ev))
         if isinstance(ev, FenceStatus):
             return self._fence(ev)
         self._other(ev)
@@ -89,9 +114,31 @@ class Pipeline:
 
     def _batch(self, run: list[Observation]) -> list[AlertChange]:
         out: list[AlertChange] = []
+        if self.world is not None:
+            run = self._fuse(run)
         for obs, events in zip(run, self.engine.process_batch_split(run), strict=True):
             out.extend(self._after(obs, events))
         return out
+
+    def _fuse(self, run: list[Observation]) -> list[Observation]:
+        """Sensor observations to world-track observations (tentative tracks wait: one sighting is no track)."""
+        assert self.world is not None
+        fused: list[Observation] = []
+        for u in self.world.update(run):
+            if u.state is TrackState.TENTATIVE or u.state is TrackState.ENDED:
+                continue
+            fused.append(u.observation)
+            self._note(u)
+        return fused
+
+    def _note(self, u: WorldUpdate) -> None:
+        wid = u.world_id
+        sensors = self._sensors.get(wid, ())
+        if u.local_id not in sensors:
+            sensors = tuple(sorted((*sensors, u.local_id)))
+            self._sensors[wid] = sensors
+        if wid.startswith(WORLD_ID_PREFIX):  # an identified subject's own positions are its world track
+            self._world_out.append(dataclasses.replace(u.observation, source=WORLD_SOURCE))
 
     def _after(self, obs: Observation, events: list[RuleEvent]) -> list[AlertChange]:
         self.subjects[obs.subject_id] = obs.subject_class
@@ -102,8 +149,18 @@ class Pipeline:
         if ts >= self._next_sweep.get(obs.source, float("-inf")):
             self._next_sweep[obs.source] = ts + SWEEP_EVERY_S
             out.extend(self.alerts.sweep(obs.time))
+        if not self.corroboration.active and self.world is None:
+            for e in events:
+                out.extend(self.alerts.on_event(e))
+            return out
+        sensors = self._sensors.get(obs.subject_id, ()) if self.world is not None else ()
+        # Without world tracking a subject is one sensor track, itself: counted, not listed on its alerts.
+        seen_by = sensors or (obs.subject_id,)
+        admitted = self.corroboration.seen(obs.subject_id, seen_by, obs.time) if self.corroboration.active else []
         for e in events:
-            out.extend(self.alerts.on_event(e))
+            admitted.extend(self.corroboration.admit(dataclasses.replace(e, sensors=seen_by)))
+        for e in admitted:
+            out.extend(self.alerts.on_event(e if sensors else dataclasses.replace(e, sensors=())))
         return out
 
     def _other(self, ev: TelemetryEvent) -> None:
@@ -144,7 +201,9 @@ class Pipeline:
         at its start continues its stored alert instead of opening a second one.
         Returns how many changes the replay reproduced.
         """
-        ordered: list[Observation] = sorted(history, key=lambda o: (o.time, o.subject_id))
+        # Stored world-track positions are made again by the replay of the sensor positions.
+        ordered: list[Observation] = sorted((o for o in history if o.source != WORLD_SOURCE),
+                                            key=lambda o: (o.time, o.subject_id))
         n = len(self.feed_many(ordered))
         self.alerts.restore(alerts)
         return n
@@ -163,7 +222,11 @@ class Pipeline:
     def forget_silent_at(self, now: datetime) -> int:
         """As `forget_before_watermark`, with event time `now` given (e.g. a replay's own clock)."""
         gone = self.engine.expire(now - timedelta(seconds=self._forget_s))
+        if self.world is not None:
+            self.world.expire(now)
+        self.corroboration.expire(now)
         for sid in gone:
+            self._sensors.pop(sid, None)
             self.subjects.pop(sid, None)
             self.alerts.forget(sid)
             for table in (self.telemetry.status, self.telemetry.attitude, self.telemetry.clock_offset_s,

@@ -50,6 +50,7 @@ def alert_values(alert: Alert) -> dict[str, Any]:
         "detail": alert.detail,
         "source": alert.source,
         "evidence": list(alert.evidence),
+        "sensors": list(alert.sensors),
     }
 
 
@@ -76,6 +77,7 @@ def row_to_alert(row: AlertRow) -> Alert:
         detail=row.detail,
         source=row.source,
         evidence=tuple(row.evidence),
+        sensors=tuple(row.sensors or ()),
     )
 
 
@@ -177,6 +179,8 @@ def corridor_content(corridor: Corridor) -> dict[str, Any]:
         "min_progress_m": corridor.min_progress_m,
         "severity": corridor.severity.value if corridor.severity is not None else None,
         "roles": sorted(r.value for r in corridor.roles),
+        "min_sensors": corridor.min_sensors,
+        "confirm_s": corridor.confirm_s,
     }
 
 
@@ -193,6 +197,8 @@ def row_content(row: CorridorRow) -> dict[str, Any]:
         "min_progress_m": row.min_progress_m,
         "severity": row.severity,
         "roles": sorted(row.roles or ()),
+        "min_sensors": row.min_sensors,
+        "confirm_s": row.confirm_s,
     }
 
 
@@ -211,6 +217,8 @@ def row_to_corridor(row: CorridorRow) -> Corridor:
         min_progress_m=row.min_progress_m,
         severity=Severity(row.severity) if row.severity is not None else None,
         roles=frozenset(Role(r) for r in row.roles or ()),
+        min_sensors=row.min_sensors,
+        confirm_s=row.confirm_s,
     )
 
 

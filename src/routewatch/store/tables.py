@@ -77,6 +77,8 @@ class AlertRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String)
     evidence: Mapped[list[str]] = mapped_column(JSON)
+    # The sensor tracks that saw the (world) subject, e.g. ["cam-a/7", "cam-b/12"]; [] without world tracking.
+    sensors: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
     # The alert's JPEG evidence (snapshots.id), set by SnapshotRepository.put; alert upserts leave it alone.
     snapshot_id: Mapped[int | None] = mapped_column(SERIAL, deferred=True)  # not loaded with the alert
 
@@ -159,6 +161,9 @@ class CorridorRow(Base):
     deleted: Mapped[bool] = mapped_column(Boolean)
     # Subject roles the corridor applies to; [] is the kind's default (see model.Corridor.applies_to).
     roles: Mapped[list[str]] = mapped_column(JSON, server_default=text("'[]'"))
+    # Corroboration: sensors that must have seen a subject before an alert opens, and how long to wait.
+    min_sensors: Mapped[int | None] = mapped_column(Integer)
+    confirm_s: Mapped[float | None] = mapped_column(Double)
 
 
 class CorridorFileRow(Base):

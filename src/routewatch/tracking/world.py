@@ -42,10 +42,27 @@ from routewatch.config.world import WILDCARD_CLASSES, WorldConfig
 from routewatch.model import Observation, Role
 
 # World ids of sensor tracks: uuid5 of the observation that started the track, in this namespace.
+WORLD_ID_PREFIX = "w-"  # world tracks of sensor tracks; an identified subject's world id is its own id
 WORLD_NAMESPACE = uuid.UUID("3b0f7a52-6c1e-4d8a-b2f4-9e5d0c7a1f63")
 _EARTH_M = 6_371_008.8
 _CELL_M = 250.0  # candidate grid: a few walking minutes, a few seconds of driving
 _INFEASIBLE = 1e12
+
+
+# Subjects that say who they are: ADS-B (ICAO address) and Remote ID (OpenDroneID), as the MAVLink decoder names them.
+TRANSPONDER_PREFIXES = ("adsb:", "odid:")
+
+
+def identified(o: Observation) -> bool:
+    """Whether the subject carries its identity (our patrols, transponders): its world id is its own id.
+
+    >>> from datetime import UTC, datetime
+    >>> t = datetime(2026, 1, 1, tzinfo=UTC)
+    >>> [identified(Observation(s, t, 0, 0, role=r)) for s, r in
+    ...  [("demo/1", Role.PATROL), ("demo/adsb:A1B2C3", Role.TARGET), ("cam-a/7", Role.TARGET)]]
+    [True, True, False]
+    """
+    return o.role is Role.PATROL or o.subject_id.rpartition("/")[2].startswith(TRANSPONDER_PREFIXES)
 
 
 class TrackState(StrEnum):
@@ -87,7 +104,7 @@ def world_id_for(source: str, local_id: str, first_time: datetime) -> str:
     (True, True, 14)
     """
     key = f"{source}|{local_id}|{first_time.isoformat()}"
-    return "w-" + uuid.uuid5(WORLD_NAMESPACE, key).hex[:12]
+    return WORLD_ID_PREFIX + uuid.uuid5(WORLD_NAMESPACE, key).hex[:12]
 
 
 class _Feed:
@@ -109,7 +126,7 @@ class _Track:
 
     def __init__(self, wid: str, o: Observation, x: float, y: float, r: float, p11: float, t: float) -> None:
         self.wid, self.cls, self.role = wid, o.subject_class, o.role
-        self.identified = o.role is Role.PATROL
+        self.identified = identified(o)
         self.x, self.y, self.vx, self.vy = x, y, 0.0, 0.0
         self.p00, self.p01, self.p11 = r, 0.0, p11
         self.t, self.last, self.hits, self.scan, self.scan_lid = t, o.time, 0, -1, ""
@@ -221,7 +238,7 @@ class WorldTracker:
         order = range(start, end) if end - start == 1 else sorted(range(start, end), key=lambda i: obs[i].subject_id)
         for i in order:
             o = obs[i]
-            if o.role is Role.PATROL:
+            if identified(o):
                 tr = self._tracks.get(o.subject_id)
                 if tr is None or not self._alive(tr, t):
                     tr = self._start(o, o.subject_id, t)

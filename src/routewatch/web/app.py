@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.config.recording import RecordingConfig
 from routewatch.config.web import WebConfig
+from routewatch.config.world import WorldConfig
 from routewatch.store import Store
 from routewatch.web import auth
 from routewatch.web.guard import BodyGuard
@@ -62,13 +63,14 @@ def create_app(
     recording: RecordingConfig | None = None,
     engine: EngineConfig | None = None,
     alerts: AlertsConfig | None = None,
+    world: WorldConfig | None = None,
     clock: Clock = utc_now,
     metrics: Metrics | None = None,
     hub: LiveHub | None = None,
 ) -> FastAPI:
     """The operator API over `store` (migrated already), set up by the config's `web` section.
 
-    `recording` (None: nothing is recorded, so no replay frames or exports) and `engine`/`alerts` (the
+    `recording` (None: nothing is recorded, so no replay frames or exports) and `engine`/`alerts`/`world` (the
     rules backtests run) are their config sections; `hub.publish` and `metrics` are the pipeline's hooks.
     """
     settings = web or WebConfig()
@@ -97,6 +99,7 @@ def create_app(
     app.state.recording = recording
     app.state.engine = engine or EngineConfig()
     app.state.alerts = alerts or AlertsConfig()
+    app.state.world = world or WorldConfig()
     app.state.clock = clock
     app.state.login_limiter = LoginLimiter(login_limits(settings))
     app.state.password_slots = password_slots

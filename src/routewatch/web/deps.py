@@ -16,6 +16,7 @@ from prometheus_client import CollectorRegistry
 from routewatch.config.engine import AlertsConfig, EngineConfig
 from routewatch.config.recording import RecordingConfig
 from routewatch.config.web import WebConfig
+from routewatch.config.world import WorldConfig
 from routewatch.store import Store
 from routewatch.web.limits import LoginLimiter
 from routewatch.web.passwords import PasswordSlots
@@ -42,7 +43,7 @@ __all__ = [
     "Acker", "Admin", "AlertsConfigDep", "AlertsDep", "AuditDep", "ClockDep", "Commander", "CorridorsDep",
     "CoverageDep", "EngineDep", "ExportsDep", "HubDep", "LimiterDep", "MetricsDep", "Planner", "PositionsDep",
     "Reader", "RecordingConfigDep", "RecordingsDep", "RegistryDep", "SessionsDep", "SettingsDep", "SlotsDep",
-    "SnapshotsDep", "StoreDep", "UsersDep",
+    "SnapshotsDep", "StoreDep", "UsersDep", "WorldConfigDep",
 ]
 
 
@@ -117,6 +118,12 @@ async def get_engine(request: Request) -> EngineConfig:
     return engine
 
 
+async def get_world_config(request: Request) -> WorldConfig:
+    """The world tracker's settings (for backtests)."""
+    world: WorldConfig = request.app.state.world
+    return world
+
+
 async def get_alerts_config(request: Request) -> AlertsConfig:
     """The alert lifecycle's settings (for backtests)."""
     alerts: AlertsConfig = request.app.state.alerts
@@ -179,6 +186,7 @@ SettingsDep = Annotated[WebConfig, Depends(get_settings)]
 RecordingConfigDep = Annotated[RecordingConfig | None, Depends(get_recording)]
 EngineDep = Annotated[EngineConfig, Depends(get_engine)]
 AlertsConfigDep = Annotated[AlertsConfig, Depends(get_alerts_config)]
+WorldConfigDep = Annotated[WorldConfig, Depends(get_world_config)]
 ClockDep = Annotated[Clock, Depends(get_clock)]
 HubDep = Annotated["LiveHub", Depends(get_hub)]
 MetricsDep = Annotated["Metrics", Depends(get_metrics)]

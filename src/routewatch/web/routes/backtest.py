@@ -12,10 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from routewatch.analysis.backtest import DEFAULT_WARMUP_S, BacktestError, Window, backtest
 from routewatch.config.engine import AlertsConfig, EngineConfig
+from routewatch.config.world import WorldConfig
 from routewatch.geo.corridors import CorridorError, load_corridors
 from routewatch.store import Store
 from routewatch.web.bodies import body_schema, read_model
-from routewatch.web.deps import AlertsConfigDep, EngineDep, Planner, SettingsDep, StoreDep
+from routewatch.web.deps import AlertsConfigDep, EngineDep, Planner, SettingsDep, StoreDep, WorldConfigDep
 from routewatch.web.routes.corridors import InvalidCorridor
 from routewatch.web.schemas import BacktestReport
 
@@ -42,7 +43,7 @@ _ONE_AT_A_TIME = threading.Lock()  # a backtest is CPU-heavy and shares the proc
                             413: {"description": "request too large"}},
              openapi_extra=body_schema(BacktestRequest))
 async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep, engine: EngineDep,
-                       alerts: AlertsConfigDep, _: Planner) -> BacktestReport:
+                       alerts: AlertsConfigDep, world: WorldConfigDep, _: Planner) -> BacktestReport:
     """Alerts the corridors would have opened in the window beside those opened: added, removed, unchanged.
 
     The body is a BacktestRequest. One backtest runs at a time in this process (409 otherwise).
@@ -51,12 +52,13 @@ async def run_backtest(request: Request, store: StoreDep, settings: SettingsDep,
     if not _ONE_AT_A_TIME.acquire(blocking=False):
         raise HTTPException(409, "another backtest is running; try again when it has finished")
     try:
-        return await run_in_threadpool(_run, store, engine, alerts, body)
+        return await run_in_threadpool(_run, store, engine, alerts, world, body)
     finally:
         _ONE_AT_A_TIME.release()
 
 
-def _run(store: Store, engine: EngineConfig, alerts: AlertsConfig, body: BacktestRequest) -> BacktestReport:
+def _run(store: Store, engine: EngineConfig, alerts: AlertsConfig, world: WorldConfig,
+         body: BacktestRequest) -> BacktestReport:
     try:
         window = Window(body.start, body.end)
     except BacktestError as exc:
@@ -70,5 +72,5 @@ def _run(store: Store, engine: EngineConfig, alerts: AlertsConfig, body: Backtes
             raise InvalidCorridor(exc) from None
     if not corridors:
         raise HTTPException(422, "no corridors: send a draft set or save corridors first")
-    report = backtest(store, corridors, window, engine, alerts, warmup_s=body.warmup_s)
+    report = backtest(store, corridors, window, engine, alerts, warmup_s=body.warmup_s, world=world)
     return BacktestReport.model_validate(report.as_dict())

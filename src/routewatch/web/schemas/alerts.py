@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pydantic import Field
+
 from routewatch.web.schemas.base import Out, Time
 
 
@@ -28,6 +30,8 @@ class AlertOut(Out):
     detail: str
     source: str
     evidence: list[str]
+    # The witnesses (sensor tracks), with world tracking; absent in alert.v1 when none are listed.
+    sensors: list[str] = Field(default_factory=list)
 
 
 class ApiAlert(AlertOut):
