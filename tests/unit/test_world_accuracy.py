@@ -20,12 +20,13 @@ from routewatch.config.world import WorldConfig
 WORLD = WorldConfig(enabled=True)
 MAX_SWITCHES_PER_TRACK = 0.05
 
-# GOSPA bound per row (metres, c = 10, p = 2): the figure measured on this seed plus a margin.
-# Why these numbers: a perfect tracker scores its filtered position error, about 1-3 m with
-# 2-4 m camera noise (6 m drone, 10 m reports). One world track duplicated for its whole
-# life, or one truth missed throughout, adds c^2 / 2 = 50 m^2 per step it is visible in: with ~12
-# truths visible per step that is about +1.5 m on the mean. The margin (about +1 m) passes seed
-# noise in the measurement and fails such a regression.
+# GOSPA bound per row (metres, c = 10, p = 2): measured plus a margin. A tracker that keeps one
+# track per thing scores its filtered position error: 2.2-3.6 m on the fixed-camera rows and 4.5 m
+# on the mixed row, measured on these seeds with a scratch copy of the tracker that lets a broken
+# local id rejoin its world track and refuses handoffs a walker could not have made. One
+# world track duplicated, or one truth missed, adds c^2 / 2 = 50 m^2 to each step it is visible
+# in; with about 12 truths visible per step, one such track for its life adds about 1.5-2 m to the
+# mean. The margin (about 1 m) passes noise between seeds and fails that regression.
 ROWS: list[tuple[str, ScenarioSpec, float]] = [
     ("1 camera", overlapping(1, 11), 4.5),
     ("2 overlapping cameras", overlapping(2, 12), 4.5),
@@ -92,6 +93,7 @@ def test_world_id_switches_per_true_track(spec: ScenarioSpec, bound: float) -> N
 def test_gospa_is_recorded_and_bounded(spec: ScenarioSpec, bound: float) -> None:
     f = figures(spec, True)
     base = figures(spec, False)
+    assert f.gospa_m < base.gospa_m  # better than every sensor track on its own, measured in the same run
     assert 0.0 < f.gospa_m < bound, f"GOSPA {f.gospa_m:.2f} m, bound {bound} m (no world tracks: {base.gospa_m:.2f})"
 
 
