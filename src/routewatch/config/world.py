@@ -24,13 +24,19 @@ class WorldConfig(Section):
         "match falls inside it. Higher fuses more readily.",
     )
     process_noise_m_s2: float = Field(
-        1.0, gt=0, le=100,
+        0.3, gt=0, le=100,
         description="White-acceleration noise of the constant-velocity model (1-sigma, m/s^2); about how hard "
         "the tracked things manoeuvre.",
     )
     default_accuracy_m: float = Field(
         8.0, gt=0, le=10000,
         description="Position 1-sigma (m) of an observation that carries no accuracy_m.",
+    )
+    new_track_density_km2: float = Field(
+        40.0, gt=0, le=1e6,
+        description="How many new (not yet tracked) things per km^2 a new sensor track may be: it joins a world "
+        "track only when that track's predicted position explains it better (likelihood) than a new thing "
+        "would. Lower joins more readily; an uncertain (long silent) track needs a closer match.",
     )
     confirm_hits: int = Field(
         2, ge=1, le=100,
@@ -42,7 +48,7 @@ class WorldConfig(Section):
         "handoff); a tentative track silent this long ends.",
     )
     end_s: float = Field(
-        30.0, gt=0, le=86400,
+        15.0, gt=0, le=86400,
         description="A track silent this long ends; later observations of its sensor tracks start a new one.",
     )
     max_speed_m_s: dict[str, float] = Field(
