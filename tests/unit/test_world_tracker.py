@@ -180,11 +180,12 @@ def test_two_cameras_make_one_track_with_two_contributors():
 def test_a_car_coasting_far_beyond_the_grid_search_is_handed_off():
     """1.4 km from its last fix after 25 s: found through the quiet list, not the grid around recent tracks.
 
-    (end_s raised to 30 s here: the default, 15 s, ends the track before this gap.)
+    (A quiet road: end_s 30 s, and few new things, 1 per km^2. With the defaults, 15 s and 200 per km^2,
+    the track has ended before this gap, and a 25 s old prediction would lose to a new thing anyway.)
     """
     obs = walk("a", "a/1", 0, 10, 0, 0, vx=55, cls="car") + walk("b", "b/1", 35, 40, 550 + 55 * 25, 0, vx=55,
                                                                  cls="car")
-    _, ups = run(obs, WorldConfig(end_s=30.0))
+    _, ups = run(obs, WorldConfig(end_s=30.0, new_track_density_km2=1.0))
     assert groups(ups) == [{"a/1", "b/1"}]
     _, ups = run(obs)
     assert groups(ups) == [{"a/1"}, {"b/1"}]

@@ -14,7 +14,13 @@ handful of float operations: about 1.2 us in plain Python, against 36 us for the
 
 Association: a sensor track (source, local id) keeps the world track it first joined; only new
 local ids are gated (chi-square on the Mahalanobis distance, a speed check over the gap) against
-the tracks in nearby grid cells and assigned jointly per scan (scipy's linear_sum_assignment).
+the tracks in nearby grid cells and assigned jointly per scan (scipy's linear_sum_assignment, cost
+d^2 + ln det S, so the closest prediction wins). A new local id may continue a track that another
+local id of its own source fed until the previous scan (image trackers break ids between frames);
+not one fed by that source in the same scan. A coasting track (lost by every sensor) takes a new
+local id only when its prediction explains it better than a new thing would (new_track_density_km2).
+A new local id's first fix may be an outlier that missed its track: at its next fix, while the
+track it started is still tentative (unseen downstream), it is gated again and may move.
 
 >>> from datetime import UTC, datetime, timedelta
 >>> from routewatch.config.world import WorldConfig
@@ -112,8 +118,8 @@ class WorldTracker:
 
         self.cfg = cfg
         self._gate = float(chi2.ppf(cfg.gate_probability, 2))
-        # Join a track only when it explains the observation better than a new object would: the
-        # cost d^2 + ln det S (-2 ln of the Gaussian likelihood, less 2 ln 2 pi) below -2 ln(2 pi lambda).
+        # A coasting track is joined only when it explains the observation better than a new thing
+        # would: cost d^2 + ln det S (-2 ln of the Gaussian likelihood, less 2 ln 2 pi) < -2 ln(2 pi lambda).
         self._new_cost = -2.0 * math.log(2.0 * math.pi * cfg.new_track_density_km2 * 1e-6)
         self._assign: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] = linear_sum_assignment
         self._q = cfg.process_noise_m_s2 ** 2
@@ -299,15 +305,15 @@ class WorldTracker:
         A track that took an observation of this source in this scan is no candidate: the sensor says
         that is another thing. One whose local id of this source merely went silent is: image trackers
         (ByteTrack) break ids between consecutive frames, and the new id must rejoin its world track.
-        A candidate must pass the chi-square gate and explain the observation better than a new thing
-        would (cost below -2 ln(2 pi new_track_density)): the longer a track has been silent, the wider
-        its predicted covariance and the closer the match it needs.
+        A candidate must pass the chi-square gate; a coasting one (silent coast_s or more: every sensor
+        lost it) must also explain the observation better than a new thing would (cost below
+        -2 ln(2 pi new_track_density)): the wider its predicted covariance, the closer the match it needs.
         """
         x, y = self._xy(o)
         r = _variance(o, self._r0)
         slack = min(3.0 * math.sqrt(r), _CELL_M)
         cfg, q, gate, ocls, out = self.cfg, self._q, self._gate, o.subject_class, []
-        new_cost = self._new_cost
+        new_cost, coast = self._new_cost, cfg.coast_s
         speeds = cfg.max_speed_m_s
         vdefault = speeds["default"]
         for tr in self._near(x, y, ocls):
@@ -327,7 +333,7 @@ class WorldTracker:
             if d2 <= gate:
                 cost = d2 + 2.0 * math.log(s)
                 # (Another local id of this source at this very time, in an earlier scan: two things.)
-                if cost < new_cost and not any(f.source == source and f.t >= t for f in tr.feeds):
+                if (cost < new_cost or dt < coast) and not any(f.source == source and f.t >= t for f in tr.feeds):
                     out.append((tr, cost))
         return out
 
