@@ -191,6 +191,23 @@ def test_a_car_coasting_far_beyond_the_grid_search_is_handed_off():
     assert groups(ups) == [{"a/1"}, {"b/1"}]
 
 
+# A walker lost by every camera at t=30 (coasting from t=40); 11 s later camera b sees someone `north` m
+# off the place the walker was going (predicted 1-sigma there about 12.6 m, gate about 43 m).
+COASTING = [
+    ("near the prediction: the walker, handed off", 8.0, None, [{"a/1", "b/1"}]),
+    ("inside the gate but a new thing explains it better", 30.0, None, [{"a/1"}, {"b/1"}]),
+    ("the same, where new things are rare (1 per km^2)", 30.0, 1.0, [{"a/1", "b/1"}]),
+    ("outside the gate, however rare new things are", 50.0, 1.0, [{"a/1"}, {"b/1"}]),
+]
+
+
+@pytest.mark.parametrize(("north", "density", "expected"), [r[1:] for r in COASTING], ids=[r[0] for r in COASTING])
+def test_a_coasting_track_takes_a_new_sensor_track_only_if_it_beats_a_new_thing(north, density, expected):
+    obs = walk("a", "a/1", 0, 30, 0, 0, noise=0.3) + walk("b", "b/1", 41, 46, 1.3 * 41, north, noise=0.3)
+    _, ups = run(obs, WorldConfig() if density is None else WorldConfig(new_track_density_km2=density))
+    assert groups(ups) == expected
+
+
 def test_a_second_look_moves_a_new_id_whose_first_fix_missed_its_track():
     """A broken id whose first fix is an outlier starts a tentative track; its next fix joins the walker."""
     a1 = walk("a", "a/1", 0, 10, 0, 0, noise=0.3)
