@@ -69,7 +69,10 @@ def test_cross_alerts_on_world_tracks(tracks, world, corridors, n, witnesses) ->
     if n:
         assert crosses[0].sensors == witnesses
         assert (crosses[0].subject_id.startswith("w-")) is world
-        assert T0 + timedelta(seconds=29) <= crosses[0].opened_at <= T0 + timedelta(seconds=31)  # at y = 0
+        # At y = 0 (t = 30 s), within a camera's 1-sigma noise at 1 m/s, and at least 1 s: with sigma 2 m the
+        # fused crossing time scatters by about 1 s between seeds (28.6-31.3 s measured, seeds 0-33).
+        tol = timedelta(seconds=max(1.0, *(sigma for *_, sigma in tracks)))
+        assert T0 + timedelta(seconds=30) - tol <= crosses[0].opened_at <= T0 + timedelta(seconds=30) + tol
 
 
 def test_a_crossing_in_the_handoff_gap_is_placed_at_the_interpolated_time() -> None:

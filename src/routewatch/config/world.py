@@ -24,9 +24,17 @@ class WorldConfig(Section):
         "match falls inside it. Higher fuses more readily.",
     )
     process_noise_m_s2: float = Field(
-        1.0, gt=0, le=100,
+        0.3, gt=0, le=100,
         description="White-acceleration noise of the constant-velocity model (1-sigma, m/s^2); about how hard "
-        "the tracked things manoeuvre.",
+        "the tracked things manoeuvre. 0.3 fits walkers and road traffic between fixes; it also sets how fast a "
+        "silent track's predicted area grows (at 1.0 a walker's grew to ~100 m in 30 s and took in strangers).",
+    )
+    new_track_density_km2: float = Field(
+        200.0, gt=0, le=1e6,
+        description="New (not yet tracked) things per km^2 where they appear (at the views' edges). A new sensor "
+        "track joins a coasting world track only when that track's prediction explains it better than a new "
+        "thing would (likelihood ratio); tracks silent less than coast_s are decided by the gate alone. Lower "
+        "hands off more readily.",
     )
     default_accuracy_m: float = Field(
         8.0, gt=0, le=10000,
@@ -42,8 +50,10 @@ class WorldConfig(Section):
         "handoff); a tentative track silent this long ends.",
     )
     end_s: float = Field(
-        30.0, gt=0, le=86400,
-        description="A track silent this long ends; later observations of its sensor tracks start a new one.",
+        15.0, gt=0, le=86400,
+        description="A track silent this long ends; later observations of its sensor tracks start a new one. "
+        "15 s covers a walker crossing a gap of 10-15 m between views; longer, a stranger entering where the "
+        "track left becomes the likelier match.",
     )
     max_speed_m_s: dict[str, float] = Field(
         default_factory=lambda: {

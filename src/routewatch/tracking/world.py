@@ -14,7 +14,13 @@ handful of float operations: about 1.2 us in plain Python, against 36 us for the
 
 Association: a sensor track (source, local id) keeps the world track it first joined; only new
 local ids are gated (chi-square on the Mahalanobis distance, a speed check over the gap) against
-the tracks in nearby grid cells and assigned jointly per scan (scipy's linear_sum_assignment).
+the tracks in nearby grid cells and assigned jointly per scan (scipy's linear_sum_assignment, cost
+d^2 + ln det S, so the closest prediction wins). A new local id may continue a track that another
+local id of its own source fed until the previous scan (image trackers break ids between frames);
+not one fed by that source in the same scan. A coasting track (lost by every sensor) takes a new
+local id only when its prediction explains it better than a new thing would (new_track_density_km2).
+A new local id's first fix may be an outlier that missed its track: at its next fix, while the
+track it started is still tentative (unseen downstream), it is gated again and may move.
 
 >>> from datetime import UTC, datetime, timedelta
 >>> from routewatch.config.world import WorldConfig
@@ -112,6 +118,9 @@ class WorldTracker:
 
         self.cfg = cfg
         self._gate = float(chi2.ppf(cfg.gate_probability, 2))
+        # A coasting track is joined only when it explains the observation better than a new thing
+        # would: cost d^2 + ln det S (-2 ln of the Gaussian likelihood, less 2 ln 2 pi) < -2 ln(2 pi lambda).
+        self._new_cost = -2.0 * math.log(2.0 * math.pi * cfg.new_track_density_km2 * 1e-6)
         self._assign: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]] = linear_sum_assignment
         self._q = cfg.process_noise_m_s2 ** 2
         self._confirm_hits = cfg.confirm_hits
@@ -122,7 +131,6 @@ class WorldTracker:
         self._grid: dict[tuple[float, float], dict[str, _Track]] = {}  # cell (x // _CELL_M, y // _CELL_M)
         self._ended: dict[str, tuple[float, tuple[Contributor, ...]]] = {}  # recently ended: end time, contributors
         self._radius: dict[str, int] = {}  # class -> search radius in cells
-        self._scans: dict[str, tuple[float, float, float]] = {}  # source -> its 3 latest scan times
         self._quiet: list[_Track] = []  # live tracks silent for _RECENT_S at the last sweep
         self._unreported: list[str] = []  # ended since the last expire(), which reports them
         self._clock = -math.inf
@@ -204,11 +212,9 @@ class WorldTracker:
             self._origin = (lon0, lat0, ky * math.cos(math.radians(lat0)), ky)
         self._scan += 1
         scan = self._scan
-        latest = self._scans.get(source, (-math.inf, -math.inf, -math.inf))
-        if t != latest[0]:
-            latest = self._scans[source] = (t, latest[0], latest[1])
         feeds = self._feeds.setdefault(source, {})
         fresh: list[int] = []
+        second: dict[str, _Track] = {}  # local id -> the tentative track it started (a second look)
         apply = self._apply
         # Input order is safe here: a source has at most one local id per world track in `feeds`
         # (_join), so known local ids never compete; new ones are assigned in sorted order.
@@ -234,14 +240,23 @@ class WorldTracker:
                 del feeds[o.subject_id]
                 fresh.append(i)
                 continue
+            if tr.state is TrackState.TENTATIVE and len(tr.feeds) == 1 and tr.scan != scan:
+                # A second look: the first fix of a new local id may have been an outlier that missed
+                # its track's gate. Nobody downstream has seen a tentative track, so it may still go.
+                second[o.subject_id] = tr
+                fresh.append(i)
+                continue
             out[i] = apply(tr, feed, o, t, scan)
         if fresh:
             fresh.sort(key=lambda i: obs[i].subject_id)  # stable: duplicates keep input order
-            self._assign_fresh(obs, fresh, source, time, t, scan, latest[2], out)
+            self._assign_fresh(obs, fresh, source, time, t, scan, second, out)
 
     def _assign_fresh(self, obs: Sequence[Observation], fresh: list[int], source: str, time: datetime, t: float,
-                      scan: int, live_since: float, out: list[WorldUpdate | None]) -> None:
-        """Gate new local ids against nearby tracks and assign them jointly; the rest start tracks."""
+                      scan: int, second: dict[str, _Track], out: list[WorldUpdate | None]) -> None:
+        """Gate new local ids against nearby tracks and assign them jointly; the rest start tracks.
+
+        A local id in `second` keeps the tentative track it started unless another explains it better.
+        """
         rows: list[int] = []  # first input index per new local id (duplicates follow it)
         seen: dict[str, int] = {}
         for i in fresh:
@@ -250,10 +265,13 @@ class WorldTracker:
                 rows.append(i)
         costs: dict[tuple[int, str], float] = {}
         cols: dict[str, _Track] = {}
+        looked = {id(tr) for tr in second.values()}  # live in this scan: the sensor's other things
         for r, i in enumerate(rows):
-            for tr, cost in self._candidates(obs[i], source, t, scan, live_since):
-                costs[r, tr.wid] = cost
-                cols[tr.wid] = tr
+            own = second.get(obs[i].subject_id)
+            for tr, cost in self._candidates(obs[i], source, t, scan):
+                if tr is own or id(tr) not in looked:  # its own track competes: it moves only to a better one
+                    costs[r, tr.wid] = cost
+                    cols[tr.wid] = tr
         chosen: dict[int, _Track] = {}
         if costs:
             names = sorted(cols)  # ties go to the smaller world id: replays give the same ids
@@ -267,24 +285,35 @@ class WorldTracker:
         feeds = self._feeds[source]
         for r, i in enumerate(rows):
             o = obs[i]
-            tr = chosen.get(r) or self._start(o, world_id_for(source, o.subject_id, time), t)
-            feeds[o.subject_id] = self._join(tr, source, o.subject_id, time, t)
+            home = chosen.get(r)
+            own = second.get(o.subject_id)
+            if own is not None:
+                if home is None or home is own:
+                    continue  # no better home: it stays on the track it started
+                own.life = -math.inf  # never a candidate again (the quiet list may still hold it)
+                self._end(self._tracks.pop(own.wid), t)
+            if home is None:
+                home = self._start(o, world_id_for(source, o.subject_id, time), t)
+            feeds[o.subject_id] = self._join(home, source, o.subject_id, time, t)
         for i in fresh:
             feed = feeds[obs[i].subject_id]
             out[i] = self._apply(feed.track, feed, obs[i], t, scan)
 
-    def _candidates(self, o: Observation, source: str, t: float, scan: int,
-                    live_since: float) -> list[tuple[_Track, float]]:
-        """Tracks this new sensor track may join, with the assignment cost (d^2 + ln det S).
+    def _candidates(self, o: Observation, source: str, t: float, scan: int) -> list[tuple[_Track, float]]:
+        """Tracks this new sensor track may join, with the assignment cost d^2 + ln det S.
 
-        A local id of the same source seen in the source's last two scans (since `live_since`), and
-        less than coast_s ago, is live: the sensor says it is another thing, so its world track is no
-        candidate. (Sensors that report nothing when they see nothing have gaps between scans.)
+        A track that took an observation of this source in this scan is no candidate: the sensor says
+        that is another thing. One whose local id of this source merely went silent is: image trackers
+        (ByteTrack) break ids between consecutive frames, and the new id must rejoin its world track.
+        A candidate must pass the chi-square gate; a coasting one (silent coast_s or more: every sensor
+        lost it) must also explain the observation better than a new thing would (cost below
+        -2 ln(2 pi new_track_density)): the wider its predicted covariance, the closer the match it needs.
         """
         x, y = self._xy(o)
         r = _variance(o, self._r0)
         slack = min(3.0 * math.sqrt(r), _CELL_M)
         cfg, q, gate, ocls, out = self.cfg, self._q, self._gate, o.subject_class, []
+        new_cost, coast = self._new_cost, cfg.coast_s
         speeds = cfg.max_speed_m_s
         vdefault = speeds["default"]
         for tr in self._near(x, y, ocls):
@@ -298,13 +327,14 @@ class WorldTracker:
             dx, dy = x - tr.x, y - tr.y
             if dx * dx + dy * dy > reach * reach or not cfg.fusable(ocls, tr.cls):
                 continue
-            if any(f.source == source and f.t >= live_since and t - f.t < cfg.coast_s for f in tr.feeds):
-                continue
             px, py, p00 = tr.predicted(dt, q)
             s = p00 + r
             d2 = ((x - px) ** 2 + (y - py) ** 2) / s
             if d2 <= gate:
-                out.append((tr, d2 + 2.0 * math.log(s)))
+                cost = d2 + 2.0 * math.log(s)
+                # (Another local id of this source at this very time, in an earlier scan: two things.)
+                if (cost < new_cost or dt < coast) and not any(f.source == source and f.t >= t for f in tr.feeds):
+                    out.append((tr, cost))
         return out
 
     def _near(self, x: float, y: float, cls: str) -> list[_Track]:
