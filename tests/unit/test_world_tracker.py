@@ -177,6 +177,25 @@ def test_two_cameras_make_one_track_with_two_contributors():
     assert len(tr) == 1
 
 
+@pytest.mark.parametrize("lag_s", [0, 5, 20])
+def test_a_sensor_running_behind_witnesses_the_track_without_pulling_it_back(lag_s):
+    # Camera a sees the walker from 0 to 30 s; camera b saw it from 5 to 25 s, but its sightings reach the
+    # tracker lag_s late (its processing fell behind in event time), each with its own time.
+    a, b = walk("a", "a/1", 0, 30, 0, 0, noise=0.5), walk("b", "b/4", 5, 25, 0.4 + 5 * 1.3, 0, noise=0.5)
+    late = sorted(a + b, key=lambda o: (o.time.timestamp() + (lag_s if o.source == "b" else 0), o.source))
+    tr, ups = run(late)
+    assert len({u.world_id for u in ups}) == 1
+    (wid,) = {u.world_id for u in ups}
+    assert {c.local_id for c in tr.contributors(wid)} == {"a/1", "b/4"}
+    # Each estimate is where the walker was at the sighting's time, late ones too (x = 1.3 t).
+    for u in ups:
+        t = (u.observation.time - T0).total_seconds()
+        assert abs((u.observation.lon - LON0) * M_LON - 1.3 * t) < 4.0, (u.local_id, t)
+    # The newest estimate is not pulled back by late sightings: the walker at 30 s is about 39 m east.
+    newest = max((u for u in ups if u.local_id == "a/1"), key=lambda u: u.observation.time)
+    assert abs((newest.observation.lon - LON0) * M_LON - 39.0) < 3.0
+
+
 def test_a_car_coasting_far_beyond_the_grid_search_is_handed_off():
     """1.4 km from its last fix after 25 s: found through the quiet list, not the grid around recent tracks.
 

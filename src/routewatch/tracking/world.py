@@ -69,6 +69,7 @@ _INFEASIBLE = 1e12
 _RECENT_S = 2.0
 _SWEEP_S = 1.0
 _DEG = 180.0 / math.pi
+_LATE_S = 1.0  # a sighting this much older than its track's last update only witnesses it (see _witness)
 
 
 class _Feed:
@@ -106,6 +107,14 @@ class _Track:
         """Predicted x, y and position variance (per axis) dt seconds after the last update."""
         p00 = self.p00 + dt * (2.0 * self.p01 + dt * self.p11) + q * dt * dt * dt / 3.0
         return self.x + self.vx * dt, self.y + self.vy * dt, p00
+
+    def retrodicted(self, back: float, q: float) -> tuple[float, float, float]:
+        """Where the track was `back` seconds before its last update, and that position's variance.
+
+        The constant-velocity model run backwards; the variance grows with the gap as forwards (the
+        cross term, whose sign depends on the direction, is left out: an upper bound)."""
+        p00 = self.p00 + back * (2.0 * abs(self.p01) + back * self.p11) + q * back * back * back / 3.0
+        return self.x - self.vx * back, self.y - self.vy * back, p00
 
 
 class WorldTracker:
@@ -320,14 +329,16 @@ class WorldTracker:
             dt = t - tr.t
             if tr.scan == scan or dt >= tr.life:
                 continue
-            dt = max(dt, 0.0)
+            # A sensor running behind the others (a camera's processing late in event time) sees the
+            # track where it was: predicted back, its uncertainty growing with the gap either way.
+            adt = abs(dt)
             # Cheapest test first: could it have come this far in the gap (at its class's speed)?
-            reach = speeds.get(ocls if tr.cls in WILDCARD_CLASSES else tr.cls, vdefault) * dt + slack
+            reach = speeds.get(ocls if tr.cls in WILDCARD_CLASSES else tr.cls, vdefault) * adt + slack
             reach += min(3.0 * math.sqrt(tr.p00), _CELL_M)
             dx, dy = x - tr.x, y - tr.y
             if dx * dx + dy * dy > reach * reach or not cfg.fusable(ocls, tr.cls):
                 continue
-            px, py, p00 = tr.predicted(dt, q)
+            px, py, p00 = tr.predicted(dt, q) if dt >= 0.0 else tr.retrodicted(adt, q)
             s = p00 + r
             d2 = ((x - px) ** 2 + (y - py) ** 2) / s
             if d2 <= gate:
@@ -414,6 +425,8 @@ class WorldTracker:
                 vx, vy = tr.vx, tr.vy
                 x, y = tr.x + vx * dt, tr.y + vy * dt
                 tr.t = t
+            elif dt < -_LATE_S:  # a sensor running behind: it witnesses the track, it does not move it
+                return self._witness(tr, feed, o, t, scan, -dt)
             else:  # simultaneous, or late by a little (taken as simultaneous; the clock stays)
                 p00, p01, x, y, vx, vy = tr.p00, tr.p01, tr.x, tr.y, tr.vx, tr.vy
             s = p00 + r
@@ -446,6 +459,23 @@ class WorldTracker:
         est = make_observation(wid, time, lon0 + x / kx, lat0 + y / ky, o.alt_m, cls, tr.role, o.confidence,
                            o.source, speed, heading, math.sqrt(p00))
         return make_update(wid, tr.state, est, o.subject_id, tr.sensors)
+
+    def _witness(self, tr: _Track, feed: _Feed, o: Observation, t: float, scan: int, back: float) -> WorldUpdate:
+        """A late sighting: the track's estimate at that time (predicted back), its filter left as it is.
+
+        Updating the newest state with a sighting `back` seconds old would pull the track back along
+        its path; the sensor still counts as a witness, and the estimate goes out at the sighting's time.
+        """
+        lon0, lat0, kx, ky = self._origin  # type: ignore[misc]  # set by the first scan
+        x, y, p00 = tr.retrodicted(back, self._q)
+        feed.last = o.time
+        feed.t = t
+        tr.scan, tr.scan_lid = scan, o.subject_id
+        speed = math.hypot(tr.vx, tr.vy)
+        heading = math.atan2(tr.vx, tr.vy) * _DEG % 360.0 if speed >= 0.2 else None
+        est = make_observation(tr.wid, o.time, lon0 + x / kx, lat0 + y / ky, o.alt_m, tr.cls, tr.role, o.confidence,
+                               o.source, speed, heading, math.sqrt(p00))
+        return make_update(tr.wid, tr.state, est, o.subject_id, tr.sensors)
 
     def _move(self, tr: _Track, cell: tuple[float, float]) -> None:
         old = self._grid.get(tr.cell)
