@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from routewatch.config.base import Section
+from routewatch.config.base import Section, speeds_by_class
 from routewatch.model import Severity
 
 
@@ -67,10 +67,7 @@ class EngineConfig(Section):
     @field_validator("max_speed_m_s")
     @classmethod
     def _speeds(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = {k: s for k, s in v.items() if not (0 < s <= 2000)}
-        if bad:
-            raise ValueError(f"speeds must be in (0, 2000] m/s: {bad}")
-        return {"default": 90.0, **v}
+        return speeds_by_class(v, 90.0)
 
     cell_m: float = Field(
         200.0, gt=1, le=100000,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator, model_validator
 
-from routewatch.config.base import Section
+from routewatch.config.base import Section, speeds_by_class
 
 # Classes that may be fused with any class (a detector that cannot tell, a motion blob).
 WILDCARD_CLASSES = frozenset({"unknown", "moving_object"})
@@ -79,10 +79,7 @@ class WorldConfig(Section):
     @field_validator("max_speed_m_s")
     @classmethod
     def _speeds(cls, v: dict[str, float]) -> dict[str, float]:
-        bad = {k: s for k, s in v.items() if not (0 < s <= 2000)}
-        if bad:
-            raise ValueError(f"speeds must be in (0, 2000] m/s: {bad}")
-        return {"default": 60.0, **v}
+        return speeds_by_class(v, 60.0)
 
     @field_validator("compatible")
     @classmethod

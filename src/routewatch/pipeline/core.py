@@ -74,7 +74,9 @@ class Pipeline:
         self._next_sweep: dict[str, float] = {}
         self._forget_s = max(engine.stale_s, alerts.close_after_s) * 4
         self._world_out: list[Observation] = []
-        self._sensors: dict[str, tuple[str, ...]] = {}  # world id -> its sensor tracks so far
+        # World id -> its sensor tracks so far, noted as each batch is fused: the tracker runs a whole batch
+        # ahead of the engine, so by the time a rule fires it may have ended (and forgotten) the track.
+        self._sensors: dict[str, tuple[str, ...]] = {}
 
     def set_corridors(self, corridors: Sequence[Corridor]) -> list[AlertChange]:
         """A new corridor set takes effect from the next observation; alerts on removed corridors end."""
